@@ -1,0 +1,224 @@
+//! Sparse indexes beside each segment, in Kafka's on-disk format:
+//!
+//! * `.index`: 8-byte entries (offset − base : int32, position : int32).
+//!   The offset is the last offset of the batch that starts at `position`,
+//!   as Kafka writes it.
+//! * `.timeindex`: 12-byte entries (timestamp : int64, offset − base : int32),
+//!   timestamps strictly increasing.
+//!
+//! The entries live in memory, bounded by the segment size divided by the
+//! index interval, and reach the file in bulk when the segment is flushed,
+//! rolled or closed. The files therefore never need preallocating or
+//! trimming, and they are never mapped. They are derived data: loading checks
+//! every entry, and any doubt leads to a rebuild from the log.
+
+use std::fs::{File, OpenOptions};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::io::Storage;
+
+pub trait IndexEntry: Copy + std::fmt::Debug {
+    const SIZE: usize;
+    fn encode(&self, out: &mut Vec<u8>);
+    fn decode(bytes: &[u8]) -> Self;
+    /// The relative offset this entry refers to.
+    fn relative_offset(&self) -> u32;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OffsetEntry {
+    pub relative_offset: u32,
+    pub position: u32,
+}
+
+impl IndexEntry for OffsetEntry {
+    const SIZE: usize = 8;
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.relative_offset.to_be_bytes());
+        out.extend_from_slice(&self.position.to_be_bytes());
+    }
+    fn decode(b: &[u8]) -> Self {
+        OffsetEntry {
+            relative_offset: u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+            position: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
+        }
+    }
+    fn relative_offset(&self) -> u32 {
+        self.relative_offset
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeEntry {
+    pub timestamp_ms: i64,
+    pub relative_offset: u32,
+}
+
+impl IndexEntry for TimeEntry {
+    const SIZE: usize = 12;
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.timestamp_ms.to_be_bytes());
+        out.extend_from_slice(&self.relative_offset.to_be_bytes());
+    }
+    fn decode(b: &[u8]) -> Self {
+        let mut ts = [0u8; 8];
+        ts.copy_from_slice(&b[..8]);
+        TimeEntry {
+            timestamp_ms: i64::from_be_bytes(ts),
+            relative_offset: u32::from_be_bytes([b[8], b[9], b[10], b[11]]),
+        }
+    }
+    fn relative_offset(&self) -> u32 {
+        self.relative_offset
+    }
+}
+
+/// One index file and its entries.
+pub struct IndexFile<E: IndexEntry> {
+    path: PathBuf,
+    file: File,
+    entries: Vec<E>,
+    /// How many leading entries are already in the file.
+    persisted: usize,
+}
+
+impl<E: IndexEntry> IndexFile<E> {
+    /// Opens (creating if absent) and reads every entry without judging
+    /// them; `validate` with the segment's facts decides whether to keep them.
+    pub fn open(path: &Path) -> Result<IndexFile<E>> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| Error::io("open index", path, e))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(|e| Error::io("read index", path, e))?;
+        // A torn tail entry (a crash mid-write) is dropped, not trusted.
+        let whole = bytes.len() / E::SIZE;
+        let entries: Vec<E> = (0..whole)
+            .map(|i| E::decode(&bytes[i * E::SIZE..(i + 1) * E::SIZE]))
+            .collect();
+        Ok(IndexFile {
+            path: path.to_path_buf(),
+            file,
+            persisted: if bytes.len() % E::SIZE == 0 { whole } else { 0 },
+            entries,
+        })
+    }
+
+    pub fn entries(&self) -> &[E] {
+        &self.entries
+    }
+
+    pub fn last(&self) -> Option<&E> {
+        self.entries.last()
+    }
+
+    pub fn push(&mut self, entry: E) {
+        self.entries.push(entry);
+    }
+
+    /// Forgets every entry (before a rebuild).
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.persisted = 0;
+    }
+
+    /// Keeps the first `n` entries.
+    pub fn truncate(&mut self, n: usize) {
+        self.entries.truncate(n);
+        self.persisted = self.persisted.min(n);
+    }
+
+    /// Writes the entries the file lacks, and trims anything after them.
+    pub fn persist(&mut self, storage: &dyn Storage) -> Result<()> {
+        let on_disk = self
+            .file
+            .metadata()
+            .map_err(|e| Error::io("stat index", &self.path, e))?
+            .len();
+        let want = (self.entries.len() * E::SIZE) as u64;
+        if on_disk > want || (self.persisted * E::SIZE) as u64 > on_disk {
+            self.file
+                .set_len((self.persisted * E::SIZE) as u64)
+                .map_err(|e| Error::io("truncate index", &self.path, e))?;
+        }
+        if self.persisted < self.entries.len() {
+            let mut buf = Vec::with_capacity((self.entries.len() - self.persisted) * E::SIZE);
+            for e in &self.entries[self.persisted..] {
+                e.encode(&mut buf);
+            }
+            storage
+                .write_at(&self.file, (self.persisted * E::SIZE) as u64, &buf)
+                .map_err(|e| Error::io("write index", &self.path, e))?;
+            self.persisted = self.entries.len();
+        }
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl IndexFile<OffsetEntry> {
+    /// The entry with the largest offset at or below `relative_offset`.
+    pub fn lookup(&self, relative_offset: u32) -> Option<OffsetEntry> {
+        let i = self
+            .entries
+            .partition_point(|e| e.relative_offset <= relative_offset);
+        i.checked_sub(1).map(|i| self.entries[i])
+    }
+
+    /// True when offsets and positions both strictly increase and every
+    /// position lies inside `log_bytes`.
+    pub fn is_consistent(&self, log_bytes: u64) -> bool {
+        let mut prev: Option<OffsetEntry> = None;
+        for e in &self.entries {
+            if u64::from(e.position) >= log_bytes {
+                return false;
+            }
+            if let Some(p) = prev {
+                if e.relative_offset <= p.relative_offset || e.position <= p.position {
+                    return false;
+                }
+            }
+            prev = Some(*e);
+        }
+        true
+    }
+}
+
+impl IndexFile<TimeEntry> {
+    /// The entry with the largest timestamp at or below `timestamp_ms`.
+    pub fn lookup(&self, timestamp_ms: i64) -> Option<TimeEntry> {
+        let i = self
+            .entries
+            .partition_point(|e| e.timestamp_ms <= timestamp_ms);
+        i.checked_sub(1).map(|i| self.entries[i])
+    }
+
+    /// True when timestamps strictly increase, offsets never decrease and
+    /// every offset is at most `last_relative_offset`.
+    pub fn is_consistent(&self, last_relative_offset: Option<u32>) -> bool {
+        let mut prev: Option<TimeEntry> = None;
+        for e in &self.entries {
+            match last_relative_offset {
+                Some(last) if e.relative_offset <= last => {}
+                _ => return false,
+            }
+            if let Some(p) = prev {
+                if e.timestamp_ms <= p.timestamp_ms || e.relative_offset < p.relative_offset {
+                    return false;
+                }
+            }
+            prev = Some(*e);
+        }
+        true
+    }
+}

@@ -1,0 +1,336 @@
+//! The only module with `unsafe` code: memory maps of segment files.
+//!
+//! Two kinds of map exist, after Iggy's split of readers and writers:
+//!
+//! * `WriteMap`: MAP_SHARED, read-write. Only the partition's writer holds
+//!   one, for the active segment. It may write only below `backed_bytes`, the
+//!   length the writer has really allocated with fallocate, so a full disk is
+//!   an ENOSPC from fallocate and never a SIGBUS from a store.
+//! * `ReadMap`: MAP_PRIVATE, copy-on-write, MAP_NORESERVE. Readers, including
+//!   JavaScript views, get bytes from it. A stray write through a JavaScript
+//!   view lands in a private page of this process and never reaches the file,
+//!   and cannot fault as a PROT_READ page would. Reads are bounded by
+//!   `readable_bytes`, which the writer publishes after each append.
+//!
+//! Accessing a page of a map that lies past the end of the file raises
+//! SIGBUS. Two rules make that impossible:
+//!
+//! 1. Nobody touches bytes at or past `backed_bytes`, which only grows while
+//!    a map exists (checked in every accessor here).
+//! 2. No file that is mapped in this process is ever shrunk: every map
+//!    registers its file, and `shrink_if_unmapped` refuses while any map of
+//!    that file is alive. Views handed to JavaScript keep their map alive, so
+//!    they stay valid after close, retention and topic deletion (an unlinked
+//!    file lives on while mapped).
+
+#![allow(unsafe_code)]
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+/// Sizes the writer publishes to every map of one segment file.
+#[derive(Debug, Default)]
+pub struct PublishedSizes {
+    /// Bytes of whole, validated batches: readers never see past this.
+    readable_bytes: AtomicU64,
+    /// Bytes of the file backed by allocated blocks: nobody touches past this.
+    backed_bytes: AtomicU64,
+}
+
+impl PublishedSizes {
+    pub fn new(readable_bytes: u64, backed_bytes: u64) -> Arc<PublishedSizes> {
+        assert!(readable_bytes <= backed_bytes);
+        Arc::new(PublishedSizes {
+            readable_bytes: AtomicU64::new(readable_bytes),
+            backed_bytes: AtomicU64::new(backed_bytes),
+        })
+    }
+
+    pub fn readable_bytes(&self) -> u64 {
+        self.readable_bytes.load(Ordering::Acquire)
+    }
+
+    pub fn backed_bytes(&self) -> u64 {
+        self.backed_bytes.load(Ordering::Acquire)
+    }
+
+    /// Publishes newly appended bytes. Release ordering pairs with the
+    /// readers' Acquire so they see the bytes the writer copied before this.
+    pub fn publish_readable(&self, readable_bytes: u64) {
+        assert!(readable_bytes <= self.backed_bytes());
+        self.readable_bytes.store(readable_bytes, Ordering::Release);
+    }
+
+    /// Publishes space newly allocated with fallocate.
+    pub fn publish_backed(&self, backed_bytes: u64) {
+        assert!(backed_bytes >= self.backed_bytes(), "backed size only grows");
+        self.backed_bytes.store(backed_bytes, Ordering::Release);
+    }
+}
+
+type FileKey = (u64, u64);
+
+/// Live maps per file (device, inode), process-wide.
+static MAPPED_FILES: Mutex<Option<HashMap<FileKey, usize>>> = Mutex::new(None);
+
+fn file_key(file: &File) -> io::Result<FileKey> {
+    let meta = file.metadata()?;
+    Ok((meta.dev(), meta.ino()))
+}
+
+fn register(key: FileKey) {
+    let mut guard = MAPPED_FILES.lock();
+    *guard.get_or_insert_with(HashMap::new).entry(key).or_insert(0) += 1;
+}
+
+fn unregister(key: FileKey) {
+    let mut guard = MAPPED_FILES.lock();
+    if let Some(map) = guard.as_mut() {
+        if let Some(count) = map.get_mut(&key) {
+            *count -= 1;
+            if *count == 0 {
+                map.remove(&key);
+            }
+        }
+    }
+}
+
+/// Whether any map of this file is alive in this process.
+pub fn is_mapped(file: &File) -> io::Result<bool> {
+    let key = file_key(file)?;
+    Ok(MAPPED_FILES
+        .lock()
+        .as_ref()
+        .is_some_and(|m| m.contains_key(&key)))
+}
+
+/// Shrinks `file` to `len` bytes unless a map of it is alive. Returns whether
+/// it shrank. The registry lock is held across the check and the truncate so
+/// no map can be created in between.
+pub fn shrink_if_unmapped(file: &File, len: u64) -> io::Result<bool> {
+    let key = file_key(file)?;
+    let guard = MAPPED_FILES.lock();
+    if guard.as_ref().is_some_and(|m| m.contains_key(&key)) {
+        return Ok(false);
+    }
+    file.set_len(len)?;
+    drop(guard);
+    Ok(true)
+}
+
+/// One mmap(2) region and its registration.
+struct Region {
+    ptr: NonNull<u8>,
+    len: usize,
+    key: FileKey,
+}
+
+// SAFETY: the region is plain memory owned by this struct; concurrent access
+// is governed by the published sizes and by the partition lock for writes.
+unsafe impl Send for Region {}
+unsafe impl Sync for Region {}
+
+impl Region {
+    fn new(file: &File, len: usize, prot: i32, flags: i32) -> io::Result<Region> {
+        if len == 0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty map"));
+        }
+        let key = file_key(file)?;
+        // Register before mapping, so a concurrent shrink cannot slip in.
+        register(key);
+        // SAFETY: a fresh mapping at an address of the kernel's choosing;
+        // the fd is valid for the call, and the map outlives the fd safely.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                prot,
+                flags,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            let err = io::Error::last_os_error();
+            unregister(key);
+            return Err(err);
+        }
+        let Some(ptr) = NonNull::new(ptr.cast::<u8>()) else {
+            unregister(key);
+            return Err(io::Error::other("mmap returned null"));
+        };
+        Ok(Region { ptr, len, key })
+    }
+}
+
+impl Drop for Region {
+    fn drop(&mut self) {
+        // SAFETY: ptr/len came from a successful mmap and are unmapped once.
+        unsafe {
+            libc::munmap(self.ptr.as_ptr().cast(), self.len);
+        }
+        unregister(self.key);
+    }
+}
+
+/// The writer's shared, read-write map of the active segment.
+pub struct WriteMap {
+    region: Region,
+    sizes: Arc<PublishedSizes>,
+}
+
+impl WriteMap {
+    /// Maps `map_len` bytes of `file` (which may exceed its current length:
+    /// only `sizes.backed_bytes()` of it will ever be touched).
+    pub fn new(file: &File, map_len: usize, sizes: Arc<PublishedSizes>) -> io::Result<WriteMap> {
+        let region = Region::new(
+            file,
+            map_len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+        )?;
+        Ok(WriteMap { region, sizes })
+    }
+
+    pub fn map_len(&self) -> usize {
+        self.region.len
+    }
+
+    fn check(&self, at: usize, len: usize) -> io::Result<()> {
+        let end = at.checked_add(len).ok_or_else(|| io::Error::other("overflow"))?;
+        if end as u64 > self.sizes.backed_bytes() || end > self.region.len {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "write of {len} bytes at {at} is past the allocated {} bytes",
+                    self.sizes.backed_bytes()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Copies `bytes` to `at`. Fails, writing nothing, past the allocated size.
+    pub fn write(&mut self, at: usize, bytes: &[u8]) -> io::Result<()> {
+        self.check(at, bytes.len())?;
+        // SAFETY: at+len is within the region and within allocated blocks;
+        // `&mut self` makes this the only writer.
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.region.ptr.as_ptr().add(at), bytes.len());
+        }
+        Ok(())
+    }
+
+    /// Mutable access to written bytes, for patching a header in place.
+    pub fn slice_mut(&mut self, at: usize, len: usize) -> io::Result<&mut [u8]> {
+        self.check(at, len)?;
+        // SAFETY: bounds checked as in `write`.
+        Ok(unsafe { std::slice::from_raw_parts_mut(self.region.ptr.as_ptr().add(at), len) })
+    }
+
+    /// Faults pages in ahead of the writer, so appends copy into resident
+    /// pages instead of taking one page fault per 4 KiB. Best effort: an
+    /// error (an old kernel without MADV_POPULATE_WRITE) is ignored.
+    pub fn prefault(&self, at: usize, len: usize) {
+        if self.check(at, len).is_err() || len == 0 {
+            return;
+        }
+        const MADV_POPULATE_WRITE: i32 = 23;
+        let page = 4096usize;
+        let start = at / page * page;
+        // SAFETY: the range lies inside the region and inside allocated blocks.
+        unsafe {
+            libc::madvise(
+                self.region.ptr.as_ptr().add(start).cast(),
+                at + len - start,
+                MADV_POPULATE_WRITE,
+            );
+        }
+    }
+}
+
+/// A reader's private, copy-on-write map of a segment.
+pub struct ReadMap {
+    region: Region,
+    sizes: Arc<PublishedSizes>,
+}
+
+impl ReadMap {
+    pub fn new(file: &File, map_len: usize, sizes: Arc<PublishedSizes>) -> io::Result<ReadMap> {
+        let region = Region::new(
+            file,
+            map_len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_NORESERVE,
+        )?;
+        Ok(ReadMap { region, sizes })
+    }
+
+    /// Bytes `at..at+len`, or None if any of them is not yet published.
+    pub fn read(&self, at: usize, len: usize) -> Option<&[u8]> {
+        let end = at.checked_add(len)?;
+        if end as u64 > self.sizes.readable_bytes() || end > self.region.len {
+            return None;
+        }
+        // SAFETY: the range is published, hence written and backed by blocks
+        // that stay allocated while this map lives.
+        Some(unsafe { std::slice::from_raw_parts(self.region.ptr.as_ptr().add(at), len) })
+    }
+
+    pub fn readable_bytes(&self) -> u64 {
+        self.sizes.readable_bytes()
+    }
+
+    /// The base pointer and the length that may safely be exposed as one
+    /// external buffer: the backed size, capped by the map. Every byte below
+    /// it is backed by allocated blocks for as long as this map lives, so a
+    /// JavaScript ArrayBuffer of this length can be read end to end without
+    /// a SIGBUS. Bytes past `readable_bytes` read as zeros or as data not yet
+    /// published; views are only ever created over published ranges.
+    pub fn external_parts(&self) -> (*mut u8, usize) {
+        let len = (self.sizes.backed_bytes() as usize).min(self.region.len);
+        (self.region.ptr.as_ptr(), len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_stop_at_the_published_size_and_shrink_waits_for_unmap() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f");
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .expect("open");
+        crate::io::real_allocate(&file, 0, 8192).expect("allocate");
+        let sizes = PublishedSizes::new(0, 8192);
+        let mut w = WriteMap::new(&file, 1 << 20, sizes.clone()).expect("map");
+        let r = ReadMap::new(&file, 1 << 20, sizes.clone()).expect("map");
+        w.write(0, b"hello").expect("write");
+        assert!(r.read(0, 5).is_none(), "unpublished bytes are invisible");
+        sizes.publish_readable(5);
+        assert_eq!(r.read(0, 5), Some(&b"hello"[..]));
+        assert!(w.write(8190, b"abc").is_err(), "past allocation is refused");
+        assert!(is_mapped(&file).expect("meta"));
+        assert!(!shrink_if_unmapped(&file, 5).expect("shrink"));
+        drop(w);
+        assert!(!shrink_if_unmapped(&file, 5).expect("shrink"));
+        drop(r);
+        assert!(shrink_if_unmapped(&file, 5).expect("shrink"));
+        assert_eq!(file.metadata().expect("meta").len(), 5);
+    }
+}

@@ -1,0 +1,859 @@
+//! A partition: an ordered list of segments, the last one active, with its
+//! watermarks. All state sits behind one mutex; appends hold it for the copy
+//! into the map, and fsyncs run outside it.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+
+use crate::batch::validate_incoming;
+use crate::config::{FlushPolicy, TimestampType, TopicConfig};
+use crate::error::{Error, Result};
+use crate::flusher::FlusherHandle;
+use crate::io::Storage;
+use crate::mmap::ReadMap;
+use crate::segment::{self, ScanMode, ScanStop, Segment};
+
+/// The most long-poll waiters one partition holds at once.
+pub const WAITERS_PER_PARTITION_MAX: usize = 65_536;
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Watermarks {
+    /// The first offset a reader may ask for.
+    pub log_start_offset: u64,
+    /// The offset the next appended record gets; readers see below it.
+    pub high_watermark: u64,
+    /// Every offset below this one is fsynced.
+    pub durable_offset: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendOutcome {
+    pub base_offset: u64,
+    pub last_offset: u64,
+    /// The broker-assigned timestamp for LogAppendTime topics, else -1.
+    pub log_append_time_ms: i64,
+    pub log_start_offset: u64,
+    /// Whether the topic's flush policy wants the caller to wait for
+    /// `sync_to(last_offset + 1)` before acknowledging.
+    pub needs_sync: bool,
+}
+
+/// Whole batches, as a range of one segment's read map.
+#[derive(Clone)]
+pub struct ReadChunk {
+    pub map: Arc<ReadMap>,
+    pub segment_base_offset: u64,
+    pub position: u64,
+    pub len: u64,
+}
+
+impl ReadChunk {
+    pub fn bytes(&self) -> &[u8] {
+        // The range was published when the read was made, and published
+        // bytes stay readable for as long as the map lives.
+        self.map
+            .read(self.position as usize, self.len as usize)
+            .unwrap_or(&[])
+    }
+}
+
+pub struct ReadResult {
+    /// Empty when the offset equals the high watermark.
+    pub chunks: Vec<ReadChunk>,
+    /// The offset after the last returned batch (the next one to ask for).
+    pub next_offset: u64,
+    pub watermarks: Watermarks,
+}
+
+/// What an opening scan found and repaired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveryReport {
+    pub topic: String,
+    pub partition: u32,
+    pub truncated_at_offset: u64,
+    pub truncated_segment: PathBuf,
+    pub deleted_segments: usize,
+    pub reason: String,
+}
+
+pub type SyncCallback = Box<dyn FnOnce(Result<()>) + Send>;
+pub type DataCallback = Box<dyn FnOnce(DataOutcome) + Send>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataOutcome {
+    /// The high watermark passed the awaited offset.
+    Data { high_watermark: u64 },
+    /// The partition was closed or deleted.
+    Closed,
+}
+
+struct Waiter {
+    id: u64,
+    offset: u64,
+    callback: DataCallback,
+}
+
+struct State {
+    segments: Vec<Segment>,
+    config: Arc<TopicConfig>,
+    log_start_offset: u64,
+    high_watermark: u64,
+    durable_offset: u64,
+    /// Set by a failed fsync: the partition takes no more writes.
+    poisoned: Option<String>,
+    closed: bool,
+    /// Files of rolled segments not yet fsynced.
+    unsynced_files: Vec<Arc<File>>,
+    dir_unsynced: bool,
+    messages_since_sync: u64,
+    last_sync_at: Instant,
+    waiters: Vec<Waiter>,
+    next_waiter_id: u64,
+}
+
+pub struct Partition {
+    pub topic: String,
+    pub id: u32,
+    dir: PathBuf,
+    storage: Arc<dyn Storage>,
+    flusher: FlusherHandle,
+    state: Mutex<State>,
+}
+
+impl Partition {
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Opens (or creates) the partition in `dir`, recovering it as Kafka
+    /// does: segments from `recovery_point` on (all of them when `clean` is
+    /// false and no recovery point is known) are scanned batch by batch with
+    /// CRC checks; the first invalid batch ends the log there and later
+    /// segments are deleted.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn open(
+        topic: &str,
+        id: u32,
+        dir: PathBuf,
+        config: Arc<TopicConfig>,
+        storage: Arc<dyn Storage>,
+        flusher: FlusherHandle,
+        clean: bool,
+        recovery_point: Option<u64>,
+        log_start_checkpoint: Option<u64>,
+    ) -> Result<(Arc<Partition>, Option<RecoveryReport>)> {
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io("create partition dir", &dir, e))?;
+        let mut bases = Vec::new();
+        let entries = std::fs::read_dir(&dir).map_err(|e| Error::io("list partition dir", &dir, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io("list partition dir", &dir, e))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if let Some(base) = segment::parse_log_file_name(&name) {
+                bases.push(base);
+            } else if name.ends_with(".tmp") || name.ends_with(".deleted") {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        bases.sort_unstable();
+        let mut segments: Vec<Segment> = Vec::with_capacity(bases.len().max(1));
+        let mut report = None;
+        for (i, &base) in bases.iter().enumerate() {
+            let expected = segments.last().map(|s: &Segment| s.next_offset());
+            let mode = if !clean && recovery_point.is_none_or(|rp| {
+                // Scan this segment if the recovery point is inside or before it.
+                bases.get(i + 1).is_none_or(|&next| next > rp)
+            }) {
+                ScanMode::Full
+            } else {
+                ScanMode::Tail
+            };
+            let broken = match expected {
+                Some(want) if want != base => Some(format!(
+                    "segment {base} does not start at offset {want}, where the previous one ends"
+                )),
+                _ => None,
+            };
+            if let Some(reason) = broken {
+                let deleted = bases.len() - i;
+                for &b in &bases[i..] {
+                    remove_segment_files(&dir, b)?;
+                }
+                report = Some(RecoveryReport {
+                    topic: topic.to_string(),
+                    partition: id,
+                    truncated_at_offset: expected.unwrap_or(base),
+                    truncated_segment: segment::log_path(&dir, base),
+                    deleted_segments: deleted,
+                    reason,
+                });
+                break;
+            }
+            let (mut seg, stop) = Segment::open(&dir, base, config.index_interval_bytes, mode)?;
+            seg.truncate_tail()?;
+            if let ScanStop::Invalid { position, reason } = stop {
+                let deleted = bases.len() - i - 1;
+                for &b in &bases[i + 1..] {
+                    remove_segment_files(&dir, b)?;
+                }
+                report = Some(RecoveryReport {
+                    topic: topic.to_string(),
+                    partition: id,
+                    truncated_at_offset: seg.next_offset(),
+                    truncated_segment: seg.log_path(),
+                    deleted_segments: deleted,
+                    reason: format!("at byte {position}: {reason}"),
+                });
+                seg.persist_indexes(&*storage)?;
+                segments.push(seg);
+                break;
+            }
+            seg.persist_indexes(&*storage)?;
+            segments.push(seg);
+        }
+        if segments.is_empty() {
+            let start = log_start_checkpoint.unwrap_or(0);
+            segments.push(Segment::create(&dir, start, config.segment_bytes, config.index_interval_bytes)?);
+        }
+        let high_watermark = segments.last().map_or(0, |s| s.next_offset());
+        let first_base = segments.first().map_or(0, |s| s.base_offset);
+        if let Some(last) = segments.last_mut() {
+            last.activate(config.segment_bytes)?;
+        }
+        let log_start_offset = log_start_checkpoint
+            .unwrap_or(first_base)
+            .clamp(first_base, high_watermark);
+        let durable_offset = if clean {
+            high_watermark
+        } else {
+            recovery_point.unwrap_or(0).min(high_watermark)
+        };
+        let p = Partition {
+            topic: topic.to_string(),
+            id,
+            dir,
+            storage,
+            flusher,
+            state: Mutex::new(State {
+                segments,
+                config,
+                log_start_offset,
+                high_watermark,
+                durable_offset,
+                poisoned: None,
+                closed: false,
+                unsynced_files: Vec::new(),
+                dir_unsynced: true,
+                messages_since_sync: 0,
+                last_sync_at: Instant::now(),
+                waiters: Vec::new(),
+                next_waiter_id: 1,
+            }),
+        };
+        Ok((Arc::new(p), report))
+    }
+
+    pub fn config(&self) -> Arc<TopicConfig> {
+        self.state.lock().config.clone()
+    }
+
+    pub(crate) fn set_config(&self, config: Arc<TopicConfig>) {
+        self.state.lock().config = config;
+    }
+
+    pub fn watermarks(&self) -> Watermarks {
+        let st = self.state.lock();
+        Watermarks {
+            log_start_offset: st.log_start_offset,
+            high_watermark: st.high_watermark,
+            durable_offset: st.durable_offset,
+        }
+    }
+
+    /// Appends one RecordBatch v2. The batch is validated (length, magic,
+    /// record count, CRC, every record's framing when uncompressed) before
+    /// anything is written; a rejected batch leaves the log untouched.
+    pub fn append(&self, bytes: &[u8]) -> Result<AppendOutcome> {
+        let (header, summary) = validate_incoming(bytes)?;
+        let mut notify = Vec::new();
+        let outcome = {
+            let mut st = self.state.lock();
+            if st.closed {
+                return Err(Error::Closed);
+            }
+            if let Some(reason) = &st.poisoned {
+                return Err(Error::FsyncFailed {
+                    topic: self.topic.clone(),
+                    partition: self.id,
+                    reason: reason.clone(),
+                });
+            }
+            let config = st.config.clone();
+            if bytes.len() as u64 > config.batch_bytes_max() {
+                return Err(Error::MessageTooLarge {
+                    size_bytes: bytes.len(),
+                    max_bytes: config.batch_bytes_max() as usize,
+                });
+            }
+            let base_offset = st.high_watermark;
+            let last_offset = base_offset + header.last_offset_delta as u64;
+            let now = now_ms();
+            let log_append_time = config.message_timestamp_type == TimestampType::LogAppendTime;
+            let effective_max_ts = if log_append_time {
+                now
+            } else {
+                summary.max_timestamp.unwrap_or(header.max_timestamp)
+            };
+            self.maybe_roll(&mut st, bytes.len() as u64, last_offset, effective_max_ts)?;
+            // Kafka rewrites the header (and so the CRC) only when it changes.
+            let rewrite = if log_append_time {
+                Some((true, now))
+            } else if header.is_log_append_time() || header.max_timestamp != effective_max_ts {
+                Some((false, effective_max_ts))
+            } else {
+                None
+            };
+            let active = st
+                .segments
+                .last_mut()
+                .ok_or_else(|| Error::InvalidArgument("partition has no segment".into()))?;
+            active.append(
+                &*self.storage,
+                bytes,
+                base_offset,
+                rewrite,
+                config.segment_preallocate_bytes,
+            )?;
+            st.high_watermark = last_offset + 1;
+            st.messages_since_sync += u64::from(header.record_count as u32);
+            let hw = st.high_watermark;
+            take_ready_waiters(&mut st.waiters, hw, &mut notify);
+            let needs_sync = match config.flush {
+                FlushPolicy::Always => true,
+                FlushPolicy::Interval {
+                    interval_messages, ..
+                } => {
+                    if interval_messages > 0 && st.messages_since_sync >= interval_messages {
+                        self.flusher.kick();
+                    }
+                    false
+                }
+                FlushPolicy::None => false,
+            };
+            AppendOutcome {
+                base_offset,
+                last_offset,
+                log_append_time_ms: if log_append_time { now } else { -1 },
+                log_start_offset: st.log_start_offset,
+                needs_sync,
+            }
+        };
+        for (cb, hw) in notify {
+            cb(DataOutcome::Data { high_watermark: hw });
+        }
+        Ok(outcome)
+    }
+
+    fn maybe_roll(&self, st: &mut State, len: u64, last_offset: u64, max_ts: i64) -> Result<()> {
+        let config = st.config.clone();
+        let Some(active) = st.segments.last() else {
+            return Ok(());
+        };
+        if active.is_empty() {
+            return Ok(());
+        }
+        let too_old = active
+            .first_timestamp()
+            .is_some_and(|first| max_ts.saturating_sub(first) >= config.segment_ms as i64);
+        let too_big = active.size_bytes() + len > config.segment_bytes;
+        if !(too_old || too_big || !active.has_room(len, last_offset)) {
+            return Ok(());
+        }
+        self.roll_locked(st)
+    }
+
+    fn roll_locked(&self, st: &mut State) -> Result<()> {
+        let config = st.config.clone();
+        let base = st.high_watermark;
+        let storage = self.storage.clone();
+        if let Some(active) = st.segments.last_mut() {
+            if active.is_empty() {
+                return Ok(());
+            }
+            // Create the next segment first: if that fails, the old one stays
+            // active and nothing changed.
+            let next = Segment::create(&self.dir, base, config.segment_bytes, config.index_interval_bytes)?;
+            active.roll(&*storage)?;
+            let file = active.file().clone();
+            st.unsynced_files.push(file);
+            st.segments.push(next);
+            st.dir_unsynced = true;
+        }
+        Ok(())
+    }
+
+    /// Closes the active segment and starts a new one (no-op when empty).
+    pub fn roll(&self) -> Result<()> {
+        let mut st = self.state.lock();
+        if st.closed {
+            return Err(Error::Closed);
+        }
+        self.roll_locked(&mut st)
+    }
+
+    /// Reads whole batches from the one holding `offset`, up to `max_bytes`
+    /// (at least one batch), from a single segment. The bytes are views into
+    /// the segment's read map, checked against their CRC on first read.
+    pub fn read(&self, offset: u64, max_bytes: u64) -> Result<ReadResult> {
+        let mut st = self.state.lock();
+        if st.closed {
+            return Err(Error::Closed);
+        }
+        let watermarks = Watermarks {
+            log_start_offset: st.log_start_offset,
+            high_watermark: st.high_watermark,
+            durable_offset: st.durable_offset,
+        };
+        if offset < st.log_start_offset || offset > st.high_watermark {
+            return Err(Error::OffsetOutOfRange {
+                topic: self.topic.clone(),
+                partition: self.id,
+                offset: offset as i64,
+                log_start_offset: st.log_start_offset,
+                high_watermark: st.high_watermark,
+            });
+        }
+        if offset == st.high_watermark {
+            return Ok(ReadResult {
+                chunks: Vec::new(),
+                next_offset: offset,
+                watermarks,
+            });
+        }
+        let idx = st
+            .segments
+            .partition_point(|s| s.base_offset <= offset)
+            .saturating_sub(1);
+        for seg in &mut st.segments[idx..] {
+            let Some((pos, _)) = seg.find_position(offset)? else {
+                continue;
+            };
+            let (mut end, mut next_offset) = span(seg, pos, max_bytes.max(1))?;
+            let good_end = seg.verify_range(pos, end)?;
+            if good_end < end {
+                // A corrupt batch follows: return the good ones before it.
+                let (e, n) = span(seg, pos, good_end - pos)?;
+                end = e;
+                next_offset = n;
+            }
+            let map = seg.read_map()?;
+            return Ok(ReadResult {
+                chunks: vec![ReadChunk {
+                    map,
+                    segment_base_offset: seg.base_offset,
+                    position: pos,
+                    len: end - pos,
+                }],
+                next_offset,
+                watermarks,
+            });
+        }
+        Err(Error::corrupt(
+            &self.dir,
+            0,
+            format!("offset {offset} is below the high watermark but in no segment"),
+        ))
+    }
+
+    /// The first offset whose timestamp is at or after `timestamp_ms`, or
+    /// None when every record is older.
+    pub fn offset_for_timestamp(&self, timestamp_ms: i64) -> Result<Option<u64>> {
+        let mut st = self.state.lock();
+        if st.closed {
+            return Err(Error::Closed);
+        }
+        let start = st.log_start_offset;
+        for seg in st.segments.iter_mut() {
+            if seg.max_timestamp() >= timestamp_ms {
+                if let Some(o) = seg.offset_for_timestamp(timestamp_ms)? {
+                    return Ok(Some(o.max(start)));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Advances the log start offset (Kafka's DeleteRecords) and deletes the
+    /// segments wholly below it. Returns the new log start offset.
+    pub fn delete_records(&self, offset: u64) -> Result<u64> {
+        {
+            let mut st = self.state.lock();
+            if st.closed {
+                return Err(Error::Closed);
+            }
+            if offset > st.high_watermark {
+                return Err(Error::OffsetOutOfRange {
+                    topic: self.topic.clone(),
+                    partition: self.id,
+                    offset: offset as i64,
+                    log_start_offset: st.log_start_offset,
+                    high_watermark: st.high_watermark,
+                });
+            }
+            st.log_start_offset = st.log_start_offset.max(offset);
+        }
+        self.enforce_retention(now_ms())?;
+        Ok(self.watermarks().log_start_offset)
+    }
+
+    /// Deletes closed segments past retention (time, size, or below the log
+    /// start offset), oldest first; never the active one. Returns how many.
+    pub fn enforce_retention(&self, now_ms: i64) -> Result<usize> {
+        let mut doomed = Vec::new();
+        {
+            let mut st = self.state.lock();
+            if st.closed {
+                return Ok(0);
+            }
+            let config = st.config.clone();
+            let mut total: u64 = st.segments.iter().map(|s| s.size_bytes()).sum();
+            while st.segments.len() > 1 {
+                let first = &st.segments[0];
+                let below_start = first.next_offset() <= st.log_start_offset;
+                let newest = if first.max_timestamp() >= 0 {
+                    first.max_timestamp()
+                } else {
+                    file_mtime_ms(first.file()).unwrap_or(now_ms)
+                };
+                let too_old = config.retention_ms >= 0 && now_ms - newest > config.retention_ms;
+                let too_big = config.retention_bytes >= 0
+                    && total.saturating_sub(first.size_bytes()) >= config.retention_bytes as u64;
+                if !(below_start || too_old || too_big) {
+                    break;
+                }
+                total -= first.size_bytes();
+                doomed.push(st.segments.remove(0));
+            }
+            let first_base = st.segments.first().map_or(0, |s| s.base_offset);
+            st.log_start_offset = st.log_start_offset.max(first_base);
+        }
+        let n = doomed.len();
+        for seg in doomed {
+            seg.delete()?;
+        }
+        Ok(n)
+    }
+
+    /// Calls `callback` once the high watermark is above `offset`, at once
+    /// if it already is. Returns an id for `cancel_wait` when it had to wait.
+    pub fn wait_for_data(&self, offset: u64, callback: DataCallback) -> Result<Option<u64>> {
+        let mut st = self.state.lock();
+        if st.closed {
+            drop(st);
+            callback(DataOutcome::Closed);
+            return Ok(None);
+        }
+        if st.high_watermark > offset {
+            let hw = st.high_watermark;
+            drop(st);
+            callback(DataOutcome::Data { high_watermark: hw });
+            return Ok(None);
+        }
+        if st.waiters.len() >= WAITERS_PER_PARTITION_MAX {
+            return Err(Error::InvalidArgument(format!(
+                "more than {WAITERS_PER_PARTITION_MAX} waiters on {}-{}",
+                self.topic, self.id
+            )));
+        }
+        let id = st.next_waiter_id;
+        st.next_waiter_id += 1;
+        st.waiters.push(Waiter { id, offset, callback });
+        Ok(Some(id))
+    }
+
+    /// Removes a waiter without calling it. Returns whether it was there.
+    pub fn cancel_wait(&self, id: u64) -> bool {
+        let mut st = self.state.lock();
+        match st.waiters.iter().position(|w| w.id == id) {
+            Some(i) => {
+                st.waiters.swap_remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Asks for everything below `offset` to be fsynced; `callback` runs on
+    /// the engine's flusher thread once it is (at once if it already is).
+    pub fn sync_to(self: &Arc<Self>, offset: u64, callback: SyncCallback) {
+        let durable = {
+            let st = self.state.lock();
+            if let Some(reason) = &st.poisoned {
+                let err = Error::FsyncFailed {
+                    topic: self.topic.clone(),
+                    partition: self.id,
+                    reason: reason.clone(),
+                };
+                drop(st);
+                callback(Err(err));
+                return;
+            }
+            st.durable_offset >= offset
+        };
+        if durable {
+            callback(Ok(()));
+        } else {
+            self.flusher.request(self.clone(), callback);
+        }
+    }
+
+    /// Blocking form of `sync_to`.
+    pub fn sync_to_blocking(self: &Arc<Self>, offset: u64) -> Result<()> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.sync_to(
+            offset,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        rx.recv().map_err(|_| Error::Closed)?
+    }
+
+    /// fdatasyncs whatever was appended since the last sync, outside the
+    /// lock, so appends continue meanwhile. A failure poisons the partition:
+    /// after a failed fsync the page cache may have dropped the dirty pages,
+    /// so retrying could report success for data that is gone.
+    pub fn sync_now(&self) -> Result<()> {
+        let (files, target, dir_unsynced) = {
+            let st = self.state.lock();
+            if let Some(reason) = &st.poisoned {
+                return Err(Error::FsyncFailed {
+                    topic: self.topic.clone(),
+                    partition: self.id,
+                    reason: reason.clone(),
+                });
+            }
+            if st.durable_offset >= st.high_watermark && st.unsynced_files.is_empty() && !st.dir_unsynced {
+                return Ok(());
+            }
+            let mut files = st.unsynced_files.clone();
+            if let Some(active) = st.segments.last() {
+                files.push(active.file().clone());
+            }
+            (files, st.high_watermark, st.dir_unsynced)
+        };
+        let mut result = Ok(());
+        for f in &files {
+            if let Err(e) = self.storage.sync_data(f) {
+                result = Err(e);
+                break;
+            }
+        }
+        if result.is_ok() && dir_unsynced {
+            result = self.storage.sync_dir(&self.dir);
+        }
+        let mut st = self.state.lock();
+        match result {
+            Ok(()) => {
+                st.durable_offset = st.durable_offset.max(target);
+                st.unsynced_files.retain(|f| !files.iter().any(|g| Arc::ptr_eq(f, g)));
+                if dir_unsynced {
+                    st.dir_unsynced = false;
+                }
+                st.messages_since_sync = 0;
+                st.last_sync_at = Instant::now();
+                Ok(())
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                st.poisoned = Some(reason.clone());
+                Err(Error::FsyncFailed {
+                    topic: self.topic.clone(),
+                    partition: self.id,
+                    reason,
+                })
+            }
+        }
+    }
+
+    /// For the flusher: whether an interval flush is due, and when the next one would be.
+    pub(crate) fn interval_due(&self, now: Instant) -> (bool, Option<Instant>) {
+        let st = self.state.lock();
+        let FlushPolicy::Interval {
+            interval_ms,
+            interval_messages,
+        } = st.config.flush
+        else {
+            return (false, None);
+        };
+        if st.durable_offset >= st.high_watermark || st.poisoned.is_some() || st.closed {
+            return (false, None);
+        }
+        let deadline = (interval_ms > 0).then(|| st.last_sync_at + std::time::Duration::from_millis(interval_ms));
+        let due = deadline.is_some_and(|d| now >= d)
+            || (interval_messages > 0 && st.messages_since_sync >= interval_messages);
+        (due, deadline)
+    }
+
+    /// Writes index entries not yet on disk (cheap; the flusher calls it).
+    pub fn persist_indexes(&self) -> Result<()> {
+        let mut st = self.state.lock();
+        let storage = self.storage.clone();
+        for seg in st.segments.iter_mut().rev().take(2) {
+            seg.persist_indexes(&*storage)?;
+        }
+        Ok(())
+    }
+
+    /// Flushes, persists indexes and stops taking calls. Waiters are told.
+    /// Views handed out earlier stay valid: they hold their own maps.
+    pub(crate) fn close(&self) -> Result<()> {
+        let sync = self.sync_now();
+        let waiters = {
+            let mut st = self.state.lock();
+            let storage = self.storage.clone();
+            let mut persisted = Ok(());
+            for seg in st.segments.iter_mut() {
+                if let Err(e) = seg.persist_indexes(&*storage) {
+                    persisted = Err(e);
+                }
+            }
+            st.closed = true;
+            persisted?;
+            std::mem::take(&mut st.waiters)
+        };
+        for w in waiters {
+            (w.callback)(DataOutcome::Closed);
+        }
+        sync
+    }
+
+    /// Closes and deletes every file of the partition.
+    pub(crate) fn destroy(&self) -> Result<()> {
+        let waiters = {
+            let mut st = self.state.lock();
+            st.closed = true;
+            let segments = std::mem::take(&mut st.segments);
+            for seg in segments {
+                seg.delete()?;
+            }
+            std::mem::take(&mut st.waiters)
+        };
+        for w in waiters {
+            (w.callback)(DataOutcome::Closed);
+        }
+        std::fs::remove_dir_all(&self.dir).map_err(|e| Error::io("delete partition dir", &self.dir, e))
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.state.lock().closed
+    }
+
+    /// Segment summaries, for tools and tests.
+    pub fn segments(&self) -> Vec<SegmentInfo> {
+        let st = self.state.lock();
+        st.segments
+            .iter()
+            .map(|s| SegmentInfo {
+                base_offset: s.base_offset,
+                next_offset: s.next_offset(),
+                size_bytes: s.size_bytes(),
+                max_timestamp: s.max_timestamp(),
+                path: s.log_path(),
+                offset_index_entries: s.offset_index_entries().len(),
+                time_index_entries: s.time_index_entries().len(),
+            })
+            .collect()
+    }
+
+    /// Total bytes of all segments.
+    pub fn size_bytes(&self) -> u64 {
+        self.state.lock().segments.iter().map(|s| s.size_bytes()).sum()
+    }
+
+    /// Checks every batch's CRC and framing in every segment (for tools);
+    /// returns the problems found, empty when sound.
+    pub fn verify(&self) -> Result<Vec<String>> {
+        let mut st = self.state.lock();
+        let mut problems = Vec::new();
+        for seg in st.segments.iter_mut() {
+            if seg.is_empty() {
+                continue;
+            }
+            let size = seg.size_bytes();
+            match seg.verify_range(0, size) {
+                Ok(end) if end < size => problems.push(format!(
+                    "{}: batch at byte {end} fails its CRC",
+                    seg.log_path().display()
+                )),
+                Ok(_) => {}
+                Err(e) => problems.push(e.to_string()),
+            }
+        }
+        Ok(problems)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentInfo {
+    pub base_offset: u64,
+    pub next_offset: u64,
+    pub size_bytes: u64,
+    pub max_timestamp: i64,
+    pub path: PathBuf,
+    pub offset_index_entries: usize,
+    pub time_index_entries: usize,
+}
+
+fn span(seg: &mut Segment, pos: u64, max_bytes: u64) -> Result<(u64, u64)> {
+    seg.span_from(pos, max_bytes)
+}
+
+fn take_ready_waiters(waiters: &mut Vec<Waiter>, hw: u64, out: &mut Vec<(DataCallback, u64)>) {
+    let mut i = 0;
+    while i < waiters.len() {
+        if waiters[i].offset < hw {
+            let w = waiters.swap_remove(i);
+            out.push((w.callback, hw));
+        } else {
+            i += 1;
+        }
+    }
+}
+
+fn file_mtime_ms(file: &File) -> Option<i64> {
+    let m = file.metadata().ok()?.modified().ok()?;
+    Some(m.duration_since(UNIX_EPOCH).ok()?.as_millis() as i64)
+}
+
+fn remove_segment_files(dir: &Path, base: u64) -> Result<()> {
+    for p in [
+        segment::log_path(dir, base),
+        segment::index_path(dir, base),
+        segment::time_index_path(dir, base),
+    ] {
+        match std::fs::remove_file(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("delete segment", &p, e)),
+        }
+    }
+    Ok(())
+}
+
+/// Per-partition offsets for checkpoints.
+pub(crate) fn checkpoint_entry(p: &Partition) -> ((String, u32), (u64, u64)) {
+    let w = p.watermarks();
+    ((p.topic.clone(), p.id), (w.durable_offset, w.log_start_offset))
+}
+

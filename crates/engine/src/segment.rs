@@ -1,0 +1,720 @@
+//! One segment: `<base>.log`, `<base>.index`, `<base>.timeindex`.
+//!
+//! The `.log` grows by `segment.preallocate.bytes` at a time, allocated with
+//! fallocate, and is written through a shared map (`WriteMap`). The bytes
+//! past the last whole batch are zeros from preallocation; they are trimmed
+//! when the segment rolls if no reader maps the file, and otherwise at the
+//! next open, when nothing does.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::batch::{self, BatchHeader, Compression, RecordIter, HEADER_BYTES};
+use crate::error::{Error, Result};
+use crate::index::{IndexFile, OffsetEntry, TimeEntry};
+use crate::io::Storage;
+use crate::mmap::{self, PublishedSizes, ReadMap, WriteMap};
+
+pub fn log_path(dir: &Path, base_offset: u64) -> PathBuf {
+    dir.join(format!("{base_offset:020}.log"))
+}
+pub fn index_path(dir: &Path, base_offset: u64) -> PathBuf {
+    dir.join(format!("{base_offset:020}.index"))
+}
+pub fn time_index_path(dir: &Path, base_offset: u64) -> PathBuf {
+    dir.join(format!("{base_offset:020}.timeindex"))
+}
+
+/// Parses `00000000000000001234.log` into 1234.
+pub fn parse_log_file_name(name: &str) -> Option<u64> {
+    let stem = name.strip_suffix(".log")?;
+    if stem.len() != 20 || !stem.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    stem.parse().ok()
+}
+
+/// How much to trust what is on disk when opening a segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanMode {
+    /// Trust the prefix that the offset index covers (after checking the
+    /// index itself and the batch its last entry points at); scan and
+    /// CRC-check the rest. For segments known to be flushed.
+    Tail,
+    /// Scan and CRC-check every batch and rebuild both indexes.
+    Full,
+}
+
+/// Where an opening scan stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScanStop {
+    /// At the end of the file.
+    End,
+    /// At preallocated zeros.
+    Padding,
+    /// At bytes that are not a valid next batch.
+    Invalid { position: u64, reason: String },
+}
+
+pub struct Segment {
+    pub base_offset: u64,
+    dir: PathBuf,
+    file: Arc<File>,
+    sizes: Arc<PublishedSizes>,
+    /// Virtual size of the maps; the file never grows past it.
+    map_len: usize,
+    write_map: Option<WriteMap>,
+    read_map: Option<Arc<ReadMap>>,
+    /// Bytes of whole batches.
+    size_bytes: u64,
+    /// The offset after the last batch.
+    next_offset: u64,
+    /// The largest batch maxTimestamp seen (-1 when empty).
+    max_timestamp: i64,
+    /// The base timestamp of the first batch, for `segment.ms`.
+    first_timestamp: Option<i64>,
+    offset_index: IndexFile<OffsetEntry>,
+    time_index: IndexFile<TimeEntry>,
+    bytes_since_index_entry: u64,
+    /// The offset holding the largest timestamp so far (for the time index).
+    offset_of_max_timestamp: u64,
+    index_interval_bytes: u64,
+    /// Bytes from the start whose CRCs are checked: by the opening scan,
+    /// by a reader, or because this process appended them after validating.
+    verified_bytes: u64,
+}
+
+fn open_rw(path: &Path, create_new: bool) -> Result<File> {
+    let mut o = OpenOptions::new();
+    o.read(true).write(true);
+    if create_new {
+        o.create(true).truncate(true);
+    }
+    o.open(path).map_err(|e| Error::io("open segment", path, e))
+}
+
+impl Segment {
+    /// Creates an empty, active segment.
+    pub fn create(
+        dir: &Path,
+        base_offset: u64,
+        segment_bytes: u64,
+        index_interval_bytes: u64,
+    ) -> Result<Segment> {
+        let path = log_path(dir, base_offset);
+        let file = open_rw(&path, true)?;
+        let mut offset_index = IndexFile::open(&index_path(dir, base_offset))?;
+        let mut time_index = IndexFile::open(&time_index_path(dir, base_offset))?;
+        offset_index.clear();
+        time_index.clear();
+        let sizes = PublishedSizes::new(0, 0);
+        let map_len = segment_bytes as usize;
+        let write_map = WriteMap::new(&file, map_len, sizes.clone())
+            .map_err(|e| Error::io("map segment", &path, e))?;
+        Ok(Segment {
+            base_offset,
+            dir: dir.to_path_buf(),
+            file: Arc::new(file),
+            sizes,
+            map_len,
+            write_map: Some(write_map),
+            read_map: None,
+            size_bytes: 0,
+            next_offset: base_offset,
+            max_timestamp: -1,
+            first_timestamp: None,
+            offset_index,
+            time_index,
+            bytes_since_index_entry: 0,
+            offset_of_max_timestamp: base_offset,
+            index_interval_bytes,
+            verified_bytes: 0,
+        })
+    }
+
+    /// Opens an existing segment and finds its last whole batch. The caller
+    /// decides what to do with a `ScanStop::Invalid` (Kafka's recovery:
+    /// truncate there and drop every later segment) and then calls
+    /// `truncate_tail` to remove whatever follows the last batch.
+    pub fn open(
+        dir: &Path,
+        base_offset: u64,
+        index_interval_bytes: u64,
+        mode: ScanMode,
+    ) -> Result<(Segment, ScanStop)> {
+        let path = log_path(dir, base_offset);
+        let file = open_rw(&path, false)?;
+        let file_len = file
+            .metadata()
+            .map_err(|e| Error::io("stat segment", &path, e))?
+            .len();
+        if file_len > crate::config::SEGMENT_BYTES_MAX {
+            return Err(Error::corrupt(
+                &path,
+                0,
+                format!("segment file is {file_len} bytes, more than a segment may hold"),
+            ));
+        }
+        let offset_index = IndexFile::open(&index_path(dir, base_offset))?;
+        let time_index = IndexFile::open(&time_index_path(dir, base_offset))?;
+        let mut seg = Segment {
+            base_offset,
+            dir: dir.to_path_buf(),
+            file: Arc::new(file),
+            sizes: PublishedSizes::new(0, 0),
+            map_len: file_len as usize,
+            write_map: None,
+            read_map: None,
+            size_bytes: 0,
+            next_offset: base_offset,
+            max_timestamp: -1,
+            first_timestamp: None,
+            offset_index,
+            time_index,
+            bytes_since_index_entry: 0,
+            offset_of_max_timestamp: base_offset,
+            index_interval_bytes,
+            verified_bytes: 0,
+        };
+        let stop = if file_len == 0 {
+            seg.offset_index.clear();
+            seg.time_index.clear();
+            ScanStop::End
+        } else {
+            // A private scan map; dropped before the caller may shrink the file.
+            let scan_sizes = PublishedSizes::new(file_len, file_len);
+            let map = ReadMap::new(&seg.file, file_len as usize, scan_sizes)
+                .map_err(|e| Error::io("map segment", &path, e))?;
+            let bytes = map
+                .read(0, file_len as usize)
+                .ok_or_else(|| Error::corrupt(&path, 0, "segment shorter than its length"))?;
+            let stop = match mode {
+                ScanMode::Full => seg.scan_full(bytes),
+                ScanMode::Tail => match seg.tail_start(bytes) {
+                    Some(start) => seg.scan_from(bytes, start, false),
+                    None => seg.scan_full(bytes),
+                },
+            };
+            let last_rel = seg.last_relative_offset();
+            if !seg.time_index.is_consistent(last_rel) {
+                // The time index is derived data: rebuild it with a full scan.
+                seg.scan_full(bytes)
+            } else {
+                stop
+            }
+        };
+        seg.sizes = PublishedSizes::new(seg.size_bytes, file_len);
+        Ok((seg, stop))
+    }
+
+    fn last_relative_offset(&self) -> Option<u32> {
+        (self.next_offset > self.base_offset).then(|| (self.next_offset - 1 - self.base_offset) as u32)
+    }
+
+    /// Checks the offset index and the batch its last entry points at, and
+    /// returns where to start scanning: that batch's position.
+    fn tail_start(&mut self, bytes: &[u8]) -> Option<(u64, BatchHeader)> {
+        if !self.offset_index.is_consistent(bytes.len() as u64) {
+            return None;
+        }
+        let Some(last) = self.offset_index.last().copied() else {
+            return Some((0, BatchHeader::parse(bytes).ok()?)).filter(|(_, h)| h.base_offset as u64 == self.base_offset);
+        };
+        let pos = last.position as usize;
+        let header = BatchHeader::parse(&bytes[pos..]).ok()?;
+        let want_last = self.base_offset + u64::from(last.relative_offset);
+        if header.last_offset() != want_last as i64 {
+            return None;
+        }
+        // Also spot-check the first entry, cheaply catching a shifted index.
+        if let Some(first) = self.offset_index.entries().first().copied() {
+            let h = BatchHeader::parse(&bytes[first.position as usize..]).ok()?;
+            if h.last_offset() != (self.base_offset + u64::from(first.relative_offset)) as i64 {
+                return None;
+            }
+        }
+        Some((last.position as u64, header))
+    }
+
+    fn scan_full(&mut self, bytes: &[u8]) -> ScanStop {
+        self.offset_index.clear();
+        self.time_index.clear();
+        self.max_timestamp = -1;
+        self.first_timestamp = None;
+        self.offset_of_max_timestamp = self.base_offset;
+        self.bytes_since_index_entry = 0;
+        let stop = self.scan_from_position(bytes, 0, self.base_offset, true);
+        self.verified_bytes = self.size_bytes;
+        stop
+    }
+
+    fn scan_from(&mut self, bytes: &[u8], start: (u64, BatchHeader), _full: bool) -> ScanStop {
+        let (pos, header) = start;
+        // Entries at or past `pos` are rebuilt by the scan.
+        let keep = self
+            .offset_index
+            .entries()
+            .partition_point(|e| u64::from(e.position) < pos);
+        self.offset_index.truncate(keep);
+        let start_rel = (header.base_offset as u64).saturating_sub(self.base_offset) as u32;
+        let keep_t = self
+            .time_index
+            .entries()
+            .partition_point(|e| e.relative_offset < start_rel);
+        self.time_index.truncate(keep_t);
+        if let Some(t) = self.time_index.last() {
+            self.max_timestamp = t.timestamp_ms;
+            self.offset_of_max_timestamp = self.base_offset + u64::from(t.relative_offset);
+        }
+        if let Ok(h0) = BatchHeader::parse(bytes) {
+            self.first_timestamp = Some(h0.base_timestamp);
+        }
+        // The batch at `pos` starts a new index interval.
+        self.bytes_since_index_entry = self.index_interval_bytes + 1;
+        let stop = self.scan_from_position(bytes, pos, header.base_offset as u64, true);
+        // Only the tail was hashed; the prefix is checked when first read.
+        self.verified_bytes = 0;
+        stop
+    }
+
+    /// Walks batches from `pos`, expecting dense offsets from `expected`,
+    /// indexing each, and stops at the first that is not valid.
+    fn scan_from_position(&mut self, bytes: &[u8], mut pos: u64, mut expected: u64, crc: bool) -> ScanStop {
+        let len = bytes.len() as u64;
+        let stop = loop {
+            if pos == len {
+                break ScanStop::End;
+            }
+            let rest = &bytes[pos as usize..];
+            let header = match BatchHeader::parse(rest) {
+                Ok(h) => h,
+                Err(e) => {
+                    let probe = &rest[..rest.len().min(HEADER_BYTES)];
+                    if probe.iter().all(|&b| b == 0) {
+                        break ScanStop::Padding;
+                    }
+                    break ScanStop::Invalid {
+                        position: pos,
+                        reason: e.to_string(),
+                    };
+                }
+            };
+            if header.base_offset != expected as i64 {
+                break ScanStop::Invalid {
+                    position: pos,
+                    reason: format!(
+                        "batch has base offset {} where {} was expected",
+                        header.base_offset, expected
+                    ),
+                };
+            }
+            let relative_last = header.last_offset() as u64 - self.base_offset;
+            if relative_last > u64::from(u32::MAX >> 1) {
+                break ScanStop::Invalid {
+                    position: pos,
+                    reason: "offset too far from the segment base".into(),
+                };
+            }
+            if crc {
+                if let Err(e) = batch::check_crc(rest, &header) {
+                    break ScanStop::Invalid {
+                        position: pos,
+                        reason: e.to_string(),
+                    };
+                }
+            }
+            self.note_batch(pos, &header);
+            pos += header.size_bytes as u64;
+            expected = header.last_offset() as u64 + 1;
+        };
+        stop
+    }
+
+    /// Records an appended or scanned batch at `pos` in the indexes and
+    /// counters (Kafka's `LogSegment.append` rules).
+    fn note_batch(&mut self, pos: u64, header: &BatchHeader) {
+        let last_offset = header.last_offset() as u64;
+        if header.max_timestamp > self.max_timestamp {
+            self.max_timestamp = header.max_timestamp;
+            self.offset_of_max_timestamp = last_offset;
+        }
+        if self.first_timestamp.is_none() {
+            self.first_timestamp = Some(header.base_timestamp);
+        }
+        if self.bytes_since_index_entry > self.index_interval_bytes {
+            self.offset_index.push(OffsetEntry {
+                relative_offset: (last_offset - self.base_offset) as u32,
+                position: pos as u32,
+            });
+            let grows = self
+                .time_index
+                .last()
+                .is_none_or(|t| self.max_timestamp > t.timestamp_ms);
+            if grows && self.max_timestamp >= 0 {
+                self.time_index.push(TimeEntry {
+                    timestamp_ms: self.max_timestamp,
+                    relative_offset: (self.offset_of_max_timestamp - self.base_offset) as u32,
+                });
+            }
+            self.bytes_since_index_entry = 0;
+        }
+        self.bytes_since_index_entry += header.size_bytes as u64;
+        self.size_bytes = pos + header.size_bytes as u64;
+        self.next_offset = last_offset + 1;
+    }
+
+    /// Removes whatever follows the last whole batch: shrinks the file when
+    /// nothing maps it, and otherwise zeros the range in place (keeping its
+    /// blocks) so stale bytes can never be mistaken for batches.
+    pub fn truncate_tail(&mut self) -> Result<()> {
+        self.read_map = None;
+        let path = log_path(&self.dir, self.base_offset);
+        let file_len = self
+            .file
+            .metadata()
+            .map_err(|e| Error::io("stat segment", &path, e))?
+            .len();
+        if file_len <= self.size_bytes {
+            return Ok(());
+        }
+        let shrunk = mmap::shrink_if_unmapped(&self.file, self.size_bytes)
+            .map_err(|e| Error::io("truncate segment", &path, e))?;
+        if shrunk {
+            self.sizes = PublishedSizes::new(self.size_bytes, self.size_bytes);
+        } else {
+            rustix::fs::fallocate(
+                &*self.file,
+                rustix::fs::FallocateFlags::ZERO_RANGE | rustix::fs::FallocateFlags::KEEP_SIZE,
+                self.size_bytes,
+                file_len - self.size_bytes,
+            )
+            .map_err(|e| Error::io("zero segment tail", &path, e.into()))?;
+        }
+        Ok(())
+    }
+
+    /// Drops batches from `position` on (recovery truncation). Only called
+    /// while opening, before any reader exists.
+    pub fn truncate_to(&mut self, position: u64, next_offset: u64) -> Result<()> {
+        debug_assert!(position <= self.size_bytes);
+        self.size_bytes = position;
+        self.next_offset = next_offset;
+        let keep = self
+            .offset_index
+            .entries()
+            .partition_point(|e| u64::from(e.position) < position);
+        self.offset_index.truncate(keep);
+        let last_rel = self.last_relative_offset();
+        let keep_t = self
+            .time_index
+            .entries()
+            .partition_point(|e| last_rel.is_some_and(|l| e.relative_offset <= l));
+        self.time_index.truncate(keep_t);
+        self.verified_bytes = self.verified_bytes.min(position);
+        self.sizes.publish_readable(position.min(self.sizes.backed_bytes()));
+        self.truncate_tail()
+    }
+
+    /// Makes this segment the active one: maps it for writing, with room to
+    /// grow to `segment_bytes`.
+    pub fn activate(&mut self, segment_bytes: u64) -> Result<()> {
+        if self.write_map.is_some() {
+            return Ok(());
+        }
+        let path = log_path(&self.dir, self.base_offset);
+        self.map_len = (segment_bytes.max(self.size_bytes)) as usize;
+        self.read_map = None;
+        if self.map_len == 0 {
+            return Err(Error::InvalidArgument("segment_bytes is zero".into()));
+        }
+        let wm = WriteMap::new(&self.file, self.map_len, self.sizes.clone())
+            .map_err(|e| Error::io("map segment", &path, e))?;
+        self.write_map = Some(wm);
+        Ok(())
+    }
+
+    pub fn size_bytes(&self) -> u64 {
+        self.size_bytes
+    }
+    pub fn next_offset(&self) -> u64 {
+        self.next_offset
+    }
+    pub fn max_timestamp(&self) -> i64 {
+        self.max_timestamp
+    }
+    pub fn first_timestamp(&self) -> Option<i64> {
+        self.first_timestamp
+    }
+    pub fn is_empty(&self) -> bool {
+        self.size_bytes == 0
+    }
+    pub fn file(&self) -> &Arc<File> {
+        &self.file
+    }
+    pub fn map_len(&self) -> usize {
+        self.map_len
+    }
+    pub fn log_path(&self) -> PathBuf {
+        log_path(&self.dir, self.base_offset)
+    }
+    pub fn offset_index_entries(&self) -> &[OffsetEntry] {
+        self.offset_index.entries()
+    }
+    pub fn time_index_entries(&self) -> &[TimeEntry] {
+        self.time_index.entries()
+    }
+
+    /// Whether a batch of `len` bytes ending at `last_offset` fits.
+    pub fn has_room(&self, len: u64, last_offset: u64) -> bool {
+        self.size_bytes + len <= self.map_len as u64
+            && last_offset - self.base_offset <= u64::from(u32::MAX >> 1)
+    }
+
+    /// Appends a validated batch at the end, assigning `base_offset`.
+    /// `rewrite_max_timestamp` is Some((log_append_time, ts)) when the header
+    /// must be rewritten and re-hashed. Nothing is published on failure.
+    pub fn append(
+        &mut self,
+        storage: &dyn Storage,
+        bytes: &[u8],
+        base_offset: u64,
+        rewrite_max_timestamp: Option<(bool, i64)>,
+        preallocate_bytes: u64,
+    ) -> Result<u64> {
+        let path = log_path(&self.dir, self.base_offset);
+        let pos = self.size_bytes;
+        let end = pos + bytes.len() as u64;
+        let Some(wm) = self.write_map.as_mut() else {
+            return Err(Error::InvalidArgument("append to a closed segment".into()));
+        };
+        if end > wm.map_len() as u64 {
+            return Err(Error::InvalidArgument("batch does not fit the segment".into()));
+        }
+        let backed = self.sizes.backed_bytes();
+        if end > backed {
+            let new_backed = end.max(backed + preallocate_bytes).min(wm.map_len() as u64);
+            storage
+                .allocate(&self.file, backed, new_backed - backed)
+                .map_err(|e| Error::io("allocate segment space", &path, e))?;
+            self.sizes.publish_backed(new_backed);
+        }
+        wm.write(pos as usize, bytes)
+            .map_err(|e| Error::io("write segment", &path, e))?;
+        let written = wm
+            .slice_mut(pos as usize, bytes.len())
+            .map_err(|e| Error::io("write segment", &path, e))?;
+        batch::set_base_offset(written, base_offset as i64);
+        if let Some((log_append_time, ts)) = rewrite_max_timestamp {
+            batch::set_max_timestamp(written, log_append_time, ts);
+        }
+        // Check after writing: the bytes in the map parse as the batch we meant.
+        let header = BatchHeader::parse(written).map_err(|e| {
+            Error::corrupt(&path, pos, format!("batch unreadable right after writing: {e}"))
+        })?;
+        if header.base_offset != base_offset as i64 || header.size_bytes != bytes.len() {
+            return Err(Error::corrupt(&path, pos, "batch differs right after writing"));
+        }
+        let contiguous = self.verified_bytes == pos;
+        self.note_batch(pos, &header);
+        if contiguous {
+            self.verified_bytes = self.size_bytes;
+        }
+        self.sizes.publish_readable(self.size_bytes);
+        Ok(pos)
+    }
+
+    /// The shared read map, created on first use.
+    pub fn read_map(&mut self) -> Result<Arc<ReadMap>> {
+        if let Some(m) = &self.read_map {
+            return Ok(m.clone());
+        }
+        let path = log_path(&self.dir, self.base_offset);
+        if self.map_len == 0 {
+            return Err(Error::InvalidArgument("empty segment has no map".into()));
+        }
+        let m = Arc::new(
+            ReadMap::new(&self.file, self.map_len, self.sizes.clone())
+                .map_err(|e| Error::io("map segment", &path, e))?,
+        );
+        self.read_map = Some(m.clone());
+        Ok(m)
+    }
+
+    fn header_at(&self, map: &ReadMap, pos: u64) -> Result<BatchHeader> {
+        let path = log_path(&self.dir, self.base_offset);
+        let avail = (self.size_bytes - pos) as usize;
+        let bytes = map
+            .read(pos as usize, avail)
+            .ok_or_else(|| Error::corrupt(&path, pos, "batch outside published bytes"))?;
+        BatchHeader::parse(bytes).map_err(|e| Error::corrupt(&path, pos, e.to_string()))
+    }
+
+    /// The position of the batch that holds `offset`, through the index and
+    /// a short forward scan.
+    pub fn find_position(&mut self, offset: u64) -> Result<Option<(u64, BatchHeader)>> {
+        if offset < self.base_offset || offset >= self.next_offset {
+            return Ok(None);
+        }
+        let map = self.read_map()?;
+        let rel = (offset - self.base_offset) as u32;
+        let mut pos = self.offset_index.lookup(rel).map_or(0, |e| u64::from(e.position));
+        while pos < self.size_bytes {
+            let header = self.header_at(&map, pos)?;
+            if header.last_offset() >= offset as i64 {
+                if header.base_offset > offset as i64 {
+                    return Err(Error::corrupt(
+                        self.log_path(),
+                        pos,
+                        format!("index points past offset {offset}"),
+                    ));
+                }
+                return Ok(Some((pos, header)));
+            }
+            pos += header.size_bytes as u64;
+        }
+        Ok(None)
+    }
+
+    /// From a batch boundary `start`, the end of whole batches totalling at
+    /// most `max_bytes` (at least one batch, as Kafka returns), and the
+    /// offset after the last of them.
+    pub fn span_from(&mut self, start: u64, max_bytes: u64) -> Result<(u64, u64)> {
+        let map = self.read_map()?;
+        let mut end = start;
+        let mut next_offset = self.next_offset;
+        while end < self.size_bytes {
+            let h = self.header_at(&map, end)?;
+            let next = end + h.size_bytes as u64;
+            if end > start && next - start > max_bytes {
+                break;
+            }
+            end = next;
+            next_offset = h.last_offset() as u64 + 1;
+            if end - start >= max_bytes {
+                break;
+            }
+        }
+        Ok((end, next_offset))
+    }
+
+    /// CRC-checks the batches in `start..end` (both batch boundaries) that
+    /// are not yet checked, and returns the end of the good ones: `end`, or
+    /// the position of the first bad batch after `start`. A bad batch at
+    /// `start` itself is an error. Checked bytes are remembered as a prefix
+    /// of the segment, so each batch is hashed once, not on every read.
+    pub fn verify_range(&mut self, start: u64, end: u64) -> Result<u64> {
+        if end <= self.verified_bytes {
+            return Ok(end);
+        }
+        let map = self.read_map()?;
+        // Extend the verified prefix up to `start` first, so it can keep
+        // growing; a bad batch before `start` stops that, not this read.
+        if self.verified_bytes < start {
+            let (good, _) = self.check_batches(&map, self.verified_bytes, start)?;
+            self.verified_bytes = good;
+        }
+        let from = if self.verified_bytes >= start { self.verified_bytes } else { start };
+        let (good, bad) = self.check_batches(&map, from, end)?;
+        if self.verified_bytes >= start {
+            self.verified_bytes = good;
+        }
+        match bad {
+            Some((pos, reason)) if pos == start => Err(Error::corrupt(self.log_path(), pos, reason)),
+            _ => Ok(good),
+        }
+    }
+
+    /// Hashes batches from `from` up to `end`; returns how far they were
+    /// good and, if one was not, where and why.
+    fn check_batches(&self, map: &ReadMap, from: u64, end: u64) -> Result<(u64, Option<(u64, String)>)> {
+        let mut pos = from;
+        while pos < end {
+            let h = match self.header_at(map, pos) {
+                Ok(h) => h,
+                Err(e) => return Ok((pos, Some((pos, e.to_string())))),
+            };
+            let Some(bytes) = map.read(pos as usize, h.size_bytes) else {
+                return Ok((pos, Some((pos, "batch outside published bytes".into()))));
+            };
+            if let Err(e) = batch::check_crc(bytes, &h) {
+                return Ok((pos, Some((pos, e.to_string()))));
+            }
+            pos += h.size_bytes as u64;
+        }
+        Ok((pos, None))
+    }
+
+    /// The first offset whose record timestamp is at or after `timestamp_ms`.
+    pub fn offset_for_timestamp(&mut self, timestamp_ms: i64) -> Result<Option<u64>> {
+        if self.is_empty() || self.max_timestamp < timestamp_ms {
+            return Ok(None);
+        }
+        let map = self.read_map()?;
+        let start_rel = self.time_index.lookup(timestamp_ms).map_or(0, |t| t.relative_offset);
+        let mut pos = self.offset_index.lookup(start_rel).map_or(0, |e| u64::from(e.position));
+        while pos < self.size_bytes {
+            let h = self.header_at(&map, pos)?;
+            if h.max_timestamp >= timestamp_ms {
+                if h.compression() == Compression::None && !h.is_log_append_time() {
+                    self.verify_range(pos, pos + h.size_bytes as u64)?;
+                    let bytes = map.read(pos as usize, h.size_bytes).unwrap_or(&[]);
+                    for (i, r) in RecordIter::new(bytes, &h).enumerate() {
+                        let r = r.map_err(|e| Error::corrupt(self.log_path(), pos, e.to_string()))?;
+                        if h.base_timestamp + r.timestamp_delta >= timestamp_ms {
+                            return Ok(Some(h.base_offset as u64 + i as u64));
+                        }
+                    }
+                }
+                return Ok(Some(h.base_offset as u64));
+            }
+            pos += h.size_bytes as u64;
+        }
+        Ok(None)
+    }
+
+    /// Writes index entries not yet on disk.
+    pub fn persist_indexes(&mut self, storage: &dyn Storage) -> Result<()> {
+        self.offset_index.persist(storage)?;
+        self.time_index.persist(storage)
+    }
+
+    /// Closes the segment for writing: persists the indexes, drops the write
+    /// map, and trims the preallocated tail if no reader maps the file.
+    pub fn roll(&mut self, storage: &dyn Storage) -> Result<()> {
+        self.persist_indexes(storage)?;
+        self.write_map = None;
+        self.truncate_tail_if_unmapped()
+    }
+
+    fn truncate_tail_if_unmapped(&mut self) -> Result<()> {
+        // Our own cached read map would count as a mapping; let it go first.
+        self.read_map = None;
+        let path = log_path(&self.dir, self.base_offset);
+        if self.sizes.backed_bytes() > self.size_bytes
+            && mmap::shrink_if_unmapped(&self.file, self.size_bytes)
+                .map_err(|e| Error::io("truncate segment", &path, e))?
+        {
+            self.sizes = PublishedSizes::new(self.size_bytes, self.size_bytes);
+        }
+        self.map_len = self.map_len.min(self.sizes.backed_bytes().max(self.size_bytes) as usize);
+        Ok(())
+    }
+
+    /// Deletes the three files. Readers still holding a map keep their bytes:
+    /// an unlinked file lives on while mapped.
+    pub fn delete(self) -> Result<()> {
+        for p in [
+            log_path(&self.dir, self.base_offset),
+            index_path(&self.dir, self.base_offset),
+            time_index_path(&self.dir, self.base_offset),
+        ] {
+            match std::fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("delete segment", &p, e)),
+            }
+        }
+        Ok(())
+    }
+}
