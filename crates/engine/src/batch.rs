@@ -298,7 +298,7 @@ fn validate_records(bytes: &[u8], header: &BatchHeader) -> Result<i64, BatchErro
     let mut max_timestamp = header.base_timestamp;
     let mut iter = RecordIter::new(bytes, header);
     let mut index = 0i32;
-    while let Some(record) = iter.next() {
+    for record in iter.by_ref() {
         let record = record?;
         if record.offset_delta != index {
             return Err(bad(index, "offsetDelta is not the record's index"));
@@ -400,12 +400,14 @@ impl<'a> RecordIter<'a> {
         }
         let mut headers = Vec::with_capacity(header_count as usize);
         for _ in 0..header_count {
-            let klen = read_varint(window, &mut self.pos).map_err(|e| bad(idx, varint_reason(e)))?;
+            let klen =
+                read_varint(window, &mut self.pos).map_err(|e| bad(idx, varint_reason(e)))?;
             if klen < 0 {
                 return Err(bad(idx, "header key is null"));
             }
             let hkey = self.read_bytes(limit, klen)?.unwrap_or(&[]);
-            let vlen = read_varint(window, &mut self.pos).map_err(|e| bad(idx, varint_reason(e)))?;
+            let vlen =
+                read_varint(window, &mut self.pos).map_err(|e| bad(idx, varint_reason(e)))?;
             let hval = self.read_bytes(limit, vlen)?;
             headers.push((hkey, hval));
         }
@@ -636,7 +638,14 @@ mod tests {
         assert_eq!(header.max_timestamp, 1_700_000_000_042);
     }
 
-    fn arb_record() -> impl Strategy<Value = (i64, Option<Vec<u8>>, Option<Vec<u8>>, Vec<(Vec<u8>, Option<Vec<u8>>)>)> {
+    fn arb_record() -> impl Strategy<
+        Value = (
+            i64,
+            Option<Vec<u8>>,
+            Option<Vec<u8>>,
+            Vec<(Vec<u8>, Option<Vec<u8>>)>,
+        ),
+    > {
         (
             0i64..1_000_000,
             proptest::option::of(proptest::collection::vec(any::<u8>(), 0..20)),

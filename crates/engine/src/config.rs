@@ -217,7 +217,10 @@ impl TopicConfig {
             ("retention.ms", self.retention_ms.to_string()),
             ("retention.bytes", self.retention_bytes.to_string()),
             ("max.message.bytes", self.max_message_bytes.to_string()),
-            ("index.interval.bytes", self.index_interval_bytes.to_string()),
+            (
+                "index.interval.bytes",
+                self.index_interval_bytes.to_string(),
+            ),
             ("cleanup.policy", "delete".to_string()),
             (
                 "message.timestamp.type",
@@ -226,7 +229,10 @@ impl TopicConfig {
                     TimestampType::LogAppendTime => "LogAppendTime".to_string(),
                 },
             ),
-            ("segment.preallocate.bytes", self.segment_preallocate_bytes.to_string()),
+            (
+                "segment.preallocate.bytes",
+                self.segment_preallocate_bytes.to_string(),
+            ),
         ];
         match self.flush {
             FlushPolicy::None => out.push(("flush", "none".to_string())),
@@ -250,7 +256,9 @@ impl TopicConfig {
                 format!("must be between {SEGMENT_BYTES_MIN} and {SEGMENT_BYTES_MAX}"),
             ));
         }
-        if self.max_message_bytes < HEADER_BYTES as u64 || self.max_message_bytes > SEGMENT_BYTES_MAX {
+        if self.max_message_bytes < HEADER_BYTES as u64
+            || self.max_message_bytes > SEGMENT_BYTES_MAX
+        {
             return Err(invalid(
                 "max.message.bytes",
                 format!("must be between {HEADER_BYTES} and {SEGMENT_BYTES_MAX}"),
@@ -263,13 +271,22 @@ impl TopicConfig {
             return Err(invalid("segment.ms", "must be positive"));
         }
         if self.retention_ms < -1 {
-            return Err(invalid("retention.ms", "must be -1 (unlimited) or non-negative"));
+            return Err(invalid(
+                "retention.ms",
+                "must be -1 (unlimited) or non-negative",
+            ));
         }
         if self.retention_bytes < -1 {
-            return Err(invalid("retention.bytes", "must be -1 (unlimited) or non-negative"));
+            return Err(invalid(
+                "retention.bytes",
+                "must be -1 (unlimited) or non-negative",
+            ));
         }
         if self.segment_preallocate_bytes < 4096 {
-            return Err(invalid("segment.preallocate.bytes", "must be at least 4096"));
+            return Err(invalid(
+                "segment.preallocate.bytes",
+                "must be at least 4096",
+            ));
         }
         if let FlushPolicy::Interval {
             interval_ms,
@@ -277,7 +294,10 @@ impl TopicConfig {
         } = self.flush
         {
             if interval_ms == 0 && interval_messages == 0 {
-                return Err(invalid("flush.ms", "interval flushing needs flush.ms or flush.messages"));
+                return Err(invalid(
+                    "flush.ms",
+                    "interval flushing needs flush.ms or flush.messages",
+                ));
             }
         }
         Ok(())
@@ -311,7 +331,10 @@ mod tests {
                 interval_messages: 0
             }
         );
-        assert!(matches!(c.set("nope", "1"), Err(Error::InvalidConfig { .. })));
+        assert!(matches!(
+            c.set("nope", "1"),
+            Err(Error::InvalidConfig { .. })
+        ));
         assert!(c.set("cleanup.policy", "compact").is_err());
         c.set("cleanup.policy", "delete").expect("ok");
         assert!(c.set("retention.ms", "abc").is_err());

@@ -139,9 +139,12 @@ impl Engine {
     pub fn open(dir: impl AsRef<Path>, options: EngineOptions) -> Result<Engine> {
         let dir = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&dir).map_err(|e| Error::io("create data directory", &dir, e))?;
-        let dir = dir.canonicalize().map_err(|e| Error::io("resolve data directory", &dir, e))?;
+        let dir = dir
+            .canonicalize()
+            .map_err(|e| Error::io("resolve data directory", &dir, e))?;
         let lock = DirLock::acquire(&dir)?;
-        std::fs::create_dir_all(meta_dir(&dir)).map_err(|e| Error::io("create meta dir", &dir, e))?;
+        std::fs::create_dir_all(meta_dir(&dir))
+            .map_err(|e| Error::io("create meta dir", &dir, e))?;
         options.default_topic_config.validate()?;
 
         let marker = dir.join(CLEAN_SHUTDOWN_FILE);
@@ -160,8 +163,10 @@ impl Engine {
             checkpoint_interval: Duration::from_millis(options.checkpoint_interval_ms.max(1)),
             retention_interval: Duration::from_millis(options.retention_check_interval_ms.max(1)),
             periodic: Mutex::new(Periodic {
-                next_checkpoint: Instant::now() + Duration::from_millis(options.checkpoint_interval_ms.max(1)),
-                next_retention: Instant::now() + Duration::from_millis(options.retention_check_interval_ms.max(1)),
+                next_checkpoint: Instant::now()
+                    + Duration::from_millis(options.checkpoint_interval_ms.max(1)),
+                next_retention: Instant::now()
+                    + Duration::from_millis(options.retention_check_interval_ms.max(1)),
             }),
         });
         let weak = Arc::downgrade(&inner);
@@ -179,7 +184,8 @@ impl Engine {
 
         // From here on a crash must be detected as unclean.
         if clean {
-            std::fs::remove_file(&marker).map_err(|e| Error::io("remove clean marker", &marker, e))?;
+            std::fs::remove_file(&marker)
+                .map_err(|e| Error::io("remove clean marker", &marker, e))?;
             inner
                 .storage
                 .sync_dir(&dir)
@@ -188,7 +194,12 @@ impl Engine {
         Ok(engine)
     }
 
-    fn load_topics(&self, clean: bool, recovery_points: &Checkpoint, log_starts: &Checkpoint) -> Result<()> {
+    fn load_topics(
+        &self,
+        clean: bool,
+        recovery_points: &Checkpoint,
+        log_starts: &Checkpoint,
+    ) -> Result<()> {
         let dir = &self.inner.dir;
         let mdir = meta_dir(dir);
         let mut metas = Vec::new();
@@ -203,9 +214,11 @@ impl Engine {
             if path.extension().is_none_or(|e| e != "json") {
                 continue;
             }
-            let text = std::fs::read(&path).map_err(|e| Error::io("read topic metadata", &path, e))?;
-            let meta: TopicMeta = serde_json::from_slice(&text)
-                .map_err(|e| Error::corrupt(&path, 0, format!("topic metadata does not parse: {e}")))?;
+            let text =
+                std::fs::read(&path).map_err(|e| Error::io("read topic metadata", &path, e))?;
+            let meta: TopicMeta = serde_json::from_slice(&text).map_err(|e| {
+                Error::corrupt(&path, 0, format!("topic metadata does not parse: {e}"))
+            })?;
             validate_topic_name(&meta.name).map_err(|e| Error::corrupt(&path, 0, e.to_string()))?;
             if meta.partitions == 0 || meta.partitions > PARTITIONS_MAX {
                 return Err(Error::corrupt(&path, 0, "partition count out of range"));
@@ -215,8 +228,12 @@ impl Engine {
         }
         // Partition directories without a topic are left over from an
         // interrupted deletion (the metadata file goes first).
-        let known: BTreeMap<&str, u32> = metas.iter().map(|m| (m.name.as_str(), m.partitions)).collect();
-        let entries = std::fs::read_dir(dir).map_err(|e| Error::io("list data directory", dir, e))?;
+        let known: BTreeMap<&str, u32> = metas
+            .iter()
+            .map(|m| (m.name.as_str(), m.partitions))
+            .collect();
+        let entries =
+            std::fs::read_dir(dir).map_err(|e| Error::io("list data directory", dir, e))?;
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().to_string();
             if !entry.path().is_dir() || name.starts_with('.') {
@@ -295,7 +312,12 @@ impl Engine {
             .map_err(|e| Error::io("write topic metadata", &path, e))
     }
 
-    pub fn create_topic(&self, name: &str, partitions: u32, config: Option<TopicConfig>) -> Result<()> {
+    pub fn create_topic(
+        &self,
+        name: &str,
+        partitions: u32,
+        config: Option<TopicConfig>,
+    ) -> Result<()> {
         self.check_open()?;
         validate_topic_name(name)?;
         if partitions == 0 || partitions > PARTITIONS_MAX {
@@ -334,10 +356,16 @@ impl Engine {
         Ok(())
     }
 
-    fn open_new_partition(&self, name: &str, p: u32, config: Arc<TopicConfig>) -> Result<(Arc<Partition>, Option<RecoveryReport>)> {
+    fn open_new_partition(
+        &self,
+        name: &str,
+        p: u32,
+        config: Arc<TopicConfig>,
+    ) -> Result<(Arc<Partition>, Option<RecoveryReport>)> {
         let pdir = partition_dir(&self.inner.dir, name, p);
         if pdir.exists() {
-            std::fs::remove_dir_all(&pdir).map_err(|e| Error::io("clear partition dir", &pdir, e))?;
+            std::fs::remove_dir_all(&pdir)
+                .map_err(|e| Error::io("clear partition dir", &pdir, e))?;
         }
         Partition::open(
             name,
@@ -398,15 +426,12 @@ impl Engine {
     pub fn delete_topic(&self, name: &str) -> Result<()> {
         self.check_open()?;
         let _admin = self.inner.admin.lock();
-        let topic = self
-            .inner
-            .topics
-            .write()
-            .remove(name)
-            .ok_or_else(|| Error::UnknownTopicOrPartition {
+        let topic = self.inner.topics.write().remove(name).ok_or_else(|| {
+            Error::UnknownTopicOrPartition {
                 topic: name.to_string(),
                 partition: 0,
-            })?;
+            }
+        })?;
         let path = meta_dir(&self.inner.dir).join(format!("{name}.json"));
         std::fs::remove_file(&path).map_err(|e| Error::io("delete topic metadata", &path, e))?;
         let _ = self.inner.storage.sync_dir(&meta_dir(&self.inner.dir));
@@ -451,7 +476,12 @@ impl Engine {
 
     /// Appends and, when the topic's flush policy asks for it, waits for
     /// the group-committed fdatasync on this thread.
-    pub fn append_blocking(&self, topic: &str, partition: u32, batch: &[u8]) -> Result<AppendOutcome> {
+    pub fn append_blocking(
+        &self,
+        topic: &str,
+        partition: u32,
+        batch: &[u8],
+    ) -> Result<AppendOutcome> {
         let p = self.partition(topic, partition)?;
         let outcome = p.append(batch)?;
         if outcome.needs_sync {
@@ -460,7 +490,13 @@ impl Engine {
         Ok(outcome)
     }
 
-    pub fn read(&self, topic: &str, partition: u32, offset: u64, max_bytes: u64) -> Result<ReadResult> {
+    pub fn read(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        max_bytes: u64,
+    ) -> Result<ReadResult> {
         self.partition(topic, partition)?.read(offset, max_bytes)
     }
 
@@ -544,7 +580,11 @@ fn write_checkpoints(inner: &Inner) -> Result<()> {
             starts.insert(key, start);
         }
     }
-    checkpoint::write(&*inner.storage, &inner.dir.join(RECOVERY_POINT_FILE), &recovery)?;
+    checkpoint::write(
+        &*inner.storage,
+        &inner.dir.join(RECOVERY_POINT_FILE),
+        &recovery,
+    )?;
     checkpoint::write(&*inner.storage, &inner.dir.join(LOG_START_FILE), &starts)
 }
 
@@ -600,5 +640,6 @@ fn tick(weak: &Weak<Inner>, now: Instant) -> Instant {
         let _ = enforce_retention(&inner);
         periodic.next_retention = now + inner.retention_interval;
     }
-    next.min(periodic.next_checkpoint).min(periodic.next_retention)
+    next.min(periodic.next_checkpoint)
+        .min(periodic.next_retention)
 }

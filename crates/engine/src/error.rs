@@ -102,7 +102,11 @@ impl Error {
         }
     }
 
-    pub(crate) fn corrupt(path: impl Into<PathBuf>, position: u64, reason: impl Into<String>) -> Error {
+    pub(crate) fn corrupt(
+        path: impl Into<PathBuf>,
+        position: u64,
+        reason: impl Into<String>,
+    ) -> Error {
         Error::Corrupt {
             path: path.into(),
             position,

@@ -140,10 +140,15 @@ fn serve(requests: Vec<(Arc<Partition>, SyncCallback)>) {
     if requests.is_empty() {
         return;
     }
-    let mut by_partition: HashMap<*const Partition, (Arc<Partition>, Vec<SyncCallback>)> = HashMap::new();
+    let mut by_partition: HashMap<*const Partition, (Arc<Partition>, Vec<SyncCallback>)> =
+        HashMap::new();
     for (p, cb) in requests {
         let key = Arc::as_ptr(&p);
-        by_partition.entry(key).or_insert_with(|| (p, Vec::new())).1.push(cb);
+        by_partition
+            .entry(key)
+            .or_insert_with(|| (p, Vec::new()))
+            .1
+            .push(cb);
     }
     for (_, (partition, callbacks)) in by_partition {
         let result = partition.sync_now();

@@ -36,27 +36,37 @@ pub trait Storage: Send + Sync + 'static {
     /// Replaces `path` with `bytes` atomically: temp file, fsync, rename,
     /// fsync of the directory. Readers see the old or the new file, whole.
     fn write_atomic(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
-        let tmp = path.with_extension("tmp");
-        {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&tmp)?;
-            f.write_all(bytes)?;
-            self.sync_data(&f)?;
-        }
-        fs::rename(&tmp, path)?;
-        if let Some(dir) = path.parent() {
-            self.sync_dir(dir)?;
-        }
-        Ok(())
+        replace_atomically(self, path, bytes)
     }
 
     /// Positional write, used for index files.
     fn write_at(&self, file: &File, offset: u64, bytes: &[u8]) -> io::Result<()> {
         file.write_all_at(bytes, offset)
     }
+}
+
+/// Temp file, fsync, rename, fsync of the directory, through `storage`'s
+/// own sync calls so injected faults reach it.
+pub fn replace_atomically<S: Storage + ?Sized>(
+    storage: &S,
+    path: &Path,
+    bytes: &[u8],
+) -> io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        storage.sync_data(&f)?;
+    }
+    fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        storage.sync_dir(dir)?;
+    }
+    Ok(())
 }
 
 /// Allocates with fallocate(2); where the filesystem lacks it, writes zeros,
@@ -139,7 +149,9 @@ impl FaultyStorage {
             n => Some(n - 1),
         });
         match taken {
-            Ok(_) => Err(io::Error::from_raw_os_error(errno.load(Ordering::SeqCst) as i32)),
+            Ok(_) => Err(io::Error::from_raw_os_error(
+                errno.load(Ordering::SeqCst) as i32
+            )),
             Err(_) => Ok(()),
         }
     }
@@ -164,6 +176,11 @@ impl Storage for FaultyStorage {
     fn write_at(&self, file: &File, offset: u64, bytes: &[u8]) -> io::Result<()> {
         Self::take(&self.write_failures, &self.write_errno)?;
         file.write_all_at(bytes, offset)
+    }
+
+    fn write_atomic(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        Self::take(&self.write_failures, &self.write_errno)?;
+        replace_atomically(self, path, bytes)
     }
 }
 

@@ -10,7 +10,15 @@
 //! `unsafe` code lives only in `mmap`.
 
 #![deny(unsafe_code)]
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::type_complexity
+    )
+)]
 
 pub mod batch;
 pub mod checkpoint;

@@ -71,7 +71,10 @@ impl PublishedSizes {
 
     /// Publishes space newly allocated with fallocate.
     pub fn publish_backed(&self, backed_bytes: u64) {
-        assert!(backed_bytes >= self.backed_bytes(), "backed size only grows");
+        assert!(
+            backed_bytes >= self.backed_bytes(),
+            "backed size only grows"
+        );
         self.backed_bytes.store(backed_bytes, Ordering::Release);
     }
 }
@@ -88,7 +91,10 @@ fn file_key(file: &File) -> io::Result<FileKey> {
 
 fn register(key: FileKey) {
     let mut guard = MAPPED_FILES.lock();
-    *guard.get_or_insert_with(HashMap::new).entry(key).or_insert(0) += 1;
+    *guard
+        .get_or_insert_with(HashMap::new)
+        .entry(key)
+        .or_insert(0) += 1;
 }
 
 fn unregister(key: FileKey) {
@@ -148,16 +154,8 @@ impl Region {
         register(key);
         // SAFETY: a fresh mapping at an address of the kernel's choosing;
         // the fd is valid for the call, and the map outlives the fd safely.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                prot,
-                flags,
-                file.as_raw_fd(),
-                0,
-            )
-        };
+        let ptr =
+            unsafe { libc::mmap(std::ptr::null_mut(), len, prot, flags, file.as_raw_fd(), 0) };
         if ptr == libc::MAP_FAILED {
             let err = io::Error::last_os_error();
             unregister(key);
@@ -205,7 +203,9 @@ impl WriteMap {
     }
 
     fn check(&self, at: usize, len: usize) -> io::Result<()> {
-        let end = at.checked_add(len).ok_or_else(|| io::Error::other("overflow"))?;
+        let end = at
+            .checked_add(len)
+            .ok_or_else(|| io::Error::other("overflow"))?;
         if end as u64 > self.sizes.backed_bytes() || end > self.region.len {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -224,7 +224,11 @@ impl WriteMap {
         // SAFETY: at+len is within the region and within allocated blocks;
         // `&mut self` makes this the only writer.
         unsafe {
-            std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.region.ptr.as_ptr().add(at), bytes.len());
+            std::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                self.region.ptr.as_ptr().add(at),
+                bytes.len(),
+            );
         }
         Ok(())
     }

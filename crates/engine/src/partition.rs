@@ -154,7 +154,8 @@ impl Partition {
     ) -> Result<(Arc<Partition>, Option<RecoveryReport>)> {
         std::fs::create_dir_all(&dir).map_err(|e| Error::io("create partition dir", &dir, e))?;
         let mut bases = Vec::new();
-        let entries = std::fs::read_dir(&dir).map_err(|e| Error::io("list partition dir", &dir, e))?;
+        let entries =
+            std::fs::read_dir(&dir).map_err(|e| Error::io("list partition dir", &dir, e))?;
         for entry in entries {
             let entry = entry.map_err(|e| Error::io("list partition dir", &dir, e))?;
             let name = entry.file_name();
@@ -170,10 +171,11 @@ impl Partition {
         let mut report = None;
         for (i, &base) in bases.iter().enumerate() {
             let expected = segments.last().map(|s: &Segment| s.next_offset());
-            let mode = if !clean && recovery_point.is_none_or(|rp| {
-                // Scan this segment if the recovery point is inside or before it.
-                bases.get(i + 1).is_none_or(|&next| next > rp)
-            }) {
+            let mode = if !clean
+                && recovery_point.is_none_or(|rp| {
+                    // Scan this segment if the recovery point is inside or before it.
+                    bases.get(i + 1).is_none_or(|&next| next > rp)
+                }) {
                 ScanMode::Full
             } else {
                 ScanMode::Tail
@@ -223,7 +225,12 @@ impl Partition {
         }
         if segments.is_empty() {
             let start = log_start_checkpoint.unwrap_or(0);
-            segments.push(Segment::create(&dir, start, config.segment_bytes, config.index_interval_bytes)?);
+            segments.push(Segment::create(
+                &dir,
+                start,
+                config.segment_bytes,
+                config.index_interval_bytes,
+            )?);
         }
         let high_watermark = segments.last().map_or(0, |s| s.next_offset());
         let first_base = segments.first().map_or(0, |s| s.base_offset);
@@ -392,7 +399,12 @@ impl Partition {
             }
             // Create the next segment first: if that fails, the old one stays
             // active and nothing changed.
-            let next = Segment::create(&self.dir, base, config.segment_bytes, config.index_interval_bytes)?;
+            let next = Segment::create(
+                &self.dir,
+                base,
+                config.segment_bytes,
+                config.index_interval_bytes,
+            )?;
             active.roll(&*storage)?;
             let file = active.file().clone();
             st.unsynced_files.push(file);
@@ -577,7 +589,11 @@ impl Partition {
         }
         let id = st.next_waiter_id;
         st.next_waiter_id += 1;
-        st.waiters.push(Waiter { id, offset, callback });
+        st.waiters.push(Waiter {
+            id,
+            offset,
+            callback,
+        });
         Ok(Some(id))
     }
 
@@ -643,7 +659,10 @@ impl Partition {
                     reason: reason.clone(),
                 });
             }
-            if st.durable_offset >= st.high_watermark && st.unsynced_files.is_empty() && !st.dir_unsynced {
+            if st.durable_offset >= st.high_watermark
+                && st.unsynced_files.is_empty()
+                && !st.dir_unsynced
+            {
                 return Ok(());
             }
             let mut files = st.unsynced_files.clone();
@@ -666,7 +685,8 @@ impl Partition {
         match result {
             Ok(()) => {
                 st.durable_offset = st.durable_offset.max(target);
-                st.unsynced_files.retain(|f| !files.iter().any(|g| Arc::ptr_eq(f, g)));
+                st.unsynced_files
+                    .retain(|f| !files.iter().any(|g| Arc::ptr_eq(f, g)));
                 if dir_unsynced {
                     st.dir_unsynced = false;
                 }
@@ -699,7 +719,8 @@ impl Partition {
         if st.durable_offset >= st.high_watermark || st.poisoned.is_some() || st.closed {
             return (false, None);
         }
-        let deadline = (interval_ms > 0).then(|| st.last_sync_at + std::time::Duration::from_millis(interval_ms));
+        let deadline = (interval_ms > 0)
+            .then(|| st.last_sync_at + std::time::Duration::from_millis(interval_ms));
         let due = deadline.is_some_and(|d| now >= d)
             || (interval_messages > 0 && st.messages_since_sync >= interval_messages);
         (due, deadline)
@@ -752,7 +773,8 @@ impl Partition {
         for w in waiters {
             (w.callback)(DataOutcome::Closed);
         }
-        std::fs::remove_dir_all(&self.dir).map_err(|e| Error::io("delete partition dir", &self.dir, e))
+        std::fs::remove_dir_all(&self.dir)
+            .map_err(|e| Error::io("delete partition dir", &self.dir, e))
     }
 
     pub fn is_closed(&self) -> bool {
@@ -778,7 +800,12 @@ impl Partition {
 
     /// Total bytes of all segments.
     pub fn size_bytes(&self) -> u64 {
-        self.state.lock().segments.iter().map(|s| s.size_bytes()).sum()
+        self.state
+            .lock()
+            .segments
+            .iter()
+            .map(|s| s.size_bytes())
+            .sum()
     }
 
     /// Checks every batch's CRC and framing in every segment (for tools);
@@ -854,6 +881,8 @@ fn remove_segment_files(dir: &Path, base: u64) -> Result<()> {
 /// Per-partition offsets for checkpoints.
 pub(crate) fn checkpoint_entry(p: &Partition) -> ((String, u32), (u64, u64)) {
     let w = p.watermarks();
-    ((p.topic.clone(), p.id), (w.durable_offset, w.log_start_offset))
+    (
+        (p.topic.clone(), p.id),
+        (w.durable_offset, w.log_start_offset),
+    )
 }
-

@@ -83,6 +83,8 @@ pub struct Segment {
     /// Bytes from the start whose CRCs are checked: by the opening scan,
     /// by a reader, or because this process appended them after validating.
     verified_bytes: u64,
+    /// The offset of the batch at `verified_bytes`.
+    verified_next_offset: u64,
 }
 
 fn open_rw(path: &Path, create_new: bool) -> Result<File> {
@@ -130,6 +132,7 @@ impl Segment {
             offset_of_max_timestamp: base_offset,
             index_interval_bytes,
             verified_bytes: 0,
+            verified_next_offset: base_offset,
         })
     }
 
@@ -176,6 +179,7 @@ impl Segment {
             offset_of_max_timestamp: base_offset,
             index_interval_bytes,
             verified_bytes: 0,
+            verified_next_offset: base_offset,
         };
         let stop = if file_len == 0 {
             seg.offset_index.clear();
@@ -209,7 +213,8 @@ impl Segment {
     }
 
     fn last_relative_offset(&self) -> Option<u32> {
-        (self.next_offset > self.base_offset).then(|| (self.next_offset - 1 - self.base_offset) as u32)
+        (self.next_offset > self.base_offset)
+            .then(|| (self.next_offset - 1 - self.base_offset) as u32)
     }
 
     /// Checks the offset index and the batch its last entry points at, and
@@ -219,7 +224,8 @@ impl Segment {
             return None;
         }
         let Some(last) = self.offset_index.last().copied() else {
-            return Some((0, BatchHeader::parse(bytes).ok()?)).filter(|(_, h)| h.base_offset as u64 == self.base_offset);
+            return Some((0, BatchHeader::parse(bytes).ok()?))
+                .filter(|(_, h)| h.base_offset as u64 == self.base_offset);
         };
         let pos = last.position as usize;
         let header = BatchHeader::parse(&bytes[pos..]).ok()?;
@@ -244,8 +250,11 @@ impl Segment {
         self.first_timestamp = None;
         self.offset_of_max_timestamp = self.base_offset;
         self.bytes_since_index_entry = 0;
+        self.size_bytes = 0;
+        self.next_offset = self.base_offset;
         let stop = self.scan_from_position(bytes, 0, self.base_offset, true);
         self.verified_bytes = self.size_bytes;
+        self.verified_next_offset = self.next_offset;
         stop
     }
 
@@ -275,12 +284,19 @@ impl Segment {
         let stop = self.scan_from_position(bytes, pos, header.base_offset as u64, true);
         // Only the tail was hashed; the prefix is checked when first read.
         self.verified_bytes = 0;
+        self.verified_next_offset = self.base_offset;
         stop
     }
 
     /// Walks batches from `pos`, expecting dense offsets from `expected`,
     /// indexing each, and stops at the first that is not valid.
-    fn scan_from_position(&mut self, bytes: &[u8], mut pos: u64, mut expected: u64, crc: bool) -> ScanStop {
+    fn scan_from_position(
+        &mut self,
+        bytes: &[u8],
+        mut pos: u64,
+        mut expected: u64,
+        crc: bool,
+    ) -> ScanStop {
         let len = bytes.len() as u64;
         let stop = loop {
             if pos == len {
@@ -411,8 +427,12 @@ impl Segment {
             .entries()
             .partition_point(|e| last_rel.is_some_and(|l| e.relative_offset <= l));
         self.time_index.truncate(keep_t);
-        self.verified_bytes = self.verified_bytes.min(position);
-        self.sizes.publish_readable(position.min(self.sizes.backed_bytes()));
+        if self.verified_bytes > position {
+            self.verified_bytes = position;
+            self.verified_next_offset = next_offset;
+        }
+        self.sizes
+            .publish_readable(position.min(self.sizes.backed_bytes()));
         self.truncate_tail()
     }
 
@@ -489,7 +509,9 @@ impl Segment {
             return Err(Error::InvalidArgument("append to a closed segment".into()));
         };
         if end > wm.map_len() as u64 {
-            return Err(Error::InvalidArgument("batch does not fit the segment".into()));
+            return Err(Error::InvalidArgument(
+                "batch does not fit the segment".into(),
+            ));
         }
         let backed = self.sizes.backed_bytes();
         if end > backed {
@@ -510,15 +532,24 @@ impl Segment {
         }
         // Check after writing: the bytes in the map parse as the batch we meant.
         let header = BatchHeader::parse(written).map_err(|e| {
-            Error::corrupt(&path, pos, format!("batch unreadable right after writing: {e}"))
+            Error::corrupt(
+                &path,
+                pos,
+                format!("batch unreadable right after writing: {e}"),
+            )
         })?;
         if header.base_offset != base_offset as i64 || header.size_bytes != bytes.len() {
-            return Err(Error::corrupt(&path, pos, "batch differs right after writing"));
+            return Err(Error::corrupt(
+                &path,
+                pos,
+                "batch differs right after writing",
+            ));
         }
         let contiguous = self.verified_bytes == pos;
         self.note_batch(pos, &header);
         if contiguous {
             self.verified_bytes = self.size_bytes;
+            self.verified_next_offset = self.next_offset;
         }
         self.sizes.publish_readable(self.size_bytes);
         Ok(pos)
@@ -551,29 +582,46 @@ impl Segment {
     }
 
     /// The position of the batch that holds `offset`, through the index and
-    /// a short forward scan.
+    /// a short forward scan. The index is derived data: if the scan from its
+    /// entry runs into anything odd, the lookup starts over from the start
+    /// of the segment before it reports corruption.
     pub fn find_position(&mut self, offset: u64) -> Result<Option<(u64, BatchHeader)>> {
         if offset < self.base_offset || offset >= self.next_offset {
             return Ok(None);
         }
         let map = self.read_map()?;
         let rel = (offset - self.base_offset) as u32;
-        let mut pos = self.offset_index.lookup(rel).map_or(0, |e| u64::from(e.position));
+        let from_index = self
+            .offset_index
+            .lookup(rel)
+            .map_or(0, |e| u64::from(e.position));
+        match self.scan_for(&map, from_index, offset) {
+            Ok(found) => Ok(Some(found)),
+            Err(_) if from_index > 0 => self.scan_for(&map, 0, offset).map(Some),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn scan_for(&self, map: &ReadMap, mut pos: u64, offset: u64) -> Result<(u64, BatchHeader)> {
         while pos < self.size_bytes {
-            let header = self.header_at(&map, pos)?;
+            let header = self.header_at(map, pos)?;
             if header.last_offset() >= offset as i64 {
                 if header.base_offset > offset as i64 {
                     return Err(Error::corrupt(
                         self.log_path(),
                         pos,
-                        format!("index points past offset {offset}"),
+                        format!("batch at this position starts after offset {offset}"),
                     ));
                 }
-                return Ok(Some((pos, header)));
+                return Ok((pos, header));
             }
             pos += header.size_bytes as u64;
         }
-        Ok(None)
+        Err(Error::corrupt(
+            self.log_path(),
+            pos,
+            format!("offset {offset} not found"),
+        ))
     }
 
     /// From a batch boundary `start`, the end of whole batches totalling at
@@ -598,51 +646,55 @@ impl Segment {
         Ok((end, next_offset))
     }
 
-    /// CRC-checks the batches in `start..end` (both batch boundaries) that
-    /// are not yet checked, and returns the end of the good ones: `end`, or
-    /// the position of the first bad batch after `start`. A bad batch at
-    /// `start` itself is an error. Checked bytes are remembered as a prefix
-    /// of the segment, so each batch is hashed once, not on every read.
+    /// Checks the batches up to `end` that are not yet checked: CRC, and
+    /// a base offset that continues the offsets before it (the base offset
+    /// is outside the CRC). Checked bytes grow as one prefix of the segment
+    /// from its start, where the expected offset is known from the file
+    /// name, so each batch is hashed once. Returns the end of the good
+    /// batches: `end`, or the position of a bad batch after `start`. A bad
+    /// batch at or before `start` is an error: as in Kafka's recovery,
+    /// nothing after a bad batch in a segment is trusted.
     pub fn verify_range(&mut self, start: u64, end: u64) -> Result<u64> {
         if end <= self.verified_bytes {
             return Ok(end);
         }
         let map = self.read_map()?;
-        // Extend the verified prefix up to `start` first, so it can keep
-        // growing; a bad batch before `start` stops that, not this read.
-        if self.verified_bytes < start {
-            let (good, _) = self.check_batches(&map, self.verified_bytes, start)?;
-            self.verified_bytes = good;
-        }
-        let from = if self.verified_bytes >= start { self.verified_bytes } else { start };
-        let (good, bad) = self.check_batches(&map, from, end)?;
-        if self.verified_bytes >= start {
-            self.verified_bytes = good;
-        }
-        match bad {
-            Some((pos, reason)) if pos == start => Err(Error::corrupt(self.log_path(), pos, reason)),
-            _ => Ok(good),
-        }
-    }
-
-    /// Hashes batches from `from` up to `end`; returns how far they were
-    /// good and, if one was not, where and why.
-    fn check_batches(&self, map: &ReadMap, from: u64, end: u64) -> Result<(u64, Option<(u64, String)>)> {
-        let mut pos = from;
+        let mut pos = self.verified_bytes;
+        let mut expected = self.verified_next_offset;
+        let mut bad = None;
         while pos < end {
-            let h = match self.header_at(map, pos) {
+            let h = match self.header_at(&map, pos) {
                 Ok(h) => h,
-                Err(e) => return Ok((pos, Some((pos, e.to_string())))),
+                Err(e) => {
+                    bad = Some(e.to_string());
+                    break;
+                }
             };
+            if h.base_offset != expected as i64 {
+                bad = Some(format!(
+                    "batch has base offset {} where {expected} was expected",
+                    h.base_offset
+                ));
+                break;
+            }
             let Some(bytes) = map.read(pos as usize, h.size_bytes) else {
-                return Ok((pos, Some((pos, "batch outside published bytes".into()))));
+                bad = Some("batch outside published bytes".into());
+                break;
             };
             if let Err(e) = batch::check_crc(bytes, &h) {
-                return Ok((pos, Some((pos, e.to_string()))));
+                bad = Some(e.to_string());
+                break;
             }
             pos += h.size_bytes as u64;
+            expected = h.last_offset() as u64 + 1;
         }
-        Ok((pos, None))
+        self.verified_bytes = pos;
+        self.verified_next_offset = expected;
+        match bad {
+            None => Ok(end),
+            Some(_) if pos > start => Ok(pos),
+            Some(reason) => Err(Error::corrupt(self.log_path(), pos, reason)),
+        }
     }
 
     /// The first offset whose record timestamp is at or after `timestamp_ms`.
@@ -651,8 +703,14 @@ impl Segment {
             return Ok(None);
         }
         let map = self.read_map()?;
-        let start_rel = self.time_index.lookup(timestamp_ms).map_or(0, |t| t.relative_offset);
-        let mut pos = self.offset_index.lookup(start_rel).map_or(0, |e| u64::from(e.position));
+        let start_rel = self
+            .time_index
+            .lookup(timestamp_ms)
+            .map_or(0, |t| t.relative_offset);
+        let mut pos = self
+            .offset_index
+            .lookup(start_rel)
+            .map_or(0, |e| u64::from(e.position));
         while pos < self.size_bytes {
             let h = self.header_at(&map, pos)?;
             if h.max_timestamp >= timestamp_ms {
@@ -660,7 +718,8 @@ impl Segment {
                     self.verify_range(pos, pos + h.size_bytes as u64)?;
                     let bytes = map.read(pos as usize, h.size_bytes).unwrap_or(&[]);
                     for (i, r) in RecordIter::new(bytes, &h).enumerate() {
-                        let r = r.map_err(|e| Error::corrupt(self.log_path(), pos, e.to_string()))?;
+                        let r =
+                            r.map_err(|e| Error::corrupt(self.log_path(), pos, e.to_string()))?;
                         if h.base_timestamp + r.timestamp_delta >= timestamp_ms {
                             return Ok(Some(h.base_offset as u64 + i as u64));
                         }
@@ -697,7 +756,9 @@ impl Segment {
         {
             self.sizes = PublishedSizes::new(self.size_bytes, self.size_bytes);
         }
-        self.map_len = self.map_len.min(self.sizes.backed_bytes().max(self.size_bytes) as usize);
+        self.map_len = self
+            .map_len
+            .min(self.sizes.backed_bytes().max(self.size_bytes) as usize);
         Ok(())
     }
 

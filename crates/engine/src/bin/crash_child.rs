@@ -50,15 +50,26 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 // lands, so the parent can check content, not just counts.
                 // With several threads the offset is not known before the
                 // append, so values carry a fixed pattern instead.
-                let values: Vec<Vec<u8>> = (0..per_batch).map(|i| format!("value-{i}").into_bytes()).collect();
+                let values: Vec<Vec<u8>> = (0..per_batch)
+                    .map(|i| format!("value-{i}").into_bytes())
+                    .collect();
                 let records: Vec<Record<'_>> = values
                     .iter()
-                    .map(|v| Record { timestamp_ms: 1_700_000_000_000, key: None, value: Some(v), headers: &[] })
+                    .map(|v| Record {
+                        timestamp_ms: 1_700_000_000_000,
+                        key: None,
+                        value: Some(v),
+                        headers: &[],
+                    })
                     .collect();
-                encode_batch(&records, ProducerFields::default(), &mut buf).map_err(|e| e.to_string())?;
-                let o = engine.append_blocking("t", 0, &buf).map_err(|e| e.to_string())?;
+                encode_batch(&records, ProducerFields::default(), &mut buf)
+                    .map_err(|e| e.to_string())?;
+                let o = engine
+                    .append_blocking("t", 0, &buf)
+                    .map_err(|e| e.to_string())?;
                 let mut w = out.lock().map_err(|e| e.to_string())?;
-                writeln!(w, "ack {} {}", o.base_offset, o.last_offset).map_err(|e| e.to_string())?;
+                writeln!(w, "ack {} {}", o.base_offset, o.last_offset)
+                    .map_err(|e| e.to_string())?;
                 w.flush().map_err(|e| e.to_string())?;
             }
         }));
