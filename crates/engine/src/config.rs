@@ -17,8 +17,9 @@ pub const MAX_MESSAGE_BYTES_DEFAULT: u64 = 1_048_588;
 pub const INDEX_INTERVAL_BYTES_DEFAULT: u64 = 4096;
 pub const SEGMENT_MS_DEFAULT: u64 = 7 * 24 * 3600 * 1000;
 pub const RETENTION_MS_DEFAULT: i64 = 7 * 24 * 3600 * 1000;
-/// Segment files grow by this much at a time, allocated with fallocate.
-pub const SEGMENT_PREALLOCATE_BYTES_DEFAULT: u64 = 16 << 20;
+/// The largest step by which a segment file grows, allocated with fallocate
+/// (steps start at 1 MiB and double up to this).
+pub const SEGMENT_PREALLOCATE_BYTES_DEFAULT: u64 = 64 << 20;
 
 /// When appended bytes are forced to disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,7 +65,8 @@ pub struct TopicConfig {
     pub flush: FlushPolicy,
     /// `message.timestamp.type`.
     pub message_timestamp_type: TimestampType,
-    /// `segment.preallocate.bytes`: how much a segment file grows by at a time.
+    /// `segment.preallocate.bytes`: the largest step by which a segment file
+    /// grows (steps start at 1 MiB and double up to this).
     pub segment_preallocate_bytes: u64,
 }
 

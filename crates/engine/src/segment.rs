@@ -35,6 +35,9 @@ pub fn parse_log_file_name(name: &str) -> Option<u64> {
     stem.parse().ok()
 }
 
+/// The first allocation step of a segment file.
+pub const PREALLOCATE_STEP_MIN_BYTES: u64 = 1 << 20;
+
 /// How much to trust what is on disk when opening a segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScanMode {
@@ -515,11 +518,20 @@ impl Segment {
         }
         let backed = self.sizes.backed_bytes();
         if end > backed {
-            let new_backed = end.max(backed + preallocate_bytes).min(wm.map_len() as u64);
+            // Grow geometrically, from 1 MiB up to `preallocate_bytes` per
+            // step: small partitions stay small on disk, busy ones reach the
+            // large steps that the bench showed several times faster
+            // (fewer fallocate calls and prefault rounds per byte).
+            let step = backed.clamp(
+                PREALLOCATE_STEP_MIN_BYTES,
+                preallocate_bytes.max(PREALLOCATE_STEP_MIN_BYTES),
+            );
+            let new_backed = end.max(backed + step).min(wm.map_len() as u64);
             storage
                 .allocate(&self.file, backed, new_backed - backed)
                 .map_err(|e| Error::io("allocate segment space", &path, e))?;
             self.sizes.publish_backed(new_backed);
+            wm.prefault(backed as usize, (new_backed - backed) as usize);
         }
         wm.write(pos as usize, bytes)
             .map_err(|e| Error::io("write segment", &path, e))?;
