@@ -226,6 +226,12 @@ impl BatchHeader {
     }
 }
 
+/// CRC-32C (Castagnoli) of `bytes`, hardware-accelerated where the CPU has it.
+#[inline]
+pub fn crc32c(bytes: &[u8]) -> u32 {
+    crc32c::crc32c(bytes)
+}
+
 /// CRC-32C of the bytes the batch CRC covers (attributes to the end).
 #[inline]
 pub fn compute_crc(batch: &[u8]) -> u32 {

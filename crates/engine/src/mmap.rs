@@ -265,7 +265,10 @@ impl WriteMap {
 pub struct ReadMap {
     region: Region,
     sizes: Arc<PublishedSizes>,
+    id: u64,
 }
+
+static NEXT_READ_MAP_ID: AtomicU64 = AtomicU64::new(1);
 
 impl ReadMap {
     pub fn new(file: &File, map_len: usize, sizes: Arc<PublishedSizes>) -> io::Result<ReadMap> {
@@ -275,7 +278,13 @@ impl ReadMap {
             libc::PROT_READ | libc::PROT_WRITE,
             libc::MAP_PRIVATE | libc::MAP_NORESERVE,
         )?;
-        Ok(ReadMap { region, sizes })
+        let id = NEXT_READ_MAP_ID.fetch_add(1, Ordering::Relaxed);
+        Ok(ReadMap { region, sizes, id })
+    }
+
+    /// A process-unique id, so bindings can cache one buffer per map.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// Bytes `at..at+len`, or None if any of them is not yet published.

@@ -597,16 +597,12 @@ impl Partition {
         Ok(Some(id))
     }
 
-    /// Removes a waiter without calling it. Returns whether it was there.
-    pub fn cancel_wait(&self, id: u64) -> bool {
+    /// Removes a waiter and hands its callback back (so the caller can
+    /// settle whatever it stands for, as a timeout). None if it already ran.
+    pub fn cancel_wait(&self, id: u64) -> Option<DataCallback> {
         let mut st = self.state.lock();
-        match st.waiters.iter().position(|w| w.id == id) {
-            Some(i) => {
-                st.waiters.swap_remove(i);
-                true
-            }
-            None => false,
-        }
+        let i = st.waiters.iter().position(|w| w.id == id)?;
+        Some(st.waiters.swap_remove(i).callback)
     }
 
     /// Asks for everything below `offset` to be fsynced; `callback` runs on

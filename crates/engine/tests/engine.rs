@@ -442,8 +442,8 @@ fn waiters_fire_on_append_and_on_close() {
         .wait_for_data(5, Box::new(move |o| tx2.send(o).unwrap()))
         .unwrap()
         .unwrap();
-    assert!(p.cancel_wait(id));
-    assert!(!p.cancel_wait(id));
+    assert!(p.cancel_wait(id).is_some());
+    assert!(p.cancel_wait(id).is_none());
     let (tx3, rx3) = std::sync::mpsc::channel();
     p.wait_for_data(5, Box::new(move |o| tx3.send(o).unwrap()))
         .unwrap();

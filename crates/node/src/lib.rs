@@ -1,0 +1,500 @@
+//! The napi-rs binding: thin glue from JavaScript to `ferrolog_engine`.
+//!
+//! This module is private to the npm package; `ts/native.ts` wraps it and
+//! `ts/log.ts` is the documented API. Rules it keeps:
+//!
+//! * one native call per batch, never per record;
+//! * no fsync on the JavaScript thread: durability waits resolve a promise
+//!   from the engine's flusher thread, and `close` runs on a thread of its own;
+//! * engine errors cross as JS errors whose message starts with a stable
+//!   code (`ERR_...: `), which `ts/errors.ts` turns into typed classes.
+
+#![deny(unsafe_code)]
+
+mod external;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ferrolog_engine::{DataOutcome, Engine, EngineOptions, ReadMap, TopicConfig};
+use napi::bindgen_prelude::{Buffer, Object, Unknown};
+use napi::bindgen_prelude::JsObjectValue;
+use napi::{Env, Error, Result, Status};
+use napi_derive::napi;
+use parking_lot::Mutex;
+
+fn to_js(e: ferrolog_engine::Error) -> Error {
+    Error::new(Status::GenericFailure, format!("{}: {e}", e.code()))
+}
+
+fn invalid(msg: impl Into<String>) -> Error {
+    Error::new(Status::InvalidArg, format!("ERR_INVALID_ARGUMENT: {}", msg.into()))
+}
+
+/// Offsets cross as doubles: exact up to 2^53, which a log reaches after
+/// 285 years at a million records a second.
+fn offset_arg(name: &str, v: f64) -> Result<u64> {
+    if !v.is_finite() || v < 0.0 || v.fract() != 0.0 || v > 9_007_199_254_740_991.0 {
+        return Err(invalid(format!("{name} must be a non-negative integer, not {v}")));
+    }
+    Ok(v as u64)
+}
+
+fn partition_arg(v: i64) -> Result<u32> {
+    u32::try_from(v).map_err(|_| invalid(format!("partition must be a non-negative integer, not {v}")))
+}
+
+fn config_from(base: &TopicConfig, entries: Option<HashMap<String, String>>) -> Result<TopicConfig> {
+    let mut config = base.clone();
+    if let Some(entries) = entries {
+        let mut keys: Vec<_> = entries.into_iter().collect();
+        // `flush` first, so `flush.ms` given beside it refines it.
+        keys.sort_by_key(|(k, _)| (k != "flush", k.clone()));
+        for (k, v) in keys {
+            config.set(&k, &v).map_err(to_js)?;
+        }
+    }
+    Ok(config)
+}
+
+struct Shared {
+    engine: Arc<Engine>,
+    handles: usize,
+}
+
+/// One engine per data directory in this process, shared by every `Log.open`.
+static ENGINES: Mutex<Option<HashMap<PathBuf, Shared>>> = Mutex::new(None);
+
+#[napi(object)]
+pub struct TopicInfo {
+    pub name: String,
+    pub partitions: u32,
+    pub config: HashMap<String, String>,
+}
+
+#[napi(object)]
+pub struct SegmentSummary {
+    pub base_offset: f64,
+    pub next_offset: f64,
+    pub size_bytes: f64,
+    pub max_timestamp: f64,
+    pub path: String,
+    pub offset_index_entries: u32,
+    pub time_index_entries: u32,
+}
+
+#[napi(object)]
+pub struct RecoverySummary {
+    pub topic: String,
+    pub partition: u32,
+    pub truncated_at_offset: f64,
+    pub segment: String,
+    pub deleted_segments: u32,
+    pub reason: String,
+}
+
+#[napi]
+pub struct NativeLog {
+    engine: Arc<Engine>,
+    dir: PathBuf,
+    closed: bool,
+    last_map: Option<Arc<ReadMap>>,
+    last_chunk: (u64, u64),
+}
+
+#[napi]
+impl NativeLog {
+    /// Opens `dir`, or joins the engine this process already has open there.
+    #[napi(factory)]
+    pub fn open(dir: String, default_config: Option<HashMap<String, String>>) -> Result<NativeLog> {
+        if dir.is_empty() {
+            return Err(invalid("dataDir must be a non-empty path"));
+        }
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::new(Status::GenericFailure, format!("ERR_IO: cannot create {dir}: {e}")))?;
+        let key = std::fs::canonicalize(&dir)
+            .map_err(|e| Error::new(Status::GenericFailure, format!("ERR_IO: cannot resolve {dir}: {e}")))?;
+        let mut guard = ENGINES.lock();
+        let map = guard.get_or_insert_with(HashMap::new);
+        if let Some(shared) = map.get_mut(&key) {
+            if !shared.engine.is_closed() {
+                shared.handles += 1;
+                return Ok(NativeLog {
+                    engine: shared.engine.clone(),
+                    dir: key,
+                    closed: false,
+                    last_map: None,
+                    last_chunk: (0, 0),
+                });
+            }
+        }
+        let default_topic_config = config_from(&TopicConfig::default(), default_config)?;
+        let engine = Arc::new(
+            Engine::open(&key, EngineOptions { default_topic_config, ..EngineOptions::default() }).map_err(to_js)?,
+        );
+        map.insert(key.clone(), Shared { engine: engine.clone(), handles: 1 });
+        Ok(NativeLog { engine, dir: key, closed: false, last_map: None, last_chunk: (0, 0) })
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.closed {
+            Err(Error::new(Status::GenericFailure, "ERR_CLOSED: the log is closed".to_string()))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Releases this handle; the last one closes the engine on a thread of
+    /// its own (close fsyncs) and resolves when it is done.
+    #[napi]
+    pub fn close<'env>(&mut self, env: &'env Env) -> Result<Object<'env>> {
+        fn done(_: Env) -> Result<()> {
+            Ok(())
+        }
+        let (deferred, promise) = env.create_deferred::<(), fn(Env) -> Result<()>>()?;
+        if self.closed {
+            deferred.resolve(done);
+            return Ok(promise);
+        }
+        self.closed = true;
+        self.last_map = None;
+        let last = {
+            let mut guard = ENGINES.lock();
+            let map = guard.get_or_insert_with(HashMap::new);
+            match map.get_mut(&self.dir) {
+                Some(shared) if Arc::ptr_eq(&shared.engine, &self.engine) => {
+                    shared.handles -= 1;
+                    if shared.handles == 0 {
+                        map.remove(&self.dir);
+                        true
+                    } else {
+                        false
+                    }
+                }
+                _ => false,
+            }
+        };
+        if !last {
+            deferred.resolve(done);
+            return Ok(promise);
+        }
+        let engine = self.engine.clone();
+        std::thread::Builder::new()
+            .name("ferrolog-close".into())
+            .spawn(move || match engine.close() {
+                Ok(()) => deferred.resolve(done),
+                Err(e) => deferred.reject(to_js(e)),
+            })
+            .map_err(|e| Error::new(Status::GenericFailure, format!("ERR_IO: cannot start close thread: {e}")))?;
+        Ok(promise)
+    }
+
+    #[napi(getter)]
+    pub fn data_dir(&self) -> String {
+        self.dir.to_string_lossy().into_owned()
+    }
+
+    #[napi]
+    pub fn create_topic(&self, name: String, partitions: u32, config: Option<HashMap<String, String>>) -> Result<()> {
+        self.check()?;
+        let config = config_from(self.engine.default_topic_config(), config)?;
+        self.engine.create_topic(&name, partitions, Some(config)).map_err(to_js)
+    }
+
+    #[napi]
+    pub fn delete_topic(&self, name: String) -> Result<()> {
+        self.check()?;
+        self.engine.delete_topic(&name).map_err(to_js)
+    }
+
+    #[napi]
+    pub fn create_partitions(&self, name: String, total: u32) -> Result<()> {
+        self.check()?;
+        self.engine.create_partitions(&name, total).map_err(to_js)
+    }
+
+    #[napi]
+    pub fn alter_topic_config(&self, name: String, entries: HashMap<String, String>) -> Result<()> {
+        self.check()?;
+        let topic = self.engine.topic(&name).map_err(to_js)?;
+        let config = config_from(&topic.config(), Some(entries))?;
+        self.engine.set_topic_config(&name, config).map_err(to_js)
+    }
+
+    #[napi]
+    pub fn topics(&self) -> Result<Vec<TopicInfo>> {
+        self.check()?;
+        Ok(self
+            .engine
+            .topics()
+            .iter()
+            .map(|t| TopicInfo {
+                name: t.name.clone(),
+                partitions: t.partition_count(),
+                config: t.config().entries().into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            })
+            .collect())
+    }
+
+    /// [logStartOffset, highWatermark, durableOffset]
+    #[napi]
+    pub fn watermarks(&self, topic: String, partition: i64) -> Result<Vec<f64>> {
+        self.check()?;
+        let w = self.engine.partition(&topic, partition_arg(partition)?).map_err(to_js)?.watermarks();
+        Ok(vec![w.log_start_offset as f64, w.high_watermark as f64, w.durable_offset as f64])
+    }
+
+    /// Appends one RecordBatch v2. Returns [baseOffset, lastOffset,
+    /// logAppendTime, needsSync (0/1), logStartOffset].
+    #[napi]
+    pub fn append(&self, topic: String, partition: i64, batch: &[u8]) -> Result<Vec<f64>> {
+        self.check()?;
+        let o = self
+            .engine
+            .append(&topic, partition_arg(partition)?, batch)
+            .map_err(to_js)?;
+        Ok(vec![
+            o.base_offset as f64,
+            o.last_offset as f64,
+            o.log_append_time_ms as f64,
+            if o.needs_sync { 1.0 } else { 0.0 },
+            o.log_start_offset as f64,
+        ])
+    }
+
+    /// Resolves once everything below `offset` is fsynced (group commit on
+    /// the engine's flusher thread).
+    #[napi]
+    pub fn sync_to<'env>(&self, env: &'env Env, topic: String, partition: i64, offset: f64) -> Result<Object<'env>> {
+        self.check()?;
+        let p = self.engine.partition(&topic, partition_arg(partition)?).map_err(to_js)?;
+        let offset = offset_arg("offset", offset)?;
+        let (deferred, promise) = env.create_deferred::<(), _>()?;
+        p.sync_to(
+            offset,
+            Box::new(move |r| match r {
+                Ok(()) => deferred.resolve(|_| Ok(())),
+                Err(e) => deferred.reject(to_js(e)),
+            }),
+        );
+        Ok(promise)
+    }
+
+    /// Resolves once every partition is fsynced.
+    #[napi]
+    pub fn flush<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
+        self.check()?;
+        fn done(_: Env) -> Result<()> {
+            Ok(())
+        }
+        let (deferred, promise) = env.create_deferred::<(), fn(Env) -> Result<()>>()?;
+        let partitions: Vec<_> = self.engine.topics().iter().flat_map(|t| t.partitions()).collect();
+        if partitions.is_empty() {
+            deferred.resolve(done);
+            return Ok(promise);
+        }
+        struct Join {
+            remaining: usize,
+            error: Option<ferrolog_engine::Error>,
+            deferred: Option<napi::JsDeferred<(), fn(Env) -> Result<()>>>,
+        }
+        let join = Arc::new(Mutex::new(Join { remaining: partitions.len(), error: None, deferred: Some(deferred) }));
+        for p in partitions {
+            let hw = p.watermarks().high_watermark;
+            let join = join.clone();
+            p.sync_to(
+                hw,
+                Box::new(move |r| {
+                    let mut j = join.lock();
+                    if let Err(e) = r {
+                        j.error.get_or_insert(e);
+                    }
+                    j.remaining -= 1;
+                    if j.remaining == 0 {
+                        if let Some(d) = j.deferred.take() {
+                            match j.error.take() {
+                                None => d.resolve(done),
+                                Some(e) => d.reject(to_js(e)),
+                            }
+                        }
+                    }
+                }),
+            );
+        }
+        Ok(promise)
+    }
+
+    /// Reads whole batches from the one holding `offset`. Returns [mapId,
+    /// position, length, nextOffset, highWatermark, logStartOffset,
+    /// mapLength]; length 0 means nothing to read. The bytes are then had
+    /// through `lastMapBuffer` (zero-copy) or `lastChunkCopy`.
+    #[napi]
+    pub fn read(&mut self, topic: String, partition: i64, offset: f64, max_bytes: f64) -> Result<Vec<f64>> {
+        self.check()?;
+        let offset = offset_arg("offset", offset)?;
+        let max_bytes = offset_arg("maxBytes", max_bytes)?;
+        let r = self
+            .engine
+            .read(&topic, partition_arg(partition)?, offset, max_bytes.max(1))
+            .map_err(to_js)?;
+        let w = r.watermarks;
+        match r.chunks.into_iter().next() {
+            None => {
+                self.last_map = None;
+                Ok(vec![0.0, 0.0, 0.0, r.next_offset as f64, w.high_watermark as f64, w.log_start_offset as f64, 0.0])
+            }
+            Some(c) => {
+                let (_, map_len) = c.map.external_parts();
+                let out = vec![
+                    c.map.id() as f64,
+                    c.position as f64,
+                    c.len as f64,
+                    r.next_offset as f64,
+                    w.high_watermark as f64,
+                    w.log_start_offset as f64,
+                    map_len as f64,
+                ];
+                self.last_chunk = (c.position, c.len);
+                self.last_map = Some(c.map);
+                Ok(out)
+            }
+        }
+    }
+
+    /// The external ArrayBuffer over the map of the last read, or null where
+    /// the runtime refuses external buffers (then use `lastChunkCopy`).
+    #[napi]
+    pub fn last_map_buffer<'env>(&self, env: &'env Env) -> Result<Option<Unknown<'env>>> {
+        let map = self
+            .last_map
+            .clone()
+            .ok_or_else(|| invalid("lastMapBuffer needs a read that returned data"))?;
+        external::create(env, map)
+    }
+
+    /// A copy of the last read's bytes (the fallback without external buffers).
+    #[napi]
+    pub fn last_chunk_copy(&self) -> Result<Buffer> {
+        let map = self
+            .last_map
+            .as_ref()
+            .ok_or_else(|| invalid("lastChunkCopy needs a read that returned data"))?;
+        let (pos, len) = self.last_chunk;
+        let bytes = map.read(pos as usize, len as usize).unwrap_or(&[]);
+        Ok(Buffer::from(bytes.to_vec()))
+    }
+
+    /// Long-poll: returns { id, promise }, the promise resolving to true once
+    /// the high watermark passes `offset`, or false when the wait is
+    /// cancelled (timeout) or the log closes. Holds no thread.
+    #[napi]
+    pub fn wait_for_data<'env>(&self, env: &'env Env, topic: String, partition: i64, offset: f64) -> Result<Object<'env>> {
+        self.check()?;
+        let p = self.engine.partition(&topic, partition_arg(partition)?).map_err(to_js)?;
+        let offset = offset_arg("offset", offset)?;
+        let (deferred, promise) = env.create_deferred::<bool, _>()?;
+        let id = p
+            .wait_for_data(
+                offset,
+                Box::new(move |outcome| {
+                    let data = matches!(outcome, DataOutcome::Data { .. });
+                    deferred.resolve(move |_| Ok(data));
+                }),
+            )
+            .map_err(to_js)?;
+        let mut out = Object::new(env)?;
+        out.set_named_property("id", id.unwrap_or(0) as f64)?;
+        out.set_named_property("promise", promise)?;
+        Ok(out)
+    }
+
+    /// Ends a wait early; its promise resolves to false.
+    #[napi]
+    pub fn cancel_wait(&self, topic: String, partition: i64, id: f64) -> Result<bool> {
+        let p = self.engine.partition(&topic, partition_arg(partition)?).map_err(to_js)?;
+        match p.cancel_wait(offset_arg("id", id)?) {
+            Some(cb) => {
+                cb(DataOutcome::Closed);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    #[napi]
+    pub fn delete_records(&self, topic: String, partition: i64, offset: f64) -> Result<f64> {
+        self.check()?;
+        let start = self
+            .engine
+            .delete_records(&topic, partition_arg(partition)?, offset_arg("offset", offset)?)
+            .map_err(to_js)?;
+        Ok(start as f64)
+    }
+
+    /// The first offset at or after `timestampMs`, or -1 when none is.
+    #[napi]
+    pub fn offset_for_timestamp(&self, topic: String, partition: i64, timestamp_ms: f64) -> Result<f64> {
+        self.check()?;
+        let p = self.engine.partition(&topic, partition_arg(partition)?).map_err(to_js)?;
+        Ok(p.offset_for_timestamp(timestamp_ms as i64).map_err(to_js)?.map_or(-1.0, |o| o as f64))
+    }
+
+    #[napi]
+    pub fn enforce_retention(&self) -> Result<u32> {
+        self.check()?;
+        Ok(self.engine.enforce_retention().map_err(to_js)? as u32)
+    }
+
+    #[napi]
+    pub fn roll(&self, topic: String, partition: i64) -> Result<()> {
+        self.check()?;
+        self.engine.partition(&topic, partition_arg(partition)?).map_err(to_js)?.roll().map_err(to_js)
+    }
+
+    #[napi]
+    pub fn segments(&self, topic: String, partition: i64) -> Result<Vec<SegmentSummary>> {
+        self.check()?;
+        let p = self.engine.partition(&topic, partition_arg(partition)?).map_err(to_js)?;
+        Ok(p
+            .segments()
+            .into_iter()
+            .map(|s| SegmentSummary {
+                base_offset: s.base_offset as f64,
+                next_offset: s.next_offset as f64,
+                size_bytes: s.size_bytes as f64,
+                max_timestamp: s.max_timestamp as f64,
+                path: s.path.to_string_lossy().into_owned(),
+                offset_index_entries: s.offset_index_entries as u32,
+                time_index_entries: s.time_index_entries as u32,
+            })
+            .collect())
+    }
+
+    #[napi]
+    pub fn recovery_reports(&self) -> Vec<RecoverySummary> {
+        self.engine
+            .recovery_reports()
+            .into_iter()
+            .map(|r| RecoverySummary {
+                topic: r.topic,
+                partition: r.partition,
+                truncated_at_offset: r.truncated_at_offset as f64,
+                segment: r.truncated_segment.to_string_lossy().into_owned(),
+                deleted_segments: r.deleted_segments as u32,
+                reason: r.reason,
+            })
+            .collect()
+    }
+}
+
+/// CRC-32C (Castagnoli) of `bytes[start..end]`, hardware-accelerated: the
+/// TypeScript encoder calls it once per batch.
+#[napi(js_name = "crc32c")]
+pub fn crc32c(bytes: &[u8], start: u32, end: u32) -> Result<u32> {
+    let (s, e) = (start as usize, end as usize);
+    if s > e || e > bytes.len() {
+        return Err(invalid(format!("crc32c range {s}..{e} is outside {} bytes", bytes.len())));
+    }
+    Ok(ferrolog_engine::batch::crc32c(&bytes[s..e]))
+}

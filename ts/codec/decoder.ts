@@ -1,0 +1,277 @@
+/**
+ * Lazy decoding of RecordBatch v2 bytes into kafkajs-shaped messages.
+ *
+ * One pass finds each record's key, value and headers; nothing is copied.
+ * `key`, `value` and header values are Buffer views over the batch, made
+ * only when read, so a consumer that reads only values pays for values.
+ */
+import { CorruptDataError, FerrologError } from '../errors';
+import * as F from './format';
+import type { IHeaders } from './encoder';
+import { readVarint } from './varint';
+
+/** The fixed header of one batch, as numbers. */
+export interface BatchInfo {
+  /** Byte position of the batch in the chunk. */
+  position: number;
+  /** Whole batch size in bytes. */
+  sizeBytes: number;
+  baseOffset: number;
+  lastOffset: number;
+  recordCount: number;
+  attributes: number;
+  compression: number;
+  isLogAppendTime: boolean;
+  isTransactional: boolean;
+  isControl: boolean;
+  baseTimestamp: number;
+  maxTimestamp: number;
+  producerId: number;
+  producerEpoch: number;
+  baseSequence: number;
+  partitionLeaderEpoch: number;
+}
+
+/** Reads the header of the batch at `pos`, checking that it fits `buf`. */
+export function readBatchInfo(buf: Buffer, pos: number): BatchInfo {
+  if (buf.byteLength - pos < F.HEADER_BYTES) {
+    throw new CorruptDataError(`batch at byte ${pos} is shorter than its ${F.HEADER_BYTES}-byte header`);
+  }
+  const sizeBytes = buf.readInt32BE(pos + F.BATCH_LENGTH) + F.LOG_OVERHEAD_BYTES;
+  if (sizeBytes < F.HEADER_BYTES || pos + sizeBytes > buf.byteLength) {
+    throw new CorruptDataError(`batch at byte ${pos} claims ${sizeBytes} bytes; ${buf.byteLength - pos} remain`);
+  }
+  if (buf[pos + F.MAGIC] !== 2) {
+    throw new CorruptDataError(`batch at byte ${pos} has magic ${buf[pos + F.MAGIC]}, not 2`);
+  }
+  const attributes = buf.readInt16BE(pos + F.ATTRIBUTES);
+  const baseOffset = F.readInt64(buf, pos + F.BASE_OFFSET);
+  return {
+    position: pos,
+    sizeBytes,
+    baseOffset,
+    lastOffset: baseOffset + buf.readInt32BE(pos + F.LAST_OFFSET_DELTA),
+    recordCount: buf.readInt32BE(pos + F.RECORD_COUNT),
+    attributes,
+    compression: attributes & F.COMPRESSION_MASK,
+    isLogAppendTime: (attributes & F.TIMESTAMP_TYPE_MASK) !== 0,
+    isTransactional: (attributes & F.TRANSACTIONAL_MASK) !== 0,
+    isControl: (attributes & F.CONTROL_MASK) !== 0,
+    baseTimestamp: F.readInt64(buf, pos + F.BASE_TIMESTAMP),
+    maxTimestamp: F.readInt64(buf, pos + F.MAX_TIMESTAMP),
+    producerId: F.readInt64(buf, pos + F.PRODUCER_ID),
+    producerEpoch: buf.readInt16BE(pos + F.PRODUCER_EPOCH),
+    baseSequence: buf.readInt32BE(pos + F.BASE_SEQUENCE),
+    partitionLeaderEpoch: buf.readInt32BE(pos + F.PARTITION_LEADER_EPOCH),
+  };
+}
+
+/** Every batch header in a chunk of whole batches. */
+export function readBatches(chunk: Buffer): BatchInfo[] {
+  const out: BatchInfo[] = [];
+  let pos = 0;
+  while (pos < chunk.byteLength) {
+    const info = readBatchInfo(chunk, pos);
+    out.push(info);
+    pos += info.sizeBytes;
+  }
+  return out;
+}
+
+/** Decompresses a batch's records section; registered per codec id. */
+export type Decompressor = (data: Buffer) => Buffer;
+const decompressors = new Map<number, Decompressor>();
+
+/** Registers how to decompress records with codec `id` (1 gzip ... 4 zstd). */
+export function setDecompressor(id: number, fn: Decompressor): void {
+  decompressors.set(id, fn);
+}
+
+/**
+ * A message in kafkajs' `KafkaMessage` shape. `offset` and `timestamp` are
+ * strings, as in kafkajs; `offsetNumber` and `timestampMs` are the same as
+ * numbers, for code that wants to skip the conversion.
+ */
+export class Message {
+  readonly attributes = 0;
+  readonly offsetNumber: number;
+  readonly timestampMs: number;
+  /** The batch this message came from. */
+  readonly batch: BatchInfo;
+  private readonly buf: Buffer;
+  private readonly keyStart: number;
+  private readonly keyLen: number;
+  private readonly valueStart: number;
+  private readonly valueLen: number;
+  private readonly headersStart: number;
+  private readonly recordEnd: number;
+  private cachedHeaders: IHeaders | undefined;
+
+  constructor(
+    buf: Buffer,
+    batch: BatchInfo,
+    offset: number,
+    timestampMs: number,
+    keyStart: number,
+    keyLen: number,
+    valueStart: number,
+    valueLen: number,
+    headersStart: number,
+    recordEnd: number,
+  ) {
+    this.buf = buf;
+    this.batch = batch;
+    this.offsetNumber = offset;
+    this.timestampMs = timestampMs;
+    this.keyStart = keyStart;
+    this.keyLen = keyLen;
+    this.valueStart = valueStart;
+    this.valueLen = valueLen;
+    this.headersStart = headersStart;
+    this.recordEnd = recordEnd;
+    this.cachedHeaders = undefined;
+  }
+
+  get offset(): string {
+    return String(this.offsetNumber);
+  }
+
+  get timestamp(): string {
+    return String(this.timestampMs);
+  }
+
+  /** A view of the key, or null. */
+  get key(): Buffer | null {
+    return this.keyLen < 0 ? null : this.buf.subarray(this.keyStart, this.keyStart + this.keyLen);
+  }
+
+  /** A view of the value, or null. */
+  get value(): Buffer | null {
+    return this.valueLen < 0 ? null : this.buf.subarray(this.valueStart, this.valueStart + this.valueLen);
+  }
+
+  /** Header values are Buffer views; a repeated key gives an array, as in kafkajs. */
+  get headers(): IHeaders {
+    if (this.cachedHeaders === undefined) this.cachedHeaders = decodeHeaders(this.buf, this.headersStart, this.recordEnd);
+    return this.cachedHeaders;
+  }
+
+  get isControlRecord(): boolean {
+    return this.batch.isControl;
+  }
+
+  toJSON(): object {
+    return {
+      offset: this.offset,
+      timestamp: this.timestamp,
+      key: this.key,
+      value: this.value,
+      headers: this.headers,
+      attributes: this.attributes,
+    };
+  }
+}
+
+const cursor = new Int32Array(1);
+
+function decodeHeaders(buf: Buffer, start: number, end: number): IHeaders {
+  const headers: IHeaders = {};
+  let pos = start;
+  const count = readVarint(buf, pos, end, cursor);
+  pos = cursor[0] as number;
+  for (let i = 0; i < count; i++) {
+    const kl = readVarint(buf, pos, end, cursor);
+    pos = cursor[0] as number;
+    if (kl < 0 || pos + kl > end) throw new CorruptDataError('header key runs past its record');
+    const key = buf.toString('utf8', pos, pos + kl);
+    pos += kl;
+    const vl = readVarint(buf, pos, end, cursor);
+    pos = cursor[0] as number;
+    let value: Buffer | null = null;
+    if (vl >= 0) {
+      if (pos + vl > end) throw new CorruptDataError('header value runs past its record');
+      value = buf.subarray(pos, pos + vl);
+      pos += vl;
+    }
+    const prev = headers[key];
+    // kafkajs keeps a null header value as null; repeated keys become arrays.
+    const v = value as Buffer;
+    if (prev === undefined) headers[key] = v;
+    else if (Array.isArray(prev)) prev.push(v);
+    else headers[key] = [prev as Buffer, v];
+  }
+  return headers;
+}
+
+/**
+ * Decodes every record of every batch in `chunk` whose offset is at least
+ * `fromOffset`, appending to `out`. Throws CorruptDataError on bad framing,
+ * and FerrologError ERR_UNSUPPORTED_COMPRESSION for a codec with no
+ * registered decompressor.
+ */
+export function decodeMessages(chunk: Buffer, fromOffset = 0, out: Message[] = []): Message[] {
+  let pos = 0;
+  while (pos < chunk.byteLength) {
+    const batch = readBatchInfo(chunk, pos);
+    pos += batch.sizeBytes;
+    if (batch.lastOffset < fromOffset || batch.isControl) continue;
+    let buf = chunk;
+    let start = batch.position + F.HEADER_BYTES;
+    let end = batch.position + batch.sizeBytes;
+    if (batch.compression !== 0) {
+      const fn = decompressors.get(batch.compression);
+      if (fn === undefined) {
+        throw new FerrologError(
+          'ERR_UNSUPPORTED_COMPRESSION',
+          `no decompressor registered for compression codec ${batch.compression}`,
+        );
+      }
+      buf = fn(chunk.subarray(start, end));
+      start = 0;
+      end = buf.byteLength;
+    }
+    decodeRecords(buf, start, end, batch, fromOffset, out);
+  }
+  return out;
+}
+
+function decodeRecords(
+  buf: Buffer,
+  start: number,
+  end: number,
+  batch: BatchInfo,
+  fromOffset: number,
+  out: Message[],
+): void {
+  let pos = start;
+  const count = batch.recordCount;
+  for (let i = 0; i < count; i++) {
+    const length = readVarint(buf, pos, end, cursor);
+    pos = cursor[0] as number;
+    const recordEnd = pos + length;
+    if (length < 1 || recordEnd > end) throw new CorruptDataError(`record ${i} of batch ${batch.baseOffset} runs past its batch`);
+    pos += 1; // attributes
+    const tsDelta = readVarint(buf, pos, recordEnd, cursor);
+    pos = cursor[0] as number;
+    const offsetDelta = readVarint(buf, pos, recordEnd, cursor);
+    pos = cursor[0] as number;
+    const keyLen = readVarint(buf, pos, recordEnd, cursor);
+    pos = cursor[0] as number;
+    const keyStart = pos;
+    if (keyLen > 0) pos += keyLen;
+    const valueLen = readVarint(buf, pos, recordEnd, cursor);
+    pos = cursor[0] as number;
+    const valueStart = pos;
+    if (valueLen > 0) pos += valueLen;
+    if (pos > recordEnd || keyLen < -1 || valueLen < -1) {
+      throw new CorruptDataError(`record ${i} of batch ${batch.baseOffset} is malformed`);
+    }
+    const offset = batch.baseOffset + offsetDelta;
+    if (offset >= fromOffset) {
+      const ts = batch.isLogAppendTime ? batch.maxTimestamp : batch.baseTimestamp + tsDelta;
+      out.push(new Message(buf, batch, offset, ts, keyStart, keyLen, valueStart, valueLen, pos, recordEnd));
+    }
+    pos = recordEnd;
+  }
+  if (pos !== end) throw new CorruptDataError(`batch ${batch.baseOffset} has bytes after its last record`);
+}

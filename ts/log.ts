@@ -1,0 +1,440 @@
+/**
+ * `Log`: the low-level API over the storage engine. The producer and
+ * consumer layers are built on it; it is also usable directly.
+ *
+ * Every call here is one native call per batch. Reads return whole batches
+ * as zero-copy views over the mapped segment: one external ArrayBuffer per
+ * mapped segment, cached weakly, and `Buffer` views over it.
+ */
+import { ClosedError, fromNative, InvalidArgumentError } from './errors';
+import { binding, type NativeLog } from './native';
+
+/** Kafka-named topic configs, e.g. `{ 'retention.ms': 3600000, flush: 'always' }`. */
+export type TopicConfigEntries = Record<string, string | number>;
+
+export interface LogOptions {
+  /** Config for topics created without one (first opener of a directory wins). */
+  defaultTopicConfig?: TopicConfigEntries;
+}
+
+export interface CreateTopicOptions {
+  /** Number of partitions (default 1). */
+  partitions?: number;
+  config?: TopicConfigEntries;
+}
+
+export interface TopicDescription {
+  name: string;
+  partitions: number;
+  config: Record<string, string>;
+}
+
+export interface Watermarks {
+  /** The first offset a reader may ask for. */
+  logStartOffset: number;
+  /** The offset the next record gets; readers see below it. */
+  highWatermark: number;
+  /** Every offset below this one is fsynced. */
+  durableOffset: number;
+}
+
+export interface AppendResult {
+  baseOffset: number;
+  lastOffset: number;
+  /** Broker-assigned time for LogAppendTime topics, else -1. */
+  logAppendTime: number;
+  logStartOffset: number;
+  /** Resolves once the batch is fsynced, when the topic flushes `always`; else null. */
+  durable: Promise<void> | null;
+}
+
+export interface ReadResult {
+  /**
+   * Whole RecordBatch v2 batches, back to back: a view over the mapped
+   * segment (or a copy where the runtime refuses external buffers). The
+   * first batch holds the requested offset and may start before it.
+   */
+  batches: Buffer;
+  /** The offset to read next. */
+  nextOffset: number;
+  highWatermark: number;
+  logStartOffset: number;
+}
+
+export interface SegmentDescription {
+  baseOffset: number;
+  nextOffset: number;
+  sizeBytes: number;
+  maxTimestamp: number;
+  path: string;
+  offsetIndexEntries: number;
+  timeIndexEntries: number;
+}
+
+export interface RecoveryReport {
+  topic: string;
+  partition: number;
+  truncatedAtOffset: number;
+  segment: string;
+  deletedSegments: number;
+  reason: string;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function entries(config: TopicConfigEntries | undefined, what: string): Record<string, string> | undefined {
+  if (config === undefined) return undefined;
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) {
+    throw new InvalidArgumentError(`${what} must be an object of config names to values`);
+  }
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(config)) {
+    if (typeof v !== 'string' && typeof v !== 'number') {
+      throw new InvalidArgumentError(`${what} "${k}" must be a string or number`);
+    }
+    out[k] = String(v);
+  }
+  return out;
+}
+
+function checkName(topic: unknown): asserts topic is string {
+  if (typeof topic !== 'string' || topic.length === 0) {
+    throw new InvalidArgumentError(`topic must be a non-empty string, not ${JSON.stringify(topic)}`);
+  }
+}
+
+function checkPartition(partition: unknown): asserts partition is number {
+  if (typeof partition !== 'number' || !Number.isInteger(partition) || partition < 0 || partition > 0x7fffffff) {
+    throw new InvalidArgumentError(`partition must be a non-negative integer, not ${String(partition)}`);
+  }
+}
+
+function checkOffset(name: string, v: unknown): asserts v is number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+    throw new InvalidArgumentError(`${name} must be a non-negative safe integer, not ${String(v)}`);
+  }
+}
+
+export class Log {
+  private native: NativeLog | null;
+  private readonly buffers = new Map<number, WeakRef<ArrayBuffer>>();
+  private zeroCopySupported = true;
+  /** The data directory, resolved. */
+  readonly dataDir: string;
+
+  private constructor(native: NativeLog) {
+    this.native = native;
+    this.dataDir = native.dataDir;
+  }
+
+  /**
+   * Opens (creating if needed) the log in `dataDir`. Several opens of one
+   * directory in a process share one engine; another process gets a
+   * LockedError naming the holder.
+   */
+  static open(dataDir: string, options: LogOptions = {}): Log {
+    if (typeof dataDir !== 'string' || dataDir.length === 0) {
+      throw new InvalidArgumentError('dataDir must be a non-empty string');
+    }
+    try {
+      return new Log(binding.NativeLog.open(dataDir, entries(options.defaultTopicConfig, 'defaultTopicConfig')));
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /** False where the runtime refuses external buffers and reads copy instead. */
+  get zeroCopy(): boolean {
+    return this.zeroCopySupported;
+  }
+
+  get closed(): boolean {
+    return this.native === null;
+  }
+
+  private n(): NativeLog {
+    if (this.native === null) throw new ClosedError();
+    return this.native;
+  }
+
+  createTopic(name: string, options: CreateTopicOptions = {}): void {
+    checkName(name);
+    const partitions = options.partitions ?? 1;
+    if (!Number.isInteger(partitions) || partitions < 1) {
+      throw new InvalidArgumentError(`partitions must be a positive integer, not ${String(partitions)}`);
+    }
+    const config = entries(options.config, 'config');
+    try {
+      this.n().createTopic(name, partitions, config);
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  deleteTopic(name: string): void {
+    checkName(name);
+    try {
+      this.n().deleteTopic(name);
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /** Grows `name` to `total` partitions. */
+  createPartitions(name: string, total: number): void {
+    checkName(name);
+    if (!Number.isInteger(total) || total < 1) throw new InvalidArgumentError('total must be a positive integer');
+    try {
+      this.n().createPartitions(name, total);
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /** Changes some configs of a topic, keeping the others. */
+  alterTopicConfig(name: string, config: TopicConfigEntries): void {
+    checkName(name);
+    const e = entries(config, 'config') ?? {};
+    try {
+      this.n().alterTopicConfig(name, e);
+    } catch (err) {
+      throw fromNative(err);
+    }
+  }
+
+  topics(): TopicDescription[] {
+    try {
+      return this.n().topics();
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  hasTopic(name: string): boolean {
+    return this.topics().some((t) => t.name === name);
+  }
+
+  watermarks(topic: string, partition: number): Watermarks {
+    checkName(topic);
+    checkPartition(partition);
+    try {
+      const w = this.n().watermarks(topic, partition);
+      return { logStartOffset: w[0] as number, highWatermark: w[1] as number, durableOffset: w[2] as number };
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /**
+   * Appends one RecordBatch v2 (from `encodeBatch`, or any Kafka client) and
+   * returns its base offset. For a topic with `flush: 'always'` it returns
+   * a Promise that resolves after the group-committed fdatasync instead.
+   */
+  append(topic: string, partition: number, batch: Uint8Array): number | Promise<number> {
+    const r = this.appendWithMetadata(topic, partition, batch);
+    if (r.durable === null) return r.baseOffset;
+    return r.durable.then(() => r.baseOffset);
+  }
+
+  /** `append` with everything the engine reports, and the durability wait separate. */
+  appendWithMetadata(topic: string, partition: number, batch: Uint8Array): AppendResult {
+    checkName(topic);
+    checkPartition(partition);
+    if (!(batch instanceof Uint8Array)) {
+      throw new InvalidArgumentError('batch must be a Buffer or Uint8Array holding one RecordBatch v2');
+    }
+    const native = this.n();
+    let r: number[];
+    try {
+      r = native.append(topic, partition, batch);
+    } catch (e) {
+      throw fromNative(e);
+    }
+    const lastOffset = r[1] as number;
+    let durable: Promise<void> | null = null;
+    if (r[3] === 1) {
+      durable = native.syncTo(topic, partition, lastOffset + 1).catch((e: unknown) => {
+        throw fromNative(e);
+      });
+    }
+    return {
+      baseOffset: r[0] as number,
+      lastOffset,
+      logAppendTime: r[2] as number,
+      logStartOffset: r[4] as number,
+      durable,
+    };
+  }
+
+  /**
+   * Reads whole batches from the one holding `offset`, up to `maxBytes`
+   * (at least one batch, as Kafka does). Reading at the high watermark
+   * returns an empty `batches`.
+   */
+  read(topic: string, partition: number, offset: number, maxBytes = 1 << 20): ReadResult {
+    checkName(topic);
+    checkPartition(partition);
+    checkOffset('offset', offset);
+    checkOffset('maxBytes', maxBytes);
+    const native = this.n();
+    let r: number[];
+    try {
+      r = native.read(topic, partition, offset, maxBytes);
+    } catch (e) {
+      throw fromNative(e);
+    }
+    const length = r[2] as number;
+    const result: ReadResult = {
+      batches: EMPTY,
+      nextOffset: r[3] as number,
+      highWatermark: r[4] as number,
+      logStartOffset: r[5] as number,
+    };
+    if (length === 0) return result;
+    const mapId = r[0] as number;
+    const position = r[1] as number;
+    if (this.zeroCopySupported) {
+      let ab = this.buffers.get(mapId)?.deref();
+      if (ab === undefined || ab.byteLength < position + length) {
+        const fresh = native.lastMapBuffer();
+        if (fresh === null) {
+          this.zeroCopySupported = false;
+        } else {
+          ab = fresh;
+          this.buffers.set(mapId, new WeakRef(ab));
+          this.sweep();
+        }
+      }
+      if (ab !== undefined && this.zeroCopySupported) {
+        result.batches = Buffer.from(ab, position, length);
+        return result;
+      }
+    }
+    result.batches = native.lastChunkCopy();
+    return result;
+  }
+
+  /** Drops cache entries whose buffers were collected, now and then. */
+  private sweep(): void {
+    if (this.buffers.size < 64) return;
+    for (const [id, ref] of this.buffers) {
+      if (ref.deref() === undefined) this.buffers.delete(id);
+    }
+  }
+
+  /**
+   * Resolves to true once the high watermark passes `offset` (at once if it
+   * already has), or to false after `timeoutMs` or when the log closes.
+   * Holds no thread and no timer beyond the timeout.
+   */
+  waitForData(topic: string, partition: number, offset: number, timeoutMs: number): Promise<boolean> {
+    checkName(topic);
+    checkPartition(partition);
+    checkOffset('offset', offset);
+    checkOffset('timeoutMs', timeoutMs);
+    const native = this.n();
+    let w: { id: number; promise: Promise<boolean> };
+    try {
+      w = native.waitForData(topic, partition, offset);
+    } catch (e) {
+      return Promise.reject(fromNative(e));
+    }
+    if (w.id === 0) return w.promise;
+    const timer = setTimeout(() => {
+      try {
+        native.cancelWait(topic, partition, w.id);
+      } catch {
+        // The partition is gone; its waiters were already told.
+      }
+    }, timeoutMs);
+    return w.promise.finally(() => clearTimeout(timer));
+  }
+
+  /** Resolves once everything appended so far is fsynced. */
+  flush(): Promise<void> {
+    try {
+      return this.n()
+        .flush()
+        .catch((e: unknown) => {
+          throw fromNative(e);
+        });
+    } catch (e) {
+      return Promise.reject(fromNative(e));
+    }
+  }
+
+  /**
+   * Releases this handle; the last handle of a directory flushes and closes
+   * the engine. Views handed out earlier stay valid.
+   */
+  async close(): Promise<void> {
+    const native = this.native;
+    if (native === null) return;
+    this.native = null;
+    try {
+      await native.close();
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /** Advances the log start offset (Kafka's DeleteRecords); returns the new one. */
+  deleteRecords(topic: string, partition: number, offset: number): number {
+    checkName(topic);
+    checkPartition(partition);
+    checkOffset('offset', offset);
+    try {
+      return this.n().deleteRecords(topic, partition, offset);
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /** The first offset whose timestamp is at or after `timestampMs`, or null. */
+  offsetForTimestamp(topic: string, partition: number, timestampMs: number): number | null {
+    checkName(topic);
+    checkPartition(partition);
+    if (!Number.isSafeInteger(timestampMs)) throw new InvalidArgumentError('timestampMs must be an integer');
+    try {
+      const o = this.n().offsetForTimestamp(topic, partition, timestampMs);
+      return o < 0 ? null : o;
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /** Runs retention now (it also runs in the background); returns segments deleted. */
+  enforceRetention(): number {
+    try {
+      return this.n().enforceRetention();
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /** Starts a new segment (for tests and tools). */
+  roll(topic: string, partition: number): void {
+    checkName(topic);
+    checkPartition(partition);
+    try {
+      this.n().roll(topic, partition);
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  segments(topic: string, partition: number): SegmentDescription[] {
+    checkName(topic);
+    checkPartition(partition);
+    try {
+      return this.n().segments(topic, partition);
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /** What recovery repaired when the engine opened. */
+  recoveryReports(): RecoveryReport[] {
+    return this.n().recoveryReports();
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * The private native binding: loads the compiled addon and describes its
+ * shape. Nothing outside `ts/` imports this module; `log.ts` is the API.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** A topic as the binding reports it. */
+export interface NativeTopicInfo {
+  name: string;
+  partitions: number;
+  config: Record<string, string>;
+}
+
+export interface NativeSegmentSummary {
+  baseOffset: number;
+  nextOffset: number;
+  sizeBytes: number;
+  maxTimestamp: number;
+  path: string;
+  offsetIndexEntries: number;
+  timeIndexEntries: number;
+}
+
+export interface NativeRecoverySummary {
+  topic: string;
+  partition: number;
+  truncatedAtOffset: number;
+  segment: string;
+  deletedSegments: number;
+  reason: string;
+}
+
+export interface NativeLog {
+  readonly dataDir: string;
+  close(): Promise<void>;
+  createTopic(name: string, partitions: number, config?: Record<string, string>): void;
+  deleteTopic(name: string): void;
+  createPartitions(name: string, total: number): void;
+  alterTopicConfig(name: string, entries: Record<string, string>): void;
+  topics(): NativeTopicInfo[];
+  /** [logStartOffset, highWatermark, durableOffset] */
+  watermarks(topic: string, partition: number): number[];
+  /** [baseOffset, lastOffset, logAppendTime, needsSync, logStartOffset] */
+  append(topic: string, partition: number, batch: Uint8Array): number[];
+  syncTo(topic: string, partition: number, offset: number): Promise<void>;
+  flush(): Promise<void>;
+  /** [mapId, position, length, nextOffset, highWatermark, logStartOffset, mapLength] */
+  read(topic: string, partition: number, offset: number, maxBytes: number): number[];
+  lastMapBuffer(): ArrayBuffer | null;
+  lastChunkCopy(): Buffer;
+  waitForData(topic: string, partition: number, offset: number): { id: number; promise: Promise<boolean> };
+  cancelWait(topic: string, partition: number, id: number): boolean;
+  deleteRecords(topic: string, partition: number, offset: number): number;
+  offsetForTimestamp(topic: string, partition: number, timestampMs: number): number;
+  enforceRetention(): number;
+  roll(topic: string, partition: number): void;
+  segments(topic: string, partition: number): NativeSegmentSummary[];
+  recoveryReports(): NativeRecoverySummary[];
+}
+
+interface Binding {
+  NativeLog: { open(dir: string, defaultConfig?: Record<string, string>): NativeLog };
+  crc32c(bytes: Uint8Array, start: number, end: number): number;
+}
+
+function load(): Binding {
+  // dist/native.js sits beside dist/native/; the TypeScript sources (run by
+  // the tests) find the same build one level up.
+  const candidates = [
+    join(__dirname, 'native', 'ferrolog.node'),
+    join(__dirname, '..', 'dist', 'native', 'ferrolog.node'),
+  ];
+  for (const path of candidates) {
+    if (existsSync(path)) return require(path) as Binding;
+  }
+  throw new Error(
+    `ferrolog: the native addon is not built (looked in ${candidates.join(', ')}); run \`npm install\` or \`npm run build\``,
+  );
+}
+
+export const binding: Binding = load();
