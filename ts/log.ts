@@ -104,7 +104,12 @@ function checkName(topic: unknown): asserts topic is string {
 }
 
 function checkPartition(partition: unknown): asserts partition is number {
-  if (typeof partition !== 'number' || !Number.isInteger(partition) || partition < 0 || partition > 0x7fffffff) {
+  if (
+    typeof partition !== 'number' ||
+    !Number.isInteger(partition) ||
+    partition < 0 ||
+    partition > 0x7fffffff
+  ) {
     throw new InvalidArgumentError(`partition must be a non-negative integer, not ${String(partition)}`);
   }
 }
@@ -137,7 +142,9 @@ export class Log {
       throw new InvalidArgumentError('dataDir must be a non-empty string');
     }
     try {
-      return new Log(binding.NativeLog.open(dataDir, entries(options.defaultTopicConfig, 'defaultTopicConfig')));
+      return new Log(
+        binding.NativeLog.open(dataDir, entries(options.defaultTopicConfig, 'defaultTopicConfig')),
+      );
     } catch (e) {
       throw fromNative(e);
     }
@@ -183,7 +190,8 @@ export class Log {
   /** Grows `name` to `total` partitions. */
   createPartitions(name: string, total: number): void {
     checkName(name);
-    if (!Number.isInteger(total) || total < 1) throw new InvalidArgumentError('total must be a positive integer');
+    if (!Number.isInteger(total) || total < 1)
+      throw new InvalidArgumentError('total must be a positive integer');
     try {
       this.n().createPartitions(name, total);
     } catch (e) {
@@ -332,9 +340,10 @@ export class Log {
     checkPartition(partition);
     checkOffset('offset', offset);
     checkOffset('timeoutMs', timeoutMs);
-    const native = this.n();
+    let native: NativeLog;
     let w: { id: number; promise: Promise<boolean> };
     try {
+      native = this.n();
       w = native.waitForData(topic, partition, offset);
     } catch (e) {
       return Promise.reject(fromNative(e));

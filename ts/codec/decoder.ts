@@ -6,8 +6,8 @@
  * only when read, so a consumer that reads only values pays for values.
  */
 import { CorruptDataError, FerrologError } from '../errors';
-import * as F from './format';
 import type { IHeaders } from './encoder';
+import * as F from './format';
 import { readVarint } from './varint';
 
 /** The fixed header of one batch, as numbers. */
@@ -39,7 +39,9 @@ export function readBatchInfo(buf: Buffer, pos: number): BatchInfo {
   }
   const sizeBytes = buf.readInt32BE(pos + F.BATCH_LENGTH) + F.LOG_OVERHEAD_BYTES;
   if (sizeBytes < F.HEADER_BYTES || pos + sizeBytes > buf.byteLength) {
-    throw new CorruptDataError(`batch at byte ${pos} claims ${sizeBytes} bytes; ${buf.byteLength - pos} remain`);
+    throw new CorruptDataError(
+      `batch at byte ${pos} claims ${sizeBytes} bytes; ${buf.byteLength - pos} remain`,
+    );
   }
   if (buf[pos + F.MAGIC] !== 2) {
     throw new CorruptDataError(`batch at byte ${pos} has magic ${buf[pos + F.MAGIC]}, not 2`);
@@ -152,7 +154,8 @@ export class Message {
 
   /** Header values are Buffer views; a repeated key gives an array, as in kafkajs. */
   get headers(): IHeaders {
-    if (this.cachedHeaders === undefined) this.cachedHeaders = decodeHeaders(this.buf, this.headersStart, this.recordEnd);
+    if (this.cachedHeaders === undefined)
+      this.cachedHeaders = decodeHeaders(this.buf, this.headersStart, this.recordEnd);
     return this.cachedHeaders;
   }
 
@@ -193,12 +196,17 @@ function decodeHeaders(buf: Buffer, start: number, end: number): IHeaders {
       value = buf.subarray(pos, pos + vl);
       pos += vl;
     }
-    const prev = headers[key];
     // kafkajs keeps a null header value as null; repeated keys become arrays.
+    // Only own properties count, so keys such as `valueOf` or `__proto__`
+    // are plain headers and can never reach the object's prototype.
     const v = value as Buffer;
-    if (prev === undefined) headers[key] = v;
-    else if (Array.isArray(prev)) prev.push(v);
-    else headers[key] = [prev as Buffer, v];
+    if (!Object.hasOwn(headers, key)) {
+      Object.defineProperty(headers, key, { value: v, enumerable: true, writable: true, configurable: true });
+    } else {
+      const prev = headers[key];
+      if (Array.isArray(prev)) prev.push(v);
+      else headers[key] = [prev as Buffer, v];
+    }
   }
   return headers;
 }
@@ -249,7 +257,8 @@ function decodeRecords(
     const length = readVarint(buf, pos, end, cursor);
     pos = cursor[0] as number;
     const recordEnd = pos + length;
-    if (length < 1 || recordEnd > end) throw new CorruptDataError(`record ${i} of batch ${batch.baseOffset} runs past its batch`);
+    if (length < 1 || recordEnd > end)
+      throw new CorruptDataError(`record ${i} of batch ${batch.baseOffset} runs past its batch`);
     pos += 1; // attributes
     const tsDelta = readVarint(buf, pos, recordEnd, cursor);
     pos = cursor[0] as number;

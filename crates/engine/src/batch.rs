@@ -155,14 +155,20 @@ impl BatchHeader {
     /// Parses the header at the start of `bytes`. `bytes` may hold more than
     /// one batch; the header's own length must fit inside it.
     pub fn parse(bytes: &[u8]) -> Result<BatchHeader, BatchError> {
-        if bytes.len() < HEADER_BYTES {
+        Self::parse_within(bytes, bytes.len())
+    }
+
+    /// Parses the header at the start of `bytes`, where the batch may span
+    /// `available` bytes in all (`bytes` holds at least the header).
+    fn parse_within(bytes: &[u8], available: usize) -> Result<BatchHeader, BatchError> {
+        if bytes.len() < HEADER_BYTES || available < HEADER_BYTES {
             return Err(BatchError::TooShort {
-                size_bytes: bytes.len(),
+                size_bytes: bytes.len().min(available),
             });
         }
         let batch_length = i64::from(read_i32(bytes, BATCH_LENGTH_OFFSET));
         let min_length = (HEADER_BYTES - LOG_OVERHEAD_BYTES) as i64;
-        let available = bytes.len() - LOG_OVERHEAD_BYTES;
+        let available = available - LOG_OVERHEAD_BYTES;
         if batch_length < min_length || batch_length > available as i64 {
             return Err(BatchError::LengthMismatch {
                 declared_bytes: batch_length,
@@ -205,6 +211,12 @@ impl BatchHeader {
             base_sequence: read_i32(bytes, BASE_SEQUENCE_OFFSET),
             record_count,
         })
+    }
+
+    /// Parses a header held apart from its records, for a batch of
+    /// `batch_bytes` in all (a header patched in a copy before writing).
+    pub fn parse_header_only(header: &[u8], batch_bytes: usize) -> Result<BatchHeader, BatchError> {
+        Self::parse_within(header, batch_bytes)
     }
 
     pub fn compression(&self) -> Compression {
@@ -562,6 +574,30 @@ pub fn set_max_timestamp(batch: &mut [u8], log_append_time: bool, max_timestamp:
         .copy_from_slice(&max_timestamp.to_be_bytes());
     let crc = compute_crc(batch);
     batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+}
+
+/// Like `set_max_timestamp`, for a header held apart from its records: the
+/// new CRC covers the patched header fields and then `records`.
+pub fn set_header_max_timestamp(
+    header: &mut [u8],
+    records: &[u8],
+    log_append_time: bool,
+    max_timestamp: i64,
+) {
+    let mut attributes = read_i16(header, ATTRIBUTES_OFFSET) as u16;
+    if log_append_time {
+        attributes |= TIMESTAMP_TYPE_MASK;
+    } else {
+        attributes &= !TIMESTAMP_TYPE_MASK;
+    }
+    header[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
+    header[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8]
+        .copy_from_slice(&max_timestamp.to_be_bytes());
+    let crc = crc32c::crc32c_append(
+        crc32c::crc32c(&header[ATTRIBUTES_OFFSET..HEADER_BYTES]),
+        records,
+    );
+    header[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
 }
 
 #[cfg(test)]

@@ -18,8 +18,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use ferrolog_engine::{DataOutcome, Engine, EngineOptions, ReadMap, TopicConfig};
-use napi::bindgen_prelude::{Buffer, Object, Unknown};
 use napi::bindgen_prelude::JsObjectValue;
+use napi::bindgen_prelude::{Buffer, Object, Unknown};
 use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
 use parking_lot::Mutex;
@@ -29,23 +29,32 @@ fn to_js(e: ferrolog_engine::Error) -> Error {
 }
 
 fn invalid(msg: impl Into<String>) -> Error {
-    Error::new(Status::InvalidArg, format!("ERR_INVALID_ARGUMENT: {}", msg.into()))
+    Error::new(
+        Status::InvalidArg,
+        format!("ERR_INVALID_ARGUMENT: {}", msg.into()),
+    )
 }
 
 /// Offsets cross as doubles: exact up to 2^53, which a log reaches after
 /// 285 years at a million records a second.
 fn offset_arg(name: &str, v: f64) -> Result<u64> {
     if !v.is_finite() || v < 0.0 || v.fract() != 0.0 || v > 9_007_199_254_740_991.0 {
-        return Err(invalid(format!("{name} must be a non-negative integer, not {v}")));
+        return Err(invalid(format!(
+            "{name} must be a non-negative integer, not {v}"
+        )));
     }
     Ok(v as u64)
 }
 
 fn partition_arg(v: i64) -> Result<u32> {
-    u32::try_from(v).map_err(|_| invalid(format!("partition must be a non-negative integer, not {v}")))
+    u32::try_from(v)
+        .map_err(|_| invalid(format!("partition must be a non-negative integer, not {v}")))
 }
 
-fn config_from(base: &TopicConfig, entries: Option<HashMap<String, String>>) -> Result<TopicConfig> {
+fn config_from(
+    base: &TopicConfig,
+    entries: Option<HashMap<String, String>>,
+) -> Result<TopicConfig> {
     let mut config = base.clone();
     if let Some(entries) = entries {
         let mut keys: Vec<_> = entries.into_iter().collect();
@@ -57,6 +66,9 @@ fn config_from(base: &TopicConfig, entries: Option<HashMap<String, String>>) -> 
     }
     Ok(config)
 }
+
+/// A promise to settle with no value, from any thread.
+type VoidDeferred = napi::JsDeferred<(), fn(Env) -> Result<()>>;
 
 struct Shared {
     engine: Arc<Engine>,
@@ -111,10 +123,18 @@ impl NativeLog {
         if dir.is_empty() {
             return Err(invalid("dataDir must be a non-empty path"));
         }
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Error::new(Status::GenericFailure, format!("ERR_IO: cannot create {dir}: {e}")))?;
-        let key = std::fs::canonicalize(&dir)
-            .map_err(|e| Error::new(Status::GenericFailure, format!("ERR_IO: cannot resolve {dir}: {e}")))?;
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            Error::new(
+                Status::GenericFailure,
+                format!("ERR_IO: cannot create {dir}: {e}"),
+            )
+        })?;
+        let key = std::fs::canonicalize(&dir).map_err(|e| {
+            Error::new(
+                Status::GenericFailure,
+                format!("ERR_IO: cannot resolve {dir}: {e}"),
+            )
+        })?;
         let mut guard = ENGINES.lock();
         let map = guard.get_or_insert_with(HashMap::new);
         if let Some(shared) = map.get_mut(&key) {
@@ -131,15 +151,37 @@ impl NativeLog {
         }
         let default_topic_config = config_from(&TopicConfig::default(), default_config)?;
         let engine = Arc::new(
-            Engine::open(&key, EngineOptions { default_topic_config, ..EngineOptions::default() }).map_err(to_js)?,
+            Engine::open(
+                &key,
+                EngineOptions {
+                    default_topic_config,
+                    ..EngineOptions::default()
+                },
+            )
+            .map_err(to_js)?,
         );
-        map.insert(key.clone(), Shared { engine: engine.clone(), handles: 1 });
-        Ok(NativeLog { engine, dir: key, closed: false, last_map: None, last_chunk: (0, 0) })
+        map.insert(
+            key.clone(),
+            Shared {
+                engine: engine.clone(),
+                handles: 1,
+            },
+        );
+        Ok(NativeLog {
+            engine,
+            dir: key,
+            closed: false,
+            last_map: None,
+            last_chunk: (0, 0),
+        })
     }
 
     fn check(&self) -> Result<()> {
         if self.closed {
-            Err(Error::new(Status::GenericFailure, "ERR_CLOSED: the log is closed".to_string()))
+            Err(Error::new(
+                Status::GenericFailure,
+                "ERR_CLOSED: the log is closed".to_string(),
+            ))
         } else {
             Ok(())
         }
@@ -186,7 +228,12 @@ impl NativeLog {
                 Ok(()) => deferred.resolve(done),
                 Err(e) => deferred.reject(to_js(e)),
             })
-            .map_err(|e| Error::new(Status::GenericFailure, format!("ERR_IO: cannot start close thread: {e}")))?;
+            .map_err(|e| {
+                Error::new(
+                    Status::GenericFailure,
+                    format!("ERR_IO: cannot start close thread: {e}"),
+                )
+            })?;
         Ok(promise)
     }
 
@@ -196,10 +243,17 @@ impl NativeLog {
     }
 
     #[napi]
-    pub fn create_topic(&self, name: String, partitions: u32, config: Option<HashMap<String, String>>) -> Result<()> {
+    pub fn create_topic(
+        &self,
+        name: String,
+        partitions: u32,
+        config: Option<HashMap<String, String>>,
+    ) -> Result<()> {
         self.check()?;
         let config = config_from(self.engine.default_topic_config(), config)?;
-        self.engine.create_topic(&name, partitions, Some(config)).map_err(to_js)
+        self.engine
+            .create_topic(&name, partitions, Some(config))
+            .map_err(to_js)
     }
 
     #[napi]
@@ -232,7 +286,12 @@ impl NativeLog {
             .map(|t| TopicInfo {
                 name: t.name.clone(),
                 partitions: t.partition_count(),
-                config: t.config().entries().into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+                config: t
+                    .config()
+                    .entries()
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect(),
             })
             .collect())
     }
@@ -241,8 +300,16 @@ impl NativeLog {
     #[napi]
     pub fn watermarks(&self, topic: String, partition: i64) -> Result<Vec<f64>> {
         self.check()?;
-        let w = self.engine.partition(&topic, partition_arg(partition)?).map_err(to_js)?.watermarks();
-        Ok(vec![w.log_start_offset as f64, w.high_watermark as f64, w.durable_offset as f64])
+        let w = self
+            .engine
+            .partition(&topic, partition_arg(partition)?)
+            .map_err(to_js)?
+            .watermarks();
+        Ok(vec![
+            w.log_start_offset as f64,
+            w.high_watermark as f64,
+            w.durable_offset as f64,
+        ])
     }
 
     /// Appends one RecordBatch v2. Returns [baseOffset, lastOffset,
@@ -266,9 +333,18 @@ impl NativeLog {
     /// Resolves once everything below `offset` is fsynced (group commit on
     /// the engine's flusher thread).
     #[napi]
-    pub fn sync_to<'env>(&self, env: &'env Env, topic: String, partition: i64, offset: f64) -> Result<Object<'env>> {
+    pub fn sync_to<'env>(
+        &self,
+        env: &'env Env,
+        topic: String,
+        partition: i64,
+        offset: f64,
+    ) -> Result<Object<'env>> {
         self.check()?;
-        let p = self.engine.partition(&topic, partition_arg(partition)?).map_err(to_js)?;
+        let p = self
+            .engine
+            .partition(&topic, partition_arg(partition)?)
+            .map_err(to_js)?;
         let offset = offset_arg("offset", offset)?;
         let (deferred, promise) = env.create_deferred::<(), _>()?;
         p.sync_to(
@@ -289,7 +365,12 @@ impl NativeLog {
             Ok(())
         }
         let (deferred, promise) = env.create_deferred::<(), fn(Env) -> Result<()>>()?;
-        let partitions: Vec<_> = self.engine.topics().iter().flat_map(|t| t.partitions()).collect();
+        let partitions: Vec<_> = self
+            .engine
+            .topics()
+            .iter()
+            .flat_map(|t| t.partitions())
+            .collect();
         if partitions.is_empty() {
             deferred.resolve(done);
             return Ok(promise);
@@ -297,9 +378,13 @@ impl NativeLog {
         struct Join {
             remaining: usize,
             error: Option<ferrolog_engine::Error>,
-            deferred: Option<napi::JsDeferred<(), fn(Env) -> Result<()>>>,
+            deferred: Option<VoidDeferred>,
         }
-        let join = Arc::new(Mutex::new(Join { remaining: partitions.len(), error: None, deferred: Some(deferred) }));
+        let join = Arc::new(Mutex::new(Join {
+            remaining: partitions.len(),
+            error: None,
+            deferred: Some(deferred),
+        }));
         for p in partitions {
             let hw = p.watermarks().high_watermark;
             let join = join.clone();
@@ -330,7 +415,13 @@ impl NativeLog {
     /// mapLength]; length 0 means nothing to read. The bytes are then had
     /// through `lastMapBuffer` (zero-copy) or `lastChunkCopy`.
     #[napi]
-    pub fn read(&mut self, topic: String, partition: i64, offset: f64, max_bytes: f64) -> Result<Vec<f64>> {
+    pub fn read(
+        &mut self,
+        topic: String,
+        partition: i64,
+        offset: f64,
+        max_bytes: f64,
+    ) -> Result<Vec<f64>> {
         self.check()?;
         let offset = offset_arg("offset", offset)?;
         let max_bytes = offset_arg("maxBytes", max_bytes)?;
@@ -342,7 +433,15 @@ impl NativeLog {
         match r.chunks.into_iter().next() {
             None => {
                 self.last_map = None;
-                Ok(vec![0.0, 0.0, 0.0, r.next_offset as f64, w.high_watermark as f64, w.log_start_offset as f64, 0.0])
+                Ok(vec![
+                    0.0,
+                    0.0,
+                    0.0,
+                    r.next_offset as f64,
+                    w.high_watermark as f64,
+                    w.log_start_offset as f64,
+                    0.0,
+                ])
             }
             Some(c) => {
                 let (_, map_len) = c.map.external_parts();
@@ -389,9 +488,18 @@ impl NativeLog {
     /// the high watermark passes `offset`, or false when the wait is
     /// cancelled (timeout) or the log closes. Holds no thread.
     #[napi]
-    pub fn wait_for_data<'env>(&self, env: &'env Env, topic: String, partition: i64, offset: f64) -> Result<Object<'env>> {
+    pub fn wait_for_data<'env>(
+        &self,
+        env: &'env Env,
+        topic: String,
+        partition: i64,
+        offset: f64,
+    ) -> Result<Object<'env>> {
         self.check()?;
-        let p = self.engine.partition(&topic, partition_arg(partition)?).map_err(to_js)?;
+        let p = self
+            .engine
+            .partition(&topic, partition_arg(partition)?)
+            .map_err(to_js)?;
         let offset = offset_arg("offset", offset)?;
         let (deferred, promise) = env.create_deferred::<bool, _>()?;
         let id = p
@@ -412,7 +520,10 @@ impl NativeLog {
     /// Ends a wait early; its promise resolves to false.
     #[napi]
     pub fn cancel_wait(&self, topic: String, partition: i64, id: f64) -> Result<bool> {
-        let p = self.engine.partition(&topic, partition_arg(partition)?).map_err(to_js)?;
+        let p = self
+            .engine
+            .partition(&topic, partition_arg(partition)?)
+            .map_err(to_js)?;
         match p.cancel_wait(offset_arg("id", id)?) {
             Some(cb) => {
                 cb(DataOutcome::Closed);
@@ -427,17 +538,31 @@ impl NativeLog {
         self.check()?;
         let start = self
             .engine
-            .delete_records(&topic, partition_arg(partition)?, offset_arg("offset", offset)?)
+            .delete_records(
+                &topic,
+                partition_arg(partition)?,
+                offset_arg("offset", offset)?,
+            )
             .map_err(to_js)?;
         Ok(start as f64)
     }
 
     /// The first offset at or after `timestampMs`, or -1 when none is.
     #[napi]
-    pub fn offset_for_timestamp(&self, topic: String, partition: i64, timestamp_ms: f64) -> Result<f64> {
+    pub fn offset_for_timestamp(
+        &self,
+        topic: String,
+        partition: i64,
+        timestamp_ms: f64,
+    ) -> Result<f64> {
         self.check()?;
-        let p = self.engine.partition(&topic, partition_arg(partition)?).map_err(to_js)?;
-        Ok(p.offset_for_timestamp(timestamp_ms as i64).map_err(to_js)?.map_or(-1.0, |o| o as f64))
+        let p = self
+            .engine
+            .partition(&topic, partition_arg(partition)?)
+            .map_err(to_js)?;
+        Ok(p.offset_for_timestamp(timestamp_ms as i64)
+            .map_err(to_js)?
+            .map_or(-1.0, |o| o as f64))
     }
 
     #[napi]
@@ -449,15 +574,21 @@ impl NativeLog {
     #[napi]
     pub fn roll(&self, topic: String, partition: i64) -> Result<()> {
         self.check()?;
-        self.engine.partition(&topic, partition_arg(partition)?).map_err(to_js)?.roll().map_err(to_js)
+        self.engine
+            .partition(&topic, partition_arg(partition)?)
+            .map_err(to_js)?
+            .roll()
+            .map_err(to_js)
     }
 
     #[napi]
     pub fn segments(&self, topic: String, partition: i64) -> Result<Vec<SegmentSummary>> {
         self.check()?;
-        let p = self.engine.partition(&topic, partition_arg(partition)?).map_err(to_js)?;
-        Ok(p
-            .segments()
+        let p = self
+            .engine
+            .partition(&topic, partition_arg(partition)?)
+            .map_err(to_js)?;
+        Ok(p.segments()
             .into_iter()
             .map(|s| SegmentSummary {
                 base_offset: s.base_offset as f64,
@@ -494,7 +625,10 @@ impl NativeLog {
 pub fn crc32c(bytes: &[u8], start: u32, end: u32) -> Result<u32> {
     let (s, e) = (start as usize, end as usize);
     if s > e || e > bytes.len() {
-        return Err(invalid(format!("crc32c range {s}..{e} is outside {} bytes", bytes.len())));
+        return Err(invalid(format!(
+            "crc32c range {s}..{e} is outside {} bytes",
+            bytes.len()
+        )));
     }
     Ok(ferrolog_engine::batch::crc32c(&bytes[s..e]))
 }

@@ -1,0 +1,27 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach } from 'vitest';
+
+const dirs: string[] = [];
+
+/** A fresh directory, removed after the test. */
+export function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'ferrolog-test-'));
+  dirs.push(d);
+  return d;
+}
+
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** Forces a full GC (vitest runs these workers with --expose-gc) and lets finalizers run. */
+export async function collectGarbage(): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error('run with --expose-gc');
+  for (let i = 0; i < 4; i++) {
+    gc();
+    await new Promise((r) => setImmediate(r));
+  }
+}
