@@ -2,9 +2,11 @@
 //!
 //! Follow an append from the top: [`Engine::append`] finds the
 //! [`Partition`], which validates the RecordBatch v2 ([`batch`]), rolls the
-//! active [`segment`] if needed, allocates space (`io`), copies the bytes
-//! into the segment's shared map (`mmap`), assigns the base offset, updates
-//! the sparse indexes ([`index`]) and publishes the new size to readers.
+//! active [`segment`] if needed, allocates space with fallocate (`io`),
+//! patches the base offset into a copy of the header, writes header and
+//! records with one pwritev, updates the sparse indexes ([`index`]) and
+//! publishes the new size to readers, who read through copy-on-write maps
+//! (`mmap`).
 //! Durability comes from the `flusher` thread's group-committed fdatasync.
 //!
 //! `unsafe` code lives only in `mmap`.
