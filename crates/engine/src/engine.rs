@@ -35,6 +35,9 @@ pub const LOG_START_FILE: &str = "log-start-offset-checkpoint";
 pub const TOPIC_NAME_BYTES_MAX: usize = 249;
 /// The most partitions one topic may have.
 pub const PARTITIONS_MAX: u32 = 10_000;
+/// Producer ids are reserved on disk this many at a time, so a restart
+/// never hands out an id twice without a write per id.
+pub const PRODUCER_ID_BLOCK: i64 = 1000;
 
 pub struct EngineOptions {
     pub storage: Arc<dyn Storage>,
@@ -94,6 +97,8 @@ struct Inner {
     checkpoint_interval: Duration,
     retention_interval: Duration,
     periodic: Mutex<Periodic>,
+    /// The next producer id to hand out, and the end of the reserved block.
+    producer_ids: Mutex<(i64, i64)>,
 }
 
 struct Periodic {
@@ -168,7 +173,10 @@ impl Engine {
                 next_retention: Instant::now()
                     + Duration::from_millis(options.retention_check_interval_ms.max(1)),
             }),
+            producer_ids: Mutex::new((0, 0)),
         });
+        let reserved = read_producer_id_block(&dir)?;
+        *inner.producer_ids.lock() = (reserved, reserved);
         let weak = Arc::downgrade(&inner);
         let flusher = Flusher::start(Box::new(move |now| tick(&weak, now)))
             .map_err(|e| Error::io("start flusher thread", &dir, e))?;
@@ -524,6 +532,25 @@ impl Engine {
         Ok(start)
     }
 
+    /// A new producer id for an idempotent producer (epoch 0). Ids are
+    /// unique across restarts: they are reserved on disk in blocks.
+    pub fn allocate_producer_id(&self) -> Result<i64> {
+        self.check_open()?;
+        let mut ids = self.inner.producer_ids.lock();
+        if ids.0 >= ids.1 {
+            let end = ids.1 + PRODUCER_ID_BLOCK;
+            let path = self.inner.dir.join(".meta").join("producer-ids");
+            self.inner
+                .storage
+                .write_atomic(&path, end.to_string().as_bytes())
+                .map_err(|e| Error::io("reserve producer ids", &path, e))?;
+            ids.1 = end;
+        }
+        let id = ids.0;
+        ids.0 += 1;
+        Ok(id)
+    }
+
     /// Flushes everything, writes checkpoints and the clean-shutdown marker,
     /// stops the flusher and releases the lock. Views handed out earlier
     /// remain valid. A failure leaves no marker, so the next open recovers.
@@ -567,6 +594,21 @@ impl Engine {
 impl Drop for Engine {
     fn drop(&mut self) {
         let _ = self.close();
+    }
+}
+
+/// The first producer id not yet reserved (0 for a new directory).
+fn read_producer_id_block(dir: &Path) -> Result<i64> {
+    let path = dir.join(".meta").join("producer-ids");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => text
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| Error::corrupt(&path, 0, "producer id reservation does not parse")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(Error::io("read producer ids", &path, e)),
     }
 }
 

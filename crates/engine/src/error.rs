@@ -65,6 +65,24 @@ pub enum Error {
     #[error("the log is closed")]
     Closed,
 
+    #[error("out of order sequence for producer {producer_id} on {topic}-{partition}: expected {expected}, got {got}")]
+    OutOfOrderSequence {
+        topic: String,
+        partition: u32,
+        producer_id: i64,
+        expected: i32,
+        got: i32,
+    },
+
+    #[error("producer {producer_id} epoch {epoch} is fenced on {topic}-{partition}: the current epoch is {current}")]
+    InvalidProducerEpoch {
+        topic: String,
+        partition: u32,
+        producer_id: i64,
+        epoch: i16,
+        current: i16,
+    },
+
     #[error("a partition of {topic} is full: segment of {size_bytes} bytes cannot take a {batch_bytes}-byte batch")]
     SegmentFull {
         topic: String,
@@ -91,6 +109,8 @@ impl Error {
             Error::Locked { .. } => "ERR_LOCKED",
             Error::Closed => "ERR_CLOSED",
             Error::SegmentFull { .. } => "ERR_SEGMENT_FULL",
+            Error::OutOfOrderSequence { .. } => "ERR_OUT_OF_ORDER_SEQUENCE",
+            Error::InvalidProducerEpoch { .. } => "ERR_INVALID_PRODUCER_EPOCH",
         }
     }
 

@@ -33,6 +33,7 @@ pub mod io;
 mod lock;
 pub mod mmap;
 mod partition;
+pub mod producer_state;
 pub mod segment;
 pub mod varint;
 

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::flusher::FlusherHandle;
 use crate::io::Storage;
 use crate::mmap::ReadMap;
+use crate::producer_state::{Check, ProducerStates};
 use crate::segment::{self, ScanMode, ScanStop, Segment};
 
 /// The most long-poll waiters one partition holds at once.
@@ -46,6 +47,9 @@ pub struct AppendOutcome {
     /// Whether the topic's flush policy wants the caller to wait for
     /// `sync_to(last_offset + 1)` before acknowledging.
     pub needs_sync: bool,
+    /// True when an idempotent producer retried a batch already in the log:
+    /// the offsets are the original ones and nothing was written.
+    pub duplicate: bool,
 }
 
 /// Whole batches, as a range of one segment's read map.
@@ -119,7 +123,12 @@ struct State {
     last_sync_at: Instant,
     waiters: Vec<Waiter>,
     next_waiter_id: u64,
+    producers: ProducerStates,
 }
+
+/// How many of the newest segments are scanned on open to rebuild the
+/// idempotent producers' state.
+const PRODUCER_STATE_SEGMENTS: usize = 2;
 
 pub struct Partition {
     pub topic: String,
@@ -234,6 +243,15 @@ impl Partition {
         }
         let high_watermark = segments.last().map_or(0, |s| s.next_offset());
         let first_base = segments.first().map_or(0, |s| s.base_offset);
+        let mut producers = ProducerStates::default();
+        let from = segments.len().saturating_sub(PRODUCER_STATE_SEGMENTS);
+        for seg in &mut segments[from..] {
+            seg.for_each_batch(|h| {
+                if h.producer_id >= 0 {
+                    producers.record(h, h.base_offset as u64);
+                }
+            })?;
+        }
         if let Some(last) = segments.last_mut() {
             last.activate(config.segment_bytes)?;
         }
@@ -265,6 +283,7 @@ impl Partition {
                 last_sync_at: Instant::now(),
                 waiters: Vec::new(),
                 next_waiter_id: 1,
+                producers,
             }),
         };
         Ok((Arc::new(p), report))
@@ -312,6 +331,40 @@ impl Partition {
                     max_bytes: config.batch_bytes_max() as usize,
                 });
             }
+            let needs_sync_policy = config.flush == FlushPolicy::Always;
+            if header.producer_id >= 0 {
+                match st.producers.check(&header) {
+                    Check::InOrder => {}
+                    Check::Duplicate(meta) => {
+                        return Ok(AppendOutcome {
+                            base_offset: meta.base_offset,
+                            last_offset: meta.last_offset,
+                            log_append_time_ms: -1,
+                            log_start_offset: st.log_start_offset,
+                            needs_sync: needs_sync_policy,
+                            duplicate: true,
+                        });
+                    }
+                    Check::OutOfOrder { expected } => {
+                        return Err(Error::OutOfOrderSequence {
+                            topic: self.topic.clone(),
+                            partition: self.id,
+                            producer_id: header.producer_id,
+                            expected,
+                            got: header.base_sequence,
+                        });
+                    }
+                    Check::Fenced { current } => {
+                        return Err(Error::InvalidProducerEpoch {
+                            topic: self.topic.clone(),
+                            partition: self.id,
+                            producer_id: header.producer_id,
+                            epoch: header.producer_epoch,
+                            current,
+                        });
+                    }
+                }
+            }
             let base_offset = st.high_watermark;
             let last_offset = base_offset + header.last_offset_delta as u64;
             let now = now_ms();
@@ -342,6 +395,7 @@ impl Partition {
                 config.segment_preallocate_bytes,
             )?;
             st.high_watermark = last_offset + 1;
+            st.producers.record(&header, base_offset);
             st.messages_since_sync += u64::from(header.record_count as u32);
             let hw = st.high_watermark;
             take_ready_waiters(&mut st.waiters, hw, &mut notify);
@@ -363,6 +417,7 @@ impl Partition {
                 log_append_time_ms: if log_append_time { now } else { -1 },
                 log_start_offset: st.log_start_offset,
                 needs_sync,
+                duplicate: false,
             }
         };
         for (cb, hw) in notify {

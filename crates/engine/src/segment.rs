@@ -707,6 +707,22 @@ impl Segment {
         }
     }
 
+    /// Calls `f` with the header of every batch, in order (a header walk:
+    /// no CRC checks, no record bytes touched).
+    pub fn for_each_batch(&mut self, mut f: impl FnMut(&BatchHeader)) -> Result<()> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        let map = self.read_map()?;
+        let mut pos = 0;
+        while pos < self.size_bytes {
+            let h = self.header_at(&map, pos)?;
+            f(&h);
+            pos += h.size_bytes as u64;
+        }
+        Ok(())
+    }
+
     /// The first offset whose record timestamp is at or after `timestamp_ms`.
     pub fn offset_for_timestamp(&mut self, timestamp_ms: i64) -> Result<Option<u64>> {
         if self.is_empty() || self.max_timestamp < timestamp_ms {

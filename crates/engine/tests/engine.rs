@@ -478,3 +478,87 @@ fn create_partitions_and_configs_persist() {
     let e = open(dir.path());
     assert!(e.topics().is_empty());
 }
+
+fn idempotent_batch(pid: i64, epoch: i16, seq: i32, values: &[&str]) -> Vec<u8> {
+    use ferrolog_engine::batch::{encode_batch, ProducerFields, Record};
+    let records: Vec<Record<'_>> = values
+        .iter()
+        .map(|v| Record {
+            timestamp_ms: 1,
+            key: None,
+            value: Some(v.as_bytes()),
+            headers: &[],
+        })
+        .collect();
+    let mut out = Vec::new();
+    encode_batch(
+        &records,
+        ProducerFields {
+            producer_id: pid,
+            producer_epoch: epoch,
+            base_sequence: seq,
+        },
+        &mut out,
+    )
+    .unwrap();
+    out
+}
+
+#[test]
+fn idempotent_producers_dedupe_retries_and_reject_gaps_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid;
+    {
+        let e = open(dir.path());
+        e.create_topic("t", 1, None).unwrap();
+        pid = e.allocate_producer_id().unwrap();
+        assert_ne!(pid, e.allocate_producer_id().unwrap());
+        let a = idempotent_batch(pid, 0, 0, &["a", "b"]);
+        let first = e.append("t", 0, &a).unwrap();
+        assert!(!first.duplicate);
+        // A retried batch gets the original offsets and is not written twice.
+        let retry = e.append("t", 0, &a).unwrap();
+        assert!(retry.duplicate);
+        assert_eq!((retry.base_offset, retry.last_offset), (0, 1));
+        assert_eq!(e.partition("t", 0).unwrap().watermarks().high_watermark, 2);
+        // A gap is rejected, typed, and writes nothing.
+        let gap = e
+            .append("t", 0, &idempotent_batch(pid, 0, 5, &["x"]))
+            .unwrap_err();
+        assert!(
+            matches!(
+                gap,
+                Error::OutOfOrderSequence {
+                    expected: 2,
+                    got: 5,
+                    ..
+                }
+            ),
+            "{gap}"
+        );
+        e.append("t", 0, &idempotent_batch(pid, 0, 2, &["c"]))
+            .unwrap();
+        // A newer epoch fences the older one.
+        e.append("t", 0, &idempotent_batch(pid, 1, 0, &["d"]))
+            .unwrap();
+        let fenced = e
+            .append("t", 0, &idempotent_batch(pid, 0, 3, &["e"]))
+            .unwrap_err();
+        assert!(
+            matches!(fenced, Error::InvalidProducerEpoch { .. }),
+            "{fenced}"
+        );
+        assert_eq!(e.partition("t", 0).unwrap().watermarks().high_watermark, 4);
+    }
+    // The state is rebuilt on open: the retry is still a duplicate.
+    let e = open(dir.path());
+    let again = e
+        .append("t", 0, &idempotent_batch(pid, 1, 0, &["d"]))
+        .unwrap();
+    assert!(again.duplicate);
+    assert_eq!(again.base_offset, 3);
+    assert!(
+        e.allocate_producer_id().unwrap() > pid + 1,
+        "ids are not reused after a restart"
+    );
+}
