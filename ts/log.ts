@@ -46,6 +46,8 @@ export interface AppendResult {
   logStartOffset: number;
   /** Resolves once the batch is fsynced, when the topic flushes `always`; else null. */
   durable: Promise<void> | null;
+  /** True when an idempotent producer's retry matched a batch already in the log. */
+  duplicate: boolean;
 }
 
 export interface ReadResult {
@@ -271,6 +273,7 @@ export class Log {
       logAppendTime: r[2] as number,
       logStartOffset: r[4] as number,
       durable,
+      duplicate: r[5] === 1,
     };
   }
 
@@ -357,6 +360,48 @@ export class Log {
       }
     }, timeoutMs);
     return w.promise.finally(() => clearTimeout(timer));
+  }
+
+  /** Resolves once every offset below `offset` is fsynced (group commit, off the JS thread). */
+  syncTo(topic: string, partition: number, offset: number): Promise<void> {
+    try {
+      return this.n()
+        .syncTo(topic, partition, offset)
+        .catch((e: unknown) => {
+          throw fromNative(e);
+        });
+    } catch (e) {
+      return Promise.reject(fromNative(e));
+    }
+  }
+
+  /** The partition count of `topic`, or -1 when it does not exist. */
+  partitionCount(topic: string): number {
+    checkName(topic);
+    try {
+      return this.n().partitionCount(topic);
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /** The largest batch `topic` accepts in bytes, or -1 when it does not exist. */
+  batchBytesMax(topic: string): number {
+    checkName(topic);
+    try {
+      return this.n().batchBytesMax(topic);
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /** A new producer id for an idempotent producer (epoch 0), unique across restarts. */
+  allocateProducerId(): number {
+    try {
+      return this.n().allocateProducerId();
+    } catch (e) {
+      throw fromNative(e);
+    }
   }
 
   /** Resolves once everything appended so far is fsynced. */

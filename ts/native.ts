@@ -41,7 +41,10 @@ export interface NativeLog {
   topics(): NativeTopicInfo[];
   /** [logStartOffset, highWatermark, durableOffset] */
   watermarks(topic: string, partition: number): number[];
-  /** [baseOffset, lastOffset, logAppendTime, needsSync, logStartOffset] */
+  partitionCount(topic: string): number;
+  batchBytesMax(topic: string): number;
+  allocateProducerId(): number;
+  /** [baseOffset, lastOffset, logAppendTime, needsSync, logStartOffset, duplicate] */
   append(topic: string, partition: number, batch: Uint8Array): number[];
   syncTo(topic: string, partition: number, offset: number): Promise<void>;
   flush(): Promise<void>;
@@ -62,6 +65,8 @@ export interface NativeLog {
 interface Binding {
   NativeLog: { open(dir: string, defaultConfig?: Record<string, string>): NativeLog };
   crc32c(bytes: Uint8Array, start: number, end: number): number;
+  compress(codec: number, data: Uint8Array, level?: number): Buffer;
+  decompress(codec: number, data: Uint8Array, maxBytes: number): Buffer;
 }
 
 function load(): Binding {

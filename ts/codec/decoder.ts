@@ -5,7 +5,8 @@
  * `key`, `value` and header values are Buffer views over the batch, made
  * only when read, so a consumer that reads only values pays for values.
  */
-import { CorruptDataError, FerrologError } from '../errors';
+import { CorruptDataError, fromNative } from '../errors';
+import { decompressRecords } from './compression';
 import type { IHeaders } from './encoder';
 import * as F from './format';
 import { readVarint } from './varint';
@@ -78,15 +79,6 @@ export function readBatches(chunk: Buffer): BatchInfo[] {
     pos += info.sizeBytes;
   }
   return out;
-}
-
-/** Decompresses a batch's records section; registered per codec id. */
-export type Decompressor = (data: Buffer) => Buffer;
-const decompressors = new Map<number, Decompressor>();
-
-/** Registers how to decompress records with codec `id` (1 gzip ... 4 zstd). */
-export function setDecompressor(id: number, fn: Decompressor): void {
-  decompressors.set(id, fn);
 }
 
 /**
@@ -213,9 +205,8 @@ function decodeHeaders(buf: Buffer, start: number, end: number): IHeaders {
 
 /**
  * Decodes every record of every batch in `chunk` whose offset is at least
- * `fromOffset`, appending to `out`. Throws CorruptDataError on bad framing,
- * and FerrologError ERR_UNSUPPORTED_COMPRESSION for a codec with no
- * registered decompressor.
+ * `fromOffset`, appending to `out`. Compressed batches are decompressed
+ * natively (gzip, snappy, lz4, zstd). Throws CorruptDataError on bad framing.
  */
 export function decodeMessages(chunk: Buffer, fromOffset = 0, out: Message[] = []): Message[] {
   let pos = 0;
@@ -227,14 +218,11 @@ export function decodeMessages(chunk: Buffer, fromOffset = 0, out: Message[] = [
     let start = batch.position + F.HEADER_BYTES;
     let end = batch.position + batch.sizeBytes;
     if (batch.compression !== 0) {
-      const fn = decompressors.get(batch.compression);
-      if (fn === undefined) {
-        throw new FerrologError(
-          'ERR_UNSUPPORTED_COMPRESSION',
-          `no decompressor registered for compression codec ${batch.compression}`,
-        );
+      try {
+        buf = decompressRecords(batch.compression, chunk.subarray(start, end));
+      } catch (e) {
+        throw new CorruptDataError(`batch ${batch.baseOffset}: ${fromNative(e).message}`);
       }
-      buf = fn(chunk.subarray(start, end));
       start = 0;
       end = buf.byteLength;
     }

@@ -92,10 +92,16 @@ function checkHeader(v: unknown, key: string, index: number): Buffer | string | 
  * `headroom` unused bytes, so an uncompressed batch's header can be written
  * in front without copying the records.
  */
-export function encodeRecords(records: readonly RecordInput[], headroom = 0): EncodedRecords {
-  const count = records.length;
-  if (count === 0) throw new InvalidArgumentError('a batch needs at least one record');
+export function encodeRecords(
+  all: readonly RecordInput[],
+  headroom = 0,
+  from = 0,
+  to: number = all.length,
+): EncodedRecords {
+  const count = to - from;
+  if (count <= 0) throw new InvalidArgumentError('a batch needs at least one record');
   if (lengths.length < count * 3) lengths = new Int32Array(count * 3 * 2);
+  const records = from === 0 && to === all.length ? all : all.slice(from, to);
   const first = records[0] as RecordInput;
   const baseTimestamp = first.timestamp;
   let maxTimestamp = baseTimestamp;
@@ -173,7 +179,11 @@ export function encodeRecords(records: readonly RecordInput[], headroom = 0): En
   return { buf, headroom, count, baseTimestamp, maxTimestamp };
 }
 
-function writeHeader(
+/**
+ * Writes the 61-byte header in front of records that `encodeRecords` left
+ * `HEADER_BYTES` of headroom for, and the CRC. Returns `b`.
+ */
+export function writeHeader(
   b: Buffer,
   count: number,
   baseTimestamp: number,

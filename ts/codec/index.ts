@@ -1,6 +1,7 @@
-/** The RecordBatch v2 codec: encode records into batches, decode batches lazily. */
-
-export type { BatchInfo, Decompressor } from './decoder';
-export { decodeMessages, Message, readBatches, readBatchInfo, setDecompressor } from './decoder';
+/** The RecordBatch v2 codec: encode records into batches, decode batches lazily, compress. */
+export type { CompressionCodec, CompressionSetting } from './compression';
+export { CompressionCodecs, CompressionTypes, compressRecords, parseCompression } from './compression';
+export type { BatchInfo } from './decoder';
+export { decodeMessages, Message, readBatches, readBatchInfo } from './decoder';
 export type { BatchOptions, EncodedRecords, HeaderValue, IHeaders, RecordInput } from './encoder';
 export { encodeBatch, encodeRecords, frameBatch } from './encoder';

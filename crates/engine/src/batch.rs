@@ -111,6 +111,8 @@ pub enum BatchError {
     Transactional,
     #[error("record {index} is malformed: {reason}")]
     BadRecord { index: i32, reason: &'static str },
+    #[error("compressed records do not decompress: {0}")]
+    BadCompression(String),
 }
 
 #[inline]
@@ -262,17 +264,17 @@ pub fn check_crc(batch: &[u8], header: &BatchHeader) -> Result<(), BatchError> {
     Ok(())
 }
 
-/// What full validation of an uncompressed batch learned about its records.
+/// What full validation of a batch learned about its records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecordsSummary {
-    /// The largest record timestamp, or None for a compressed batch whose
-    /// records were not inspected.
+    /// The largest record timestamp.
     pub max_timestamp: Option<i64>,
 }
 
 /// Validates a batch handed in by a caller, as a broker does before it
-/// appends: header, exact length, CRC, and for uncompressed batches every
-/// record's framing. `bytes` must be exactly one batch.
+/// appends: header, exact length, CRC, and every record's framing
+/// (decompressing compressed batches, bounded). `bytes` must be exactly one
+/// batch.
 pub fn validate_incoming(bytes: &[u8]) -> Result<(BatchHeader, RecordsSummary), BatchError> {
     let header = BatchHeader::parse(bytes)?;
     if header.size_bytes != bytes.len() {
@@ -292,12 +294,22 @@ pub fn validate_incoming(bytes: &[u8]) -> Result<(BatchHeader, RecordsSummary), 
     }
     check_crc(bytes, &header)?;
     let max_timestamp = if header.compression() == Compression::None {
-        Some(validate_records(bytes, &header)?)
+        validate_records(&bytes[..header.size_bytes], HEADER_BYTES, &header)?
     } else {
-        None
+        // As Kafka's broker does, look inside compressed batches too.
+        let records = crate::compression::decompress(
+            header.compression(),
+            &bytes[HEADER_BYTES..header.size_bytes],
+            DECOMPRESSED_RECORDS_BYTES_MAX,
+        )
+        .map_err(|e| BatchError::BadCompression(e.to_string()))?;
+        validate_records(&records, 0, &header)?
     };
-    Ok((header, RecordsSummary { max_timestamp }))
+    Ok((header, RecordsSummary { max_timestamp: Some(max_timestamp) }))
 }
+
+/// The most bytes the records of one compressed batch may expand to.
+pub const DECOMPRESSED_RECORDS_BYTES_MAX: usize = 256 << 20;
 
 fn bad(index: i32, reason: &'static str) -> BatchError {
     BatchError::BadRecord { index, reason }
@@ -310,11 +322,12 @@ fn varint_reason(e: VarintError) -> &'static str {
     }
 }
 
-/// Walks every record of an uncompressed batch, checking the framing, and
+/// Walks every record in `bytes[start..]` (an uncompressed batch's records,
+/// or a compressed batch's decompressed ones), checking the framing, and
 /// returns the largest record timestamp.
-fn validate_records(bytes: &[u8], header: &BatchHeader) -> Result<i64, BatchError> {
+fn validate_records(bytes: &[u8], start: usize, header: &BatchHeader) -> Result<i64, BatchError> {
     let mut max_timestamp = header.base_timestamp;
-    let mut iter = RecordIter::new(bytes, header);
+    let mut iter = RecordIter::over(bytes, start, bytes.len(), header.record_count);
     let mut index = 0i32;
     for record in iter.by_ref() {
         let record = record?;
@@ -328,7 +341,7 @@ fn validate_records(bytes: &[u8], header: &BatchHeader) -> Result<i64, BatchErro
     if index != header.record_count {
         return Err(bad(index, "fewer records than recordCount"));
     }
-    if iter.pos != header.size_bytes {
+    if iter.pos != bytes.len() {
         return Err(bad(index, "bytes remain after the last record"));
     }
     Ok(max_timestamp)
@@ -354,12 +367,18 @@ pub struct RecordIter<'a> {
 }
 
 impl<'a> RecordIter<'a> {
+    /// The records of an uncompressed batch.
     pub fn new(batch: &'a [u8], header: &BatchHeader) -> RecordIter<'a> {
+        Self::over(batch, HEADER_BYTES, header.size_bytes.min(batch.len()), header.record_count)
+    }
+
+    /// `count` records in `bytes[start..end]` (e.g. decompressed records).
+    pub fn over(bytes: &'a [u8], start: usize, end: usize, count: i32) -> RecordIter<'a> {
         RecordIter {
-            bytes: batch,
-            pos: HEADER_BYTES,
-            end: header.size_bytes.min(batch.len()),
-            remaining: header.record_count,
+            bytes,
+            pos: start.min(end),
+            end: end.min(bytes.len()),
+            remaining: count,
             index: 0,
         }
     }

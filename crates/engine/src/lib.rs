@@ -24,6 +24,7 @@
 
 pub mod batch;
 pub mod checkpoint;
+pub mod compression;
 pub mod config;
 mod engine;
 pub mod error;

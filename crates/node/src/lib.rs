@@ -296,6 +296,28 @@ impl NativeLog {
             .collect())
     }
 
+    /// The partition count of `topic`, or -1 when it does not exist.
+    #[napi]
+    pub fn partition_count(&self, topic: String) -> Result<i32> {
+        self.check()?;
+        Ok(self.engine.topic(&topic).map_or(-1, |t| t.partition_count() as i32))
+    }
+
+    /// The largest batch `topic` accepts (min of max.message.bytes and
+    /// segment.bytes), or -1 when it does not exist.
+    #[napi]
+    pub fn batch_bytes_max(&self, topic: String) -> Result<f64> {
+        self.check()?;
+        Ok(self.engine.topic(&topic).map_or(-1.0, |t| t.config().batch_bytes_max() as f64))
+    }
+
+    /// A new producer id for an idempotent producer (epoch 0).
+    #[napi]
+    pub fn allocate_producer_id(&self) -> Result<f64> {
+        self.check()?;
+        Ok(self.engine.allocate_producer_id().map_err(to_js)? as f64)
+    }
+
     /// [logStartOffset, highWatermark, durableOffset]
     #[napi]
     pub fn watermarks(&self, topic: String, partition: i64) -> Result<Vec<f64>> {
@@ -313,7 +335,7 @@ impl NativeLog {
     }
 
     /// Appends one RecordBatch v2. Returns [baseOffset, lastOffset,
-    /// logAppendTime, needsSync (0/1), logStartOffset].
+    /// logAppendTime, needsSync (0/1), logStartOffset, duplicate (0/1)].
     #[napi]
     pub fn append(&self, topic: String, partition: i64, batch: &[u8]) -> Result<Vec<f64>> {
         self.check()?;
@@ -327,6 +349,7 @@ impl NativeLog {
             o.log_append_time_ms as f64,
             if o.needs_sync { 1.0 } else { 0.0 },
             o.log_start_offset as f64,
+            if o.duplicate { 1.0 } else { 0.0 },
         ])
     }
 
@@ -617,6 +640,29 @@ impl NativeLog {
             })
             .collect()
     }
+}
+
+fn codec_arg(codec: u32) -> Result<ferrolog_engine::batch::Compression> {
+    ferrolog_engine::compression::codec_from_id(codec as u16)
+        .map_err(|e| invalid(format!("compression: {e}")))
+}
+
+/// Compresses a records section with codec 0-4 (none, gzip, snappy, lz4,
+/// zstd), in the framing Kafka's clients write.
+#[napi]
+pub fn compress(codec: u32, data: &[u8], level: Option<i32>) -> Result<Buffer> {
+    let out = ferrolog_engine::compression::compress(codec_arg(codec)?, data, level)
+        .map_err(|e| Error::new(Status::GenericFailure, format!("ERR_COMPRESSION: {e}")))?;
+    Ok(Buffer::from(out))
+}
+
+/// Decompresses a records section, producing at most `maxBytes`.
+#[napi]
+pub fn decompress(codec: u32, data: &[u8], max_bytes: f64) -> Result<Buffer> {
+    let max = offset_arg("maxBytes", max_bytes)? as usize;
+    let out = ferrolog_engine::compression::decompress(codec_arg(codec)?, data, max)
+        .map_err(|e| Error::new(Status::GenericFailure, format!("ERR_COMPRESSION: {e}")))?;
+    Ok(Buffer::from(out))
 }
 
 /// CRC-32C (Castagnoli) of `bytes[start..end]`, hardware-accelerated: the

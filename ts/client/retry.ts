@@ -1,0 +1,53 @@
+/**
+ * Retries with kafkajs' `retry` semantics: exponential backoff with
+ * randomisation, `retries` attempts after the first, then
+ * KafkaJSNumberOfRetriesExceeded. Non-retriable errors surface at once.
+ */
+import { KafkaJSError, KafkaJSNumberOfRetriesExceeded } from '../errors';
+
+export interface RetryOptions {
+  maxRetryTime?: number;
+  initialRetryTime?: number;
+  factor?: number;
+  multiplier?: number;
+  retries?: number;
+  restartOnFailure?: (e: Error) => Promise<boolean>;
+}
+
+export const RETRY_DEFAULTS = {
+  maxRetryTime: 30_000,
+  initialRetryTime: 300,
+  factor: 0.2,
+  multiplier: 2,
+  retries: 5,
+} as const;
+
+function randomize(factor: number, time: number): number {
+  const delta = factor * time;
+  return Math.ceil(time - delta + Math.random() * 2 * delta);
+}
+
+function isRetriable(e: unknown): boolean {
+  return e instanceof KafkaJSError ? e.retriable : false;
+}
+
+/** Runs `fn` until it succeeds, a non-retriable error occurs, or retries run out. */
+export async function withRetry<T>(
+  options: RetryOptions | undefined,
+  fn: (retryCount: number) => T | Promise<T>,
+): Promise<T> {
+  const o = { ...RETRY_DEFAULTS, ...options };
+  let retryTime = randomize(o.factor, o.initialRetryTime);
+  for (let retryCount = 0; ; retryCount++) {
+    try {
+      return await fn(retryCount);
+    } catch (e) {
+      if (!isRetriable(e)) throw e;
+      if (retryCount >= o.retries) {
+        throw new KafkaJSNumberOfRetriesExceeded(e as Error, { retryCount, retryTime });
+      }
+      await new Promise((r) => setTimeout(r, retryTime));
+      retryTime = Math.min(randomize(o.factor, retryTime) * o.multiplier, o.maxRetryTime);
+    }
+  }
+}

@@ -1,0 +1,876 @@
+/**
+ * The kafkajs-compatible producer.
+ *
+ * `send` validates, serializes and partitions its messages synchronously
+ * (a bad message rejects the call and nothing is queued), then queues them
+ * per partition. Queued messages are coalesced: everything queued in the
+ * same tick (linger 0), or within `lingerMs`, goes to the log as one
+ * RecordBatch per partition, up to `batch.size` bytes: one native append per
+ * batch. acks decide when the caller hears back:
+ *
+ * | acks        | `send` resolves                                               |
+ * |-------------|---------------------------------------------------------------|
+ * | 0           | once queued (returns `[]`, as kafkajs does)                   |
+ * | 1           | once appended: in the page cache, survives a process crash    |
+ * | -1 / 'all'  | once fsynced: the engine's group-committed fdatasync           |
+ *
+ * Memory is bounded: past `maxBufferedBytes` of queued messages, `send`
+ * waits for room instead of growing the heap.
+ */
+import { EventEmitter } from 'node:events';
+import type { Kafka } from '../client/kafka';
+import type { Logger } from '../client/logger';
+import { type RetryOptions, withRetry } from '../client/retry';
+import {
+  type CompressionSetting,
+  CompressionTypes,
+  compressRecords,
+  parseCompression,
+} from '../codec/compression';
+import { encodeRecords, frameBatch, type IHeaders, type RecordInput, writeHeader } from '../codec/encoder';
+import { HEADER_BYTES } from '../codec/format';
+import {
+  FerrologError,
+  InvalidArgumentError,
+  KafkaJSError,
+  KafkaJSNonRetriableError,
+  MessageTooLargeError,
+} from '../errors';
+import type { AppendResult, Log } from '../log';
+import {
+  BUILT_IN,
+  type BuiltInPartitioner,
+  type ICustomPartitioner,
+  Partitioners,
+  type PartitionMetadata,
+} from './partitioners';
+import { type RawValue, type Serializer, Serializers } from './serializers';
+
+export type Acks = -1 | 0 | 1 | 'all';
+
+export interface Message<K = RawValue, V = RawValue> {
+  key?: K | null;
+  value: V | null;
+  partition?: number;
+  headers?: IHeaders;
+  /** Milliseconds since the epoch, as a string (kafkajs) or a number. Default: now. */
+  timestamp?: string | number;
+}
+
+export interface SerializerConfig<K, V> {
+  key?: Serializer<K>;
+  value?: Serializer<V>;
+}
+
+export interface ProducerRecord<K = RawValue, V = RawValue> {
+  topic: string;
+  messages: Message<K, V>[];
+  acks?: Acks;
+  timeout?: number;
+  compression?: CompressionSetting;
+  serializers?: SerializerConfig<K, V>;
+}
+
+export interface TopicMessages<K = RawValue, V = RawValue> {
+  topic: string;
+  messages: Message<K, V>[];
+}
+
+export interface ProducerBatch<K = RawValue, V = RawValue> {
+  acks?: Acks;
+  timeout?: number;
+  compression?: CompressionSetting;
+  topicMessages?: TopicMessages<K, V>[];
+  serializers?: SerializerConfig<K, V>;
+}
+
+/** kafkajs' RecordMetadata; offsets are strings. */
+export interface RecordMetadata {
+  topicName: string;
+  partition: number;
+  errorCode: number;
+  offset?: string;
+  timestamp?: string;
+  baseOffset?: string;
+  logAppendTime?: string;
+  logStartOffset?: string;
+}
+
+export interface ProducerConfig<K = RawValue, V = RawValue> {
+  createPartitioner?: ICustomPartitioner;
+  retry?: RetryOptions;
+  /** Accepted for kafkajs compatibility; topic metadata is always current. */
+  metadataMaxAge?: number;
+  /** Create unknown topics on first send (default true), with the client's default partition count. */
+  allowAutoTopicCreation?: boolean;
+  idempotent?: boolean;
+  /** The spelling tutorials use for `idempotent`. */
+  idempotence?: boolean;
+  /** Transactions are not implemented; setting this makes `connect` fail. */
+  transactionalId?: string;
+  transactionTimeout?: number;
+  /** Accepted for kafkajs compatibility; appends are in order anyway. */
+  maxInFlightRequests?: number;
+  /** Default acks for every send (a send's own value wins). Default -1. */
+  acks?: Acks;
+  /** Default compression for every send (a send's own value wins). */
+  compression?: CompressionSetting;
+  /** Batching: `size` bytes per batch (default 1 MiB) and `lingerMs` (default 0). */
+  batch?: { size?: number; lingerMs?: number };
+  /** Most bytes of queued messages before `send` waits (default 32 MiB). */
+  maxBufferedBytes?: number;
+  /** Serializers for keys and values (default: Buffer/string pass-through). */
+  serializers?: SerializerConfig<K, V>;
+}
+
+/** A serializer threw; `index` is the message's position in its `messages`. */
+export class KafkaJSSerializationError extends KafkaJSNonRetriableError {
+  readonly topic: string;
+  readonly index: number;
+  readonly field: 'key' | 'value';
+  constructor(topic: string, index: number, field: 'key' | 'value', cause: unknown) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    super(`message ${index} to topic "${topic}": cannot serialize its ${field}: ${why}`, {
+      ...(cause instanceof Error ? { cause } : {}),
+    });
+    this.name = 'KafkaJSSerializationError';
+    this.topic = topic;
+    this.index = index;
+    this.field = field;
+  }
+}
+
+/** The topic does not exist and auto-creation is off. */
+export class KafkaJSTopicNotFound extends KafkaJSNonRetriableError {
+  readonly topic: string;
+  readonly code = 'ERR_UNKNOWN_TOPIC_OR_PARTITION';
+  readonly type = 'UNKNOWN_TOPIC_OR_PARTITION';
+  constructor(topic: string) {
+    super(`topic "${topic}" does not exist and allowAutoTopicCreation is false`);
+    this.name = 'KafkaJSTopicNotFound';
+    this.topic = topic;
+  }
+}
+
+const EVENTS = {
+  CONNECT: 'producer.connect',
+  DISCONNECT: 'producer.disconnect',
+  REQUEST: 'producer.network.request',
+  REQUEST_TIMEOUT: 'producer.network.request_timeout',
+  REQUEST_QUEUE_SIZE: 'producer.network.request_queue_size',
+} as const;
+
+export type ProducerEvents = typeof EVENTS;
+export interface InstrumentationEvent<T> {
+  id: string;
+  type: string;
+  timestamp: number;
+  payload: T;
+}
+
+const BATCH_SIZE_DEFAULT = 1024 * 1024;
+const MAX_BUFFERED_BYTES_DEFAULT = 32 * 1024 * 1024;
+/** Bytes a record costs beyond its key, value and headers (varints, attributes). */
+const RECORD_OVERHEAD_BYTES = 21;
+
+/** One `send`/`sendBatch` call in flight. */
+interface SendOp {
+  remaining: number;
+  results: RecordMetadata[];
+  resolve: (r: RecordMetadata[]) => void;
+  reject: (e: Error) => void;
+  settled: boolean;
+  acks: -1 | 0 | 1;
+}
+
+/** The messages of one send for one partition. */
+interface Part {
+  op: SendOp;
+  /** Index of the part's first record in its queue. */
+  start: number;
+  count: number;
+  bytes: number;
+  baseOffset: number;
+  done: number;
+}
+
+/** Queued records of one partition with one compression. */
+interface Queue {
+  topic: string;
+  partition: number;
+  compression: CompressionTypes;
+  records: RecordInput[];
+  sizes: number[];
+  parts: Part[];
+  bytes: number;
+}
+
+interface TopicInfo {
+  partitions: number;
+  batchBytesMax: number;
+  metadata: PartitionMetadata[] | null;
+}
+
+function normalizeAcks(acks: unknown): -1 | 0 | 1 {
+  if (acks === undefined || acks === null || acks === -1 || acks === 'all') return -1;
+  if (acks === 0 || acks === 1) return acks;
+  throw new InvalidArgumentError(`acks must be -1, 'all', 0 or 1, not ${String(acks)}`);
+}
+
+function byteLength(v: unknown): number {
+  if (v === null || v === undefined) return 0;
+  if (typeof v === 'string') return v.length;
+  return (v as Uint8Array).byteLength;
+}
+
+function checkBytes(v: unknown, topic: string, index: number, field: 'key' | 'value'): void {
+  if (v === null || v === undefined || typeof v === 'string' || v instanceof Uint8Array) return;
+  throw new KafkaJSSerializationError(
+    topic,
+    index,
+    field,
+    new TypeError(`must be a Buffer, string or null, not ${typeof v}`),
+  );
+}
+
+export class Producer<K = RawValue, V = RawValue> {
+  readonly events: ProducerEvents = EVENTS;
+  private readonly kafka: Kafka;
+  private readonly log_: Logger;
+  private readonly emitter = new EventEmitter();
+  private readonly partitioner: ((args: Parameters<ReturnType<ICustomPartitioner>>[0]) => number) | null;
+  private readonly hashKey: ((key: Uint8Array) => number) | null;
+  private readonly allowAutoTopicCreation: boolean;
+  private readonly idempotent: boolean;
+  private readonly transactionalId: string | undefined;
+  private readonly defaultAcks: -1 | 0 | 1;
+  private readonly defaultCompression: CompressionTypes;
+  private readonly batchBytes: number;
+  private readonly lingerMs: number;
+  private readonly maxBufferedBytes: number;
+  private readonly retry: RetryOptions | undefined;
+  private readonly keySerializer: Serializer<K> | undefined;
+  private readonly valueSerializer: Serializer<V> | undefined;
+
+  private state: 'disconnected' | 'connected' | 'disconnecting' = 'disconnected';
+  private logHandle: Log | null = null;
+  private producerId = -1;
+  private readonly sequences = new Map<string, number>();
+  private readonly topics = new Map<string, TopicInfo>();
+  private readonly sticky = new Map<string, number>();
+  private readonly queues = new Map<string, Queue>();
+  private flushScheduled = false;
+  private lingerTimer: NodeJS.Timeout | null = null;
+  private buffered = 0;
+  private readonly spaceWaiters: { bytes: number; resolve: () => void }[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
+  private requestId = 0;
+
+  constructor(kafka: Kafka, config: ProducerConfig<K, V>) {
+    this.kafka = kafka;
+    this.log_ = kafka.logger().namespace('Producer');
+    const factory = config.createPartitioner ?? Partitioners.DefaultPartitioner;
+    if (typeof factory !== 'function') throw new InvalidArgumentError('createPartitioner must be a function');
+    const builtIn = (factory as Partial<BuiltInPartitioner>)[BUILT_IN];
+    this.hashKey = builtIn ?? null;
+    this.partitioner = builtIn ? null : factory();
+    this.allowAutoTopicCreation = config.allowAutoTopicCreation ?? true;
+    this.idempotent = config.idempotent ?? config.idempotence ?? false;
+    this.transactionalId = config.transactionalId;
+    this.defaultAcks = normalizeAcks(config.acks);
+    this.defaultCompression = parseCompression(config.compression);
+    this.batchBytes = config.batch?.size ?? BATCH_SIZE_DEFAULT;
+    this.lingerMs = config.batch?.lingerMs ?? 0;
+    this.maxBufferedBytes = config.maxBufferedBytes ?? MAX_BUFFERED_BYTES_DEFAULT;
+    for (const [name, v] of [
+      ['batch.size', this.batchBytes],
+      ['batch.lingerMs', this.lingerMs],
+      ['maxBufferedBytes', this.maxBufferedBytes],
+    ] as const) {
+      if (!Number.isSafeInteger(v) || v < 0)
+        throw new InvalidArgumentError(`${name} must be a non-negative integer`);
+    }
+    this.retry = config.retry ?? kafka.retry;
+    this.keySerializer = config.serializers?.key;
+    this.valueSerializer = config.serializers?.value;
+  }
+
+  async connect(): Promise<void> {
+    if (this.state === 'connected') return;
+    if (this.transactionalId !== undefined) {
+      throw new KafkaJSNonRetriableError(
+        'transactions are not implemented by ferrolog yet (transactionalId was set)',
+      );
+    }
+    this.logHandle = this.kafka.openLog();
+    if (this.idempotent) this.producerId = this.logHandle.allocateProducerId();
+    this.state = 'connected';
+    this.emit(EVENTS.CONNECT, null);
+  }
+
+  /** Sends what is queued, waits for it, and releases the log. */
+  async disconnect(): Promise<void> {
+    if (this.state !== 'connected') return;
+    this.state = 'disconnecting';
+    this.flush();
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    this.state = 'disconnected';
+    const log = this.logHandle;
+    this.logHandle = null;
+    await log?.close();
+    this.emit(EVENTS.DISCONNECT, null);
+  }
+
+  isIdempotent(): boolean {
+    return this.idempotent;
+  }
+
+  logger(): Logger {
+    return this.log_;
+  }
+
+  /** kafkajs' instrumentation events; returns a function that removes the listener. */
+  on<T>(eventName: string, listener: (event: InstrumentationEvent<T>) => void): () => void {
+    const valid = Object.values(EVENTS) as string[];
+    if (!valid.includes(eventName)) {
+      throw new KafkaJSNonRetriableError(`Event name should be one of ${Object.keys(EVENTS).join(', ')}`);
+    }
+    this.emitter.on(eventName, listener);
+    return () => this.emitter.removeListener(eventName, listener);
+  }
+
+  private emit(type: string, payload: unknown): void {
+    if (this.emitter.listenerCount(type) === 0) return;
+    this.emitter.emit(type, { id: String(this.requestId++), type, timestamp: Date.now(), payload });
+  }
+
+  send(record: ProducerRecord<K, V>): Promise<RecordMetadata[]> {
+    if (record === null || typeof record !== 'object') {
+      return Promise.reject(new KafkaJSNonRetriableError('send needs { topic, messages }'));
+    }
+    const batch: ProducerBatch<K, V> = {
+      topicMessages: [{ topic: record.topic, messages: record.messages }],
+    };
+    if (record.acks !== undefined) batch.acks = record.acks;
+    if (record.compression !== undefined) batch.compression = record.compression;
+    if (record.timeout !== undefined) batch.timeout = record.timeout;
+    if (record.serializers !== undefined) batch.serializers = record.serializers;
+    return this.sendBatch(batch);
+  }
+
+  sendBatch(batch: ProducerBatch<K, V>): Promise<RecordMetadata[]> {
+    let op: SendOp;
+    let promise: Promise<RecordMetadata[]>;
+    let staged: { queue: Queue; records: RecordInput[]; sizes: number[]; bytes: number }[];
+    let bytes: number;
+    try {
+      if (this.state === 'disconnected') throw new KafkaJSError('The producer is disconnected');
+      if (this.state === 'disconnecting') {
+        throw new KafkaJSNonRetriableError(
+          "The producer is disconnecting; therefore, it can't safely accept messages anymore",
+        );
+      }
+      const acks = normalizeAcks(batch.acks ?? this.defaultAcks);
+      if (this.idempotent && acks !== -1) {
+        throw new KafkaJSNonRetriableError(
+          "Not requiring ack for all messages invalidates the idempotent producer's EoS guarantees",
+        );
+      }
+      const compression =
+        batch.compression === undefined ? this.defaultCompression : parseCompression(batch.compression);
+      let resolve!: (r: RecordMetadata[]) => void;
+      let reject!: (e: Error) => void;
+      promise = new Promise<RecordMetadata[]>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      op = { remaining: 0, results: [], resolve, reject, settled: false, acks };
+      ({ staged, bytes } = this.stage(batch, compression));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (this.buffered > 0 && this.buffered + bytes > this.maxBufferedBytes) {
+      return this.waitForRoom(bytes).then(() => this.commit(op, promise, staged, bytes));
+    }
+    return this.commit(op, promise, staged, bytes);
+  }
+
+  /** Validates, serializes and partitions; throws before anything is queued. */
+  private stage(
+    batch: ProducerBatch<K, V>,
+    compression: CompressionTypes,
+  ): { staged: { queue: Queue; records: RecordInput[]; sizes: number[]; bytes: number }[]; bytes: number } {
+    const topicMessages = batch.topicMessages;
+    if (!Array.isArray(topicMessages)) throw new KafkaJSNonRetriableError('topicMessages must be an array');
+    const keySer = batch.serializers?.key ?? this.keySerializer;
+    const valueSer = batch.serializers?.value ?? this.valueSerializer;
+    const now = Date.now();
+    const groups = new Map<
+      string,
+      { queue: Queue; records: RecordInput[]; sizes: number[]; bytes: number }
+    >();
+    let total = 0;
+    for (const tm of topicMessages) {
+      const topic = tm?.topic;
+      if (typeof topic !== 'string' || topic.length === 0)
+        throw new KafkaJSNonRetriableError('Invalid topic');
+      const messages = tm.messages;
+      if (!Array.isArray(messages)) {
+        throw new KafkaJSNonRetriableError(
+          `Invalid messages array [${String(messages)}] for topic "${topic}"`,
+        );
+      }
+      const info = this.topicInfo(topic, false);
+      let keylessPartition = -1;
+      for (let i = 0; i < messages.length; i++) {
+        const m = messages[i] as Message<K, V>;
+        if (m === null || typeof m !== 'object')
+          throw new KafkaJSNonRetriableError(`message ${i} to topic "${topic}" is not an object`);
+        if (m.value === undefined) {
+          throw new KafkaJSNonRetriableError(
+            `Invalid message without value for topic "${topic}": ${JSON.stringify(m)}`,
+          );
+        }
+        const headers = m.headers;
+        if (
+          headers !== undefined &&
+          (headers === null || typeof headers !== 'object' || Array.isArray(headers))
+        ) {
+          throw new KafkaJSNonRetriableError(`message ${i} to topic "${topic}": headers must be an object`);
+        }
+        let key: RawValue;
+        let value: RawValue;
+        if (keySer === undefined) key = (m.key ?? null) as RawValue;
+        else {
+          try {
+            key = keySer(m.key as K, { topic, headers: headers ?? {} });
+          } catch (e) {
+            throw new KafkaJSSerializationError(topic, i, 'key', e);
+          }
+        }
+        if (valueSer === undefined) value = m.value as RawValue;
+        else {
+          try {
+            value = valueSer(m.value as V, { topic, headers: headers ?? {} });
+          } catch (e) {
+            throw new KafkaJSSerializationError(topic, i, 'value', e);
+          }
+        }
+        checkBytes(key, topic, i, 'key');
+        checkBytes(value, topic, i, 'value');
+        let timestamp = now;
+        if (m.timestamp !== undefined && m.timestamp !== null) {
+          timestamp = typeof m.timestamp === 'number' ? m.timestamp : Number(m.timestamp);
+          if (!Number.isSafeInteger(timestamp)) {
+            throw new KafkaJSNonRetriableError(
+              `message ${i} to topic "${topic}": invalid timestamp ${String(m.timestamp)}`,
+            );
+          }
+        }
+        let partition: number;
+        if (m.partition !== undefined && m.partition !== null) {
+          partition = m.partition;
+          if (!Number.isInteger(partition) || partition < 0 || partition >= info.partitions) {
+            const fresh = this.topicInfo(topic, true);
+            if (!Number.isInteger(partition) || partition < 0 || partition >= fresh.partitions) {
+              throw new KafkaJSNonRetriableError(
+                `message ${i} to topic "${topic}": partition ${String(partition)} does not exist (the topic has ${fresh.partitions})`,
+              );
+            }
+          }
+        } else if (this.hashKey !== null) {
+          if (key !== null && key !== undefined) {
+            partition =
+              this.hashKey(typeof key === 'string' ? Buffer.from(key, 'utf8') : key) % info.partitions;
+          } else {
+            if (keylessPartition < 0) keylessPartition = this.nextSticky(topic, info.partitions);
+            partition = keylessPartition;
+          }
+        } else {
+          partition = this.customPartition(topic, info, m, key, value);
+        }
+        let size = byteLength(key) + byteLength(value) + RECORD_OVERHEAD_BYTES;
+        if (headers !== undefined) {
+          for (const hk of Object.keys(headers)) {
+            const hv = headers[hk];
+            size += hk.length + 10;
+            if (Array.isArray(hv)) for (const x of hv) size += byteLength(x) + 10;
+            else size += byteLength(hv);
+          }
+        }
+        // Strings were counted in UTF-16 units; check exactly near the limit.
+        if (size + HEADER_BYTES > info.batchBytesMax / 3) {
+          const exact = exactSize(key, value, headers);
+          if (exact + HEADER_BYTES > info.batchBytesMax && compression === CompressionTypes.None) {
+            throw new MessageTooLargeError(
+              `message ${i} to topic "${topic}" needs a ${exact + HEADER_BYTES}-byte batch; the topic takes at most ${info.batchBytesMax}`,
+            );
+          }
+          size = Math.max(size, exact);
+        }
+        const gk = `${topic}\u0000${partition}`;
+        let g = groups.get(gk);
+        if (g === undefined) {
+          g = { queue: this.queueFor(topic, partition, compression), records: [], sizes: [], bytes: 0 };
+          groups.set(gk, g);
+        }
+        g.records.push({ key, value, headers: headers as IHeaders, timestamp });
+        g.sizes.push(size);
+        g.bytes += size;
+        total += size;
+      }
+    }
+    return { staged: [...groups.values()], bytes: total };
+  }
+
+  private queueFor(topic: string, partition: number, compression: CompressionTypes): Queue {
+    const qk = `${topic}\u0000${partition}\u0000${compression}`;
+    let q = this.queues.get(qk);
+    if (q === undefined) {
+      q = { topic, partition, compression, records: [], sizes: [], parts: [], bytes: 0 };
+      this.queues.set(qk, q);
+    }
+    return q;
+  }
+
+  private commit(
+    op: SendOp,
+    promise: Promise<RecordMetadata[]>,
+    staged: { queue: Queue; records: RecordInput[]; sizes: number[]; bytes: number }[],
+    bytes: number,
+  ): Promise<RecordMetadata[]> {
+    if (this.state !== 'connected') return Promise.reject(new KafkaJSError('The producer is disconnected'));
+    if (staged.length === 0) return Promise.resolve([]);
+    let full = false;
+    for (const g of staged) {
+      const q = g.queue;
+      // A queue taken by a flush in the meantime is replaced by a fresh one.
+      const live = this.queueFor(q.topic, q.partition, q.compression);
+      const part: Part = {
+        op,
+        start: live.records.length,
+        count: g.records.length,
+        bytes: g.bytes,
+        baseOffset: -1,
+        done: 0,
+      };
+      for (let i = 0; i < g.records.length; i++) {
+        live.records.push(g.records[i] as RecordInput);
+        live.sizes.push(g.sizes[i] as number);
+      }
+      live.parts.push(part);
+      live.bytes += g.bytes;
+      op.remaining++;
+      if (live.bytes >= this.batchBytes) full = true;
+    }
+    this.buffered += bytes;
+    this.schedule(full);
+    if (op.acks === 0) {
+      // Errors of an acks=0 send are logged; the caller was told it was queued.
+      promise.catch((e: Error) => this.log_.error('acks=0 send failed', { error: e.message }));
+      return Promise.resolve([]);
+    }
+    return promise;
+  }
+
+  private schedule(full: boolean): void {
+    if (this.lingerMs === 0 || full) {
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        queueMicrotask(() => this.flush());
+      }
+      return;
+    }
+    if (this.lingerTimer === null) {
+      this.lingerTimer = setTimeout(() => this.flush(), this.lingerMs);
+    }
+  }
+
+  /** Hands every queue to the log. */
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.lingerTimer !== null) {
+      clearTimeout(this.lingerTimer);
+      this.lingerTimer = null;
+    }
+    if (this.queues.size === 0) return;
+    const queues = [...this.queues.values()];
+    this.queues.clear();
+    for (const q of queues) {
+      const p = this.drain(q);
+      if (p !== null) {
+        const tracked = p.finally(() => this.inFlight.delete(tracked));
+        this.inFlight.add(tracked);
+      }
+    }
+  }
+
+  /** Appends a queue as batches of at most batch.size; null when done synchronously. */
+  private drain(q: Queue): Promise<void> | null {
+    let info: TopicInfo;
+    try {
+      info = this.topicInfo(q.topic, false);
+    } catch (e) {
+      this.failParts(q.parts, e as Error);
+      this.release(q.bytes);
+      return null;
+    }
+    const limit = Math.max(1, Math.min(this.batchBytes, info.batchBytesMax - HEADER_BYTES));
+    let from = 0;
+    const pending: Promise<void>[] = [];
+    while (from < q.records.length) {
+      let to = from;
+      let bytes = 0;
+      while (to < q.records.length && (to === from || bytes + (q.sizes[to] as number) <= limit)) {
+        bytes += q.sizes[to] as number;
+        to++;
+      }
+      const p = this.appendRange(q, from, to, bytes);
+      if (p !== null) pending.push(p);
+      from = to;
+    }
+    return pending.length === 0 ? null : Promise.all(pending).then(() => undefined);
+  }
+
+  /** Encodes records [from, to) of a queue as one batch and appends it. */
+  private appendRange(q: Queue, from: number, to: number, bytes: number): Promise<void> | null {
+    const parts = q.parts.filter((p) => p.start < to && p.start + p.count > from && !p.op.settled);
+    const count = to - from;
+    let body: Buffer | Promise<Buffer>;
+    let enc: ReturnType<typeof encodeRecords>;
+    const seqKey = `${q.topic}\u0000${q.partition}`;
+    let baseSequence = -1;
+    if (this.idempotent) {
+      baseSequence = this.sequences.get(seqKey) ?? 0;
+      this.sequences.set(seqKey, (baseSequence + count) % 2 ** 31);
+    }
+    const options = this.idempotent
+      ? { producerId: this.producerId, producerEpoch: 0, baseSequence, attributes: q.compression }
+      : { attributes: q.compression };
+    try {
+      if (q.compression === CompressionTypes.None) {
+        enc = encodeRecords(q.records, HEADER_BYTES, from, to);
+        body = enc.buf;
+      } else {
+        enc = encodeRecords(q.records, 0, from, to);
+        body = compressRecords(q.compression, enc.buf);
+      }
+    } catch (e) {
+      this.failParts(parts, e as Error);
+      this.release(bytes);
+      return null;
+    }
+    const finish = (buf: Buffer): Promise<void> | null => {
+      const batch =
+        q.compression === CompressionTypes.None
+          ? writeHeader(buf, enc.count, enc.baseTimestamp, enc.maxTimestamp, options)
+          : frameBatch(buf, enc.count, enc.baseTimestamp, enc.maxTimestamp, options);
+      let result: AppendResult;
+      try {
+        result = this.appendOnce(q, batch);
+      } catch (e) {
+        if (e instanceof KafkaJSError && e.retriable) {
+          return withRetry(this.retry, () => this.appendOnce(q, batch)).then(
+            async (r) => {
+              await this.appended(q, parts, from, to, bytes, r);
+            },
+            (err: Error) => {
+              this.failParts(parts, err);
+              this.release(bytes);
+            },
+          );
+        }
+        this.failParts(parts, e as Error);
+        this.release(bytes);
+        return null;
+      }
+      return this.appended(q, parts, from, to, bytes, result);
+    };
+    if (body instanceof Promise) {
+      return body.then(finish, (e: Error) => {
+        this.failParts(parts, e);
+        this.release(bytes);
+      }) as Promise<void>;
+    }
+    return finish(body);
+  }
+
+  private appendOnce(q: Queue, batch: Buffer): AppendResult {
+    const log = this.logHandle;
+    if (log === null) throw new KafkaJSError('The producer is disconnected');
+    const r = log.appendWithMetadata(q.topic, q.partition, batch);
+    this.emit(EVENTS.REQUEST, {
+      broker: 'ferrolog',
+      clientId: this.kafka.clientId,
+      correlationId: this.requestId,
+      size: batch.byteLength,
+      createdAt: Date.now(),
+      sentAt: Date.now(),
+      pendingDuration: 0,
+      duration: 0,
+      apiName: 'Produce',
+      apiKey: 0,
+      apiVersion: 7,
+    });
+    return r;
+  }
+
+  /** After an append: waits for fsync where acks need it, then settles the parts. */
+  private appended(
+    q: Queue,
+    parts: Part[],
+    from: number,
+    to: number,
+    bytes: number,
+    r: AppendResult,
+  ): Promise<void> | null {
+    this.release(bytes);
+    for (const p of parts) {
+      if (p.start >= from && p.baseOffset < 0) p.baseOffset = r.baseOffset + (p.start - from);
+    }
+    const settle = (): void => {
+      for (const p of parts) {
+        const covered = Math.min(to, p.start + p.count) - Math.max(from, p.start);
+        p.done += covered;
+        if (p.done === p.count) this.partDone(p, q, r);
+      }
+    };
+    const needsFsync = parts.some((p) => p.op.acks === -1);
+    const log = this.logHandle;
+    if (!needsFsync || log === null) {
+      settle();
+      return null;
+    }
+    const durable = r.durable ?? log.syncTo(q.topic, q.partition, r.lastOffset + 1);
+    return durable.then(settle, (e: Error) => this.failParts(parts, e));
+  }
+
+  private partDone(p: Part, q: Queue, r: AppendResult): void {
+    const op = p.op;
+    if (op.settled) return;
+    op.results.push({
+      topicName: q.topic,
+      partition: q.partition,
+      errorCode: 0,
+      baseOffset: String(p.baseOffset),
+      logAppendTime: String(r.logAppendTime),
+      logStartOffset: String(r.logStartOffset),
+    });
+    op.remaining--;
+    if (op.remaining === 0) {
+      op.settled = true;
+      op.results.sort((a, b) =>
+        a.topicName === b.topicName ? a.partition - b.partition : a.topicName < b.topicName ? -1 : 1,
+      );
+      op.resolve(op.results);
+    }
+  }
+
+  private failParts(parts: Part[], e: Error): void {
+    for (const p of parts) {
+      if (!p.op.settled) {
+        p.op.settled = true;
+        p.op.reject(e);
+      }
+    }
+  }
+
+  private release(bytes: number): void {
+    this.buffered -= bytes;
+    while (this.spaceWaiters.length > 0) {
+      const w = this.spaceWaiters[0] as { bytes: number; resolve: () => void };
+      if (this.buffered > 0 && this.buffered + w.bytes > this.maxBufferedBytes) break;
+      this.spaceWaiters.shift();
+      w.resolve();
+    }
+  }
+
+  private waitForRoom(bytes: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.spaceWaiters.push({ bytes, resolve });
+      // Make sure what is queued is on its way, so room appears.
+      this.schedule(true);
+    });
+  }
+
+  /** Partition count and batch limit, creating the topic if allowed. */
+  private topicInfo(topic: string, refresh: boolean): TopicInfo {
+    const cached = this.topics.get(topic);
+    if (cached !== undefined && !refresh) return cached;
+    const log = this.logHandle;
+    if (log === null) throw new KafkaJSError('The producer is disconnected');
+    let partitions = log.partitionCount(topic);
+    if (partitions < 0) {
+      if (!this.allowAutoTopicCreation) throw new KafkaJSTopicNotFound(topic);
+      try {
+        log.createTopic(topic, { partitions: this.kafka.defaultNumPartitions });
+      } catch (e) {
+        if (!(e instanceof FerrologError && e.code === 'ERR_TOPIC_EXISTS')) throw e;
+      }
+      partitions = log.partitionCount(topic);
+    }
+    const info: TopicInfo = { partitions, batchBytesMax: log.batchBytesMax(topic), metadata: null };
+    this.topics.set(topic, info);
+    return info;
+  }
+
+  private nextSticky(topic: string, partitions: number): number {
+    const next = ((this.sticky.get(topic) ?? Math.floor(Math.random() * partitions)) + 1) % partitions;
+    this.sticky.set(topic, next);
+    return next;
+  }
+
+  private customPartition(
+    topic: string,
+    info: TopicInfo,
+    m: Message<K, V>,
+    key: RawValue,
+    value: RawValue,
+  ): number {
+    if (info.metadata === null || info.metadata.length !== info.partitions) {
+      info.metadata = Array.from({ length: info.partitions }, (_, i) => ({
+        partitionErrorCode: 0,
+        partitionId: i,
+        leader: 0,
+        replicas: [0],
+        isr: [0],
+        offlineReplicas: [],
+      }));
+    }
+    const message: Parameters<NonNullable<typeof this.partitioner>>[0]['message'] = {
+      key: key as Buffer | string | null,
+      value: value as Buffer | string | null,
+    };
+    if (m.headers !== undefined) message.headers = m.headers;
+    if (m.timestamp !== undefined) message.timestamp = String(m.timestamp);
+    const partition = (this.partitioner as NonNullable<typeof this.partitioner>)({
+      topic,
+      partitionMetadata: info.metadata,
+      message,
+    });
+    if (!Number.isInteger(partition) || partition < 0 || partition >= info.partitions) {
+      throw new KafkaJSNonRetriableError(
+        `the partitioner chose partition ${String(partition)} of topic "${topic}", which has ${info.partitions}`,
+      );
+    }
+    return partition;
+  }
+}
+
+function exactSize(key: RawValue, value: RawValue, headers: IHeaders | undefined): number {
+  const len = (v: unknown): number =>
+    v === null || v === undefined
+      ? 0
+      : typeof v === 'string'
+        ? Buffer.byteLength(v, 'utf8')
+        : (v as Uint8Array).byteLength;
+  let size = len(key) + len(value) + RECORD_OVERHEAD_BYTES;
+  if (headers !== undefined) {
+    for (const hk of Object.keys(headers)) {
+      const hv = headers[hk];
+      const values = Array.isArray(hv) ? hv : [hv];
+      for (const x of values) size += Buffer.byteLength(hk, 'utf8') + len(x) + 10;
+    }
+  }
+  return size;
+}
