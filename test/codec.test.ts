@@ -50,30 +50,16 @@ function toBuf(v: Buffer | string | null): Buffer | null {
   return v === null ? null : Buffer.isBuffer(v) ? v : Buffer.from(v, 'utf8');
 }
 
-function inputs(
-  rs:
-    | fc.RecordValue<typeof record.constraints>[]
-    | {
-        key: Buffer | string | null;
-        value: Buffer | string | null;
-        headers: Record<string, Buffer | string | (Buffer | string)[]>;
-        dt: number;
-      }[],
-): RecordInput[] {
+type GeneratedRecord = {
+  key: Buffer | string | null;
+  value: Buffer | string | null;
+  headers: Record<string, Buffer | string | (Buffer | string)[]>;
+  dt: number;
+};
+
+function inputs(rs: GeneratedRecord[]): RecordInput[] {
   const base = 1_700_000_000_000;
-  return (
-    rs as {
-      key: Buffer | string | null;
-      value: Buffer | string | null;
-      headers: Record<string, Buffer | string | (Buffer | string)[]>;
-      dt: number;
-    }[]
-  ).map((r) => ({
-    key: r.key,
-    value: r.value,
-    headers: r.headers,
-    timestamp: base + r.dt,
-  }));
+  return rs.map((r) => ({ key: r.key, value: r.value, headers: r.headers, timestamp: base + r.dt }));
 }
 
 function expectHeaders(

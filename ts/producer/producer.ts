@@ -44,7 +44,7 @@ import {
   Partitioners,
   type PartitionMetadata,
 } from './partitioners';
-import { type RawValue, type Serializer, Serializers } from './serializers';
+import type { RawValue, Serializer } from './serializers';
 
 export type Acks = -1 | 0 | 1 | 'all';
 
@@ -389,10 +389,16 @@ export class Producer<K = RawValue, V = RawValue> {
     } catch (e) {
       return Promise.reject(e);
     }
-    if (this.buffered > 0 && this.buffered + bytes > this.maxBufferedBytes) {
-      return this.waitForRoom(bytes).then(() => this.commit(op, promise, staged, bytes));
+    // Wait for room, behind any earlier send already waiting, so sends keep
+    // their order. A send larger than the whole buffer waits for it to empty.
+    if (
+      this.spaceWaiters.length > 0 ||
+      (this.buffered > 0 && this.buffered + bytes > this.maxBufferedBytes)
+    ) {
+      return this.waitForRoom(bytes).then(() => this.commit(op, promise, staged));
     }
-    return this.commit(op, promise, staged, bytes);
+    this.buffered += bytes;
+    return this.commit(op, promise, staged);
   }
 
   /** Validates, serializes and partitions; throws before anything is queued. */
@@ -533,14 +539,21 @@ export class Producer<K = RawValue, V = RawValue> {
     return q;
   }
 
+  /** Queues staged records; their bytes are already counted in `buffered`. */
   private commit(
     op: SendOp,
     promise: Promise<RecordMetadata[]>,
     staged: { queue: Queue; records: RecordInput[]; sizes: number[]; bytes: number }[],
-    bytes: number,
   ): Promise<RecordMetadata[]> {
-    if (this.state !== 'connected') return Promise.reject(new KafkaJSError('The producer is disconnected'));
-    if (staged.length === 0) return Promise.resolve([]);
+    const bytes = staged.reduce((n, g) => n + g.bytes, 0);
+    if (this.state !== 'connected') {
+      this.release(bytes);
+      return Promise.reject(new KafkaJSError('The producer is disconnected'));
+    }
+    if (staged.length === 0) {
+      this.release(bytes);
+      return Promise.resolve([]);
+    }
     let full = false;
     for (const g of staged) {
       const q = g.queue;
@@ -563,7 +576,8 @@ export class Producer<K = RawValue, V = RawValue> {
       op.remaining++;
       if (live.bytes >= this.batchBytes) full = true;
     }
-    this.buffered += bytes;
+    // While sends wait for room, flush at once rather than linger.
+    if (this.spaceWaiters.length > 0 || this.buffered >= this.maxBufferedBytes) full = true;
     this.schedule(full);
     if (op.acks === 0) {
       // Errors of an acks=0 send are logged; the caller was told it was queued.
@@ -775,12 +789,15 @@ export class Producer<K = RawValue, V = RawValue> {
     }
   }
 
+  /** Returns bytes to the buffer and admits waiting sends, in order, that now fit. */
   private release(bytes: number): void {
     this.buffered -= bytes;
     while (this.spaceWaiters.length > 0) {
       const w = this.spaceWaiters[0] as { bytes: number; resolve: () => void };
       if (this.buffered > 0 && this.buffered + w.bytes > this.maxBufferedBytes) break;
       this.spaceWaiters.shift();
+      // Reserve the waiter's bytes now, so the next waiter sees them.
+      this.buffered += w.bytes;
       w.resolve();
     }
   }

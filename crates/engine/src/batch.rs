@@ -305,7 +305,12 @@ pub fn validate_incoming(bytes: &[u8]) -> Result<(BatchHeader, RecordsSummary), 
         .map_err(|e| BatchError::BadCompression(e.to_string()))?;
         validate_records(&records, 0, &header)?
     };
-    Ok((header, RecordsSummary { max_timestamp: Some(max_timestamp) }))
+    Ok((
+        header,
+        RecordsSummary {
+            max_timestamp: Some(max_timestamp),
+        },
+    ))
 }
 
 /// The most bytes the records of one compressed batch may expand to.
@@ -369,7 +374,12 @@ pub struct RecordIter<'a> {
 impl<'a> RecordIter<'a> {
     /// The records of an uncompressed batch.
     pub fn new(batch: &'a [u8], header: &BatchHeader) -> RecordIter<'a> {
-        Self::over(batch, HEADER_BYTES, header.size_bytes.min(batch.len()), header.record_count)
+        Self::over(
+            batch,
+            HEADER_BYTES,
+            header.size_bytes.min(batch.len()),
+            header.record_count,
+        )
     }
 
     /// `count` records in `bytes[start..end]` (e.g. decompressed records).

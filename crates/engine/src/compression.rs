@@ -21,7 +21,10 @@ pub enum CompressionError {
     #[error("{codec} data is malformed: {reason}")]
     Malformed { codec: &'static str, reason: String },
     #[error("{codec} data expands past the {max_bytes}-byte limit")]
-    TooLarge { codec: &'static str, max_bytes: usize },
+    TooLarge {
+        codec: &'static str,
+        max_bytes: usize,
+    },
     #[error("compression codec {0} is not known")]
     Unknown(u16),
 }
@@ -40,14 +43,19 @@ fn malformed(codec: &'static str, e: impl std::fmt::Display) -> CompressionError
 
 /// Compresses `data` with `codec`. `level` is the codec's own level, or
 /// None for its default.
-pub fn compress(codec: Compression, data: &[u8], level: Option<i32>) -> Result<Vec<u8>, CompressionError> {
+pub fn compress(
+    codec: Compression,
+    data: &[u8],
+    level: Option<i32>,
+) -> Result<Vec<u8>, CompressionError> {
     match codec {
         Compression::None => Ok(data.to_vec()),
         Compression::Gzip => {
             let level = level.map_or(flate2::Compression::default(), |l| {
                 flate2::Compression::new(l.clamp(0, 9) as u32)
             });
-            let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 2 + 64), level);
+            let mut enc =
+                flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 2 + 64), level);
             enc.write_all(data).map_err(|e| malformed("gzip", e))?;
             enc.finish().map_err(|e| malformed("gzip", e))
         }
@@ -58,7 +66,9 @@ pub fn compress(codec: Compression, data: &[u8], level: Option<i32>) -> Result<V
             out.extend_from_slice(&1i32.to_be_bytes());
             let mut enc = snap::raw::Encoder::new();
             for block in data.chunks(XERIAL_BLOCK_BYTES) {
-                let c = enc.compress_vec(block).map_err(|e| malformed("snappy", e))?;
+                let c = enc
+                    .compress_vec(block)
+                    .map_err(|e| malformed("snappy", e))?;
                 out.extend_from_slice(&(c.len() as i32).to_be_bytes());
                 out.extend_from_slice(&c);
             }
@@ -68,16 +78,26 @@ pub fn compress(codec: Compression, data: &[u8], level: Option<i32>) -> Result<V
             let info = lz4_flex::frame::FrameInfo::new()
                 .block_size(lz4_flex::frame::BlockSize::Max64KB)
                 .block_mode(lz4_flex::frame::BlockMode::Independent);
-            let mut enc = lz4_flex::frame::FrameEncoder::with_frame_info(info, Vec::with_capacity(data.len() / 2 + 32));
+            let mut enc = lz4_flex::frame::FrameEncoder::with_frame_info(
+                info,
+                Vec::with_capacity(data.len() / 2 + 32),
+            );
             enc.write_all(data).map_err(|e| malformed("lz4", e))?;
             enc.finish().map_err(|e| malformed("lz4", e))
         }
-        Compression::Zstd => zstd::bulk::compress(data, level.unwrap_or(3)).map_err(|e| malformed("zstd", e)),
+        Compression::Zstd => {
+            zstd::bulk::compress(data, level.unwrap_or(3)).map_err(|e| malformed("zstd", e))
+        }
     }
 }
 
 /// Reads all of `r` into a Vec, failing past `max_bytes`.
-fn read_bounded(mut r: impl Read, codec: &'static str, max_bytes: usize, hint: usize) -> Result<Vec<u8>, CompressionError> {
+fn read_bounded(
+    mut r: impl Read,
+    codec: &'static str,
+    max_bytes: usize,
+    hint: usize,
+) -> Result<Vec<u8>, CompressionError> {
     let mut out = Vec::with_capacity(hint.min(max_bytes));
     let n = r
         .by_ref()
@@ -91,19 +111,37 @@ fn read_bounded(mut r: impl Read, codec: &'static str, max_bytes: usize, hint: u
 }
 
 /// Decompresses `data` written with `codec`, producing at most `max_bytes`.
-pub fn decompress(codec: Compression, data: &[u8], max_bytes: usize) -> Result<Vec<u8>, CompressionError> {
+pub fn decompress(
+    codec: Compression,
+    data: &[u8],
+    max_bytes: usize,
+) -> Result<Vec<u8>, CompressionError> {
     let hint = data.len().saturating_mul(4);
     match codec {
         Compression::None => {
             if data.len() > max_bytes {
-                return Err(CompressionError::TooLarge { codec: "none", max_bytes });
+                return Err(CompressionError::TooLarge {
+                    codec: "none",
+                    max_bytes,
+                });
             }
             Ok(data.to_vec())
         }
-        Compression::Gzip => read_bounded(flate2::read::MultiGzDecoder::new(data), "gzip", max_bytes, hint),
-        Compression::Lz4 => read_bounded(lz4_flex::frame::FrameDecoder::new(data), "lz4", max_bytes, hint),
+        Compression::Gzip => read_bounded(
+            flate2::read::MultiGzDecoder::new(data),
+            "gzip",
+            max_bytes,
+            hint,
+        ),
+        Compression::Lz4 => read_bounded(
+            lz4_flex::frame::FrameDecoder::new(data),
+            "lz4",
+            max_bytes,
+            hint,
+        ),
         Compression::Zstd => {
-            let dec = zstd::stream::read::Decoder::with_buffer(data).map_err(|e| malformed("zstd", e))?;
+            let dec =
+                zstd::stream::read::Decoder::with_buffer(data).map_err(|e| malformed("zstd", e))?;
             read_bounded(dec, "zstd", max_bytes, hint)
         }
         Compression::Snappy => decompress_snappy(data, max_bytes),
@@ -113,7 +151,10 @@ pub fn decompress(codec: Compression, data: &[u8], max_bytes: usize) -> Result<V
 fn snappy_block(block: &[u8], out: &mut Vec<u8>, max_bytes: usize) -> Result<(), CompressionError> {
     let len = snap::raw::decompress_len(block).map_err(|e| malformed("snappy", e))?;
     if out.len() + len > max_bytes {
-        return Err(CompressionError::TooLarge { codec: "snappy", max_bytes });
+        return Err(CompressionError::TooLarge {
+            codec: "snappy",
+            max_bytes,
+        });
     }
     let start = out.len();
     out.resize(start + len, 0);
@@ -169,15 +210,27 @@ mod tests {
     #[test]
     fn frames_have_the_formats_kafka_reads() {
         let data = vec![b'k'; 100_000];
-        assert_eq!(&compress(Compression::Gzip, &data, None).unwrap()[..2], &[0x1f, 0x8b]);
+        assert_eq!(
+            &compress(Compression::Gzip, &data, None).unwrap()[..2],
+            &[0x1f, 0x8b]
+        );
         let s = compress(Compression::Snappy, &data, None).unwrap();
         assert_eq!(&s[..8], &XERIAL_MAGIC);
         assert_eq!(&s[8..16], &[0, 0, 0, 1, 0, 0, 0, 1]);
-        assert_eq!(&compress(Compression::Lz4, &data, None).unwrap()[..4], &[0x04, 0x22, 0x4d, 0x18]);
-        assert_eq!(&compress(Compression::Zstd, &data, None).unwrap()[..4], &[0x28, 0xb5, 0x2f, 0xfd]);
+        assert_eq!(
+            &compress(Compression::Lz4, &data, None).unwrap()[..4],
+            &[0x04, 0x22, 0x4d, 0x18]
+        );
+        assert_eq!(
+            &compress(Compression::Zstd, &data, None).unwrap()[..4],
+            &[0x28, 0xb5, 0x2f, 0xfd]
+        );
         // A bare raw snappy block, as some clients write, is read too.
         let raw = snap::raw::Encoder::new().compress_vec(&data).unwrap();
-        assert_eq!(decompress(Compression::Snappy, &raw, 1 << 20).unwrap(), data);
+        assert_eq!(
+            decompress(Compression::Snappy, &raw, 1 << 20).unwrap(),
+            data
+        );
     }
 
     #[test]
@@ -185,10 +238,24 @@ mod tests {
         let data = vec![0u8; 1 << 20];
         for codec in ALL {
             let c = compress(codec, &data, None).unwrap();
-            assert!(matches!(decompress(codec, &c, 1000), Err(CompressionError::TooLarge { .. })), "{codec:?}");
+            assert!(
+                matches!(
+                    decompress(codec, &c, 1000),
+                    Err(CompressionError::TooLarge { .. })
+                ),
+                "{codec:?}"
+            );
         }
-        for codec in [Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd] {
-            assert!(decompress(codec, b"definitely not compressed", 1 << 20).is_err(), "{codec:?}");
+        for codec in [
+            Compression::Gzip,
+            Compression::Snappy,
+            Compression::Lz4,
+            Compression::Zstd,
+        ] {
+            assert!(
+                decompress(codec, b"definitely not compressed", 1 << 20).is_err(),
+                "{codec:?}"
+            );
         }
     }
 

@@ -300,7 +300,10 @@ impl NativeLog {
     #[napi]
     pub fn partition_count(&self, topic: String) -> Result<i32> {
         self.check()?;
-        Ok(self.engine.topic(&topic).map_or(-1, |t| t.partition_count() as i32))
+        Ok(self
+            .engine
+            .topic(&topic)
+            .map_or(-1, |t| t.partition_count() as i32))
     }
 
     /// The largest batch `topic` accepts (min of max.message.bytes and
@@ -308,7 +311,10 @@ impl NativeLog {
     #[napi]
     pub fn batch_bytes_max(&self, topic: String) -> Result<f64> {
         self.check()?;
-        Ok(self.engine.topic(&topic).map_or(-1.0, |t| t.config().batch_bytes_max() as f64))
+        Ok(self
+            .engine
+            .topic(&topic)
+            .map_or(-1.0, |t| t.config().batch_bytes_max() as f64))
     }
 
     /// A new producer id for an idempotent producer (epoch 0).
