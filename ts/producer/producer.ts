@@ -203,13 +203,27 @@ interface Queue {
   sizes: number[];
   parts: Part[];
   bytes: number;
+  /** Whether it is in the producer's list of queues to flush. */
+  active: boolean;
+}
+
+/** A send's records for one queue, before they join it. */
+interface Staged {
+  queue: Queue;
+  records: RecordInput[];
+  sizes: number[];
+  bytes: number;
 }
 
 interface TopicInfo {
   partitions: number;
   batchBytesMax: number;
   metadata: PartitionMetadata[] | null;
+  /** Queues by partition * CODECS + compression, made on first use. */
+  queues: (Queue | undefined)[];
 }
+
+const CODECS = 5;
 
 function normalizeAcks(acks: unknown): -1 | 0 | 1 {
   if (acks === undefined || acks === null || acks === -1 || acks === 'all') return -1;
@@ -258,7 +272,8 @@ export class Producer<K = RawValue, V = RawValue> {
   private readonly sequences = new Map<string, number>();
   private readonly topics = new Map<string, TopicInfo>();
   private readonly sticky = new Map<string, number>();
-  private readonly queues = new Map<string, Queue>();
+  /** Queues holding records, in the order they got their first. */
+  private active: Queue[] = [];
   private flushScheduled = false;
   private lingerTimer: NodeJS.Timeout | null = null;
   private buffered = 0;
@@ -348,20 +363,24 @@ export class Producer<K = RawValue, V = RawValue> {
     if (record === null || typeof record !== 'object') {
       return Promise.reject(new KafkaJSNonRetriableError('send needs { topic, messages }'));
     }
-    const batch: ProducerBatch<K, V> = {
-      topicMessages: [{ topic: record.topic, messages: record.messages }],
-    };
-    if (record.acks !== undefined) batch.acks = record.acks;
-    if (record.compression !== undefined) batch.compression = record.compression;
-    if (record.timeout !== undefined) batch.timeout = record.timeout;
-    if (record.serializers !== undefined) batch.serializers = record.serializers;
-    return this.sendBatch(batch);
+    // A ProducerRecord is itself a { topic, messages } entry.
+    return this.sendTopics([record], record);
   }
 
   sendBatch(batch: ProducerBatch<K, V>): Promise<RecordMetadata[]> {
+    if (batch === null || typeof batch !== 'object') {
+      return Promise.reject(new KafkaJSNonRetriableError('sendBatch needs { topicMessages }'));
+    }
+    return this.sendTopics(batch.topicMessages, batch);
+  }
+
+  private sendTopics(
+    topicMessages: TopicMessages<K, V>[] | undefined,
+    batch: { acks?: Acks; compression?: CompressionSetting; serializers?: SerializerConfig<K, V> },
+  ): Promise<RecordMetadata[]> {
     let op: SendOp;
     let promise: Promise<RecordMetadata[]>;
-    let staged: { queue: Queue; records: RecordInput[]; sizes: number[]; bytes: number }[];
+    let staged: Staged[];
     let bytes: number;
     try {
       if (this.state === 'disconnected') throw new KafkaJSError('The producer is disconnected');
@@ -385,7 +404,7 @@ export class Producer<K = RawValue, V = RawValue> {
         reject = rej;
       });
       op = { remaining: 0, results: [], resolve, reject, settled: false, acks };
-      ({ staged, bytes } = this.stage(batch, compression));
+      ({ staged, bytes } = this.stage(topicMessages, batch.serializers, compression));
     } catch (e) {
       return Promise.reject(e);
     }
@@ -403,18 +422,15 @@ export class Producer<K = RawValue, V = RawValue> {
 
   /** Validates, serializes and partitions; throws before anything is queued. */
   private stage(
-    batch: ProducerBatch<K, V>,
+    topicMessages: TopicMessages<K, V>[] | undefined,
+    serializers: SerializerConfig<K, V> | undefined,
     compression: CompressionTypes,
-  ): { staged: { queue: Queue; records: RecordInput[]; sizes: number[]; bytes: number }[]; bytes: number } {
-    const topicMessages = batch.topicMessages;
+  ): { staged: Staged[]; bytes: number } {
     if (!Array.isArray(topicMessages)) throw new KafkaJSNonRetriableError('topicMessages must be an array');
-    const keySer = batch.serializers?.key ?? this.keySerializer;
-    const valueSer = batch.serializers?.value ?? this.valueSerializer;
+    const keySer = serializers?.key ?? this.keySerializer;
+    const valueSer = serializers?.value ?? this.valueSerializer;
     const now = Date.now();
-    const groups = new Map<
-      string,
-      { queue: Queue; records: RecordInput[]; sizes: number[]; bytes: number }
-    >();
+    const staged: Staged[] = [];
     let total = 0;
     for (const tm of topicMessages) {
       const topic = tm?.topic;
@@ -427,6 +443,8 @@ export class Producer<K = RawValue, V = RawValue> {
         );
       }
       const info = this.topicInfo(topic, false);
+      // This call's staged records per partition of this topic.
+      const byPartition: (Staged | undefined)[] = [];
       let keylessPartition = -1;
       for (let i = 0; i < messages.length; i++) {
         const m = messages[i] as Message<K, V>;
@@ -514,11 +532,11 @@ export class Producer<K = RawValue, V = RawValue> {
           }
           size = Math.max(size, exact);
         }
-        const gk = `${topic}\u0000${partition}`;
-        let g = groups.get(gk);
+        let g = byPartition[partition];
         if (g === undefined) {
-          g = { queue: this.queueFor(topic, partition, compression), records: [], sizes: [], bytes: 0 };
-          groups.set(gk, g);
+          g = { queue: this.queueFor(info, topic, partition, compression), records: [], sizes: [], bytes: 0 };
+          byPartition[partition] = g;
+          staged.push(g);
         }
         g.records.push({ key, value, headers: headers as IHeaders, timestamp });
         g.sizes.push(size);
@@ -526,15 +544,15 @@ export class Producer<K = RawValue, V = RawValue> {
         total += size;
       }
     }
-    return { staged: [...groups.values()], bytes: total };
+    return { staged, bytes: total };
   }
 
-  private queueFor(topic: string, partition: number, compression: CompressionTypes): Queue {
-    const qk = `${topic}\u0000${partition}\u0000${compression}`;
-    let q = this.queues.get(qk);
+  private queueFor(info: TopicInfo, topic: string, partition: number, compression: CompressionTypes): Queue {
+    const at = partition * CODECS + compression;
+    let q = info.queues[at];
     if (q === undefined) {
-      q = { topic, partition, compression, records: [], sizes: [], parts: [], bytes: 0 };
-      this.queues.set(qk, q);
+      q = { topic, partition, compression, records: [], sizes: [], parts: [], bytes: 0, active: false };
+      info.queues[at] = q;
     }
     return q;
   }
@@ -543,7 +561,7 @@ export class Producer<K = RawValue, V = RawValue> {
   private commit(
     op: SendOp,
     promise: Promise<RecordMetadata[]>,
-    staged: { queue: Queue; records: RecordInput[]; sizes: number[]; bytes: number }[],
+    staged: Staged[],
   ): Promise<RecordMetadata[]> {
     const bytes = staged.reduce((n, g) => n + g.bytes, 0);
     if (this.state !== 'connected') {
@@ -557,24 +575,32 @@ export class Producer<K = RawValue, V = RawValue> {
     let full = false;
     for (const g of staged) {
       const q = g.queue;
-      // A queue taken by a flush in the meantime is replaced by a fresh one.
-      const live = this.queueFor(q.topic, q.partition, q.compression);
       const part: Part = {
         op,
-        start: live.records.length,
+        start: q.records.length,
         count: g.records.length,
         bytes: g.bytes,
         baseOffset: -1,
         done: 0,
       };
-      for (let i = 0; i < g.records.length; i++) {
-        live.records.push(g.records[i] as RecordInput);
-        live.sizes.push(g.sizes[i] as number);
+      if (q.records.length === 0) {
+        // Adopt the staged arrays instead of copying them.
+        q.records = g.records;
+        q.sizes = g.sizes;
+      } else {
+        for (let i = 0; i < g.records.length; i++) {
+          q.records.push(g.records[i] as RecordInput);
+          q.sizes.push(g.sizes[i] as number);
+        }
       }
-      live.parts.push(part);
-      live.bytes += g.bytes;
+      q.parts.push(part);
+      q.bytes += g.bytes;
+      if (!q.active) {
+        q.active = true;
+        this.active.push(q);
+      }
       op.remaining++;
-      if (live.bytes >= this.batchBytes) full = true;
+      if (q.bytes >= this.batchBytes) full = true;
     }
     // While sends wait for room, flush at once rather than linger.
     if (this.spaceWaiters.length > 0 || this.buffered >= this.maxBufferedBytes) full = true;
@@ -607,11 +633,18 @@ export class Producer<K = RawValue, V = RawValue> {
       clearTimeout(this.lingerTimer);
       this.lingerTimer = null;
     }
-    if (this.queues.size === 0) return;
-    const queues = [...this.queues.values()];
-    this.queues.clear();
+    if (this.active.length === 0) return;
+    const queues = this.active;
+    this.active = [];
     for (const q of queues) {
-      const p = this.drain(q);
+      // Take the queue's contents; new sends start it afresh.
+      const taken: Queue = { ...q };
+      q.records = [];
+      q.sizes = [];
+      q.parts = [];
+      q.bytes = 0;
+      q.active = false;
+      const p = this.drain(taken);
       if (p !== null) {
         const tracked = p.finally(() => this.inFlight.delete(tracked));
         this.inFlight.add(tracked);
@@ -773,9 +806,11 @@ export class Producer<K = RawValue, V = RawValue> {
     op.remaining--;
     if (op.remaining === 0) {
       op.settled = true;
-      op.results.sort((a, b) =>
-        a.topicName === b.topicName ? a.partition - b.partition : a.topicName < b.topicName ? -1 : 1,
-      );
+      if (op.results.length > 1) {
+        op.results.sort((a, b) =>
+          a.topicName === b.topicName ? a.partition - b.partition : a.topicName < b.topicName ? -1 : 1,
+        );
+      }
       op.resolve(op.results);
     }
   }
@@ -826,7 +861,12 @@ export class Producer<K = RawValue, V = RawValue> {
       }
       partitions = log.partitionCount(topic);
     }
-    const info: TopicInfo = { partitions, batchBytesMax: log.batchBytesMax(topic), metadata: null };
+    const info: TopicInfo = {
+      partitions,
+      batchBytesMax: log.batchBytesMax(topic),
+      metadata: null,
+      queues: cached?.queues ?? [],
+    };
     this.topics.set(topic, info);
     return info;
   }
