@@ -5,12 +5,43 @@
  * decodes Kafka RecordBatch v2.
  */
 
+export type { ITopicConfig, PartitionLag, PartitionOffset } from './admin/admin';
+export { Admin, KafkaJSDeleteGroupsError } from './admin/admin';
 export type { KafkaConfig } from './client/kafka';
 export { Kafka } from './client/kafka';
 export type { LogEntry, Logger, LoggerEntryContent, logCreator } from './client/logger';
 export { logLevel } from './client/logger';
 export type { RetryOptions } from './client/retry';
 export * from './codec';
+export type {
+  Assigner,
+  AssignerCluster,
+  GroupMember,
+  GroupMemberAssignment,
+  GroupState,
+  MemberAssignmentValue,
+  MemberMetadataValue,
+  PartitionAssigner,
+} from './consumer/assigners';
+export { AssignerProtocol, PartitionAssigners } from './consumer/assigners';
+export type {
+  Batch,
+  ConsumerConfig,
+  ConsumerEvents,
+  ConsumerRunConfig,
+  ConsumerSubscribeTopics,
+  EachBatchPayload,
+  EachMessagePayload,
+  KafkaMessage,
+  OffsetsByTopicPartition,
+  TopicPartitionOffsetAndMetadata,
+} from './consumer/consumer';
+export { Consumer } from './consumer/consumer';
+export { KafkaJSRebalanceError } from './consumer/coordinator';
+export type { Deserializer, DeserializerContext } from './consumer/deserializers';
+export { Deserializers, KafkaJSDeserializationError } from './consumer/deserializers';
+export type { DeadLetterOptions } from './consumer/dlq';
+export { deadLetterQueue } from './consumer/dlq';
 export * from './errors';
 export type {
   AppendResult,

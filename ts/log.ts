@@ -6,6 +6,7 @@
  * as zero-copy views over the mapped segment: one external ArrayBuffer per
  * mapped segment, cached weakly, and `Buffer` views over it.
  */
+import { EventEmitter } from 'node:events';
 import { ClosedError, fromNative, InvalidArgumentError } from './errors';
 import { binding, type NativeLog } from './native';
 
@@ -83,6 +84,13 @@ export interface RecoveryReport {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * Topic lifecycle in this process: `created` and `deleted`, with
+ * `(dataDir, topic)`. Regex subscriptions use it to see new topics at once.
+ */
+export const topicEvents = new EventEmitter();
+topicEvents.setMaxListeners(0);
 
 function entries(config: TopicConfigEntries | undefined, what: string): Record<string, string> | undefined {
   if (config === undefined) return undefined;
@@ -178,6 +186,7 @@ export class Log {
     } catch (e) {
       throw fromNative(e);
     }
+    topicEvents.emit('created', this.dataDir, name);
   }
 
   deleteTopic(name: string): void {
@@ -187,6 +196,7 @@ export class Log {
     } catch (e) {
       throw fromNative(e);
     }
+    topicEvents.emit('deleted', this.dataDir, name);
   }
 
   /** Grows `name` to `total` partitions. */
@@ -335,10 +345,16 @@ export class Log {
 
   /**
    * Resolves to true once the high watermark passes `offset` (at once if it
-   * already has), or to false after `timeoutMs` or when the log closes.
-   * Holds no thread and no timer beyond the timeout.
+   * already has), or to false after `timeoutMs`, when `signal` aborts, or
+   * when the log closes. Holds no thread and no timer beyond the timeout.
    */
-  waitForData(topic: string, partition: number, offset: number, timeoutMs: number): Promise<boolean> {
+  waitForData(
+    topic: string,
+    partition: number,
+    offset: number,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
     checkName(topic);
     checkPartition(partition);
     checkOffset('offset', offset);
@@ -352,14 +368,20 @@ export class Log {
       return Promise.reject(fromNative(e));
     }
     if (w.id === 0) return w.promise;
-    const timer = setTimeout(() => {
+    const cancel = () => {
       try {
         native.cancelWait(topic, partition, w.id);
       } catch {
         // The partition is gone; its waiters were already told.
       }
-    }, timeoutMs);
-    return w.promise.finally(() => clearTimeout(timer));
+    };
+    if (signal?.aborted) cancel();
+    signal?.addEventListener('abort', cancel, { once: true });
+    const timer = setTimeout(cancel, timeoutMs);
+    return w.promise.finally(() => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', cancel);
+    });
   }
 
   /** Resolves once every offset below `offset` is fsynced (group commit, off the JS thread). */

@@ -7,6 +7,9 @@
  * `brokers`, `ssl` and `sasl` are accepted and ignored: there is no broker.
  * Every client of one directory in a process shares one engine.
  */
+
+import { Admin } from '../admin/admin';
+import { Consumer, type ConsumerConfig } from '../consumer/consumer';
 import { InvalidArgumentError } from '../errors';
 import { Log, type TopicConfigEntries } from '../log';
 import { Producer, type ProducerConfig } from '../producer/producer';
@@ -71,6 +74,14 @@ export class Kafka {
 
   producer<K = RawValue, V = RawValue>(config: ProducerConfig<K, V> = {}): Producer<K, V> {
     return new Producer<K, V>(this, config);
+  }
+
+  consumer<K = Buffer | null, V = Buffer | null>(config: ConsumerConfig<K, V>): Consumer<K, V> {
+    return new Consumer<K, V>(this, config);
+  }
+
+  admin(): Admin {
+    return new Admin(this);
   }
 
   logger(): Logger {

@@ -144,6 +144,16 @@ export class Message {
     return this.valueLen < 0 ? null : this.buf.subarray(this.valueStart, this.valueStart + this.valueLen);
   }
 
+  /** The key bytes (the same as `key`; consumers with deserializers differ). */
+  get rawKey(): Buffer | null {
+    return this.key;
+  }
+
+  /** The value bytes (the same as `value`; consumers with deserializers differ). */
+  get rawValue(): Buffer | null {
+    return this.value;
+  }
+
   /** Header values are Buffer views; a repeated key gives an array, as in kafkajs. */
   get headers(): IHeaders {
     if (this.cachedHeaders === undefined)

@@ -1,0 +1,1209 @@
+/**
+ * The kafkajs-compatible consumer.
+ *
+ * Each assigned partition has its own loop: read whole batches from the
+ * log (zero-copy views), hand them to `eachMessage` or `eachBatch`, and
+ * when the partition is caught up, wait on the engine's long-poll, which
+ * holds no thread and no spinning timer. Loops run concurrently up to
+ * `partitionsConsumedConcurrently`; within a partition, order is kept.
+ *
+ * Delivery is at least once: only offsets of processed messages are
+ * committed (after each batch by default, or per `autoCommitInterval` /
+ * `autoCommitThreshold`, and always when partitions are revoked, on stop
+ * and on disconnect), so a crash redelivers and never skips.
+ */
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Kafka } from '../client/kafka';
+import type { Logger } from '../client/logger';
+import type { RetryOptions } from '../client/retry';
+import { decodeMessages, type IHeaders, type Message as RawMessage } from '../codec';
+import { KafkaJSError, KafkaJSNonRetriableError, OffsetOutOfRangeError } from '../errors';
+import { type Log, topicEvents } from '../log';
+import {
+  type Assigner,
+  type AssignerCluster,
+  AssignerProtocol,
+  type PartitionAssigner,
+  roundRobin,
+} from './assigners';
+import { type Assignment, Coordinator, KafkaJSRebalanceError, type MemberHooks } from './coordinator';
+import { type Deserializer, KafkaJSDeserializationError } from './deserializers';
+
+export interface ConsumerConfig<K = Buffer | null, V = Buffer | null> {
+  groupId: string;
+  partitionAssigners?: PartitionAssigner[];
+  metadataMaxAge?: number;
+  sessionTimeout?: number;
+  rebalanceTimeout?: number;
+  heartbeatInterval?: number;
+  maxBytesPerPartition?: number;
+  minBytes?: number;
+  maxBytes?: number;
+  maxWaitTimeInMs?: number;
+  retry?: RetryOptions;
+  allowAutoTopicCreation?: boolean;
+  maxInFlightRequests?: number;
+  readUncommitted?: boolean;
+  rackId?: string;
+  /** Defaults for `run` and `subscribe`, in the shape tutorials write them. */
+  autoCommit?: boolean;
+  autoCommitInterval?: number | null;
+  autoCommitThreshold?: number | null;
+  fromBeginning?: boolean;
+  deserializers?: { key?: Deserializer<K>; value?: Deserializer<V> };
+}
+
+/** A consumed message in kafkajs' shape; key and value deserialized on read. */
+export interface KafkaMessage<K = Buffer | null, V = Buffer | null> {
+  readonly key: K | null;
+  readonly value: V | null;
+  readonly timestamp: string;
+  readonly attributes: number;
+  readonly offset: string;
+  readonly headers: IHeaders;
+  /** The bytes before deserialization. */
+  readonly rawKey: Buffer | null;
+  readonly rawValue: Buffer | null;
+}
+
+export interface EachMessagePayload<K = Buffer | null, V = Buffer | null> {
+  topic: string;
+  partition: number;
+  message: KafkaMessage<K, V>;
+  heartbeat(): Promise<void>;
+  /** Pauses this topic-partition; returns a function that resumes it. */
+  pause(): () => void;
+}
+
+export interface Batch<K = Buffer | null, V = Buffer | null> {
+  topic: string;
+  partition: number;
+  highWatermark: string;
+  messages: KafkaMessage<K, V>[];
+  isEmpty(): boolean;
+  firstOffset(): string | null;
+  lastOffset(): string;
+  offsetLag(): string;
+  offsetLagLow(): string;
+}
+
+export interface OffsetsByTopicPartition {
+  topics: { topic: string; partitions: { partition: number; offset: string }[] }[];
+}
+
+export interface EachBatchPayload<K = Buffer | null, V = Buffer | null> {
+  batch: Batch<K, V>;
+  resolveOffset(offset: string): void;
+  heartbeat(): Promise<void>;
+  pause(): () => void;
+  commitOffsetsIfNecessary(offsets?: OffsetsByTopicPartition): Promise<void>;
+  uncommittedOffsets(): OffsetsByTopicPartition;
+  isRunning(): boolean;
+  isStale(): boolean;
+}
+
+export interface ConsumerRunConfig<K = Buffer | null, V = Buffer | null> {
+  autoCommit?: boolean;
+  autoCommitInterval?: number | null;
+  autoCommitThreshold?: number | null;
+  eachBatchAutoResolve?: boolean;
+  partitionsConsumedConcurrently?: number;
+  eachBatch?: (payload: EachBatchPayload<K, V>) => Promise<void>;
+  eachMessage?: (payload: EachMessagePayload<K, V>) => Promise<void>;
+}
+
+export interface ConsumerSubscribeTopics {
+  topics?: (string | RegExp)[] | string | RegExp;
+  topic?: string | RegExp;
+  fromBeginning?: boolean;
+}
+
+export interface TopicPartitionOffsetAndMetadata {
+  topic: string;
+  partition: number;
+  offset: string;
+  metadata?: string | null;
+}
+
+const EVENTS = {
+  HEARTBEAT: 'consumer.heartbeat',
+  COMMIT_OFFSETS: 'consumer.commit_offsets',
+  GROUP_JOIN: 'consumer.group_join',
+  FETCH: 'consumer.fetch',
+  FETCH_START: 'consumer.fetch_start',
+  START_BATCH_PROCESS: 'consumer.start_batch_process',
+  END_BATCH_PROCESS: 'consumer.end_batch_process',
+  CONNECT: 'consumer.connect',
+  DISCONNECT: 'consumer.disconnect',
+  STOP: 'consumer.stop',
+  CRASH: 'consumer.crash',
+  REBALANCING: 'consumer.rebalancing',
+  RECEIVED_UNSUBSCRIBED_TOPICS: 'consumer.received_unsubscribed_topics',
+  REQUEST: 'consumer.network.request',
+  REQUEST_TIMEOUT: 'consumer.network.request_timeout',
+  REQUEST_QUEUE_SIZE: 'consumer.network.request_queue_size',
+} as const;
+
+export type ConsumerEvents = typeof EVENTS;
+
+/** A wake-up that any number of loops can wait on. */
+class Signal {
+  private waiters: (() => void)[] = [];
+  wait(): Promise<void> {
+    return new Promise((r) => this.waiters.push(r));
+  }
+  fire(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const r of w) r();
+  }
+}
+
+interface PartitionState {
+  topic: string;
+  partition: number;
+  /** The next offset to read. */
+  position: number;
+  /** The offset after the last processed message (what a commit stores). */
+  resolved: number;
+  committed: number;
+  /** Messages resolved since the last commit. */
+  uncommittedCount: number;
+  stopped: boolean;
+  paused: boolean;
+  /** Bumped by seek and revocation: batches fetched before are stale. */
+  epoch: number;
+  wake: Signal;
+  /** Aborts the long-poll in progress. */
+  abort: AbortController | null;
+  done: Promise<void>;
+}
+
+function key(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
+
+class ConsumedMessage<K, V> implements KafkaMessage<K, V> {
+  readonly attributes = 0;
+  private k: K | null | undefined;
+  private v: V | null | undefined;
+  constructor(
+    private readonly raw: RawMessage,
+    private readonly topic: string,
+    private readonly partition: number,
+    private readonly keyDes: Deserializer<K> | undefined,
+    private readonly valueDes: Deserializer<V> | undefined,
+  ) {}
+  get offset(): string {
+    return this.raw.offset;
+  }
+  get timestamp(): string {
+    return this.raw.timestamp;
+  }
+  get headers(): IHeaders {
+    return this.raw.headers;
+  }
+  get rawKey(): Buffer | null {
+    return this.raw.key;
+  }
+  get rawValue(): Buffer | null {
+    return this.raw.value;
+  }
+  private run<T>(des: Deserializer<T>, field: 'key' | 'value', data: Buffer | null): T {
+    try {
+      return des(data, { topic: this.topic, partition: this.partition, headers: this.raw.headers });
+    } catch (e) {
+      throw new KafkaJSDeserializationError(
+        { topic: this.topic, partition: this.partition, offset: this.raw.offset, field, raw: data },
+        e,
+      );
+    }
+  }
+  get key(): K | null {
+    if (this.keyDes === undefined) return this.raw.key as K | null;
+    if (this.k === undefined) this.k = this.run(this.keyDes, 'key', this.raw.key);
+    return this.k;
+  }
+  get value(): V | null {
+    if (this.valueDes === undefined) return this.raw.value as V | null;
+    if (this.v === undefined) this.v = this.run(this.valueDes, 'value', this.raw.value);
+    return this.v;
+  }
+  toJSON(): object {
+    return { ...this.raw.toJSON() };
+  }
+}
+
+export class Consumer<K = Buffer | null, V = Buffer | null> {
+  readonly events: ConsumerEvents = EVENTS;
+  readonly groupId: string;
+  private readonly kafka: Kafka;
+  private readonly log_: Logger;
+  private readonly emitter = new EventEmitter();
+  private readonly config: ConsumerConfig<K, V>;
+  private readonly sessionTimeout: number;
+  private readonly rebalanceTimeout: number;
+  private readonly heartbeatInterval: number;
+  private readonly maxBytesPerPartition: number;
+  private readonly maxWaitTimeInMs: number;
+  private readonly retry: RetryOptions;
+  private readonly assignerFactories: PartitionAssigner[];
+  private assignerInstances: Assigner[] = [];
+
+  private state: 'disconnected' | 'connected' | 'running' | 'stopping' = 'disconnected';
+  private coordinator: Coordinator | null = null;
+  private log: Log | null = null;
+  private readonly subscriptions: { matcher: string | RegExp; fromBeginning: boolean }[] = [];
+  private memberId = '';
+  private generationId = -1;
+  private readonly partitions = new Map<string, PartitionState>();
+  private readonly pausedTopics = new Map<string, Set<number> | 'all'>();
+  private runConfig: ConsumerRunConfig<K, V> = {};
+  private slotsFree = 1;
+  private readonly slotWaiters: (() => void)[] = [];
+  private handlersRunning = 0;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private autoCommitTimer: NodeJS.Timeout | null = null;
+  private evicted = false;
+  private topicListener: ((dir: string, topic: string) => void) | null = null;
+  private rejoining: Promise<void> | null = null;
+
+  constructor(kafka: Kafka, config: ConsumerConfig<K, V>) {
+    if (
+      config === null ||
+      typeof config !== 'object' ||
+      typeof config.groupId !== 'string' ||
+      config.groupId.length === 0
+    ) {
+      throw new KafkaJSNonRetriableError('Consumer groupId must be a non-empty string');
+    }
+    this.kafka = kafka;
+    this.config = config;
+    this.groupId = config.groupId;
+    this.log_ = kafka.logger().namespace('Consumer');
+    this.sessionTimeout = config.sessionTimeout ?? 30_000;
+    this.rebalanceTimeout = config.rebalanceTimeout ?? 60_000;
+    this.heartbeatInterval = config.heartbeatInterval ?? 3_000;
+    this.maxBytesPerPartition = config.maxBytesPerPartition ?? 1024 * 1024;
+    this.maxWaitTimeInMs = config.maxWaitTimeInMs ?? 5_000;
+    this.retry = config.retry ?? kafka.retry ?? {};
+    this.assignerFactories = config.partitionAssigners ?? [roundRobin];
+    for (const [name, v] of [
+      ['sessionTimeout', this.sessionTimeout],
+      ['rebalanceTimeout', this.rebalanceTimeout],
+      ['heartbeatInterval', this.heartbeatInterval],
+      ['maxBytesPerPartition', this.maxBytesPerPartition],
+      ['maxWaitTimeInMs', this.maxWaitTimeInMs],
+    ] as const) {
+      if (!Number.isSafeInteger(v) || v < 0)
+        throw new KafkaJSNonRetriableError(`${name} must be a non-negative integer`);
+    }
+    if (this.assignerFactories.length === 0)
+      throw new KafkaJSNonRetriableError('partitionAssigners must not be empty');
+  }
+
+  logger(): Logger {
+    return this.log_;
+  }
+
+  on<T>(
+    eventName: string,
+    listener: (event: { id: string; type: string; timestamp: number; payload: T }) => void,
+  ): () => void {
+    if (!(Object.values(EVENTS) as string[]).includes(eventName)) {
+      throw new KafkaJSNonRetriableError(`Event name should be one of ${Object.keys(EVENTS).join(', ')}`);
+    }
+    this.emitter.on(eventName, listener);
+    return () => this.emitter.removeListener(eventName, listener);
+  }
+
+  private emit(type: string, payload: unknown): void {
+    if (this.emitter.listenerCount(type) === 0) return;
+    this.emitter.emit(type, { id: randomUUID(), type, timestamp: Date.now(), payload });
+  }
+
+  async connect(): Promise<void> {
+    if (this.state !== 'disconnected') return;
+    this.coordinator = Coordinator.acquire(() => this.kafka.openLog());
+    this.log = this.kafka.openLog();
+    const log = this.log;
+    const cluster: AssignerCluster = {
+      findTopicPartitionMetadata: (topic) =>
+        Array.from({ length: Math.max(0, log.partitionCount(topic)) }, (_, partitionId) => ({
+          partitionId,
+          leader: 0,
+        })),
+    };
+    this.assignerInstances = this.assignerFactories.map((f) => f({ cluster }));
+    this.state = 'connected';
+    this.emit(EVENTS.CONNECT, null);
+  }
+
+  /** kafkajs' subscribe: strings and RegExps; RegExps also match topics created later. */
+  async subscribe(subscription: ConsumerSubscribeTopics): Promise<void> {
+    if (this.state === 'running')
+      throw new KafkaJSNonRetriableError('Cannot subscribe to topic while consumer is running');
+    if (this.state === 'disconnected')
+      throw new KafkaJSNonRetriableError('The consumer must be connected before subscribing');
+    if (subscription === null || typeof subscription !== 'object')
+      throw new KafkaJSNonRetriableError('subscribe needs { topics }');
+    const raw = subscription.topics ?? subscription.topic;
+    const list = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
+    if (list.length === 0) throw new KafkaJSNonRetriableError('Missing required argument "topics"');
+    const fromBeginning = subscription.fromBeginning ?? this.config.fromBeginning ?? false;
+    for (const t of list) {
+      if (!(typeof t === 'string' && t.length > 0) && !(t instanceof RegExp)) {
+        throw new KafkaJSNonRetriableError(`Invalid topic ${String(t)}: use a non-empty string or a RegExp`);
+      }
+      if (typeof t === 'string' && this.log?.partitionCount(t) === -1) {
+        if (this.config.allowAutoTopicCreation === false) {
+          throw new KafkaJSNonRetriableError(
+            `topic "${t}" does not exist and allowAutoTopicCreation is false`,
+          );
+        }
+        try {
+          this.log.createTopic(t, { partitions: this.kafka.defaultNumPartitions });
+        } catch (e) {
+          if (!(e instanceof KafkaJSError && (e as { code?: string }).code === 'ERR_TOPIC_EXISTS')) throw e;
+        }
+      }
+      this.subscriptions.push({ matcher: t, fromBeginning });
+    }
+  }
+
+  private subscribedTopics(): string[] {
+    const log = this.log;
+    if (log === null) return [];
+    const names = log
+      .topics()
+      .map((t) => t.name)
+      .filter((n) => !n.startsWith('__'));
+    const out = new Set<string>();
+    for (const s of this.subscriptions) {
+      if (typeof s.matcher === 'string') out.add(s.matcher);
+      else for (const n of names) if (s.matcher.test(n)) out.add(n);
+    }
+    return [...out].sort();
+  }
+
+  private fromBeginningFor(topic: string): boolean {
+    for (const s of this.subscriptions) {
+      if (typeof s.matcher === 'string' ? s.matcher === topic : s.matcher.test(topic)) return s.fromBeginning;
+    }
+    return false;
+  }
+
+  /** Starts consuming; resolves once the consumer has joined its group. */
+  async run(config: ConsumerRunConfig<K, V> = {}): Promise<void> {
+    if (this.state === 'disconnected')
+      throw new KafkaJSNonRetriableError('The consumer must be connected before run');
+    if (this.state === 'running') throw new KafkaJSNonRetriableError('The consumer is already running');
+    if (this.subscriptions.length === 0)
+      throw new KafkaJSNonRetriableError('The consumer must subscribe before run');
+    if (typeof config.eachMessage !== 'function' && typeof config.eachBatch !== 'function') {
+      throw new KafkaJSNonRetriableError('run needs eachMessage or eachBatch');
+    }
+    const concurrency = config.partitionsConsumedConcurrently ?? 1;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new KafkaJSNonRetriableError('partitionsConsumedConcurrently must be a positive integer');
+    }
+    this.runConfig = {
+      ...config,
+      autoCommit: config.autoCommit ?? this.config.autoCommit ?? true,
+      autoCommitInterval: config.autoCommitInterval ?? this.config.autoCommitInterval ?? null,
+      autoCommitThreshold: config.autoCommitThreshold ?? this.config.autoCommitThreshold ?? null,
+      eachBatchAutoResolve: config.eachBatchAutoResolve ?? true,
+    };
+    this.slotsFree = concurrency;
+    this.state = 'running';
+    if (this.subscriptions.some((s) => s.matcher instanceof RegExp)) {
+      const dir = this.log?.dataDir;
+      this.topicListener = (d, topic) => {
+        if (d !== dir || this.state !== 'running') return;
+        if (this.subscriptions.some((s) => s.matcher instanceof RegExp && s.matcher.test(topic))) {
+          void this.coordinator?.requestRebalance(this.groupId);
+        }
+      };
+      topicEvents.on('created', this.topicListener);
+    }
+    const interval = this.runConfig.autoCommitInterval;
+    if (this.runConfig.autoCommit && typeof interval === 'number' && interval > 0) {
+      this.autoCommitTimer = setInterval(() => this.commitResolved().catch(() => undefined), interval);
+      this.autoCommitTimer.unref();
+    }
+    this.heartbeatTimer = setInterval(
+      () => {
+        // A handler that runs past sessionTimeout without calling heartbeat()
+        // is what gets a member evicted, as in Kafka: only idle members and
+        // handlers' own heartbeat() calls keep the session alive.
+        if (this.handlersRunning === 0) this.sendHeartbeat();
+      },
+      Math.max(1, this.heartbeatInterval),
+    );
+    this.heartbeatTimer.unref();
+    await this.join();
+  }
+
+  private hooks(): MemberHooks {
+    return {
+      memberId: this.memberId,
+      clientId: this.kafka.clientId,
+      sessionTimeout: this.sessionTimeout,
+      rebalanceTimeout: this.rebalanceTimeout,
+      subscribedTopics: () => this.subscribedTopics(),
+      assigners: () => this.assignerInstances,
+      owned: () => this.ownedAssignment(),
+      onRebalancing: () => this.emit(EVENTS.REBALANCING, { groupId: this.groupId, memberId: this.memberId }),
+      revoke: (partitions) => this.revoke(partitions),
+      assign: (generationId, assignment, info) => this.assign(generationId, assignment, info),
+      onEvicted: (reason) => {
+        this.log_.warn('evicted from the group', { groupId: this.groupId, memberId: this.memberId, reason });
+        this.evicted = true;
+        // Partitions are gone: stop them now without committing.
+        for (const ps of this.partitions.values()) this.stopPartition(ps);
+        this.partitions.clear();
+        void this.rejoinWhenIdle();
+      },
+    };
+  }
+
+  private async join(): Promise<void> {
+    const coordinator = this.coordinator as Coordinator;
+    this.memberId = `${this.kafka.clientId}-${randomUUID()}`;
+    this.evicted = false;
+    const started = Date.now();
+    await coordinator.join(this.groupId, this.hooks());
+    this.emit(EVENTS.GROUP_JOIN, {
+      duration: Date.now() - started,
+      groupId: this.groupId,
+      isLeader: coordinator.describe(this.groupId).leader === this.memberId,
+      leaderId: coordinator.describe(this.groupId).leader,
+      groupProtocol: coordinator.describe(this.groupId).protocol,
+      memberId: this.memberId,
+      memberAssignment: this.ownedAssignment(),
+    });
+  }
+
+  /** After an eviction: once the stalled handler is done, join again. */
+  private rejoinWhenIdle(): Promise<void> {
+    if (this.rejoining !== null) return this.rejoining;
+    this.rejoining = (async () => {
+      while (this.handlersRunning > 0 && this.state === 'running')
+        await new Promise((r) => setTimeout(r, 10));
+      if (this.state === 'running') {
+        try {
+          await this.join();
+        } catch (e) {
+          this.log_.error('rejoin failed', { error: (e as Error).message });
+        }
+      }
+    })().finally(() => {
+      this.rejoining = null;
+    });
+    return this.rejoining;
+  }
+
+  private sendHeartbeat(): void {
+    if (this.coordinator === null || this.state !== 'running' || this.evicted) return;
+    try {
+      this.coordinator.heartbeat(this.groupId, this.memberId);
+      this.emit(EVENTS.HEARTBEAT, {
+        groupId: this.groupId,
+        memberId: this.memberId,
+        groupGenerationId: this.generationId,
+      });
+    } catch {
+      // Evicted: onEvicted already arranged the rejoin.
+    }
+  }
+
+  private ownedAssignment(): Assignment {
+    const out: Assignment = {};
+    for (const ps of this.partitions.values()) (out[ps.topic] ??= []).push(ps.partition);
+    for (const ps of Object.values(out)) ps.sort((a, b) => a - b);
+    return out;
+  }
+
+  private assign(
+    generationId: number,
+    assignment: Assignment,
+    _info: { leaderId: string; groupProtocol: string },
+  ): void {
+    this.generationId = generationId;
+    const coordinator = this.coordinator as Coordinator;
+    const log = this.log as Log;
+    for (const [topic, parts] of Object.entries(assignment)) {
+      for (const partition of parts) {
+        const k = key(topic, partition);
+        if (this.partitions.has(k)) continue;
+        const w = log.watermarks(topic, partition);
+        const committed = coordinator.offsets.get(this.groupId, topic, partition);
+        let position: number;
+        if (
+          committed !== undefined &&
+          committed.offset >= w.logStartOffset &&
+          committed.offset <= w.highWatermark
+        ) {
+          position = committed.offset;
+        } else {
+          position = this.fromBeginningFor(topic) ? w.logStartOffset : w.highWatermark;
+        }
+        const ps: PartitionState = {
+          topic,
+          partition,
+          position,
+          resolved: position,
+          committed: committed?.offset ?? -1,
+          uncommittedCount: 0,
+          stopped: false,
+          paused: this.isPaused(topic, partition),
+          epoch: 0,
+          wake: new Signal(),
+          abort: null,
+          done: Promise.resolve(),
+        };
+        this.partitions.set(k, ps);
+        ps.done = this.partitionLoop(ps);
+      }
+    }
+  }
+
+  private stopPartition(ps: PartitionState): void {
+    ps.stopped = true;
+    ps.epoch++;
+    ps.abort?.abort();
+    ps.wake.fire();
+  }
+
+  /** Releases partitions for a rebalance: stop, finish the message in hand, commit. */
+  private async revoke(partitions: Assignment): Promise<void> {
+    const states: PartitionState[] = [];
+    for (const [topic, ps] of Object.entries(partitions)) {
+      for (const p of ps) {
+        const s = this.partitions.get(key(topic, p));
+        if (s !== undefined) states.push(s);
+      }
+    }
+    for (const s of states) this.stopPartition(s);
+    await Promise.all(states.map((s) => s.done));
+    if (this.runConfig.autoCommit) await this.commitResolved(states).catch(() => undefined);
+    for (const s of states) this.partitions.delete(key(s.topic, s.partition));
+  }
+
+  private async acquireSlot(): Promise<void> {
+    if (this.slotsFree > 0) {
+      this.slotsFree--;
+      return;
+    }
+    await new Promise<void>((r) => this.slotWaiters.push(r));
+  }
+
+  private releaseSlot(): void {
+    const next = this.slotWaiters.shift();
+    if (next) next();
+    else this.slotsFree++;
+  }
+
+  private async partitionLoop(ps: PartitionState): Promise<void> {
+    const log = this.log as Log;
+    while (!ps.stopped && this.state === 'running') {
+      if (ps.paused) {
+        await ps.wake.wait();
+        continue;
+      }
+      let r: ReturnType<Log['read']>;
+      try {
+        r = log.read(ps.topic, ps.partition, ps.position, this.maxBytesPerPartition);
+      } catch (e) {
+        if (e instanceof OffsetOutOfRangeError) {
+          // Retention overtook us, or a seek went past the end: reset as Kafka's auto.offset.reset.
+          const w = log.watermarks(ps.topic, ps.partition);
+          ps.position =
+            this.fromBeginningFor(ps.topic) || ps.position < w.logStartOffset
+              ? w.logStartOffset
+              : w.highWatermark;
+          continue;
+        }
+        this.log_.error('read failed', {
+          topic: ps.topic,
+          partition: ps.partition,
+          error: (e as Error).message,
+        });
+        this.scheduleCrash(e as Error);
+        return;
+      }
+      if (r.batches.length === 0) {
+        this.sendHeartbeat();
+        ps.abort = new AbortController();
+        await Promise.race([
+          log.waitForData(ps.topic, ps.partition, ps.position, this.maxWaitTimeInMs, ps.abort.signal),
+          ps.wake.wait(),
+        ]);
+        ps.abort.abort();
+        ps.abort = null;
+        continue;
+      }
+      const epoch = ps.epoch;
+      let raw: RawMessage[];
+      try {
+        raw = decodeMessages(r.batches, ps.position);
+      } catch (e) {
+        this.scheduleCrash(e as Error);
+        return;
+      }
+      if (raw.length === 0) {
+        // Only control records or offsets below the position: skip past them.
+        ps.position = r.nextOffset;
+        continue;
+      }
+      await this.acquireSlot();
+      let ok = true;
+      try {
+        if (ps.stopped || ps.epoch !== epoch) continue;
+        ok = await this.process(ps, raw, r.highWatermark, epoch);
+      } finally {
+        this.releaseSlot();
+      }
+      if (!ok) return;
+    }
+  }
+
+  private wrap(raw: RawMessage, ps: PartitionState): KafkaMessage<K, V> {
+    const des = this.config.deserializers;
+    if (des?.key === undefined && des?.value === undefined) return raw as unknown as KafkaMessage<K, V>;
+    return new ConsumedMessage<K, V>(raw, ps.topic, ps.partition, des.key, des.value);
+  }
+
+  private pauseFn(ps: PartitionState): () => () => void {
+    return () => {
+      this.pause([{ topic: ps.topic, partitions: [ps.partition] }]);
+      return () => this.resume([{ topic: ps.topic, partitions: [ps.partition] }]);
+    };
+  }
+
+  private heartbeatFn(): () => Promise<void> {
+    return async () => {
+      if (this.coordinator === null || this.evicted) return;
+      try {
+        this.coordinator.heartbeat(this.groupId, this.memberId);
+      } catch {
+        // Evicted meanwhile; the rejoin is arranged.
+      }
+    };
+  }
+
+  /** Hands fetched messages to the handler; false when the consumer crashed. */
+  private async process(
+    ps: PartitionState,
+    raw: RawMessage[],
+    highWatermark: number,
+    epoch: number,
+  ): Promise<boolean> {
+    const cfg = this.runConfig;
+    const isStale = () => ps.epoch !== epoch || ps.stopped;
+    const messages = raw.map((m) => this.wrap(m, ps));
+    const first = raw[0] as RawMessage;
+    const last = raw[raw.length - 1] as RawMessage;
+    const batchInfo = {
+      topic: ps.topic,
+      partition: ps.partition,
+      highWatermark: String(highWatermark),
+      offsetLag: String(highWatermark - 1 - last.offsetNumber),
+      offsetLagLow: String(highWatermark - 1 - first.offsetNumber),
+      batchSize: raw.length,
+      firstOffset: first.offset,
+      lastOffset: last.offset,
+    };
+    this.emit(EVENTS.START_BATCH_PROCESS, batchInfo);
+    const started = Date.now();
+    if (cfg.eachMessage !== undefined) {
+      const handler = cfg.eachMessage;
+      for (let i = 0; i < messages.length; i++) {
+        if (isStale() || this.state !== 'running') break;
+        const message = messages[i] as KafkaMessage<K, V>;
+        const ok = await this.invoke(() =>
+          handler({
+            topic: ps.topic,
+            partition: ps.partition,
+            message,
+            heartbeat: this.heartbeatFn(),
+            pause: this.pauseFn(ps),
+          }),
+        );
+        if (!ok) return false;
+        if (isStale()) break;
+        const next = (raw[i] as RawMessage).offsetNumber + 1;
+        ps.resolved = next;
+        ps.position = next;
+        ps.uncommittedCount++;
+        if (ps.paused) break;
+        await this.maybeCommitThreshold(ps);
+      }
+    } else if (cfg.eachBatch !== undefined) {
+      const handler = cfg.eachBatch;
+      const batch: Batch<K, V> = {
+        topic: ps.topic,
+        partition: ps.partition,
+        highWatermark: String(highWatermark),
+        messages,
+        isEmpty: () => messages.length === 0,
+        firstOffset: () => first.offset,
+        lastOffset: () => last.offset,
+        offsetLag: () => String(highWatermark - 1 - last.offsetNumber),
+        offsetLagLow: () => String(highWatermark - 1 - first.offsetNumber),
+      };
+      const resolveOffset = (offset: string) => {
+        const next = Number(offset) + 1;
+        if (!Number.isSafeInteger(next)) throw new KafkaJSNonRetriableError(`invalid offset ${offset}`);
+        if (next > ps.resolved && !isStale()) {
+          ps.uncommittedCount += next - ps.resolved;
+          ps.resolved = next;
+        }
+      };
+      const ok = await this.invoke(() =>
+        handler({
+          batch,
+          resolveOffset,
+          heartbeat: this.heartbeatFn(),
+          pause: this.pauseFn(ps),
+          commitOffsetsIfNecessary: async (offsets) => {
+            if (offsets !== undefined) await this.commitOffsets(flatten(offsets));
+            else await this.commitIfNecessary([ps]);
+          },
+          uncommittedOffsets: () => this.uncommitted(),
+          isRunning: () => this.state === 'running',
+          isStale,
+        }),
+      );
+      if (!ok) return false;
+      if (isStale()) return true;
+      if (cfg.eachBatchAutoResolve) resolveOffset(last.offset);
+      // Unresolved messages are fetched again, as kafkajs does.
+      ps.position = ps.resolved;
+    }
+    this.emit(EVENTS.END_BATCH_PROCESS, { ...batchInfo, duration: Date.now() - started });
+    this.sendHeartbeat();
+    await this.commitIfNecessary([ps]);
+    return true;
+  }
+
+  /**
+   * Runs a handler, retrying with backoff per `retry`. After the retries the
+   * consumer crashes: kafkajs' CRASH event, then `restartOnFailure` decides
+   * whether it rejoins (redelivering from the last commit) or stops.
+   */
+  private async invoke(fn: () => Promise<void>): Promise<boolean> {
+    const retries = this.retry.retries ?? 5;
+    let wait = this.retry.initialRetryTime ?? 300;
+    for (let attempt = 0; ; attempt++) {
+      this.handlersRunning++;
+      try {
+        await fn();
+        return true;
+      } catch (e) {
+        if (attempt >= retries || this.state !== 'running') {
+          this.scheduleCrash(e as Error);
+          return false;
+        }
+        this.log_.error('handler failed; retrying', { error: (e as Error).message, attempt: attempt + 1 });
+      } finally {
+        this.handlersRunning--;
+      }
+      await new Promise((r) => setTimeout(r, wait));
+      wait = Math.min(wait * (this.retry.multiplier ?? 2), this.retry.maxRetryTime ?? 30_000);
+    }
+  }
+
+  private crashing = false;
+
+  /** Crashes outside the partition loop that failed, since halting waits for every loop. */
+  private scheduleCrash(error: Error): void {
+    setImmediate(() => {
+      void this.crash(error);
+    });
+  }
+
+  private async crash(error: Error): Promise<void> {
+    if (this.crashing) return;
+    this.crashing = true;
+    try {
+      const restartOnFailure = this.retry.restartOnFailure ?? (async () => true);
+      let restart = false;
+      try {
+        restart = await restartOnFailure(error);
+      } catch {
+        restart = false;
+      }
+      this.emit(EVENTS.CRASH, { error, groupId: this.groupId, restart });
+      this.log_.error('consumer crashed', { error: error.message, restart });
+      // Leave without committing the failed message: it is redelivered.
+      await this.halt(false);
+      if (restart && this.state === 'connected') {
+        await new Promise((r) => setTimeout(r, this.retry.initialRetryTime ?? 300));
+        if (this.state === 'connected') await this.run(this.runConfig);
+      }
+    } finally {
+      this.crashing = false;
+    }
+  }
+
+  private uncommitted(): OffsetsByTopicPartition {
+    const topics = new Map<string, { partition: number; offset: string }[]>();
+    for (const ps of this.partitions.values()) {
+      if (ps.resolved > ps.committed) {
+        const list = topics.get(ps.topic) ?? [];
+        list.push({ partition: ps.partition, offset: String(ps.resolved) });
+        topics.set(ps.topic, list);
+      }
+    }
+    return { topics: [...topics.entries()].map(([topic, partitions]) => ({ topic, partitions })) };
+  }
+
+  private async maybeCommitThreshold(ps: PartitionState): Promise<void> {
+    const threshold = this.runConfig.autoCommitThreshold;
+    if (
+      this.runConfig.autoCommit &&
+      typeof threshold === 'number' &&
+      threshold > 0 &&
+      ps.uncommittedCount >= threshold
+    ) {
+      await this.commitResolved([ps]);
+    }
+  }
+
+  private async commitIfNecessary(states: PartitionState[]): Promise<void> {
+    const cfg = this.runConfig;
+    if (!cfg.autoCommit) return;
+    const timed = typeof cfg.autoCommitInterval === 'number' && cfg.autoCommitInterval > 0;
+    const counted = typeof cfg.autoCommitThreshold === 'number' && cfg.autoCommitThreshold > 0;
+    // With neither interval nor threshold, commit after every batch (kafkajs' default).
+    if (!timed && !counted)
+      await this.commitResolved(states).catch((e: Error) =>
+        this.log_.warn('commit failed', { error: e.message }),
+      );
+    else if (counted) for (const s of states) await this.maybeCommitThreshold(s);
+  }
+
+  /** Commits what was processed (resolved) and not yet committed. */
+  private async commitResolved(states: PartitionState[] = [...this.partitions.values()]): Promise<void> {
+    const pending = states.filter((ps) => ps.resolved > ps.committed);
+    if (pending.length === 0 || this.coordinator === null || this.evicted) return;
+    const commits = pending.map((ps) => ({ topic: ps.topic, partition: ps.partition, offset: ps.resolved }));
+    this.coordinator.commit(this.groupId, commits, {
+      memberId: this.memberId,
+      generationId: this.generationId,
+    });
+    for (const ps of pending) {
+      ps.committed = ps.resolved;
+      ps.uncommittedCount = 0;
+    }
+    this.emitCommit(commits);
+  }
+
+  private emitCommit(commits: { topic: string; partition: number; offset: number }[]): void {
+    this.emit(EVENTS.COMMIT_OFFSETS, {
+      groupId: this.groupId,
+      memberId: this.memberId,
+      groupGenerationId: this.generationId,
+      topics: groupByTopic(commits.map((c) => ({ ...c, offset: String(c.offset) }))),
+    });
+  }
+
+  /** kafkajs' commitOffsets: offsets are the next offsets to read, as strings. */
+  async commitOffsets(offsets: TopicPartitionOffsetAndMetadata[]): Promise<void> {
+    if (this.coordinator === null) throw new KafkaJSNonRetriableError('The consumer is not connected');
+    if (!Array.isArray(offsets)) throw new KafkaJSNonRetriableError('commitOffsets needs an array');
+    const commits = offsets.map((o) => {
+      const offset = Number(o.offset);
+      if (typeof o.offset !== 'string' && typeof o.offset !== 'number') {
+        throw new KafkaJSNonRetriableError(`offset of ${o.topic}-${o.partition} must be a string`);
+      }
+      if (!Number.isSafeInteger(offset) || offset < 0) {
+        throw new KafkaJSNonRetriableError(
+          `Invalid offset ${String(o.offset)} for ${o.topic}-${o.partition}`,
+        );
+      }
+      return { topic: o.topic, partition: o.partition, offset, metadata: o.metadata ?? null };
+    });
+    const member =
+      this.state === 'running' && !this.evicted
+        ? { memberId: this.memberId, generationId: this.generationId }
+        : undefined;
+    this.coordinator.commit(this.groupId, commits, member);
+    for (const c of commits) {
+      const ps = this.partitions.get(key(c.topic, c.partition));
+      if (ps !== undefined) {
+        ps.committed = c.offset;
+        if (c.offset > ps.resolved) ps.resolved = c.offset;
+        ps.uncommittedCount = 0;
+      }
+    }
+    this.emitCommit(commits);
+  }
+
+  /** Moves a partition's position; batches in flight for it become stale. */
+  seek({ topic, partition, offset }: { topic: string; partition: number; offset: string }): void {
+    if (this.state !== 'running') {
+      throw new KafkaJSNonRetriableError(
+        'Consumer group was not initialized, consumer#run must be called first',
+      );
+    }
+    const o = Number(offset);
+    if (!Number.isSafeInteger(o) || o < 0)
+      throw new KafkaJSNonRetriableError(`Offset must not be a negative number: ${offset}`);
+    const ps = this.partitions.get(key(topic, partition));
+    if (ps === undefined) {
+      throw new KafkaJSNonRetriableError(`partition ${topic}-${partition} is not assigned to this consumer`);
+    }
+    ps.position = o;
+    ps.resolved = o;
+    ps.epoch++;
+    ps.abort?.abort();
+    ps.wake.fire();
+    if (this.runConfig.autoCommit) {
+      try {
+        this.coordinator?.commit(this.groupId, [{ topic, partition, offset: o }], {
+          memberId: this.memberId,
+          generationId: this.generationId,
+        });
+        ps.committed = o;
+      } catch (e) {
+        this.log_.warn('commit of the seek failed', { error: (e as Error).message });
+      }
+    }
+  }
+
+  private isPaused(topic: string, partition: number): boolean {
+    const p = this.pausedTopics.get(topic);
+    return p === 'all' || (p !== undefined && p.has(partition));
+  }
+
+  pause(topics: { topic: string; partitions?: number[] }[]): void {
+    if (!Array.isArray(topics))
+      throw new KafkaJSNonRetriableError('pause needs an array of { topic, partitions }');
+    const subscribed = new Set(this.subscribedTopics());
+    for (const { topic, partitions } of topics) {
+      if (!subscribed.has(topic))
+        throw new KafkaJSNonRetriableError(`Pausing topic "${topic}", which is not subscribed`);
+      if (partitions !== undefined) {
+        for (const p of partitions) {
+          if (this.state === 'running' && !this.partitions.has(key(topic, p))) {
+            throw new KafkaJSNonRetriableError(
+              `Pausing partition ${topic}-${p}, which is not assigned to this consumer`,
+            );
+          }
+        }
+      }
+    }
+    for (const { topic, partitions } of topics) {
+      if (partitions === undefined) this.pausedTopics.set(topic, 'all');
+      else {
+        const cur = this.pausedTopics.get(topic);
+        if (cur === 'all') continue;
+        const set = cur ?? new Set<number>();
+        for (const p of partitions) set.add(p);
+        this.pausedTopics.set(topic, set);
+      }
+      for (const ps of this.partitions.values())
+        if (ps.topic === topic && this.isPaused(topic, ps.partition)) ps.paused = true;
+    }
+  }
+
+  resume(topics: { topic: string; partitions?: number[] }[]): void {
+    for (const { topic, partitions } of topics) {
+      if (partitions === undefined) this.pausedTopics.delete(topic);
+      else {
+        const cur = this.pausedTopics.get(topic);
+        if (cur === 'all') {
+          const n = this.log?.partitionCount(topic) ?? 0;
+          const set = new Set(Array.from({ length: n }, (_, i) => i));
+          for (const p of partitions) set.delete(p);
+          this.pausedTopics.set(topic, set);
+        } else if (cur !== undefined) for (const p of partitions) cur.delete(p);
+      }
+      for (const ps of this.partitions.values()) {
+        if (ps.topic === topic && ps.paused && !this.isPaused(topic, ps.partition)) {
+          ps.paused = false;
+          ps.wake.fire();
+        }
+      }
+    }
+  }
+
+  paused(): { topic: string; partitions: number[] }[] {
+    const out: { topic: string; partitions: number[] }[] = [];
+    for (const [topic, p] of this.pausedTopics) {
+      const n = this.log?.partitionCount(topic) ?? 0;
+      const partitions = p === 'all' ? Array.from({ length: n }, (_, i) => i) : [...p].sort((a, b) => a - b);
+      if (partitions.length > 0) out.push({ topic, partitions });
+    }
+    return out;
+  }
+
+  async describeGroup(): Promise<{
+    errorCode: number;
+    groupId: string;
+    members: {
+      memberId: string;
+      clientId: string;
+      clientHost: string;
+      memberMetadata: Buffer;
+      memberAssignment: Buffer;
+    }[];
+    protocol: string;
+    protocolType: string;
+    state: string;
+  }> {
+    if (this.coordinator === null) throw new KafkaJSNonRetriableError('The consumer is not connected');
+    const d = this.coordinator.describe(this.groupId);
+    return {
+      errorCode: 0,
+      groupId: d.groupId,
+      protocol: d.protocol,
+      protocolType: d.protocolType,
+      state: d.state,
+      members: d.members.map((m) => ({
+        memberId: m.memberId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        memberMetadata: AssignerProtocol.MemberMetadata.encode({
+          version: 0,
+          topics: Object.keys(m.assignment),
+        }),
+        memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: 0, assignment: m.assignment }),
+      })),
+    };
+  }
+
+  /** Stops consuming: finishes the messages in hand, commits, leaves the group. */
+  private async halt(commit: boolean): Promise<void> {
+    if (this.state !== 'running') return;
+    this.state = 'stopping';
+    if (this.topicListener) topicEvents.off('created', this.topicListener);
+    this.topicListener = null;
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.autoCommitTimer) clearInterval(this.autoCommitTimer);
+    this.heartbeatTimer = null;
+    this.autoCommitTimer = null;
+    const states = [...this.partitions.values()];
+    for (const ps of states) this.stopPartition(ps);
+    await Promise.all(states.map((s) => s.done));
+    if (commit && this.runConfig.autoCommit) {
+      await this.commitResolved(states).catch((e: Error) =>
+        this.log_.warn('final commit failed', { error: e.message }),
+      );
+    }
+    this.partitions.clear();
+    await this.coordinator?.leave(this.groupId, this.memberId);
+    this.state = 'connected';
+  }
+
+  async stop(): Promise<void> {
+    await this.halt(true);
+    this.emit(EVENTS.STOP, null);
+  }
+
+  async disconnect(): Promise<void> {
+    if (this.state === 'disconnected') return;
+    await this.halt(true);
+    this.emit(EVENTS.STOP, null);
+    const coordinator = this.coordinator;
+    const log = this.log;
+    this.coordinator = null;
+    this.log = null;
+    this.state = 'disconnected';
+    await log?.close();
+    await coordinator?.release();
+    this.emit(EVENTS.DISCONNECT, null);
+  }
+
+  /**
+   * Messages as an async iterator, with backpressure: the next message is
+   * read when the loop asks for it, and a message counts as processed (and
+   * may be committed) once the loop moves past it.
+   *
+   *   for await (const { topic, partition, message } of consumer.messages()) { ... }
+   */
+  messages(): AsyncIterableIterator<{ topic: string; partition: number; message: KafkaMessage<K, V> }> {
+    type Item = { topic: string; partition: number; message: KafkaMessage<K, V> };
+    const queue: { item: Item; done: () => void }[] = [];
+    let wakeReader: (() => void) | null = null;
+    let started: Promise<void> | null = null;
+    let finished = false;
+    const start = () => {
+      started ??= this.run({
+        eachMessage: (payload) =>
+          new Promise<void>((done) => {
+            queue.push({
+              item: { topic: payload.topic, partition: payload.partition, message: payload.message },
+              done,
+            });
+            wakeReader?.();
+          }),
+      });
+      return started;
+    };
+    let previous: (() => void) | null = null;
+    const iterator: AsyncIterableIterator<Item> = {
+      next: async () => {
+        // Moving on means the previous message was processed.
+        previous?.();
+        previous = null;
+        await start();
+        while (queue.length === 0) {
+          if (finished || this.state !== 'running') return { done: true, value: undefined };
+          await new Promise<void>((r) => {
+            wakeReader = r;
+          });
+          wakeReader = null;
+        }
+        const { item, done } = queue.shift() as { item: Item; done: () => void };
+        previous = done;
+        return { done: false, value: item };
+      },
+      return: async () => {
+        finished = true;
+        previous?.();
+        previous = null;
+        // Messages handed over but not consumed are not committed.
+        await this.stop();
+        for (const q of queue.splice(0)) q.done();
+        return { done: true, value: undefined };
+      },
+      [Symbol.asyncIterator]() {
+        return iterator;
+      },
+    };
+    return iterator;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<{
+    topic: string;
+    partition: number;
+    message: KafkaMessage<K, V>;
+  }> {
+    return this.messages();
+  }
+}
+
+function flatten(o: OffsetsByTopicPartition): TopicPartitionOffsetAndMetadata[] {
+  return o.topics.flatMap((t) =>
+    t.partitions.map((p) => ({ topic: t.topic, partition: p.partition, offset: p.offset })),
+  );
+}
+
+function groupByTopic(commits: { topic: string; partition: number; offset: string }[]): {
+  topic: string;
+  partitions: { partition: string; offset: string }[];
+}[] {
+  const m = new Map<string, { partition: string; offset: string }[]>();
+  for (const c of commits) {
+    const list = m.get(c.topic) ?? [];
+    list.push({ partition: String(c.partition), offset: c.offset });
+    m.set(c.topic, list);
+  }
+  return [...m.entries()].map(([topic, partitions]) => ({ topic, partitions }));
+}
+
+export { KafkaJSRebalanceError };
