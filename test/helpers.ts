@@ -25,3 +25,12 @@ export async function collectGarbage(): Promise<void> {
     await new Promise((r) => setImmediate(r));
   }
 }
+
+/** Waits until `check` is true, failing after `timeoutMs` (a bound, not a timing assertion). */
+export async function until(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

@@ -259,6 +259,8 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   private generationId = -1;
   private readonly partitions = new Map<string, PartitionState>();
   private readonly pausedTopics = new Map<string, Set<number> | 'all'>();
+  /** Seeks made before their partition was assigned (kafkajs applies them on assignment). */
+  private readonly pendingSeeks = new Map<string, number>();
   private runConfig: ConsumerRunConfig<K, V> = {};
   private slotsFree = 1;
   private readonly slotWaiters: (() => void)[] = [];
@@ -268,6 +270,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   private evicted = false;
   private topicListener: ((dir: string, topic: string) => void) | null = null;
   private rejoining: Promise<void> | null = null;
+  private joinStarted = 0;
 
   constructor(kafka: Kafka, config: ConsumerConfig<K, V>) {
     if (
@@ -472,17 +475,8 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     const coordinator = this.coordinator as Coordinator;
     this.memberId = `${this.kafka.clientId}-${randomUUID()}`;
     this.evicted = false;
-    const started = Date.now();
+    this.joinStarted = Date.now();
     await coordinator.join(this.groupId, this.hooks());
-    this.emit(EVENTS.GROUP_JOIN, {
-      duration: Date.now() - started,
-      groupId: this.groupId,
-      isLeader: coordinator.describe(this.groupId).leader === this.memberId,
-      leaderId: coordinator.describe(this.groupId).leader,
-      groupProtocol: coordinator.describe(this.groupId).protocol,
-      memberId: this.memberId,
-      memberAssignment: this.ownedAssignment(),
-    });
   }
 
   /** After an eviction: once the stalled handler is done, join again. */
@@ -520,7 +514,11 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
 
   private ownedAssignment(): Assignment {
     const out: Assignment = {};
-    for (const ps of this.partitions.values()) (out[ps.topic] ??= []).push(ps.partition);
+    for (const ps of this.partitions.values()) {
+      const list = out[ps.topic] ?? [];
+      list.push(ps.partition);
+      out[ps.topic] = list;
+    }
     for (const ps of Object.values(out)) ps.sort((a, b) => a - b);
     return out;
   }
@@ -528,10 +526,20 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   private assign(
     generationId: number,
     assignment: Assignment,
-    _info: { leaderId: string; groupProtocol: string },
+    info: { leaderId: string; groupProtocol: string },
   ): void {
     this.generationId = generationId;
     const coordinator = this.coordinator as Coordinator;
+    // kafkajs emits GROUP_JOIN for every generation a member joins.
+    this.emit(EVENTS.GROUP_JOIN, {
+      duration: Date.now() - this.joinStarted,
+      groupId: this.groupId,
+      isLeader: info.leaderId === this.memberId,
+      leaderId: info.leaderId,
+      groupProtocol: info.groupProtocol,
+      memberId: this.memberId,
+      memberAssignment: assignment,
+    });
     const log = this.log as Log;
     for (const [topic, parts] of Object.entries(assignment)) {
       for (const partition of parts) {
@@ -539,8 +547,12 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
         if (this.partitions.has(k)) continue;
         const w = log.watermarks(topic, partition);
         const committed = coordinator.offsets.get(this.groupId, topic, partition);
+        const sought = this.pendingSeeks.get(k);
+        this.pendingSeeks.delete(k);
         let position: number;
-        if (
+        if (sought !== undefined) {
+          position = sought;
+        } else if (
           committed !== undefined &&
           committed.offset >= w.logStartOffset &&
           committed.offset <= w.highWatermark
@@ -567,11 +579,13 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
         ps.done = this.partitionLoop(ps);
       }
     }
-  }
-
+  } /**
+   * Stops a partition's loop (revocation, stop, eviction). Unlike a seek,
+   * this does not make the message in hand stale: once its handler
+   * succeeds it counts as processed, so it is committed, not redelivered.
+   */
   private stopPartition(ps: PartitionState): void {
     ps.stopped = true;
-    ps.epoch++;
     ps.abort?.abort();
     ps.wake.fire();
   }
@@ -732,12 +746,13 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
           }),
         );
         if (!ok) return false;
-        if (isStale()) break;
+        // After a seek the message in hand no longer counts; after a stop it does.
+        if (ps.epoch !== epoch) break;
         const next = (raw[i] as RawMessage).offsetNumber + 1;
         ps.resolved = next;
         ps.position = next;
         ps.uncommittedCount++;
-        if (ps.paused) break;
+        if (ps.paused || ps.stopped) break;
         await this.maybeCommitThreshold(ps);
       }
     } else if (cfg.eachBatch !== undefined) {
@@ -756,7 +771,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
       const resolveOffset = (offset: string) => {
         const next = Number(offset) + 1;
         if (!Number.isSafeInteger(next)) throw new KafkaJSNonRetriableError(`invalid offset ${offset}`);
-        if (next > ps.resolved && !isStale()) {
+        if (next > ps.resolved && ps.epoch === epoch) {
           ps.uncommittedCount += next - ps.resolved;
           ps.resolved = next;
         }
@@ -942,19 +957,30 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     this.emitCommit(commits);
   }
 
-  /** Moves a partition's position; batches in flight for it become stale. */
-  seek({ topic, partition, offset }: { topic: string; partition: number; offset: string }): void {
+  /**
+   * Moves a partition's position; batches in flight for it become stale. A
+   * seek for a partition not (yet) assigned applies when it is, as in kafkajs.
+   */
+  seek({ topic, partition, offset }: { topic: string; partition: number; offset: string | number }): void {
     if (this.state !== 'running') {
       throw new KafkaJSNonRetriableError(
         'Consumer group was not initialized, consumer#run must be called first',
       );
     }
+    if (typeof offset !== 'string' && typeof offset !== 'number') {
+      throw new KafkaJSNonRetriableError(`Offset must be a string, not ${typeof offset}`);
+    }
     const o = Number(offset);
-    if (!Number.isSafeInteger(o) || o < 0)
+    if (!Number.isSafeInteger(o) || o < 0) {
       throw new KafkaJSNonRetriableError(`Offset must not be a negative number: ${offset}`);
+    }
+    if (typeof topic !== 'string' || !Number.isInteger(partition) || partition < 0) {
+      throw new KafkaJSNonRetriableError(`Invalid topic-partition ${String(topic)}-${String(partition)}`);
+    }
     const ps = this.partitions.get(key(topic, partition));
     if (ps === undefined) {
-      throw new KafkaJSNonRetriableError(`partition ${topic}-${partition} is not assigned to this consumer`);
+      this.pendingSeeks.set(key(topic, partition), o);
+      return;
     }
     ps.position = o;
     ps.resolved = o;
@@ -976,27 +1002,47 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
 
   private isPaused(topic: string, partition: number): boolean {
     const p = this.pausedTopics.get(topic);
-    return p === 'all' || (p !== undefined && p.has(partition));
+    return p === 'all' || p?.has(partition) === true;
   }
 
+  /**
+   * kafkajs' pause: a topic not subscribed is a no-op. Beyond kafkajs, an
+   * explicit partition that is not assigned to this consumer is an error
+   * rather than a silent no-op.
+   */
   pause(topics: { topic: string; partitions?: number[] }[]): void {
     if (!Array.isArray(topics))
       throw new KafkaJSNonRetriableError('pause needs an array of { topic, partitions }');
+    for (const tp of topics) {
+      if (!tp || typeof tp.topic !== 'string' || tp.topic.length === 0) {
+        throw new KafkaJSNonRetriableError(`Invalid topic ${String(tp?.topic ?? tp)}`);
+      }
+      if (
+        tp.partitions !== undefined &&
+        (!Array.isArray(tp.partitions) || tp.partitions.some((p) => !Number.isInteger(p)))
+      ) {
+        throw new KafkaJSNonRetriableError(
+          `Array of valid partitions required to pause specific partitions instead of ${String(tp.partitions)}`,
+        );
+      }
+    }
+    if (this.state !== 'running') {
+      throw new KafkaJSNonRetriableError(
+        'Consumer group was not initialized, consumer#run must be called first',
+      );
+    }
     const subscribed = new Set(this.subscribedTopics());
-    for (const { topic, partitions } of topics) {
-      if (!subscribed.has(topic))
-        throw new KafkaJSNonRetriableError(`Pausing topic "${topic}", which is not subscribed`);
-      if (partitions !== undefined) {
-        for (const p of partitions) {
-          if (this.state === 'running' && !this.partitions.has(key(topic, p))) {
-            throw new KafkaJSNonRetriableError(
-              `Pausing partition ${topic}-${p}, which is not assigned to this consumer`,
-            );
-          }
+    const relevant = topics.filter((tp) => subscribed.has(tp.topic));
+    for (const { topic, partitions } of relevant) {
+      for (const p of partitions ?? []) {
+        if (!this.partitions.has(key(topic, p))) {
+          throw new KafkaJSNonRetriableError(
+            `Pausing partition ${topic}-${p}, which is not assigned to this consumer`,
+          );
         }
       }
     }
-    for (const { topic, partitions } of topics) {
+    for (const { topic, partitions } of relevant) {
       if (partitions === undefined) this.pausedTopics.set(topic, 'all');
       else {
         const cur = this.pausedTopics.get(topic);

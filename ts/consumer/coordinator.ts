@@ -20,7 +20,7 @@
  */
 import { KafkaJSError, KafkaJSNonRetriableError, KafkaJSProtocolError } from '../errors';
 import type { Log } from '../log';
-import { type Assigner, type AssignerCluster, AssignerProtocol } from './assigners';
+import { type Assigner, AssignerProtocol } from './assigners';
 import { type OffsetCommit, OffsetStore } from './offsets';
 
 export type Assignment = Record<string, number[]>;
@@ -243,15 +243,6 @@ export class Coordinator {
     return g.running;
   }
 
-  private cluster(): AssignerCluster {
-    return {
-      findTopicPartitionMetadata: (topic: string) => {
-        const n = Math.max(0, this.log.partitionCount(topic));
-        return Array.from({ length: n }, (_, partitionId) => ({ partitionId, leader: 0 }));
-      },
-    };
-  }
-
   private async rebalance(g: Group): Promise<void> {
     g.state = 'PreparingRebalance';
     const members = [...g.members.values()].sort(
@@ -266,7 +257,6 @@ export class Coordinator {
       return;
     }
     const leader = members[0] as Member;
-    const cluster = this.cluster();
     const protocolName =
       leader.hooks
         .assigners()

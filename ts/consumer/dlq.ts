@@ -14,11 +14,12 @@
  */
 import type { IHeaders } from '../codec';
 import type { Producer } from '../producer/producer';
+import type { RawValue } from '../producer/serializers';
 import type { EachMessagePayload } from './consumer';
 
 export interface DeadLetterOptions {
   /** A connected producer for the dead letters. */
-  producer: Producer<Buffer | string | null, Buffer | string | null>;
+  producer: Producer<RawValue, RawValue>;
   /** Attempts before a message is parked (default 3). */
   retries?: number;
   /** The dead-letter topic for a topic (default `${topic}.dlq`). */
