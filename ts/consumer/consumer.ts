@@ -716,7 +716,12 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   ): Promise<boolean> {
     const cfg = this.runConfig;
     const isStale = () => ps.epoch !== epoch || ps.stopped;
-    const messages = raw.map((m) => this.wrap(m, ps));
+    const des = this.config.deserializers;
+    // Without deserializers the decoded messages are handed over as they are.
+    const messages =
+      des?.key === undefined && des?.value === undefined
+        ? (raw as unknown as KafkaMessage<K, V>[])
+        : raw.map((m) => this.wrap(m, ps));
     const first = raw[0] as RawMessage;
     const last = raw[raw.length - 1] as RawMessage;
     const batchInfo = {
