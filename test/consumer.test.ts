@@ -676,6 +676,36 @@ describe('deserializers, dead letters, iterator and crashes', () => {
   });
 });
 
+describe('stopping while a batch finishes', () => {
+  it('commits a batch whose handler finished as the consumer disconnects', async () => {
+    const kafka = setup(3);
+    await produce(kafka, 'fin', 3000);
+    const c = kafka.consumer({ groupId: 'fin' });
+    await c.connect();
+    await c.subscribe({ topic: 'fin', fromBeginning: true });
+    let n = 0;
+    let resolveDone!: () => void;
+    const done = new Promise<void>((r) => {
+      resolveDone = r;
+    });
+    await c.run({
+      eachBatch: async ({ batch }) => {
+        n += batch.messages.length;
+        // Disconnect starts while this handler is still finishing.
+        if (n >= 3000) resolveDone();
+        await new Promise((r) => setImmediate(r));
+      },
+    });
+    await done;
+    await c.disconnect();
+    const admin = kafka.admin();
+    await admin.connect();
+    const [lag] = await admin.fetchLag({ groupId: 'fin', topics: ['fin'] });
+    expect(lag?.totalLag).toBe('0');
+    await admin.disconnect();
+  });
+});
+
 describe('tutorial shapes', () => {
   it('takes consumer-level defaults, bare RegExps, topic arrays and manual commits from eachMessage', async () => {
     const kafka = setup();

@@ -72,3 +72,5 @@ export type {
 export { KafkaJSSerializationError, KafkaJSTopicNotFound, Producer } from './producer/producer';
 export type { RawValue, Serializer, SerializerContext } from './producer/serializers';
 export { Serializers } from './producer/serializers';
+/** For the benchmark harness: the physical write limit, measured natively. */
+export { benchPhysicalWrite } from './bench-support';

@@ -795,9 +795,9 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
           isRunning: () => this.state === 'running',
           isStale,
         }),
-      );
-      if (!ok) return false;
-      if (isStale()) return true;
+      );      if (!ok) return false;
+      // A seek discards the batch; a stop does not: the handler finished it.
+      if (ps.epoch !== epoch) return true;
       if (cfg.eachBatchAutoResolve) resolveOffset(last.offset);
       // Unresolved messages are fetched again, as kafkajs does.
       ps.position = ps.resolved;
