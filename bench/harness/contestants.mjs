@@ -1,0 +1,386 @@
+// The contestants: each writes `messages` values of `size` bytes, then reads
+// them all back, through its idiomatic, fastest documented API, at the
+// durability asked for. Each returns what it read so the harness can check
+// it read back exactly what was written.
+import { join } from 'node:path';
+import { benchPhysicalWrite, decodeMessages, encodeBatch, Kafka, Log } from 'ferrolog';
+
+export const BATCH = 1000;
+
+/** Digest of one value, summed order-independently. */
+export function digest(v) {
+  return (v.readUInt32LE(0) * 31 + v.readUInt32LE(v.length - 4) + v.length) % 2 ** 32;
+}
+
+export function addDigest(sum, v) {
+  return (sum + digest(v)) % 2 ** 48;
+}
+
+/** The values, as views of one buffer; each carries its index at both ends. */
+export function makeValues(messages, size) {
+  const data = Buffer.alloc(messages * size, 0x61);
+  const values = new Array(messages);
+  let expected = 0;
+  for (let i = 0; i < messages; i++) {
+    const v = data.subarray(i * size, (i + 1) * size);
+    v.writeUInt32LE(i, 0);
+    v.writeUInt32LE((i ^ 0x5bd1e995) >>> 0, size - 4);
+    values[i] = v;
+    expected = addDigest(expected, v);
+  }
+  return { values, expected };
+}
+
+function batches(values, fn) {
+  const out = [];
+  for (let i = 0; i < values.length; i += BATCH) out.push(fn(values.slice(i, i + BATCH), i));
+  return out;
+}
+
+const ferrologClient = {
+  name: 'ferrolog',
+  describe: 'producer.send of 1000-message arrays; consumer eachBatch (group)',
+  async produce(w, values, dir) {
+    this.kafka = new Kafka({ dataDir: join(dir, 'data'), logLevel: 0 });
+    const admin = this.kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: 't', numPartitions: w.partitions }] });
+    await admin.disconnect();
+    const producer = this.kafka.producer({ acks: w.durability === 'strict' ? -1 : 1 });
+    await producer.connect();
+    const groups = batches(values, (vs) => vs.map((value) => ({ value })));
+    const start = performance.now();
+    for (const messages of groups) await producer.send({ topic: 't', messages });
+    const seconds = (performance.now() - start) / 1000;
+    await producer.disconnect();
+    return seconds;
+  },
+  async consume(w) {
+    const consumer = this.kafka.consumer({ groupId: 'bench', maxBytesPerPartition: 4 << 20 });
+    await consumer.connect();
+    await consumer.subscribe({ topic: 't', fromBeginning: true });
+    let count = 0;
+    let sum = 0;
+    const start = performance.now();
+    await new Promise((resolve) =>
+      consumer.run({
+        eachBatch: async ({ batch }) => {
+          for (const m of batch.messages) sum = addDigest(sum, m.value);
+          count += batch.messages.length;
+          if (count >= w.messages) resolve();
+        },
+      }),
+    );
+    const seconds = (performance.now() - start) / 1000;
+    await consumer.disconnect();
+    return { seconds, count, digest: sum };
+  },
+};
+
+function logContestant(name, broken) {
+  return {
+    name,
+    describe: broken
+      ? 'deliberately loses one message (harness self-test)'
+      : 'Log.append of encoded 1000-record batches; Log.read + lazy decode',
+    hidden: broken,
+    async produce(w, values, dir) {
+      this.log = Log.open(join(dir, 'data'));
+      this.log.createTopic('t', {
+        partitions: w.partitions,
+        config: { flush: w.durability === 'strict' ? 'always' : 'none' },
+      });
+      const now = Date.now();
+      const encoded = batches(values, (vs) =>
+        encodeBatch(vs.map((value) => ({ key: null, value, timestamp: now }))),
+      );
+      const start = performance.now();
+      for (let b = 0; b < encoded.length; b++) {
+        const r = this.log.append('t', b % w.partitions, encoded[b]);
+        if (typeof r !== 'number') await r;
+      }
+      return (performance.now() - start) / 1000;
+    },
+    async consume(w) {
+      let count = 0;
+      let sum = 0;
+      const start = performance.now();
+      for (let p = 0; p < w.partitions; p++) {
+        const hw = this.log.watermarks('t', p).highWatermark;
+        let offset = 0;
+        while (offset < hw) {
+          const r = this.log.read('t', p, offset, 4 << 20);
+          const msgs = decodeMessages(r.batches, offset);
+          for (let i = 0; i < msgs.length; i++) sum = addDigest(sum, msgs[i].value);
+          count += msgs.length;
+          offset = r.nextOffset;
+        }
+      }
+      const seconds = (performance.now() - start) / 1000;
+      await this.log.close();
+      // The self-test contestant loses one message, which the harness must catch.
+      return broken ? { seconds, count: count - 1, digest: sum } : { seconds, count, digest: sum };
+    },
+  };
+}
+
+const lmdbContestant = {
+  name: 'lmdb-js',
+  describe: 'one write transaction per 1000 puts (key = offset); getRange to read',
+  async produce(w, values, dir) {
+    const { open } = await import('lmdb');
+    this.db = open({
+      path: join(dir, 'lmdb'),
+      encoding: 'binary',
+      noSync: w.durability !== 'strict',
+      compression: false,
+    });
+    const start = performance.now();
+    for (let i = 0; i < values.length; i += BATCH) {
+      const end = Math.min(values.length, i + BATCH);
+      await this.db.transaction(() => {
+        for (let k = i; k < end; k++) this.db.put(k, values[k]);
+      });
+    }
+    return (performance.now() - start) / 1000;
+  },
+  async consume() {
+    let count = 0;
+    let sum = 0;
+    const start = performance.now();
+    for (const { value } of this.db.getRange({})) {
+      sum = addDigest(sum, value);
+      count++;
+    }
+    const seconds = (performance.now() - start) / 1000;
+    await this.db.close();
+    return { seconds, count, digest: sum };
+  },
+};
+
+const sqliteContestant = {
+  name: 'better-sqlite3',
+  describe: 'WAL, one transaction per 1000 inserts; ordered SELECT to read',
+  async produce(w, values, dir) {
+    const Database = (await import('better-sqlite3')).default;
+    this.db = new Database(join(dir, 'log.db'));
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${w.durability === 'strict' ? 'FULL' : 'OFF'}`);
+    this.db.exec('CREATE TABLE log (id INTEGER PRIMARY KEY, p INTEGER NOT NULL, v BLOB NOT NULL)');
+    const insert = this.db.prepare('INSERT INTO log (id, p, v) VALUES (?, ?, ?)');
+    const tx = this.db.transaction((from, to) => {
+      for (let k = from; k < to; k++) insert.run(k, k % w.partitions, values[k]);
+    });
+    const start = performance.now();
+    for (let i = 0; i < values.length; i += BATCH) tx(i, Math.min(values.length, i + BATCH));
+    return (performance.now() - start) / 1000;
+  },
+  async consume() {
+    let count = 0;
+    let sum = 0;
+    const start = performance.now();
+    for (const v of this.db.prepare('SELECT v FROM log ORDER BY id').pluck().iterate()) {
+      sum = addDigest(sum, v);
+      count++;
+    }
+    const seconds = (performance.now() - start) / 1000;
+    this.db.close();
+    return { seconds, count, digest: sum };
+  },
+};
+
+function physical(mode) {
+  return {
+    name: `physical (${mode === 'write' ? 'write(2)' : 'mmap copy'})`,
+    describe:
+      mode === 'write'
+        ? 'the same encoded batches, sequential write(2), natively'
+        : 'the same encoded batches copied into a fallocated shared map, natively',
+    produceOnly: true,
+    async produce(w, values, dir) {
+      const now = Date.now();
+      const one = encodeBatch(values.slice(0, BATCH).map((value) => ({ key: null, value, timestamp: now })));
+      const total = Math.ceil(values.length / BATCH) * one.length;
+      return benchPhysicalWrite(join(dir, `physical-${mode}`), one, total, mode, w.durability === 'strict');
+    },
+    async consume(w, values) {
+      // Nothing to read back: the physical limit is a write measurement.
+      // Verification is of the bytes written, recomputed from the values.
+      let sum = 0;
+      for (const v of values) sum = addDigest(sum, v);
+      return { seconds: Number.NaN, count: w.messages, digest: sum };
+    },
+  };
+}
+
+const kafkajsContestant = {
+  name: 'kafkajs',
+  describe: 'kafkajs 2.2.4 against KAFKA_BROKERS: send of 1000-message arrays, eachBatch',
+  needsBroker: true,
+  async produce(w, values) {
+    const { Kafka: KafkaJS, logLevel } = await import('kafkajs');
+    this.topic = `ferrolog-bench-${process.pid}-${Date.now()}`;
+    this.kafka = new KafkaJS({
+      clientId: 'ferrolog-bench',
+      brokers: process.env.KAFKA_BROKERS.split(','),
+      logLevel: logLevel.NOTHING,
+    });
+    const admin = this.kafka.admin();
+    await admin.connect();
+    await admin.createTopics({
+      topics: [{ topic: this.topic, numPartitions: w.partitions }],
+      waitForLeaders: true,
+    });
+    await admin.disconnect();
+    const producer = this.kafka.producer();
+    await producer.connect();
+    const groups = batches(values, (vs) => vs.map((value) => ({ value })));
+    const start = performance.now();
+    for (const messages of groups)
+      await producer.send({ topic: this.topic, acks: w.durability === 'strict' ? -1 : 1, messages });
+    const seconds = (performance.now() - start) / 1000;
+    await producer.disconnect();
+    return seconds;
+  },
+  async consume(w) {
+    const consumer = this.kafka.consumer({ groupId: `${this.topic}-g` });
+    await consumer.connect();
+    await consumer.subscribe({ topic: this.topic, fromBeginning: true });
+    let count = 0;
+    let sum = 0;
+    const start = performance.now();
+    await new Promise((resolve) =>
+      consumer.run({
+        eachBatch: async ({ batch }) => {
+          for (const m of batch.messages) sum = addDigest(sum, m.value);
+          count += batch.messages.length;
+          if (count >= w.messages) resolve();
+        },
+      }),
+    );
+    const seconds = (performance.now() - start) / 1000;
+    await consumer.disconnect();
+    return { seconds, count, digest: sum };
+  },
+};
+
+export const contestants = [
+  ferrologClient,
+  logContestant('ferrolog (Log API)', false),
+  lmdbContestant,
+  sqliteContestant,
+  physical('write'),
+  physical('mmap'),
+  kafkajsContestant,
+  logContestant('broken', true),
+];
+
+/**
+ * End-to-end latency at a fixed rate: `rate` messages a second for
+ * `seconds`, each value stamped with its send time, read back as it lands.
+ * ferrolog's reader waits on the engine's long-poll; lmdb and SQLite have
+ * no change notification, so their readers poll on every turn of the loop.
+ */
+export const latency = {
+  ferrolog: async (w, dir) => {
+    const kafka = new Kafka({ dataDir: join(dir, 'data'), logLevel: 0 });
+    const producer = kafka.producer({ acks: 1 });
+    await producer.connect();
+    const consumer = kafka.consumer({ groupId: 'lat' });
+    await consumer.connect();
+    await consumer.subscribe({ topic: 'lat' });
+    const out = [];
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        out.push(performance.now() - message.value.readDoubleLE(0));
+      },
+    });
+    await pace(w, (values) => producer.send({ topic: 'lat', messages: values.map((value) => ({ value })) }));
+    await until(() => out.length >= w.rate * w.seconds);
+    await consumer.disconnect();
+    await producer.disconnect();
+    return out;
+  },
+  'lmdb-js': async (w, dir) => {
+    const { open } = await import('lmdb');
+    const db = open({ path: join(dir, 'lmdb'), encoding: 'binary', noSync: true, compression: false });
+    const out = [];
+    let next = 0;
+    let written = 0;
+    let polling = true;
+    const poll = () => {
+      for (const { value } of db.getRange({ start: next })) {
+        out.push(performance.now() - value.readDoubleLE(0));
+        next++;
+      }
+      if (polling) setImmediate(poll);
+    };
+    poll();
+    await pace(w, (values) =>
+      db.transaction(() => {
+        for (const v of values) db.put(written++, v);
+      }),
+    );
+    await until(() => out.length >= w.rate * w.seconds);
+    polling = false;
+    await db.close();
+    return out;
+  },
+  'better-sqlite3': async (w, dir) => {
+    const Database = (await import('better-sqlite3')).default;
+    const db = new Database(join(dir, 'log.db'));
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = OFF');
+    db.exec('CREATE TABLE log (id INTEGER PRIMARY KEY, v BLOB NOT NULL)');
+    const insert = db.prepare('INSERT INTO log (v) VALUES (?)');
+    const tx = db.transaction((values) => {
+      for (const v of values) insert.run(v);
+    });
+    const select = db.prepare('SELECT id, v FROM log WHERE id > ? ORDER BY id');
+    const out = [];
+    let last = 0;
+    let polling = true;
+    const poll = () => {
+      for (const row of select.iterate(last)) {
+        out.push(performance.now() - row.v.readDoubleLE(0));
+        last = row.id;
+      }
+      if (polling) setImmediate(poll);
+    };
+    poll();
+    await pace(w, (values) => tx(values));
+    await until(() => out.length >= w.rate * w.seconds);
+    polling = false;
+    db.close();
+    return out;
+  },
+};
+
+/** Sends `rate` stamped values a second, in steps of one millisecond. */
+async function pace(w, send) {
+  const total = w.rate * w.seconds;
+  const start = performance.now();
+  let sent = 0;
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * w.rate));
+    if (due > sent) {
+      const values = [];
+      for (let i = sent; i < due; i++) {
+        const v = Buffer.alloc(w.size);
+        v.writeDoubleLE(performance.now(), 0);
+        values.push(v);
+      }
+      await send(values);
+      sent = due;
+    }
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+async function until(check) {
+  const deadline = Date.now() + 30_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('latency run did not read everything back');
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
