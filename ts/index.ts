@@ -7,6 +7,8 @@
 
 export type { ITopicConfig, PartitionLag, PartitionOffset } from './admin/admin';
 export { Admin, KafkaJSDeleteGroupsError } from './admin/admin';
+/** For the benchmark harness: the physical write limit, measured natively. */
+export { benchPhysicalWrite } from './bench-support';
 export type { KafkaConfig } from './client/kafka';
 export { Kafka } from './client/kafka';
 export type { LogEntry, Logger, LoggerEntryContent, logCreator } from './client/logger';
@@ -72,5 +74,3 @@ export type {
 export { KafkaJSSerializationError, KafkaJSTopicNotFound, Producer } from './producer/producer';
 export type { RawValue, Serializer, SerializerContext } from './producer/serializers';
 export { Serializers } from './producer/serializers';
-/** For the benchmark harness: the physical write limit, measured natively. */
-export { benchPhysicalWrite } from './bench-support';

@@ -67,7 +67,13 @@ interface Binding {
   crc32c(bytes: Uint8Array, start: number, end: number): number;
   compress(codec: number, data: Uint8Array, level?: number): Buffer;
   decompress(codec: number, data: Uint8Array, maxBytes: number): Buffer;
-  benchPhysicalWrite(path: string, chunk: Uint8Array, totalBytes: number, mode: 'write' | 'mmap', fsyncEachChunk: boolean): number;
+  benchPhysicalWrite(
+    path: string,
+    chunk: Uint8Array,
+    totalBytes: number,
+    mode: 'write' | 'mmap',
+    fsyncEachChunk: boolean,
+  ): number;
 }
 
 function load(): Binding {

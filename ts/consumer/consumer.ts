@@ -795,7 +795,8 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
           isRunning: () => this.state === 'running',
           isStale,
         }),
-      );      if (!ok) return false;
+      );
+      if (!ok) return false;
       // A seek discards the batch; a stop does not: the handler finished it.
       if (ps.epoch !== epoch) return true;
       if (cfg.eachBatchAutoResolve) resolveOffset(last.offset);
