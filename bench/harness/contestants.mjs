@@ -37,6 +37,30 @@ function batches(values, fn) {
   return out;
 }
 
+/**
+ * Reads `messages` messages with a kafkajs-API consumer (ferrolog's or
+ * kafkajs' itself) and eachBatch, digesting every value.
+ */
+async function consumeWithGroup(consumer, topic, messages) {
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  let count = 0;
+  let sum = 0;
+  const start = performance.now();
+  await new Promise((resolve) =>
+    consumer.run({
+      eachBatch: async ({ batch }) => {
+        for (const m of batch.messages) sum = addDigest(sum, m.value);
+        count += batch.messages.length;
+        if (count >= messages) resolve();
+      },
+    }),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  await consumer.disconnect();
+  return { seconds, count, digest: sum };
+}
+
 const ferrologClient = {
   name: 'ferrolog',
   describe: 'producer.send of 1000-message arrays; consumer eachBatch (group)',
@@ -55,25 +79,12 @@ const ferrologClient = {
     await producer.disconnect();
     return seconds;
   },
-  async consume(w) {
-    const consumer = this.kafka.consumer({ groupId: 'bench', maxBytesPerPartition: 4 << 20 });
-    await consumer.connect();
-    await consumer.subscribe({ topic: 't', fromBeginning: true });
-    let count = 0;
-    let sum = 0;
-    const start = performance.now();
-    await new Promise((resolve) =>
-      consumer.run({
-        eachBatch: async ({ batch }) => {
-          for (const m of batch.messages) sum = addDigest(sum, m.value);
-          count += batch.messages.length;
-          if (count >= w.messages) resolve();
-        },
-      }),
+  consume(w) {
+    return consumeWithGroup(
+      this.kafka.consumer({ groupId: 'bench', maxBytesPerPartition: 4 << 20 }),
+      't',
+      w.messages,
     );
-    const seconds = (performance.now() - start) / 1000;
-    await consumer.disconnect();
-    return { seconds, count, digest: sum };
   },
 };
 
@@ -242,25 +253,8 @@ const kafkajsContestant = {
     await producer.disconnect();
     return seconds;
   },
-  async consume(w) {
-    const consumer = this.kafka.consumer({ groupId: `${this.topic}-g` });
-    await consumer.connect();
-    await consumer.subscribe({ topic: this.topic, fromBeginning: true });
-    let count = 0;
-    let sum = 0;
-    const start = performance.now();
-    await new Promise((resolve) =>
-      consumer.run({
-        eachBatch: async ({ batch }) => {
-          for (const m of batch.messages) sum = addDigest(sum, m.value);
-          count += batch.messages.length;
-          if (count >= w.messages) resolve();
-        },
-      }),
-    );
-    const seconds = (performance.now() - start) / 1000;
-    await consumer.disconnect();
-    return { seconds, count, digest: sum };
+  consume(w) {
+    return consumeWithGroup(this.kafka.consumer({ groupId: `${this.topic}-g` }), this.topic, w.messages);
   },
 };
 

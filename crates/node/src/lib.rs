@@ -176,6 +176,13 @@ impl NativeLog {
         })
     }
 
+    /// The partition a call names, as a typed JS error when there is none.
+    fn partition(&self, topic: &str, partition: i64) -> Result<Arc<ferrolog_engine::Partition>> {
+        self.engine
+            .partition(topic, partition_arg(partition)?)
+            .map_err(to_js)
+    }
+
     fn check(&self) -> Result<()> {
         if self.closed {
             Err(Error::new(
@@ -328,11 +335,7 @@ impl NativeLog {
     #[napi]
     pub fn watermarks(&self, topic: String, partition: i64) -> Result<Vec<f64>> {
         self.check()?;
-        let w = self
-            .engine
-            .partition(&topic, partition_arg(partition)?)
-            .map_err(to_js)?
-            .watermarks();
+        let w = self.partition(&topic, partition)?.watermarks();
         Ok(vec![
             w.log_start_offset as f64,
             w.high_watermark as f64,
@@ -370,10 +373,7 @@ impl NativeLog {
         offset: f64,
     ) -> Result<Object<'env>> {
         self.check()?;
-        let p = self
-            .engine
-            .partition(&topic, partition_arg(partition)?)
-            .map_err(to_js)?;
+        let p = self.partition(&topic, partition)?;
         let offset = offset_arg("offset", offset)?;
         let (deferred, promise) = env.create_deferred::<(), _>()?;
         p.sync_to(
@@ -525,10 +525,7 @@ impl NativeLog {
         offset: f64,
     ) -> Result<Object<'env>> {
         self.check()?;
-        let p = self
-            .engine
-            .partition(&topic, partition_arg(partition)?)
-            .map_err(to_js)?;
+        let p = self.partition(&topic, partition)?;
         let offset = offset_arg("offset", offset)?;
         let (deferred, promise) = env.create_deferred::<bool, _>()?;
         let id = p
@@ -549,10 +546,7 @@ impl NativeLog {
     /// Ends a wait early; its promise resolves to false.
     #[napi]
     pub fn cancel_wait(&self, topic: String, partition: i64, id: f64) -> Result<bool> {
-        let p = self
-            .engine
-            .partition(&topic, partition_arg(partition)?)
-            .map_err(to_js)?;
+        let p = self.partition(&topic, partition)?;
         match p.cancel_wait(offset_arg("id", id)?) {
             Some(cb) => {
                 cb(DataOutcome::Closed);
@@ -585,10 +579,7 @@ impl NativeLog {
         timestamp_ms: f64,
     ) -> Result<f64> {
         self.check()?;
-        let p = self
-            .engine
-            .partition(&topic, partition_arg(partition)?)
-            .map_err(to_js)?;
+        let p = self.partition(&topic, partition)?;
         Ok(p.offset_for_timestamp(timestamp_ms as i64)
             .map_err(to_js)?
             .map_or(-1.0, |o| o as f64))
@@ -603,20 +594,13 @@ impl NativeLog {
     #[napi]
     pub fn roll(&self, topic: String, partition: i64) -> Result<()> {
         self.check()?;
-        self.engine
-            .partition(&topic, partition_arg(partition)?)
-            .map_err(to_js)?
-            .roll()
-            .map_err(to_js)
+        self.partition(&topic, partition)?.roll().map_err(to_js)
     }
 
     #[napi]
     pub fn segments(&self, topic: String, partition: i64) -> Result<Vec<SegmentSummary>> {
         self.check()?;
-        let p = self
-            .engine
-            .partition(&topic, partition_arg(partition)?)
-            .map_err(to_js)?;
+        let p = self.partition(&topic, partition)?;
         Ok(p.segments()
             .into_iter()
             .map(|s| SegmentSummary {
