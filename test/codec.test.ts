@@ -5,6 +5,7 @@ import {
   decodeMessages,
   encodeBatch,
   InvalidArgumentError,
+  InvalidBatchError,
   Log,
   type RecordInput,
 } from '../ts';
@@ -172,6 +173,31 @@ describe('RecordBatch v2 codec', () => {
     expect(msgs[1]?.value?.length).toBe(0);
     expect(msgs[5]?.value).toBeNull();
     expect(msgs[4]?.timestamp).toBe('1001');
+    await log.close();
+  });
+
+  it('reads real broker batches from kafkajs test data, and rejects an inconsistent one', async () => {
+    const fixture = (name: string) => Buffer.from(require(`./fixtures/${name}.json`) as { data: number[] });
+    const gzip = fixture('kafkajs-recordbatch-gzip');
+    const [m] = decodeMessages(gzip);
+    expect(m?.offset).toBe('0');
+    expect(m?.key?.toString()).toBe('key-0');
+    expect(m?.value?.toString()).toBe('value-0-2020-08-14T17:13:08.682Z');
+    // LogAppendTime: every record carries the batch's max timestamp.
+    expect(m?.timestamp).toBe('1597425188809');
+    const log = Log.open(tempDir());
+    log.createTopic('t');
+    log.append('t', 0, gzip);
+    log.append('t', 0, gzip);
+    const back = decodeMessages(log.read('t', 0, 0).batches);
+    expect(back.map((x) => [x.offset, String(x.value)])).toEqual([
+      ['0', 'value-0-2020-08-14T17:13:08.682Z'],
+      ['1', 'value-0-2020-08-14T17:13:08.682Z'],
+    ]);
+    const odd = fixture('kafkajs-recordbatch-zstd');
+    expect(() => log.append('t', 0, odd)).toThrow(InvalidBatchError);
+    expect(() => decodeMessages(odd)).toThrow(CorruptDataError);
+    expect(log.watermarks('t', 0).highWatermark).toBe(2);
     await log.close();
   });
 
