@@ -177,7 +177,8 @@ describe('RecordBatch v2 codec', () => {
   });
 
   it('reads real broker batches from kafkajs test data, and rejects an inconsistent one', async () => {
-    const fixture = (name: string) => Buffer.from(require(`./fixtures/${name}.json`) as { data: number[] });
+    const fixture = (name: string) =>
+      Buffer.from((require(`./fixtures/${name}.json`) as { data: number[] }).data);
     const gzip = fixture('kafkajs-recordbatch-gzip');
     const [m] = decodeMessages(gzip);
     expect(m?.offset).toBe('0');
@@ -263,7 +264,7 @@ describe('RecordBatch v2 codec', () => {
             decodeMessages(input);
           } catch (e) {
             expect(e).toBeInstanceOf(Error);
-            expect((e as Error).name).toMatch(/CorruptDataError|FerrologError|RangeError/);
+            expect(e).toBeInstanceOf(CorruptDataError);
           }
         }
       }),

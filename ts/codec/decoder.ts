@@ -236,7 +236,13 @@ export function decodeMessages(chunk: Buffer, fromOffset = 0, out: Message[] = [
       start = 0;
       end = buf.byteLength;
     }
-    decodeRecords(buf, start, end, batch, fromOffset, out);
+    try {
+      decodeRecords(buf, start, end, batch, fromOffset, out);
+    } catch (e) {
+      // A varint that runs off its record is corruption like any other.
+      if (e instanceof RangeError) throw new CorruptDataError(`batch ${batch.baseOffset}: ${e.message}`);
+      throw e;
+    }
   }
   return out;
 }
