@@ -87,7 +87,6 @@ export function readBatches(chunk: Buffer): BatchInfo[] {
  * numbers, for code that wants to skip the conversion.
  */
 export class Message {
-  readonly attributes = 0;
   readonly offsetNumber: number;
   readonly timestampMs: number;
   /** The batch this message came from. */
@@ -124,6 +123,11 @@ export class Message {
     this.headersStart = headersStart;
     this.recordEnd = recordEnd;
     this.cachedHeaders = undefined;
+  }
+
+  /** Record attributes: unused in RecordBatch v2, always 0 (a getter, so it costs no field). */
+  get attributes(): number {
+    return 0;
   }
 
   get offset(): string {

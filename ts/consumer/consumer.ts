@@ -738,19 +738,30 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     const started = Date.now();
     if (cfg.eachMessage !== undefined) {
       const handler = cfg.eachMessage;
+      // Made once per batch: the per-message path allocates only the payload.
+      const heartbeat = this.heartbeatFn();
+      const pause = this.pauseFn(ps);
+      const threshold =
+        cfg.autoCommit && typeof cfg.autoCommitThreshold === 'number' && cfg.autoCommitThreshold > 0
+          ? cfg.autoCommitThreshold
+          : 0;
       for (let i = 0; i < messages.length; i++) {
         if (isStale() || this.state !== 'running') break;
         const message = messages[i] as KafkaMessage<K, V>;
-        const ok = await this.invoke(() =>
-          handler({
-            topic: ps.topic,
-            partition: ps.partition,
-            message,
-            heartbeat: this.heartbeatFn(),
-            pause: this.pauseFn(ps),
-          }),
-        );
-        if (!ok) return false;
+        const payload = { topic: ps.topic, partition: ps.partition, message, heartbeat, pause };
+        // The first attempt runs inline; only a failure takes the retry path.
+        let failure: unknown;
+        let failed = false;
+        this.handlersRunning++;
+        try {
+          await handler(payload);
+        } catch (e) {
+          failed = true;
+          failure = e;
+        } finally {
+          this.handlersRunning--;
+        }
+        if (failed && !(await this.retryHandler(failure, () => handler(payload)))) return false;
         // After a seek the message in hand no longer counts; after a stop it does.
         if (ps.epoch !== epoch) break;
         const next = (raw[i] as RawMessage).offsetNumber + 1;
@@ -758,7 +769,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
         ps.position = next;
         ps.uncommittedCount++;
         if (ps.paused || ps.stopped) break;
-        await this.maybeCommitThreshold(ps);
+        if (threshold > 0 && ps.uncommittedCount >= threshold) await this.commitResolved([ps]);
       }
     } else if (cfg.eachBatch !== undefined) {
       const handler = cfg.eachBatch;
@@ -813,26 +824,40 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
    * Runs a handler, retrying with backoff per `retry`. After the retries the
    * consumer crashes: kafkajs' CRASH event, then `restartOnFailure` decides
    * whether it rejoins (redelivering from the last commit) or stops.
-   */
-  private async invoke(fn: () => Promise<void>): Promise<boolean> {
+   */ private async invoke(fn: () => Promise<void>): Promise<boolean> {
+    this.handlersRunning++;
+    try {
+      await fn();
+      return true;
+    } catch (e) {
+      return this.retryHandler(e, fn);
+    } finally {
+      this.handlersRunning--;
+    }
+  }
+
+  /** The retry path after a handler's first attempt failed with `first`. */
+  private async retryHandler(first: unknown, fn: () => Promise<void>): Promise<boolean> {
     const retries = this.retry.retries ?? 5;
     let wait = this.retry.initialRetryTime ?? 300;
-    for (let attempt = 0; ; attempt++) {
+    let error = first;
+    for (let attempt = 1; ; attempt++) {
+      if (attempt > retries || this.state !== 'running') {
+        this.scheduleCrash(error as Error);
+        return false;
+      }
+      this.log_.error('handler failed; retrying', { error: (error as Error).message, attempt });
+      await new Promise((r) => setTimeout(r, wait));
+      wait = Math.min(wait * (this.retry.multiplier ?? 2), this.retry.maxRetryTime ?? 30_000);
       this.handlersRunning++;
       try {
         await fn();
         return true;
       } catch (e) {
-        if (attempt >= retries || this.state !== 'running') {
-          this.scheduleCrash(e as Error);
-          return false;
-        }
-        this.log_.error('handler failed; retrying', { error: (e as Error).message, attempt: attempt + 1 });
+        error = e;
       } finally {
         this.handlersRunning--;
       }
-      await new Promise((r) => setTimeout(r, wait));
-      wait = Math.min(wait * (this.retry.multiplier ?? 2), this.retry.maxRetryTime ?? 30_000);
     }
   }
 
