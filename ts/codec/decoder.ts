@@ -261,6 +261,9 @@ function decodeRecords(
 ): void {
   let pos = start;
   const count = batch.recordCount;
+  // Most varints in a record are one byte: those are read inline, and only
+  // longer ones call readVarint (which also bounds-checks).
+  let b = 0;
   for (let i = 0; i < count; i++) {
     const length = readVarint(buf, pos, end, cursor);
     pos = cursor[0] as number;
@@ -268,12 +271,33 @@ function decodeRecords(
     if (length < 1 || recordEnd > end)
       throw new CorruptDataError(`record ${i} of batch ${batch.baseOffset} runs past its batch`);
     pos += 1; // attributes
-    const tsDelta = readVarint(buf, pos, recordEnd, cursor);
-    pos = cursor[0] as number;
-    const offsetDelta = readVarint(buf, pos, recordEnd, cursor);
-    pos = cursor[0] as number;
-    const keyLen = readVarint(buf, pos, recordEnd, cursor);
-    pos = cursor[0] as number;
+    let tsDelta: number;
+    b = buf[pos] as number;
+    if (b < 0x80 && pos < recordEnd) {
+      tsDelta = (b >>> 1) ^ -(b & 1);
+      pos++;
+    } else {
+      tsDelta = readVarint(buf, pos, recordEnd, cursor);
+      pos = cursor[0] as number;
+    }
+    let offsetDelta: number;
+    b = buf[pos] as number;
+    if (b < 0x80 && pos < recordEnd) {
+      offsetDelta = (b >>> 1) ^ -(b & 1);
+      pos++;
+    } else {
+      offsetDelta = readVarint(buf, pos, recordEnd, cursor);
+      pos = cursor[0] as number;
+    }
+    let keyLen: number;
+    b = buf[pos] as number;
+    if (b < 0x80 && pos < recordEnd) {
+      keyLen = (b >>> 1) ^ -(b & 1);
+      pos++;
+    } else {
+      keyLen = readVarint(buf, pos, recordEnd, cursor);
+      pos = cursor[0] as number;
+    }
     const keyStart = pos;
     if (keyLen > 0) pos += keyLen;
     const valueLen = readVarint(buf, pos, recordEnd, cursor);
