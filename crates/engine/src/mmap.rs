@@ -2,11 +2,10 @@
 //!
 //! Two kinds of map exist, after Iggy's split of readers and writers:
 //!
-//! * `WriteMap`: MAP_SHARED, read-write, writing only below `backed_bytes`,
-//!   the length really allocated with fallocate, so a full disk is an ENOSPC
-//!   from fallocate and never a SIGBUS from a store. The engine appends with
-//!   pwritev instead (measured as fast, and a write error is an error, not a
-//!   fault); the bench uses this map to measure the mmap write path.
+//! * `WriteMap`: MAP_SHARED, read-write. Only the partition's writer holds
+//!   one, for the active segment. It may write only below `backed_bytes`, the
+//!   length the writer has really allocated with fallocate, so a full disk is
+//!   an ENOSPC from fallocate and never a SIGBUS from a store.
 //! * `ReadMap`: MAP_PRIVATE, copy-on-write, MAP_NORESERVE. Readers, including
 //!   JavaScript views, get bytes from it. A stray write through a JavaScript
 //!   view lands in a private page of this process and never reaches the file,
