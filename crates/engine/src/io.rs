@@ -38,6 +38,11 @@ pub trait Storage: Send + Sync + 'static {
     fn write_atomic(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
         replace_atomically(self, path, bytes)
     }
+    /// Positional write of several buffers back to back (one pwritev), used
+    /// for large appends.
+    fn write_vectored_at(&self, file: &File, offset: u64, bufs: &[&[u8]]) -> io::Result<()> {
+        write_all_vectored_at(file, offset, bufs)
+    }
 
     /// Positional write, used for index files.
     fn write_at(&self, file: &File, offset: u64, bytes: &[u8]) -> io::Result<()> {
@@ -65,6 +70,34 @@ pub fn replace_atomically<S: Storage + ?Sized>(
     fs::rename(&tmp, path)?;
     if let Some(dir) = path.parent() {
         storage.sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// pwritev until every byte is written.
+pub fn write_all_vectored_at(file: &File, mut offset: u64, bufs: &[&[u8]]) -> io::Result<()> {
+    let mut bufs: Vec<&[u8]> = bufs.iter().copied().filter(|b| !b.is_empty()).collect();
+    while !bufs.is_empty() {
+        let slices: Vec<std::io::IoSlice<'_>> =
+            bufs.iter().map(|b| std::io::IoSlice::new(b)).collect();
+        let mut n = rustix::io::pwritev(file, &slices, offset).map_err(io::Error::from)?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "pwritev wrote nothing",
+            ));
+        }
+        offset += n as u64;
+        while n > 0 {
+            let first = bufs[0];
+            if n >= first.len() {
+                n -= first.len();
+                bufs.remove(0);
+            } else {
+                bufs[0] = &first[n..];
+                n = 0;
+            }
+        }
     }
     Ok(())
 }
@@ -177,10 +210,14 @@ impl Storage for FaultyStorage {
         Self::take(&self.write_failures, &self.write_errno)?;
         file.write_all_at(bytes, offset)
     }
-
     fn write_atomic(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
         Self::take(&self.write_failures, &self.write_errno)?;
         replace_atomically(self, path, bytes)
+    }
+
+    fn write_vectored_at(&self, file: &File, offset: u64, bufs: &[&[u8]]) -> io::Result<()> {
+        Self::take(&self.write_failures, &self.write_errno)?;
+        write_all_vectored_at(file, offset, bufs)
     }
 }
 
@@ -199,5 +236,8 @@ impl<S: Storage + ?Sized> Storage for Arc<S> {
     }
     fn write_at(&self, file: &File, offset: u64, bytes: &[u8]) -> io::Result<()> {
         (**self).write_at(file, offset, bytes)
+    }
+    fn write_vectored_at(&self, file: &File, offset: u64, bufs: &[&[u8]]) -> io::Result<()> {
+        (**self).write_vectored_at(file, offset, bufs)
     }
 }
