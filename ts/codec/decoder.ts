@@ -86,43 +86,57 @@ export function readBatches(chunk: Buffer): BatchInfo[] {
  * strings, as in kafkajs; `offsetNumber` and `timestampMs` are the same as
  * numbers, for code that wants to skip the conversion.
  */
-export class Message {
-  readonly offsetNumber: number;
-  readonly timestampMs: number;
-  /** The batch this message came from. */
+/**
+ * Where the records of one decoded batch lie, in typed arrays: one
+ * allocation per batch instead of a field-heavy object per record, which
+ * was the decoder's main cost (allocation and garbage collection).
+ */
+class RecordTable {
+  readonly buf: Buffer;
   readonly batch: BatchInfo;
-  private readonly buf: Buffer;
-  private readonly keyStart: number;
-  private readonly keyLen: number;
-  private readonly valueStart: number;
-  private readonly valueLen: number;
-  private readonly headersStart: number;
-  private readonly recordEnd: number;
-  private cachedHeaders: IHeaders | undefined;
+  /** Per record: keyStart, keyLen, valueStart, valueLen, headersStart, recordEnd. */
+  readonly pos: Int32Array;
+  readonly offsetDelta: Int32Array;
+  readonly tsDelta: Float64Array;
+  headers: (IHeaders | undefined)[] | undefined;
 
-  constructor(
-    buf: Buffer,
-    batch: BatchInfo,
-    offset: number,
-    timestampMs: number,
-    keyStart: number,
-    keyLen: number,
-    valueStart: number,
-    valueLen: number,
-    headersStart: number,
-    recordEnd: number,
-  ) {
+  constructor(buf: Buffer, batch: BatchInfo, count: number) {
     this.buf = buf;
     this.batch = batch;
-    this.offsetNumber = offset;
-    this.timestampMs = timestampMs;
-    this.keyStart = keyStart;
-    this.keyLen = keyLen;
-    this.valueStart = valueStart;
-    this.valueLen = valueLen;
-    this.headersStart = headersStart;
-    this.recordEnd = recordEnd;
-    this.cachedHeaders = undefined;
+    this.pos = new Int32Array(count * 6);
+    this.offsetDelta = new Int32Array(count);
+    this.tsDelta = new Float64Array(count);
+    this.headers = undefined;
+  }
+}
+
+/**
+ * A message in kafkajs' `KafkaMessage` shape. `offset` and `timestamp` are
+ * strings, as in kafkajs; `offsetNumber` and `timestampMs` are the same as
+ * numbers, for code that wants to skip the conversion. Everything is read
+ * from the batch on access: the object itself is two fields.
+ */
+export class Message {
+  private readonly t: RecordTable;
+  private readonly i: number;
+
+  constructor(table: RecordTable, index: number) {
+    this.t = table;
+    this.i = index;
+  }
+
+  /** The batch this message came from. */
+  get batch(): BatchInfo {
+    return this.t.batch;
+  }
+
+  get offsetNumber(): number {
+    return this.t.batch.baseOffset + (this.t.offsetDelta[this.i] as number);
+  }
+
+  get timestampMs(): number {
+    const b = this.t.batch;
+    return b.isLogAppendTime ? b.maxTimestamp : b.baseTimestamp + (this.t.tsDelta[this.i] as number);
   }
 
   /** Record attributes: unused in RecordBatch v2, always 0 (a getter, so it costs no field). */
@@ -140,12 +154,20 @@ export class Message {
 
   /** A view of the key, or null. */
   get key(): Buffer | null {
-    return this.keyLen < 0 ? null : this.buf.subarray(this.keyStart, this.keyStart + this.keyLen);
+    const p = this.t.pos;
+    const at = this.i * 6;
+    const len = p[at + 1] as number;
+    const start = p[at] as number;
+    return len < 0 ? null : this.t.buf.subarray(start, start + len);
   }
 
   /** A view of the value, or null. */
   get value(): Buffer | null {
-    return this.valueLen < 0 ? null : this.buf.subarray(this.valueStart, this.valueStart + this.valueLen);
+    const p = this.t.pos;
+    const at = this.i * 6;
+    const len = p[at + 3] as number;
+    const start = p[at + 2] as number;
+    return len < 0 ? null : this.t.buf.subarray(start, start + len);
   }
 
   /** The key bytes (the same as `key`; consumers with deserializers differ). */
@@ -160,13 +182,19 @@ export class Message {
 
   /** Header values are Buffer views; a repeated key gives an array, as in kafkajs. */
   get headers(): IHeaders {
-    if (this.cachedHeaders === undefined)
-      this.cachedHeaders = decodeHeaders(this.buf, this.headersStart, this.recordEnd);
-    return this.cachedHeaders;
+    const t = this.t;
+    if (t.headers === undefined) t.headers = [];
+    let h = t.headers[this.i];
+    if (h === undefined) {
+      const at = this.i * 6;
+      h = decodeHeaders(t.buf, t.pos[at + 4] as number, t.pos[at + 5] as number);
+      t.headers[this.i] = h;
+    }
+    return h;
   }
 
   get isControlRecord(): boolean {
-    return this.batch.isControl;
+    return this.t.batch.isControl;
   }
 
   toJSON(): object {
@@ -261,6 +289,10 @@ function decodeRecords(
 ): void {
   let pos = start;
   const count = batch.recordCount;
+  if (count < 0 || count > end - start)
+    throw new CorruptDataError(`batch ${batch.baseOffset} claims ${count} records`);
+  const table = new RecordTable(buf, batch, count);
+  const tp = table.pos;
   // Most varints in a record are one byte: those are read inline, and only
   // longer ones call readVarint (which also bounds-checks).
   let b = 0;
@@ -307,10 +339,17 @@ function decodeRecords(
     if (pos > recordEnd || keyLen < -1 || valueLen < -1) {
       throw new CorruptDataError(`record ${i} of batch ${batch.baseOffset} is malformed`);
     }
-    const offset = batch.baseOffset + offsetDelta;
-    if (offset >= fromOffset) {
-      const ts = batch.isLogAppendTime ? batch.maxTimestamp : batch.baseTimestamp + tsDelta;
-      out.push(new Message(buf, batch, offset, ts, keyStart, keyLen, valueStart, valueLen, pos, recordEnd));
+    if (batch.baseOffset + offsetDelta >= fromOffset) {
+      const at = i * 6;
+      tp[at] = keyStart;
+      tp[at + 1] = keyLen;
+      tp[at + 2] = valueStart;
+      tp[at + 3] = valueLen;
+      tp[at + 4] = pos;
+      tp[at + 5] = recordEnd;
+      table.offsetDelta[i] = offsetDelta;
+      table.tsDelta[i] = tsDelta;
+      out.push(new Message(table, i));
     }
     pos = recordEnd;
   }
