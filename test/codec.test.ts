@@ -270,5 +270,10 @@ describe('RecordBatch v2 codec', () => {
       }),
     );
     expect(() => decodeMessages(Buffer.alloc(10))).toThrow(CorruptDataError);
+    // A record count no batch of this size could hold is refused before
+    // anything is allocated for it.
+    const huge = encodeBatch([{ value: 'x', timestamp: 1 }]);
+    huge.writeInt32BE(0x7fffffff, 57);
+    expect(() => decodeMessages(huge)).toThrow(/claims 2147483647 records/);
   });
 });
