@@ -280,6 +280,8 @@ export class Producer<K = RawValue, V = RawValue> {
   private readonly spaceWaiters: { bytes: number; resolve: () => void }[] = [];
   private readonly inFlight = new Set<Promise<void>>();
   private requestId = 0;
+  /** The bytes the last `stage` call staged (a field, to spare a result object per send). */
+  private stagedBytes = 0;
 
   constructor(kafka: Kafka, config: ProducerConfig<K, V>) {
     this.kafka = kafka;
@@ -404,7 +406,8 @@ export class Producer<K = RawValue, V = RawValue> {
         reject = rej;
       });
       op = { remaining: 0, results: [], resolve, reject, settled: false, acks };
-      ({ staged, bytes } = this.stage(topicMessages, batch.serializers, compression));
+      staged = this.stage(topicMessages, batch.serializers, compression);
+      bytes = this.stagedBytes;
     } catch (e) {
       return Promise.reject(e);
     }
@@ -425,7 +428,7 @@ export class Producer<K = RawValue, V = RawValue> {
     topicMessages: TopicMessages<K, V>[] | undefined,
     serializers: SerializerConfig<K, V> | undefined,
     compression: CompressionTypes,
-  ): { staged: Staged[]; bytes: number } {
+  ): Staged[] {
     if (!Array.isArray(topicMessages)) throw new KafkaJSNonRetriableError('topicMessages must be an array');
     const keySer = serializers?.key ?? this.keySerializer;
     const valueSer = serializers?.value ?? this.valueSerializer;
@@ -443,8 +446,10 @@ export class Producer<K = RawValue, V = RawValue> {
         );
       }
       const info = this.topicInfo(topic, false);
-      // This call's staged records per partition of this topic.
-      const byPartition: (Staged | undefined)[] = [];
+      // This call's staged records per partition of this topic.      // The first partition's group is kept aside; the lookup array is only
+      // made when a second partition appears (most sends have one).
+      let first: Staged | undefined;
+      let byPartition: (Staged | undefined)[] | undefined;
       let keylessPartition = -1;
       for (let i = 0; i < messages.length; i++) {
         const m = messages[i] as Message<K, V>;
@@ -532,10 +537,19 @@ export class Producer<K = RawValue, V = RawValue> {
           }
           size = Math.max(size, exact);
         }
-        let g = byPartition[partition];
+        let g: Staged | undefined;
+        if (first !== undefined && first.queue.partition === partition) g = first;
+        else if (byPartition !== undefined) g = byPartition[partition];
         if (g === undefined) {
           g = { queue: this.queueFor(info, topic, partition, compression), records: [], sizes: [], bytes: 0 };
-          byPartition[partition] = g;
+          if (first === undefined) first = g;
+          else {
+            if (byPartition === undefined) {
+              byPartition = [];
+              byPartition[first.queue.partition] = first;
+            }
+            byPartition[partition] = g;
+          }
           staged.push(g);
         }
         g.records.push({ key, value, headers: headers as IHeaders, timestamp });
@@ -544,7 +558,8 @@ export class Producer<K = RawValue, V = RawValue> {
         total += size;
       }
     }
-    return { staged, bytes: total };
+    this.stagedBytes = total;
+    return staged;
   }
 
   private queueFor(info: TopicInfo, topic: string, partition: number, compression: CompressionTypes): Queue {
@@ -800,8 +815,8 @@ export class Producer<K = RawValue, V = RawValue> {
       partition: q.partition,
       errorCode: 0,
       baseOffset: String(p.baseOffset),
-      logAppendTime: String(r.logAppendTime),
-      logStartOffset: String(r.logStartOffset),
+      logAppendTime: r.logAppendTime === -1 ? '-1' : String(r.logAppendTime),
+      logStartOffset: r.logStartOffset === 0 ? '0' : String(r.logStartOffset),
     });
     op.remaining--;
     if (op.remaining === 0) {
