@@ -64,16 +64,21 @@ export interface ReadResult {
   logStartOffset: number;
 }
 
+/** One segment of a partition, as `segments` lists it (the binding returns this shape as is). */
 export interface SegmentDescription {
   baseOffset: number;
+  /** One past the segment's last offset. */
   nextOffset: number;
+  /** Bytes of valid batches in the `.log` (not its preallocated length). */
   sizeBytes: number;
+  /** The largest batch max timestamp in the segment, or -1 when empty. */
   maxTimestamp: number;
   path: string;
   offsetIndexEntries: number;
   timeIndexEntries: number;
 }
 
+/** What recovery cut from one partition when the engine opened. */
 export interface RecoveryReport {
   topic: string;
   partition: number;

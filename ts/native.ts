@@ -4,31 +4,13 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { RecoveryReport, SegmentDescription } from './log';
 
 /** A topic as the binding reports it. */
 export interface NativeTopicInfo {
   name: string;
   partitions: number;
   config: Record<string, string>;
-}
-
-export interface NativeSegmentSummary {
-  baseOffset: number;
-  nextOffset: number;
-  sizeBytes: number;
-  maxTimestamp: number;
-  path: string;
-  offsetIndexEntries: number;
-  timeIndexEntries: number;
-}
-
-export interface NativeRecoverySummary {
-  topic: string;
-  partition: number;
-  truncatedAtOffset: number;
-  segment: string;
-  deletedSegments: number;
-  reason: string;
 }
 
 export interface NativeLog {
@@ -58,8 +40,8 @@ export interface NativeLog {
   offsetForTimestamp(topic: string, partition: number, timestampMs: number): number;
   enforceRetention(): number;
   roll(topic: string, partition: number): void;
-  segments(topic: string, partition: number): NativeSegmentSummary[];
-  recoveryReports(): NativeRecoverySummary[];
+  segments(topic: string, partition: number): SegmentDescription[];
+  recoveryReports(): RecoveryReport[];
 }
 
 interface Binding {
