@@ -446,7 +446,8 @@ export class Producer<K = RawValue, V = RawValue> {
         );
       }
       const info = this.topicInfo(topic, false);
-      // This call's staged records per partition of this topic.      // The first partition's group is kept aside; the lookup array is only
+      // This call's staged records per partition of this topic.
+      // The first partition's group is kept aside; the lookup array is only
       // made when a second partition appears (most sends have one).
       let first: Staged | undefined;
       let byPartition: (Staged | undefined)[] | undefined;
