@@ -472,6 +472,66 @@ describe('serializers', () => {
     await Promise.all([users.close(), nums.close()]);
   });
 
+  it('keeps exactly the good sends, in order, when sends in one tick fail or wait for room', async () => {
+    // A send's records go straight onto its queues; a send that fails
+    // mid-way must cut off only its own, and one that waits for room must
+    // join behind the sends before it.
+    const send = fc.record({
+      messages: fc.array(fc.record({ partition: fc.integer({ min: 0, max: 2 }), bytes: fc.nat(300) }), {
+        minLength: 1,
+        maxLength: 4,
+      }),
+      failAt: fc.option(fc.nat(3), { nil: undefined }),
+    });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(send, { minLength: 1, maxLength: 12 }),
+        fc.integer({ min: 200, max: 3000 }),
+        fc.integer({ min: 0, max: 1 }),
+        async (sends, maxBufferedBytes, lingerMs) => {
+          const dataDir = tempDir();
+          const kafka = new Kafka({ dataDir, defaultNumPartitions: 3, logLevel: 0 });
+          const producer = kafka.producer<string, string>({
+            acks: 1,
+            maxBufferedBytes,
+            batch: { lingerMs },
+            serializers: {
+              value: (v: string) => {
+                if (v.startsWith('bad')) throw new Error('refused');
+                return v;
+              },
+            },
+          });
+          await producer.connect();
+          const expected: string[][] = [[], [], []];
+          const results = sends.map((sd, n) => {
+            const failing = sd.failAt !== undefined && sd.failAt < sd.messages.length;
+            const messages = sd.messages.map((m, i) => ({
+              partition: m.partition,
+              value: `${failing && i === sd.failAt ? 'bad' : 'ok'}-${n}-${i}-${'v'.repeat(m.bytes)}`,
+            }));
+            if (!failing) for (const m of messages) expected[m.partition]?.push(m.value);
+            return producer.send({ topic: 't', messages }).then(
+              () => 'ok',
+              (e: unknown) => (e instanceof KafkaJSSerializationError ? 'refused' : String(e)),
+            );
+          });
+          const outcomes = await Promise.all(results);
+          expect(outcomes).toEqual(
+            sends.map((sd) => (sd.failAt !== undefined && sd.failAt < sd.messages.length ? 'refused' : 'ok')),
+          );
+          await producer.disconnect();
+          for (let p = 0; p < 3; p++) {
+            const r = readAll(dataDir, 't', p);
+            expect(r.messages.map((m) => m.value?.toString())).toEqual(expected[p]);
+            await r.close();
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
   it('rejects a send whose serializer throws, naming the message, and writes nothing of it', async () => {
     const dataDir = tempDir();
     const producer = new Kafka({ dataDir }).producer<string, unknown>({

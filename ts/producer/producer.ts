@@ -183,15 +183,23 @@ interface SendOp {
   acks: -1 | 0 | 1;
 }
 
-/** The messages of one send for one partition. */
+/**
+ * The messages of one send for one queue. `stage` pushes them straight onto
+ * the end of the queue's arrays (a send's parts are contiguous there), so a
+ * send allocates no arrays of its own; a send that fails validation cuts
+ * them off again, and one that must wait for room carries them in
+ * `detached` until it joins.
+ */
 interface Part {
   op: SendOp;
+  queue: Queue;
   /** Index of the part's first record in its queue. */
   start: number;
   count: number;
   bytes: number;
   baseOffset: number;
   done: number;
+  detached: { records: RecordInput[]; sizes: number[] } | null;
 }
 
 /** Queued records of one partition with one compression. */
@@ -205,14 +213,6 @@ interface Queue {
   bytes: number;
   /** Whether it is in the producer's list of queues to flush. */
   active: boolean;
-}
-
-/** A send's records for one queue, before they join it. */
-interface Staged {
-  queue: Queue;
-  records: RecordInput[];
-  sizes: number[];
-  bytes: number;
 }
 
 interface TopicInfo {
@@ -382,7 +382,7 @@ export class Producer<K = RawValue, V = RawValue> {
   ): Promise<RecordMetadata[]> {
     let op: SendOp;
     let promise: Promise<RecordMetadata[]>;
-    let staged: Staged[];
+    let staged: Part[];
     let bytes: number;
     try {
       if (this.state === 'disconnected') throw new KafkaJSError('The producer is disconnected');
@@ -406,7 +406,7 @@ export class Producer<K = RawValue, V = RawValue> {
         reject = rej;
       });
       op = { remaining: 0, results: [], resolve, reject, settled: false, acks };
-      staged = this.stage(topicMessages, batch.serializers, compression);
+      staged = this.stage(op, topicMessages, batch.serializers, compression);
       bytes = this.stagedBytes;
     } catch (e) {
       return Promise.reject(e);
@@ -417,23 +417,49 @@ export class Producer<K = RawValue, V = RawValue> {
       this.spaceWaiters.length > 0 ||
       (this.buffered > 0 && this.buffered + bytes > this.maxBufferedBytes)
     ) {
-      return this.waitForRoom(bytes).then(() => this.commit(op, promise, staged));
+      detach(staged);
+      return this.waitForRoom(bytes).then(() => this.commit(op, promise, staged, bytes));
     }
     this.buffered += bytes;
-    return this.commit(op, promise, staged);
+    return this.commit(op, promise, staged, bytes);
   }
 
-  /** Validates, serializes and partitions; throws before anything is queued. */
+  /**
+   * Validates, serializes and partitions, pushing the records onto their
+   * queues' ends; on a throw, cuts them off again, so nothing is queued.
+   */
   private stage(
+    op: SendOp,
     topicMessages: TopicMessages<K, V>[] | undefined,
     serializers: SerializerConfig<K, V> | undefined,
     compression: CompressionTypes,
-  ): Staged[] {
+  ): Part[] {
+    const staged: Part[] = [];
+    try {
+      this.stageInto(op, staged, topicMessages, serializers, compression);
+    } catch (e) {
+      // Later parts sit after earlier ones of the same queue: cut the newest first.
+      for (let i = staged.length - 1; i >= 0; i--) {
+        const part = staged[i] as Part;
+        part.queue.records.length = part.start;
+        part.queue.sizes.length = part.start;
+      }
+      throw e;
+    }
+    return staged;
+  }
+
+  private stageInto(
+    op: SendOp,
+    staged: Part[],
+    topicMessages: TopicMessages<K, V>[] | undefined,
+    serializers: SerializerConfig<K, V> | undefined,
+    compression: CompressionTypes,
+  ): void {
     if (!Array.isArray(topicMessages)) throw new KafkaJSNonRetriableError('topicMessages must be an array');
     const keySer = serializers?.key ?? this.keySerializer;
     const valueSer = serializers?.value ?? this.valueSerializer;
     const now = Date.now();
-    const staged: Staged[] = [];
     let total = 0;
     for (const tm of topicMessages) {
       const topic = tm?.topic;
@@ -449,8 +475,8 @@ export class Producer<K = RawValue, V = RawValue> {
       // This call's staged records per partition of this topic.
       // The first partition's group is kept aside; the lookup array is only
       // made when a second partition appears (most sends have one).
-      let first: Staged | undefined;
-      let byPartition: (Staged | undefined)[] | undefined;
+      let first: Part | undefined;
+      let byPartition: (Part | undefined)[] | undefined;
       let keylessPartition = -1;
       for (let i = 0; i < messages.length; i++) {
         const m = messages[i] as Message<K, V>;
@@ -538,11 +564,21 @@ export class Producer<K = RawValue, V = RawValue> {
           }
           size = Math.max(size, exact);
         }
-        let g: Staged | undefined;
+        let g: Part | undefined;
         if (first !== undefined && first.queue.partition === partition) g = first;
         else if (byPartition !== undefined) g = byPartition[partition];
         if (g === undefined) {
-          g = { queue: this.queueFor(info, topic, partition, compression), records: [], sizes: [], bytes: 0 };
+          const queue = this.queueFor(info, topic, partition, compression);
+          g = {
+            op,
+            queue,
+            start: queue.records.length,
+            count: 0,
+            bytes: 0,
+            baseOffset: -1,
+            done: 0,
+            detached: null,
+          };
           if (first === undefined) first = g;
           else {
             if (byPartition === undefined) {
@@ -553,14 +589,14 @@ export class Producer<K = RawValue, V = RawValue> {
           }
           staged.push(g);
         }
-        g.records.push({ key, value, headers: headers as IHeaders, timestamp });
-        g.sizes.push(size);
+        g.queue.records.push({ key, value, headers: headers as IHeaders, timestamp });
+        g.queue.sizes.push(size);
+        g.count++;
         g.bytes += size;
         total += size;
       }
     }
     this.stagedBytes = total;
-    return staged;
   }
 
   private queueFor(info: TopicInfo, topic: string, partition: number, compression: CompressionTypes): Queue {
@@ -573,14 +609,15 @@ export class Producer<K = RawValue, V = RawValue> {
     return q;
   }
 
-  /** Queues staged records; their bytes are already counted in `buffered`. */
+  /** Queues staged parts; their bytes are already counted in `buffered`. */
   private commit(
     op: SendOp,
     promise: Promise<RecordMetadata[]>,
-    staged: Staged[],
+    staged: Part[],
+    bytes: number,
   ): Promise<RecordMetadata[]> {
-    const bytes = staged.reduce((n, g) => n + g.bytes, 0);
     if (this.state !== 'connected') {
+      // Only a send that waited for room gets here, so its parts are detached.
       this.release(bytes);
       return Promise.reject(new KafkaJSError('The producer is disconnected'));
     }
@@ -589,28 +626,18 @@ export class Producer<K = RawValue, V = RawValue> {
       return Promise.resolve([]);
     }
     let full = false;
-    for (const g of staged) {
-      const q = g.queue;
-      const part: Part = {
-        op,
-        start: q.records.length,
-        count: g.records.length,
-        bytes: g.bytes,
-        baseOffset: -1,
-        done: 0,
-      };
-      if (q.records.length === 0) {
-        // Adopt the staged arrays instead of copying them.
-        q.records = g.records;
-        q.sizes = g.sizes;
-      } else {
-        for (let i = 0; i < g.records.length; i++) {
-          q.records.push(g.records[i] as RecordInput);
-          q.sizes.push(g.sizes[i] as number);
+    for (const part of staged) {
+      const q = part.queue;
+      if (part.detached !== null) {
+        part.start = q.records.length;
+        for (let i = 0; i < part.count; i++) {
+          q.records.push(part.detached.records[i] as RecordInput);
+          q.sizes.push(part.detached.sizes[i] as number);
         }
+        part.detached = null;
       }
       q.parts.push(part);
-      q.bytes += g.bytes;
+      q.bytes += part.bytes;
       if (!q.active) {
         q.active = true;
         this.active.push(q);
@@ -927,6 +954,17 @@ export class Producer<K = RawValue, V = RawValue> {
       );
     }
     return partition;
+  }
+}
+
+/** Takes a send's staged records off their queues' ends, to join later. */
+function detach(staged: Part[]): void {
+  for (let i = staged.length - 1; i >= 0; i--) {
+    const part = staged[i] as Part;
+    part.detached = {
+      records: part.queue.records.splice(part.start),
+      sizes: part.queue.sizes.splice(part.start),
+    };
   }
 }
 
