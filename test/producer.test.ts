@@ -532,6 +532,34 @@ describe('serializers', () => {
     );
   });
 
+  it('keeps a send made from inside a serializer apart from the send being staged', async () => {
+    const dataDir = tempDir();
+    let nested: Promise<unknown> | null = null;
+    const producer = new Kafka({ dataDir }).producer<string, string>({
+      acks: 1,
+      serializers: {
+        value: (v: string) => {
+          if (v === 'a1' && nested === null) {
+            nested = producer.send({ topic: 't', messages: [{ value: 'nested' }] });
+          }
+          return v;
+        },
+      },
+    });
+    await producer.connect();
+    const outer = await producer.send({
+      topic: 't',
+      messages: [{ value: 'a0' }, { value: 'a1' }, { value: 'a2' }],
+    });
+    const inner = (await nested) as { baseOffset?: string }[];
+    expect(outer[0]?.baseOffset).toBe('0');
+    expect(inner[0]?.baseOffset).toBe('3');
+    await producer.disconnect();
+    const r = readAll(dataDir, 't');
+    expect(r.messages.map((m) => m.value?.toString())).toEqual(['a0', 'a1', 'a2', 'nested']);
+    await r.close();
+  });
+
   it('rejects a send whose serializer throws, naming the message, and writes nothing of it', async () => {
     const dataDir = tempDir();
     const producer = new Kafka({ dataDir }).producer<string, unknown>({

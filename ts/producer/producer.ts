@@ -282,6 +282,8 @@ export class Producer<K = RawValue, V = RawValue> {
   private requestId = 0;
   /** The bytes the last `stage` call staged (a field, to spare a result object per send). */
   private stagedBytes = 0;
+  /** Whether `stage` is running (it calls serializers and partitioners, which may send). */
+  private staging = false;
 
   constructor(kafka: Kafka, config: ProducerConfig<K, V>) {
     this.kafka = kafka;
@@ -380,6 +382,9 @@ export class Producer<K = RawValue, V = RawValue> {
     topicMessages: TopicMessages<K, V>[] | undefined,
     batch: { acks?: Acks; compression?: CompressionSetting; serializers?: SerializerConfig<K, V> },
   ): Promise<RecordMetadata[]> {
+    // A send from inside a serializer or partitioner would push its records
+    // between the outer send's, which must stay contiguous: it runs next tick.
+    if (this.staging) return Promise.resolve().then(() => this.sendTopics(topicMessages, batch));
     let op: SendOp;
     let promise: Promise<RecordMetadata[]>;
     let staged: Part[];
@@ -435,6 +440,7 @@ export class Producer<K = RawValue, V = RawValue> {
     compression: CompressionTypes,
   ): Part[] {
     const staged: Part[] = [];
+    this.staging = true;
     try {
       this.stageInto(op, staged, topicMessages, serializers, compression);
     } catch (e) {
@@ -445,6 +451,8 @@ export class Producer<K = RawValue, V = RawValue> {
         part.queue.sizes.length = part.start;
       }
       throw e;
+    } finally {
+      this.staging = false;
     }
     return staged;
   }
