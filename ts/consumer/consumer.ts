@@ -1179,7 +1179,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   private async halt(commit: boolean): Promise<void> {
     if (this.state !== 'running') return;
     this.state = 'stopping';
-    this.kjsLog.stopping(this.groupId, this.memberId, this.handlersRunning > 0);
+    this.kjsLog.stopping(this.groupId, this.memberId);
     if (this.topicListener) topicEvents.off('created', this.topicListener);
     this.topicListener = null;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);

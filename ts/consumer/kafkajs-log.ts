@@ -104,11 +104,15 @@ export class ConsumerLogs {
     });
   }
 
-  /** `stop`/`disconnect` of a running consumer, up to leaving the group. */
-  stopping(groupId: string, memberId: string, handlerInFlight: boolean): void {
+  /**
+   * `stop`/`disconnect` of a running consumer, up to waiting for its
+   * handlers. kafkajs' runner is still "consuming" when its fetchers have
+   * stopped (its fetch loop notices a tick later), so it always waits.
+   */
+  stopping(groupId: string, memberId: string): void {
     this.runner.debug('stop consumer group', { groupId, memberId });
     this.stoppingFetchers();
-    if (handlerInFlight) this.runner.debug('waiting for consumer to finish...', { groupId, memberId });
+    this.runner.debug('waiting for consumer to finish...', { groupId, memberId });
   }
 
   /** The handlers are done and the fetch loop has exited. */
