@@ -93,6 +93,7 @@ const L = {
     fields: ['nodeIds', 'concurrency'],
     src: [
       'consumer/fetchManager.js',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the text of kafkajs' source, not a template
       'logger.debug(`Created ${fetchers.length} fetchers`, { nodeIds, concurrency })',
     ],
   },
@@ -103,6 +104,7 @@ const L = {
     fields: ['topicPartitions'],
     src: [
       'consumer/consumerGroup.js',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the text of kafkajs' source, not a template
       'this.logger.info(`Pausing fetching from ${topicPartitions.length} topics`, {',
     ],
   },
@@ -113,6 +115,7 @@ const L = {
     fields: ['topicPartitions'],
     src: [
       'consumer/consumerGroup.js',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the text of kafkajs' source, not a template
       'this.logger.info(`Resuming fetching from ${topicPartitions.length} topics`, {',
     ],
   },
@@ -318,6 +321,42 @@ describe('logCreator receives kafkajs log lines', () => {
     const assignment = byMessage('Group assignment')[0]?.assignment as { memberId: string }[];
     expect(assignment.map((x) => x.memberId)).toEqual([joins[0]?.memberId]);
     for (const e of [...a.entries, ...b.entries]) expect(e.log.logger).toBe('ferrolog');
+  });
+
+  it('logs the idempotent producer getting its id, as the kafkajs eosManager does on connect', async () => {
+    const sources: [string, string][] = [
+      ['producer/index.js', "rootLogger.namespace('Producer')"],
+      [
+        'producer/eosManager/transactionStateMachine.js',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: the text of kafkajs' source, not a template
+        'logger.debug(`Transaction state transition ${currentState} --> ${state}`)',
+      ],
+      ['producer/eosManager/transactionStateMachine.js', '[STATES.UNINITIALIZED]: [STATES.READY]'],
+      [
+        'producer/eosManager/index.js',
+        "logger.debug('Initialized producer id & epoch', { producerId, producerEpoch })",
+      ],
+    ];
+    for (const [file, call] of sources) expect(readFileSync(join(kafkajsSrc, file), 'utf8')).toContain(call);
+    const { entries, kafka } = capture();
+    const producer = kafka(tempDir()).producer({ idempotent: true });
+    await producer.connect();
+    await producer.disconnect();
+    expect(shape(entries)).toEqual([
+      {
+        namespace: 'Producer',
+        label: 'DEBUG',
+        message: 'Transaction state transition UNINITIALIZED --> READY',
+        fields: [],
+      },
+      {
+        namespace: 'Producer',
+        label: 'DEBUG',
+        message: 'Initialized producer id & epoch',
+        fields: ['producerId', 'producerEpoch'],
+      },
+    ]);
+    expect(typeof entries[1]?.log.producerId).toBe('number');
   });
 
   it('logs nothing below the configured level', async () => {

@@ -264,7 +264,7 @@ rootLogger.setLogLevel(logLevel.INFO);
 const byFirstPartition: ICustomPartitioner = () => (args: PartitionerArgs) => {
   const { topic, partitionMetadata, message } = args;
   const ids = partitionMetadata.map((m: PartitionMetadata) => m.partitionId);
-  const header = message.headers?.['route'];
+  const header = message.headers?.route;
   return header === undefined && topic.length > 0 ? (ids[0] ?? 0) : (ids[ids.length - 1] ?? 0);
 };
 const defaultPartitioner: DefaultPartitioner = Partitioners.DefaultPartitioner;

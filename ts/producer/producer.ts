@@ -321,6 +321,11 @@ export class Producer<K = RawValue, V = RawValue> {
     if (this.idempotent) this.producerId = this.logHandle.allocateProducerId();
     this.state = 'connected';
     this.emit(EVENTS.CONNECT, null);
+    if (this.idempotent) {
+      // kafkajs' eosManager logs these once InitProducerId answers, after CONNECT.
+      this.log_.debug('Transaction state transition UNINITIALIZED --> READY');
+      this.log_.debug('Initialized producer id & epoch', { producerId: this.producerId, producerEpoch: 0 });
+    }
   }
 
   /** Sends what is queued, waits for it, and releases the log. */
