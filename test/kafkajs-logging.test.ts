@@ -315,7 +315,8 @@ describe('logCreator receives kafkajs log lines', () => {
       memberAssignment: { t: [0, 1] },
     });
     expect(joins[0]?.leaderId).toBe(joins[0]?.memberId);
-    expect(joins[1]?.memberAssignment).toEqual({ t: [0] });
+    // Two members share the two partitions (which one is whose depends on the member ids).
+    expect(joins[1]?.memberAssignment.t).toHaveLength(1);
     expect(byMessage('Created 1 fetchers')[0]).toMatchObject({ nodeIds: [0], concurrency: 1 });
     expect(byMessage('Pausing fetching from 1 topics')[0]?.topicPartitions).toEqual([{ topic: 't' }]);
     const assignment = byMessage('Group assignment')[0]?.assignment as { memberId: string }[];
