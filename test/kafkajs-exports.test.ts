@@ -180,14 +180,17 @@ describe('kafkajs error classes', () => {
     ]);
   });
 
-  it('gives ferrolog errors that name a Kafka error type kafkajs flag for it', () => {
+  it('gives every ferrolog error that names a Kafka error type the kafkajs flag for it', () => {
     const byType = new Map(protocolErrors.errorCodes.map((e) => [e.type, e.retriable]));
-    const typed = [
-      new ferrolog.UnknownTopicOrPartitionError('x'),
-      new ferrolog.TopicExistsError('x'),
-      new ferrolog.OffsetOutOfRangeError('x'),
-      new ferrolog.KafkaJSTopicNotFound('t'),
-    ];
+    const typed: (Error & { type: string; retriable: boolean })[] = [new ferrolog.KafkaJSTopicNotFound('t')];
+    for (const value of Object.values(ferrolog)) {
+      if (typeof value !== 'function' || !(value.prototype instanceof ferrolog.FerrologError)) continue;
+      const e = new (value as new (m: string) => Error & { type?: unknown; retriable: boolean })('x');
+      if (typeof e.type === 'string') typed.push(e as Error & { type: string; retriable: boolean });
+    }
+    expect(typed.map((e) => e.name)).toEqual(
+      expect.arrayContaining(['UnknownTopicOrPartitionError', 'TopicExistsError', 'OffsetOutOfRangeError']),
+    );
     for (const e of typed) expect(e.retriable, e.name).toBe(byType.get(e.type));
   });
 });

@@ -60,6 +60,9 @@ export const PROTOCOL_RETRIABLE: Readonly<Record<string, boolean>> = {
   GROUP_ID_NOT_FOUND: false,
   NO_REASSIGNMENT_IN_PROGRESS: false,
   INVALID_RECORD: false,
+  OUT_OF_ORDER_SEQUENCE_NUMBER: false,
+  DUPLICATE_SEQUENCE_NUMBER: false,
+  INVALID_PRODUCER_EPOCH: false,
 };
 
 /** A Kafka protocol error, named by its Kafka error `type` (e.g. `UNKNOWN_TOPIC_OR_PARTITION`). */
