@@ -460,7 +460,7 @@ impl Partition {
                 config.segment_bytes,
                 config.index_interval_bytes,
             )?;
-            active.roll(&*storage)?;
+            active.seal(&*storage)?;
             let file = active.file().clone();
             st.unsynced_files.push(file);
             st.segments.push(next);
@@ -787,17 +787,33 @@ impl Partition {
         Ok(())
     }
 
-    /// Flushes, persists indexes and stops taking calls. Waiters are told.
-    /// Views handed out earlier stay valid: they hold their own maps.
+    /// Flushes, seals the active segment (so every file at rest is exactly
+    /// what Kafka would leave), persists indexes and stops taking calls.
+    /// Waiters are told. Views handed out earlier stay valid: they hold
+    /// their own maps, whose trimmed tails read as zeros.
     pub(crate) fn close(&self) -> Result<()> {
         let sync = self.sync_now();
         let waiters = {
             let mut st = self.state.lock();
             let storage = self.storage.clone();
             let mut persisted = Ok(());
-            for seg in st.segments.iter_mut() {
-                if let Err(e) = seg.persist_indexes(&*storage) {
-                    persisted = Err(e);
+            let last = st.segments.len().saturating_sub(1);
+            for (i, seg) in st.segments.iter_mut().enumerate() {
+                let done = if i == last && sync.is_ok() {
+                    // The trim changes the file's size: make it durable
+                    // before the clean-shutdown marker vouches for it.
+                    seg.seal(&*storage).and_then(|()| {
+                        storage
+                            .sync_data(seg.file())
+                            .map_err(|e| Error::io("sync segment", &seg.log_path(), e))
+                    })
+                } else {
+                    seg.persist_indexes(&*storage)
+                };
+                if let Err(e) = done {
+                    if persisted.is_ok() {
+                        persisted = Err(e);
+                    }
                 }
             }
             st.closed = true;

@@ -388,9 +388,11 @@ impl Segment {
         self.next_offset = last_offset + 1;
     }
 
-    /// Removes whatever follows the last whole batch: shrinks the file when
-    /// nothing maps it, and otherwise zeros the range in place (keeping its
-    /// blocks) so stale bytes can never be mistaken for batches.
+    /// Removes whatever follows the last whole batch, so the file at rest
+    /// is exactly its batches, as Kafka's are. Live private maps of the file
+    /// (views still held by readers, even from an earlier open in this
+    /// process) stay safe to touch: `mmap::trim_file` swaps their tail for
+    /// zero pages first. Fails while the writer's map is alive.
     pub fn truncate_tail(&mut self) -> Result<()> {
         self.read_map = None;
         let path = log_path(&self.dir, self.base_offset);
@@ -402,19 +404,10 @@ impl Segment {
         if file_len <= self.size_bytes {
             return Ok(());
         }
-        let shrunk = mmap::shrink_if_unmapped(&self.file, self.size_bytes)
+        mmap::trim_file(&self.file, self.size_bytes)
             .map_err(|e| Error::io("truncate segment", &path, e))?;
-        if shrunk {
-            self.sizes = PublishedSizes::new(self.size_bytes, self.size_bytes);
-        } else {
-            rustix::fs::fallocate(
-                &*self.file,
-                rustix::fs::FallocateFlags::ZERO_RANGE | rustix::fs::FallocateFlags::KEEP_SIZE,
-                self.size_bytes,
-                file_len - self.size_bytes,
-            )
-            .map_err(|e| Error::io("zero segment tail", &path, e.into()))?;
-        }
+        self.sizes = PublishedSizes::new(self.size_bytes, self.size_bytes);
+        self.map_len = self.map_len.min(self.size_bytes as usize);
         Ok(())
     }
 
@@ -799,27 +792,28 @@ impl Segment {
         self.time_index.persist(storage)
     }
 
-    /// Closes the segment for writing: persists the indexes, drops the write
-    /// map, and trims the preallocated tail if no reader maps the file.
-    pub fn roll(&mut self, storage: &dyn Storage) -> Result<()> {
+    /// Closes the segment for writing, as Kafka's `onBecomeInactiveSegment`
+    /// does at roll and at close: a last time-index entry for the largest
+    /// timestamp, the indexes persisted, the write map dropped and the
+    /// preallocated tail trimmed, so the files at rest are Kafka's.
+    pub fn seal(&mut self, storage: &dyn Storage) -> Result<()> {
+        let grows = self
+            .time_index
+            .last()
+            .is_none_or(|t| self.max_timestamp > t.timestamp_ms);
+        if grows && self.max_timestamp >= 0 && !self.is_empty() {
+            self.time_index.push(TimeEntry {
+                timestamp_ms: self.max_timestamp,
+                relative_offset: (self.offset_of_max_timestamp - self.base_offset) as u32,
+            });
+        }
         self.persist_indexes(storage)?;
         self.write_map = None;
-        self.truncate_tail_if_unmapped()
-    }
-
-    fn truncate_tail_if_unmapped(&mut self) -> Result<()> {
-        // Our own cached read map would count as a mapping; let it go first.
-        self.read_map = None;
-        let path = log_path(&self.dir, self.base_offset);
-        if self.sizes.backed_bytes() > self.size_bytes
-            && mmap::shrink_if_unmapped(&self.file, self.size_bytes)
-                .map_err(|e| Error::io("truncate segment", &path, e))?
-        {
-            self.sizes = PublishedSizes::new(self.size_bytes, self.size_bytes);
-        }
-        self.map_len = self
-            .map_len
-            .min(self.sizes.backed_bytes().max(self.size_bytes) as usize);
+        self.truncate_tail()?;
+        debug_assert!(
+            self.file.metadata().map(|m| m.len()).ok() == Some(self.size_bytes),
+            "a sealed segment is exactly its batches"
+        );
         Ok(())
     }
 
