@@ -16,7 +16,8 @@ use crate::flusher::FlusherHandle;
 use crate::io::Storage;
 use crate::mmap::ReadMap;
 use crate::producer_state::{Check, ProducerStates};
-use crate::segment::{self, ScanMode, ScanStop, Segment};
+use crate::recovery::{self, ScanOptions};
+use crate::segment::Segment;
 
 /// The most long-poll waiters one partition holds at once.
 pub const WAITERS_PER_PARTITION_MAX: usize = 65_536;
@@ -79,16 +80,7 @@ pub struct ReadResult {
     pub watermarks: Watermarks,
 }
 
-/// What an opening scan found and repaired.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecoveryReport {
-    pub topic: String,
-    pub partition: u32,
-    pub truncated_at_offset: u64,
-    pub truncated_segment: PathBuf,
-    pub deleted_segments: usize,
-    pub reason: String,
-}
+pub use crate::recovery::RecoveryReport;
 
 pub type SyncCallback = Box<dyn FnOnce(Result<()>) + Send>;
 pub type DataCallback = Box<dyn FnOnce(DataOutcome) + Send>;
@@ -115,6 +107,8 @@ struct State {
     durable_offset: u64,
     /// Set by a failed fsync: the partition takes no more writes.
     poisoned: Option<String>,
+    /// Opened read-only: no appends, no writes of any kind.
+    read_only: bool,
     closed: bool,
     /// Files of rolled segments not yet fsynced.
     unsynced_files: Vec<Arc<File>>,
@@ -144,95 +138,55 @@ impl Partition {
         &self.dir
     }
 
-    /// Opens (or creates) the partition in `dir`, recovering it as Kafka
-    /// does: segments from `recovery_point` on (all of them when `clean` is
-    /// false and no recovery point is known) are scanned batch by batch with
-    /// CRC checks; the first invalid batch ends the log there and later
-    /// segments are deleted.
+    /// Opens (or creates) the partition in `dir`: scans it and applies what
+    /// recovery decided at once. The engine's own open runs the two phases
+    /// itself (`recovery::scan` for every partition, then `recovery::apply`),
+    /// so that a failure part-way writes nothing.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn open(
+        topic: &str,
+        id: u32,
+        dir: PathBuf,
+        data_dir: &Path,
+        config: Arc<TopicConfig>,
+        storage: Arc<dyn Storage>,
+        flusher: FlusherHandle,
+    ) -> Result<(Arc<Partition>, Vec<RecoveryReport>)> {
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io("create partition dir", &dir, e))?;
+        let mut scanned = recovery::scan(
+            &dir,
+            &ScanOptions {
+                index_interval_bytes: config.index_interval_bytes,
+                clean: true,
+                recovery_point: None,
+                writable: true,
+            },
+        )?;
+        let reports = recovery::apply(&mut scanned, &dir, data_dir, topic, id, &*storage)?;
+        let p = Partition::from_scanned(
+            topic, id, dir, config, storage, flusher, scanned, true, None, None, false,
+        )?;
+        Ok((p, reports))
+    }
+
+    /// Builds the partition from scanned (and, unless read-only, repaired)
+    /// segments. `log_start_checkpoint` is checked against them.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn from_scanned(
         topic: &str,
         id: u32,
         dir: PathBuf,
         config: Arc<TopicConfig>,
         storage: Arc<dyn Storage>,
         flusher: FlusherHandle,
+        scanned: recovery::Scanned,
         clean: bool,
         recovery_point: Option<u64>,
         log_start_checkpoint: Option<u64>,
-    ) -> Result<(Arc<Partition>, Option<RecoveryReport>)> {
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io("create partition dir", &dir, e))?;
-        let mut bases = Vec::new();
-        let entries =
-            std::fs::read_dir(&dir).map_err(|e| Error::io("list partition dir", &dir, e))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| Error::io("list partition dir", &dir, e))?;
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if let Some(base) = segment::parse_log_file_name(&name) {
-                bases.push(base);
-            } else if name.ends_with(".tmp") || name.ends_with(".deleted") {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
-        bases.sort_unstable();
-        let mut segments: Vec<Segment> = Vec::with_capacity(bases.len().max(1));
-        let mut report = None;
-        for (i, &base) in bases.iter().enumerate() {
-            let expected = segments.last().map(|s: &Segment| s.next_offset());
-            let mode = if !clean
-                && recovery_point.is_none_or(|rp| {
-                    // Scan this segment if the recovery point is inside or before it.
-                    bases.get(i + 1).is_none_or(|&next| next > rp)
-                }) {
-                ScanMode::Full
-            } else {
-                ScanMode::Tail
-            };
-            let broken = match expected {
-                Some(want) if want != base => Some(format!(
-                    "segment {base} does not start at offset {want}, where the previous one ends"
-                )),
-                _ => None,
-            };
-            if let Some(reason) = broken {
-                let deleted = bases.len() - i;
-                for &b in &bases[i..] {
-                    remove_segment_files(&dir, b)?;
-                }
-                report = Some(RecoveryReport {
-                    topic: topic.to_string(),
-                    partition: id,
-                    truncated_at_offset: expected.unwrap_or(base),
-                    truncated_segment: segment::log_path(&dir, base),
-                    deleted_segments: deleted,
-                    reason,
-                });
-                break;
-            }
-            let (mut seg, stop) = Segment::open(&dir, base, config.index_interval_bytes, mode)?;
-            seg.truncate_tail()?;
-            if let ScanStop::Invalid { position, reason } = stop {
-                let deleted = bases.len() - i - 1;
-                for &b in &bases[i + 1..] {
-                    remove_segment_files(&dir, b)?;
-                }
-                report = Some(RecoveryReport {
-                    topic: topic.to_string(),
-                    partition: id,
-                    truncated_at_offset: seg.next_offset(),
-                    truncated_segment: seg.log_path(),
-                    deleted_segments: deleted,
-                    reason: format!("at byte {position}: {reason}"),
-                });
-                seg.persist_indexes(&*storage)?;
-                segments.push(seg);
-                break;
-            }
-            seg.persist_indexes(&*storage)?;
-            segments.push(seg);
-        }
-        if segments.is_empty() {
+        read_only: bool,
+    ) -> Result<Arc<Partition>> {
+        let mut segments = scanned.segments;
+        if segments.is_empty() && !read_only {
             let start = log_start_checkpoint.unwrap_or(0);
             segments.push(Segment::create(
                 &dir,
@@ -252,9 +206,12 @@ impl Partition {
                 }
             })?;
         }
-        if let Some(last) = segments.last_mut() {
+        if let Some(last) = segments.last_mut().filter(|_| !read_only) {
             last.activate(config.segment_bytes)?;
         }
+        // Below the first segment is normal (retention deleted segments
+        // before the checkpoint caught up); the engine reports a checkpoint
+        // past the high watermark before it gets here.
         let log_start_offset = log_start_checkpoint
             .unwrap_or(first_base)
             .clamp(first_base, high_watermark);
@@ -276,6 +233,7 @@ impl Partition {
                 high_watermark,
                 durable_offset,
                 poisoned: None,
+                read_only,
                 closed: false,
                 unsynced_files: Vec::new(),
                 dir_unsynced: true,
@@ -286,7 +244,7 @@ impl Partition {
                 producers,
             }),
         };
-        Ok((Arc::new(p), report))
+        Ok(Arc::new(p))
     }
 
     pub fn config(&self) -> Arc<TopicConfig> {
@@ -316,6 +274,12 @@ impl Partition {
             let mut st = self.state.lock();
             if st.closed {
                 return Err(Error::Closed);
+            }
+            if st.read_only {
+                return Err(Error::ReadOnly(format!(
+                    "{}-{} was opened read-only",
+                    self.topic, self.id
+                )));
             }
             if let Some(reason) = &st.poisoned {
                 return Err(Error::FsyncFailed {
@@ -805,7 +769,7 @@ impl Partition {
                     seg.seal(&*storage).and_then(|()| {
                         storage
                             .sync_data(seg.file())
-                            .map_err(|e| Error::io("sync segment", &seg.log_path(), e))
+                            .map_err(|e| Error::io("sync segment", seg.log_path(), e))
                     })
                 } else {
                     seg.persist_indexes(&*storage)
@@ -826,7 +790,23 @@ impl Partition {
         sync
     }
 
-    /// Closes and deletes every file of the partition.
+    /// Stops taking calls without writing anything (a read-only engine,
+    /// or one whose open failed). Waiters are told.
+    pub(crate) fn close_without_writing(&self) -> Result<()> {
+        let waiters = {
+            let mut st = self.state.lock();
+            st.closed = true;
+            std::mem::take(&mut st.waiters)
+        };
+        for w in waiters {
+            (w.callback)(DataOutcome::Closed);
+        }
+        Ok(())
+    }
+
+    /// Closes and deletes the partition's segment files, then its
+    /// directory if nothing else is in it (files ferrolog did not write
+    /// stay, and so does the directory holding them).
     pub(crate) fn destroy(&self) -> Result<()> {
         let waiters = {
             let mut st = self.state.lock();
@@ -840,8 +820,12 @@ impl Partition {
         for w in waiters {
             (w.callback)(DataOutcome::Closed);
         }
-        std::fs::remove_dir_all(&self.dir)
-            .map_err(|e| Error::io("delete partition dir", &self.dir, e))
+        match std::fs::remove_dir(&self.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io("delete partition dir", &self.dir, e)),
+        }
     }
 
     pub fn is_closed(&self) -> bool {
@@ -928,21 +912,6 @@ fn take_ready_waiters(waiters: &mut Vec<Waiter>, hw: u64, out: &mut Vec<(DataCal
 fn file_mtime_ms(file: &File) -> Option<i64> {
     let m = file.metadata().ok()?.modified().ok()?;
     Some(m.duration_since(UNIX_EPOCH).ok()?.as_millis() as i64)
-}
-
-fn remove_segment_files(dir: &Path, base: u64) -> Result<()> {
-    for p in [
-        segment::log_path(dir, base),
-        segment::index_path(dir, base),
-        segment::time_index_path(dir, base),
-    ] {
-        match std::fs::remove_file(&p) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io("delete segment", &p, e)),
-        }
-    }
-    Ok(())
 }
 
 /// Per-partition offsets for checkpoints.

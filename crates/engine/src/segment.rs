@@ -95,9 +95,9 @@ pub struct Segment {
     verified_next_offset: u64,
 }
 
-fn open_rw(path: &Path, create_new: bool) -> Result<File> {
+fn open_file(path: &Path, create_new: bool, writable: bool) -> Result<File> {
     let mut o = OpenOptions::new();
-    o.read(true).write(true);
+    o.read(true).write(writable);
     if create_new {
         o.create(true).truncate(true);
     }
@@ -113,9 +113,9 @@ impl Segment {
         index_interval_bytes: u64,
     ) -> Result<Segment> {
         let path = log_path(dir, base_offset);
-        let file = open_rw(&path, true)?;
-        let mut offset_index = IndexFile::open(&index_path(dir, base_offset))?;
-        let mut time_index = IndexFile::open(&time_index_path(dir, base_offset))?;
+        let file = open_file(&path, true, true)?;
+        let mut offset_index = IndexFile::open(&index_path(dir, base_offset), true)?;
+        let mut time_index = IndexFile::open(&time_index_path(dir, base_offset), true)?;
         offset_index.clear();
         time_index.clear();
         let sizes = PublishedSizes::new(0, 0);
@@ -147,15 +147,17 @@ impl Segment {
     /// Opens an existing segment and finds its last whole batch. The caller
     /// decides what to do with a `ScanStop::Invalid` (Kafka's recovery:
     /// truncate there and drop every later segment) and then calls
-    /// `truncate_tail` to remove whatever follows the last batch.
+    /// `truncate_tail` to remove whatever follows the last batch. Opening
+    /// writes nothing: a read-only segment (`writable` false) never does.
     pub fn open(
         dir: &Path,
         base_offset: u64,
         index_interval_bytes: u64,
         mode: ScanMode,
+        writable: bool,
     ) -> Result<(Segment, ScanStop)> {
         let path = log_path(dir, base_offset);
-        let file = open_rw(&path, false)?;
+        let file = open_file(&path, false, writable)?;
         let file_len = file
             .metadata()
             .map_err(|e| Error::io("stat segment", &path, e))?
@@ -167,8 +169,8 @@ impl Segment {
                 format!("segment file is {file_len} bytes, more than a segment may hold"),
             ));
         }
-        let offset_index = IndexFile::open(&index_path(dir, base_offset))?;
-        let time_index = IndexFile::open(&time_index_path(dir, base_offset))?;
+        let offset_index = IndexFile::open(&index_path(dir, base_offset), writable)?;
+        let time_index = IndexFile::open(&time_index_path(dir, base_offset), writable)?;
         let mut seg = Segment {
             base_offset,
             dir: dir.to_path_buf(),
@@ -201,6 +203,8 @@ impl Segment {
             let bytes = map
                 .read(0, file_len as usize)
                 .ok_or_else(|| Error::corrupt(&path, 0, "segment shorter than its length"))?;
+            let old_offsets = seg.offset_index.entries().to_vec();
+            let old_times = seg.time_index.entries().to_vec();
             let stop = match mode {
                 ScanMode::Full => seg.scan_full(bytes),
                 ScanMode::Tail => match seg.tail_start(bytes) {
@@ -209,12 +213,16 @@ impl Segment {
                 },
             };
             let last_rel = seg.last_relative_offset();
-            if !seg.time_index.is_consistent(last_rel) {
+            let stop = if !seg.time_index.is_consistent(last_rel) {
                 // The time index is derived data: rebuild it with a full scan.
                 seg.scan_full(bytes)
             } else {
                 stop
+            };
+            if matches!(stop, ScanStop::End | ScanStop::Padding) {
+                seg.keep_sound_indexes(bytes, &old_offsets, &old_times);
             }
+            stop
         };
         seg.sizes = PublishedSizes::new(seg.size_bytes, file_len);
         Ok((seg, stop))
@@ -223,6 +231,46 @@ impl Segment {
     fn last_relative_offset(&self) -> Option<u32> {
         (self.next_offset > self.base_offset)
             .then(|| (self.next_offset - 1 - self.base_offset) as u32)
+    }
+
+    /// After a scan rebuilt the indexes, puts back the ones the files held
+    /// when they are still right for every batch: the final time-index entry
+    /// that sealing adds (rescans do not), and indexes written with another
+    /// `index.interval.bytes` (Kafka's own, in an adopted directory). The
+    /// files then stay byte for byte as they were.
+    fn keep_sound_indexes(
+        &mut self,
+        bytes: &[u8],
+        old_offsets: &[OffsetEntry],
+        old_times: &[TimeEntry],
+    ) {
+        if let Some((&last, before)) = old_times.split_last() {
+            let seal = TimeEntry {
+                timestamp_ms: self.max_timestamp,
+                relative_offset: (self.offset_of_max_timestamp - self.base_offset) as u32,
+            };
+            if last == seal && self.time_index.entries() == before {
+                self.time_index.push(seal);
+            }
+        }
+        if self.offset_index.entries() == old_offsets && self.time_index.entries() == old_times {
+            self.offset_index.mark_persisted(old_offsets.len());
+            self.time_index.mark_persisted(old_times.len());
+            return;
+        }
+        if !indexes_fit(
+            bytes,
+            self.size_bytes,
+            self.base_offset,
+            old_offsets,
+            old_times,
+        ) {
+            return;
+        }
+        self.offset_index.restore(old_offsets);
+        self.time_index.restore(old_times);
+        self.bytes_since_index_entry =
+            self.size_bytes - old_offsets.last().map_or(0, |e| u64::from(e.position));
     }
 
     /// Checks the offset index and the batch its last entry points at, and
@@ -287,8 +335,15 @@ impl Segment {
         if let Ok(h0) = BatchHeader::parse(bytes) {
             self.first_timestamp = Some(h0.base_timestamp);
         }
-        // The batch at `pos` starts a new index interval.
-        self.bytes_since_index_entry = self.index_interval_bytes + 1;
+        // The batch at `pos` is the one the last kept entry pointed at, so
+        // it starts a new index interval; at position 0 there was no entry
+        // (Kafka indexes a segment's first batch only once an interval of
+        // bytes precedes it, which at the start never does).
+        self.bytes_since_index_entry = if pos == 0 {
+            0
+        } else {
+            self.index_interval_bytes + 1
+        };
         let stop = self.scan_from_position(bytes, pos, header.base_offset as u64, true);
         // Only the tail was hashed; the prefix is checked when first read.
         self.verified_bytes = 0;
@@ -833,4 +888,59 @@ impl Segment {
         }
         Ok(())
     }
+}
+
+/// Whether index entries are exactly right for the batches in
+/// `bytes[..size]`: every offset entry names a batch's start and last
+/// offset, every time entry a batch's last offset and max timestamp, both
+/// strictly increasing. Walks headers only (the scan checked the CRCs).
+fn indexes_fit(
+    bytes: &[u8],
+    size: u64,
+    base_offset: u64,
+    offsets: &[OffsetEntry],
+    times: &[TimeEntry],
+) -> bool {
+    let mut o = offsets.iter().peekable();
+    let mut t = times.iter().peekable();
+    let mut pos = 0u64;
+    let mut prev_ts = i64::MIN;
+    while pos < size {
+        let Some(rest) = bytes.get(pos as usize..size as usize) else {
+            return false;
+        };
+        let Ok(h) = BatchHeader::parse(rest) else {
+            return false;
+        };
+        let Some(last_rel) = (h.last_offset() as u64).checked_sub(base_offset) else {
+            return false;
+        };
+        if let Some(e) = o.peek() {
+            match u64::from(e.position).cmp(&pos) {
+                std::cmp::Ordering::Less => return false,
+                std::cmp::Ordering::Equal => {
+                    if u64::from(e.relative_offset) != last_rel {
+                        return false;
+                    }
+                    o.next();
+                }
+                std::cmp::Ordering::Greater => {}
+            }
+        }
+        if let Some(e) = t.peek() {
+            match u64::from(e.relative_offset).cmp(&last_rel) {
+                std::cmp::Ordering::Less => return false,
+                std::cmp::Ordering::Equal => {
+                    if e.timestamp_ms != h.max_timestamp || e.timestamp_ms <= prev_ts {
+                        return false;
+                    }
+                    prev_ts = e.timestamp_ms;
+                    t.next();
+                }
+                std::cmp::Ordering::Greater => {}
+            }
+        }
+        pos += h.size_bytes as u64;
+    }
+    o.next().is_none() && t.next().is_none()
 }
