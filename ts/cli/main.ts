@@ -16,7 +16,6 @@ import {
   openSync,
   readdirSync,
   readSync,
-  rmSync,
   statSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -831,19 +830,17 @@ async function verify(argv: string[]): Promise<void> {
   const dir = resolve(dataDir(values));
   if (!existsSync(dir)) throw new UsageError(`no data directory at ${dir}`);
   if (values.repair) {
-    // Recovery runs when the engine opens after an unclean stop with no
-    // recovery point: make it so, then open and report.
-    rmSync(join(dir, '.ferrolog_cleanshutdown'), { force: true });
-    rmSync(join(dir, 'recovery-point-offset-checkpoint'), { force: true });
-    const log = Log.open(dir);
+    // The engine's own recovery, with every segment CRC-checked. The open
+    // takes the directory lock before anything is touched, so a directory a
+    // running application holds fails here with LockedError, unchanged.
+    const log = Log.open(dir, { fullRecovery: true });
     const reports = log.recoveryReports();
     await log.close();
     if (reports.length === 0) process.stdout.write('repair: nothing to repair\n');
     for (const r of reports) {
-      process.stdout.write(
-        `repaired ${r.topic}-${r.partition}: truncated at offset ${r.truncatedAtOffset} in ${r.segment} (${r.reason}); ` +
-          `deleted ${r.deletedSegments} later segment(s)\n`,
-      );
+      const where = r.topic === '' ? r.path : `${r.topic}-${r.partition}`;
+      const moved = r.movedTo ? `; set aside in ${r.movedTo}` : '';
+      process.stdout.write(`${r.action} ${where} at offset ${r.offset}: ${r.reason}${moved}\n`);
     }
   }
   const partitionDirs = readdirSync(dir)

@@ -71,6 +71,9 @@ pub struct EngineOptions {
     /// Open without the lock and without writing anything (see
     /// `Engine::open`).
     pub read_only: bool,
+    /// Scan and CRC-check every segment, as after a crash with no recovery
+    /// point (`ferrolog verify --repair`), whatever the marker says.
+    pub full_recovery: bool,
 }
 
 impl Default for EngineOptions {
@@ -81,6 +84,7 @@ impl Default for EngineOptions {
             checkpoint_interval_ms: 60_000,
             retention_check_interval_ms: 300_000,
             read_only: false,
+            full_recovery: false,
         }
     }
 }
@@ -324,7 +328,10 @@ impl Engine {
 
         let marker = dir.join(CLEAN_SHUTDOWN_FILE);
         let clean = marker.exists();
-        let plan = plan_open(&dir)?;
+        let mut plan = plan_open(&dir)?;
+        if options.full_recovery {
+            plan.recovery_points.clear();
+        }
 
         let inner = Arc::new(Inner {
             dir: dir.clone(),
@@ -359,7 +366,7 @@ impl Engine {
             flusher_handle: handle.clone(),
             lock: Mutex::new(lock),
         };
-        engine.load_topics(clean, plan)?;
+        engine.load_topics(clean && !options.full_recovery, plan)?;
 
         if !read_only {
             // From here on a crash must be detected as unclean.
@@ -899,8 +906,23 @@ impl Engine {
 
     /// Writes the log-start checkpoint (after DeleteRecords, so a restart keeps it).
     pub fn delete_records(&self, topic: &str, partition: u32, offset: u64) -> Result<u64> {
-        self.check_writable()?;
         refuse_internal(topic, "delete records of")?;
+        self.delete_records_unchecked(topic, partition, offset)
+    }
+
+    /// DeleteRecords on one of Kafka's internal topics (the offset store
+    /// compacting itself).
+    pub fn delete_records_internal(&self, topic: &str, partition: u32, offset: u64) -> Result<u64> {
+        if !is_internal_topic(topic) {
+            return Err(Error::InvalidArgument(format!(
+                "`{topic}` is not an internal topic"
+            )));
+        }
+        self.delete_records_unchecked(topic, partition, offset)
+    }
+
+    fn delete_records_unchecked(&self, topic: &str, partition: u32, offset: u64) -> Result<u64> {
+        self.check_writable()?;
         let start = self.partition(topic, partition)?.delete_records(offset)?;
         write_checkpoints(&self.inner)?;
         Ok(start)
