@@ -1221,8 +1221,27 @@ fn tick(weak: &Weak<Inner>, now: Instant) -> Instant {
     let Some(inner) = weak.upgrade() else {
         return far;
     };
-    if inner.closed.load(Ordering::Acquire) || inner.read_only {
+    if inner.closed.load(Ordering::Acquire) {
         return far;
+    }
+    if inner.read_only {
+        // Read-only: poll the files for another process's appends while
+        // anyone waits for data; write nothing.
+        let partitions: Vec<Arc<Partition>> = inner
+            .topics
+            .read()
+            .values()
+            .flat_map(|t| t.partitions())
+            .collect();
+        let mut waiting = false;
+        for p in &partitions {
+            waiting |= p.refresh_live().unwrap_or(true);
+        }
+        return if waiting {
+            now + partition::LIVE_POLL_INTERVAL
+        } else {
+            far
+        };
     }
     let mut next = far;
     let partitions: Vec<Arc<Partition>> = inner

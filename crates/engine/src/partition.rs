@@ -17,7 +17,13 @@ use crate::io::Storage;
 use crate::mmap::ReadMap;
 use crate::producer_state::{Check, ProducerStates};
 use crate::recovery::{self, ScanOptions};
-use crate::segment::Segment;
+use crate::segment::{self, Segment};
+
+/// Read-only partitions look at the files for another process's appends at
+/// most this often from reads, and this often for long-poll waiters (the
+/// flusher thread polls; a cross-process wait resolves within about this).
+pub const LIVE_REFRESH_MIN_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
+pub const LIVE_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(25);
 
 /// The most long-poll waiters one partition holds at once.
 pub const WAITERS_PER_PARTITION_MAX: usize = 65_536;
@@ -109,6 +115,9 @@ struct State {
     poisoned: Option<String>,
     /// Opened read-only: no appends, no writes of any kind.
     read_only: bool,
+    /// Read-only: when the files were last looked at for another process's
+    /// appends, rolls and retention.
+    last_refresh: Instant,
     closed: bool,
     /// Files of rolled segments not yet fsynced.
     unsynced_files: Vec<Arc<File>>,
@@ -234,6 +243,7 @@ impl Partition {
                 durable_offset,
                 poisoned: None,
                 read_only,
+                last_refresh: Instant::now(),
                 closed: false,
                 unsynced_files: Vec::new(),
                 dir_unsynced: true,
@@ -256,7 +266,11 @@ impl Partition {
     }
 
     pub fn watermarks(&self) -> Watermarks {
-        let st = self.state.lock();
+        let mut st = self.state.lock();
+        if st.read_only && !st.closed {
+            // Best effort: a failed look leaves the last known watermarks.
+            let _ = self.refresh_live_locked(&mut st, LIVE_REFRESH_MIN_INTERVAL);
+        }
         Watermarks {
             log_start_offset: st.log_start_offset,
             high_watermark: st.high_watermark,
@@ -450,6 +464,9 @@ impl Partition {
         if st.closed {
             return Err(Error::Closed);
         }
+        if st.read_only {
+            self.refresh_live_locked(&mut st, LIVE_REFRESH_MIN_INTERVAL)?;
+        }
         let watermarks = Watermarks {
             log_start_offset: st.log_start_offset,
             high_watermark: st.high_watermark,
@@ -585,6 +602,72 @@ impl Partition {
         Ok(n)
     }
 
+    /// Read-only: picks up what another process wrote since the last look
+    /// (appends, rolls, retention) and wakes the waiters it satisfies.
+    /// Returns whether any waiter is still waiting.
+    pub(crate) fn refresh_live(&self) -> Result<bool> {
+        let mut st = self.state.lock();
+        if !st.read_only || st.closed {
+            return Ok(false);
+        }
+        self.refresh_live_locked(&mut st, std::time::Duration::ZERO)?;
+        let mut ready = Vec::new();
+        let hw = st.high_watermark;
+        take_ready_waiters(&mut st.waiters, hw, &mut ready);
+        let waiting = !st.waiters.is_empty();
+        drop(st);
+        for (callback, hw) in ready {
+            callback(DataOutcome::Data { high_watermark: hw });
+        }
+        Ok(waiting)
+    }
+
+    fn refresh_live_locked(&self, st: &mut State, min_interval: std::time::Duration) -> Result<()> {
+        let now = Instant::now();
+        if now.duration_since(st.last_refresh) < min_interval {
+            return Ok(());
+        }
+        st.last_refresh = now;
+        let interval = st.config.index_interval_bytes;
+        // Retention by the owner: leading segments whose files are gone.
+        while st.segments.len() > 1 && st.segments.first().is_some_and(|s| !s.log_path().exists()) {
+            st.segments.remove(0);
+        }
+        if let Some(last) = st.segments.last_mut() {
+            last.extend_live()?;
+        }
+        // Rolls by the owner: segments that start where the log ends.
+        loop {
+            let next = st
+                .segments
+                .last()
+                .map_or(st.high_watermark, |s| s.next_offset());
+            if !segment::log_path(&self.dir, next).exists()
+                || st.segments.last().is_some_and(|s| s.base_offset == next)
+            {
+                break;
+            }
+            let seg = Segment::open_live(&self.dir, next, interval)?;
+            st.segments.push(seg);
+            // The one before is sealed now: take what it still gained.
+            let n = st.segments.len();
+            if let Some(prev) = st.segments.get_mut(n.saturating_sub(2)) {
+                prev.extend_live()?;
+            }
+        }
+        let hw = st
+            .segments
+            .last()
+            .map_or(st.high_watermark, |s| s.next_offset());
+        let first = st.segments.first().map_or(hw, |s| s.base_offset);
+        debug_assert!(hw >= st.high_watermark, "a live log only grows");
+        st.high_watermark = hw.max(st.high_watermark);
+        st.durable_offset = st.high_watermark;
+        st.log_start_offset = st.log_start_offset.max(first).min(st.high_watermark);
+        // Waiters are woken by `refresh_live`, outside the lock.
+        Ok(())
+    }
+
     /// Calls `callback` once the high watermark is above `offset`, at once
     /// if it already is. Returns an id for `cancel_wait` when it had to wait.
     pub fn wait_for_data(&self, offset: u64, callback: DataCallback) -> Result<Option<u64>> {
@@ -613,6 +696,11 @@ impl Partition {
             offset,
             callback,
         });
+        if st.read_only {
+            // Nothing in this process appends: the flusher thread polls
+            // the files while anyone waits.
+            self.flusher.kick();
+        }
         Ok(Some(id))
     }
 

@@ -242,13 +242,19 @@ pub(crate) fn scan(dir: &Path, options: &ScanOptions) -> Result<Scanned> {
         } else {
             ScanMode::Tail
         };
-        let (seg, stop) = Segment::open(
-            dir,
-            base,
-            options.index_interval_bytes,
-            mode,
-            options.writable,
-        )?;
+        let (seg, stop) = if !options.writable && is_last {
+            // Another process may be appending to it, and may trim it.
+            let seg = Segment::open_live(dir, base, options.index_interval_bytes)?;
+            (seg, ScanStop::End)
+        } else {
+            Segment::open(
+                dir,
+                base,
+                options.index_interval_bytes,
+                mode,
+                options.writable,
+            )?
+        };
         match stop {
             ScanStop::Invalid { position, reason }
                 if seg.is_empty() && misnamed(&path, base).is_some() =>

@@ -39,6 +39,11 @@ pub fn parse_log_file_name(name: &str) -> Option<u64> {
 /// copied into the shared map (see `Segment::append`).
 pub const PWRITE_BATCH_BYTES_MIN: usize = 32 * 1024;
 
+/// The largest batch a read-only reader copies in to check (read-only
+/// scans read batches with pread, not through a map). Kafka's largest
+/// `message.max.bytes` in practice is far below it.
+pub const LIVE_BATCH_BYTES_MAX: usize = 256 << 20;
+
 /// The first allocation step of a segment file.
 pub const PREALLOCATE_STEP_MIN_BYTES: u64 = 1 << 20;
 
@@ -225,7 +230,105 @@ impl Segment {
             stop
         };
         seg.sizes = PublishedSizes::new(seg.size_bytes, file_len);
+        if !writable {
+            seg.limit_maps_to_data();
+        }
         Ok((seg, stop))
+    }
+
+    /// Read-only segments are maps of another process's files, which that
+    /// process may trim back to its data at any time: so they map, and
+    /// expose to views, only the bytes of whole batches, which no writer
+    /// ever removes while the file exists.
+    fn limit_maps_to_data(&mut self) {
+        self.read_map = None;
+        self.map_len = self.size_bytes as usize;
+        self.sizes = PublishedSizes::new(self.size_bytes, self.size_bytes);
+    }
+
+    /// Opens a segment another process may be appending to (read-only):
+    /// batches are found with positional reads, never through a map that
+    /// could outlive a concurrent trim of the file, and each is CRC-checked.
+    pub fn open_live(dir: &Path, base_offset: u64, index_interval_bytes: u64) -> Result<Segment> {
+        let path = log_path(dir, base_offset);
+        let file = open_file(&path, false, false)?;
+        let mut seg = Segment {
+            base_offset,
+            dir: dir.to_path_buf(),
+            file: Arc::new(file),
+            sizes: PublishedSizes::new(0, 0),
+            map_len: 0,
+            write_map: None,
+            read_map: None,
+            size_bytes: 0,
+            next_offset: base_offset,
+            max_timestamp: -1,
+            first_timestamp: None,
+            offset_index: IndexFile::open(&index_path(dir, base_offset), false)?,
+            time_index: IndexFile::open(&time_index_path(dir, base_offset), false)?,
+            bytes_since_index_entry: 0,
+            offset_of_max_timestamp: base_offset,
+            index_interval_bytes,
+            verified_bytes: 0,
+            verified_next_offset: base_offset,
+        };
+        // The files' index entries are rebuilt from the batches read.
+        seg.offset_index.clear();
+        seg.time_index.clear();
+        seg.extend_live()?;
+        Ok(seg)
+    }
+
+    /// Reads the batches another process appended since the last call
+    /// (read-only). A batch not yet whole, or whose CRC does not match yet
+    /// (still being copied in), ends the scan; the next call retries it.
+    /// Returns whether any batch was added.
+    pub fn extend_live(&mut self) -> Result<bool> {
+        let path = log_path(&self.dir, self.base_offset);
+        let file_len = self
+            .file
+            .metadata()
+            .map_err(|e| Error::io("stat segment", &path, e))?
+            .len();
+        let before = self.size_bytes;
+        let mut header = [0u8; HEADER_BYTES];
+        let mut batch_bytes: Vec<u8> = Vec::new();
+        let mut pos = self.size_bytes;
+        while pos + HEADER_BYTES as u64 <= file_len {
+            if !read_exact_at(&self.file, &mut header, pos) {
+                break;
+            }
+            let Ok(h) = BatchHeader::parse_header_only(&header, (file_len - pos) as usize) else {
+                break;
+            };
+            if h.base_offset != self.next_offset as i64
+                || h.size_bytes > LIVE_BATCH_BYTES_MAX
+                || (h.last_offset() as u64)
+                    .checked_sub(self.base_offset)
+                    .is_none_or(|rel| rel > u64::from(u32::MAX >> 1))
+            {
+                break;
+            }
+            batch_bytes.resize(h.size_bytes, 0);
+            if !read_exact_at(&self.file, &mut batch_bytes, pos)
+                || batch::check_crc(&batch_bytes, &h).is_err()
+            {
+                break;
+            }
+            self.note_batch(pos, &h);
+            pos += h.size_bytes as u64;
+        }
+        if self.size_bytes == before {
+            return Ok(false);
+        }
+        debug_assert_eq!(self.size_bytes, pos, "every batch read was noted");
+        // Everything up to here was CRC-checked just now.
+        if self.verified_bytes == before {
+            self.verified_bytes = self.size_bytes;
+            self.verified_next_offset = self.next_offset;
+        }
+        self.limit_maps_to_data();
+        Ok(true)
     }
 
     fn last_relative_offset(&self) -> Option<u32> {
@@ -943,4 +1046,11 @@ fn indexes_fit(
         pos += h.size_bytes as u64;
     }
     o.next().is_none() && t.next().is_none()
+}
+
+/// pread until `buf` is full; false at the end of the file or on an error
+/// (a read-only scan then stops and retries later).
+fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> bool {
+    use std::os::unix::fs::FileExt;
+    file.read_exact_at(buf, offset).is_ok()
 }

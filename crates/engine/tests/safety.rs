@@ -646,3 +646,59 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_read_only_reader_follows_a_live_writer_across_rolls_and_its_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let writer = open(dir.path());
+    writer.create_topic("t", 1, Some(config())).unwrap();
+    writer
+        .append("t", 0, &batch_of(&[value_for(0, 40)], 1))
+        .unwrap();
+    let ro = Engine::open(
+        dir.path(),
+        EngineOptions {
+            read_only: true,
+            ..EngineOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(ro.partition("t", 0).unwrap().watermarks().high_watermark, 1);
+    // A waiter resolves when the writer appends, through the poller.
+    let (tx, rx) = std::sync::mpsc::channel();
+    ro.partition("t", 0)
+        .unwrap()
+        .wait_for_data(
+            1,
+            Box::new(move |o| {
+                let _ = tx.send(o);
+            }),
+        )
+        .unwrap();
+    // Enough records to roll the small segments several times.
+    for o in 1..RECORDS {
+        writer
+            .append("t", 0, &batch_of(&[value_for(o, 40)], 1 + o as i64))
+            .unwrap();
+    }
+    match rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap() {
+        ferrolog_engine::DataOutcome::Data { high_watermark } => assert!(high_watermark > 1),
+        other => panic!("{other:?}"),
+    }
+    assert!(logs(&dir.path().join("t-0")).len() > 3, "the writer rolled");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let seen = read_all(&ro, "t", 0, 0);
+    assert_eq!(seen.len() as u64, RECORDS);
+    for (o, v) in &seen {
+        assert_eq!(v, &value_for(*o, 40));
+    }
+    // The writer closes (trimming its active segment) while views live.
+    let r = ro.read("t", 0, RECORDS - 1, 1 << 20).unwrap();
+    let chunk = r.chunks[0].clone();
+    let (ptr, len) = chunk.map.external_parts();
+    writer.close().unwrap();
+    // SAFETY: every byte a JavaScript view over this map could touch.
+    let all = unsafe { std::slice::from_raw_parts(ptr, len) };
+    assert!(all.iter().any(|b| *b != 0));
+    assert_eq!(read_all(&ro, "t", 0, 0).len() as u64, RECORDS);
+}

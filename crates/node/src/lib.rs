@@ -105,13 +105,11 @@ struct Closing {
 const CLOSE_WAIT_MS_MAX: u64 = 60_000;
 
 fn wait_for_close(dir: &PathBuf) {
-    let closing = CLOSING
-        .lock()
-        .as_ref()
-        .and_then(|m| m.get(dir).cloned());
+    let closing = CLOSING.lock().as_ref().and_then(|m| m.get(dir).cloned());
     if let Some(c) = closing {
         let mut done = c.done.lock();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(CLOSE_WAIT_MS_MAX);
+        let deadline =
+            std::time::Instant::now() + std::time::Duration::from_millis(CLOSE_WAIT_MS_MAX);
         while !*done {
             if c.cv.wait_until(&mut done, deadline).timed_out() {
                 break;
@@ -202,7 +200,13 @@ impl NativeLog {
         // everything the writer does.
         let joinable = [(key.clone(), read_only), (key.clone(), false)];
         // A full recovery needs an engine of its own: joining would skip it.
-        let joinable_count = if full_recovery { 0 } else if read_only { 2 } else { 1 };
+        let joinable_count = if full_recovery {
+            0
+        } else if read_only {
+            2
+        } else {
+            1
+        };
         for k in joinable.iter().take(joinable_count) {
             if let Some(shared) = map.get_mut(k) {
                 if !shared.engine.is_closed() {
@@ -334,7 +338,9 @@ impl NativeLog {
             })
             .map_err(|e| {
                 if let Some(m) = CLOSING.lock().as_mut() {
-                    if m.get(&unlisted_dir).is_some_and(|c| Arc::ptr_eq(c, &unlisted)) {
+                    if m.get(&unlisted_dir)
+                        .is_some_and(|c| Arc::ptr_eq(c, &unlisted))
+                    {
                         m.remove(&unlisted_dir);
                     }
                 }
@@ -497,7 +503,12 @@ impl NativeLog {
     /// DeleteRecords on one of Kafka's internal topics; `deleteRecords`
     /// refuses them.
     #[napi]
-    pub fn delete_records_internal(&self, topic: String, partition: i64, offset: f64) -> Result<f64> {
+    pub fn delete_records_internal(
+        &self,
+        topic: String,
+        partition: i64,
+        offset: f64,
+    ) -> Result<f64> {
         self.check()?;
         let offset = offset_arg("offset", offset)?;
         self.engine
