@@ -167,6 +167,7 @@ export class ClosedError extends FerrologError {
 export class ReadOnlyError extends FerrologError {
   constructor(message = 'the log was opened read-only') {
     super('ERR_READ_ONLY', message);
+    this.name = 'ReadOnlyError';
   }
 }
 

@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import { Kafka } from '../client/kafka';
 import { decodeMessages, readBatchInfo } from '../codec';
 import { HEADER_BYTES } from '../codec/format';
-import { KafkaJSError } from '../errors';
+import { KafkaJSError, LockedError } from '../errors';
 import { Log } from '../log';
 import { binding } from '../native';
 
@@ -194,8 +194,25 @@ function endProgress(): void {
   if (process.stderr.isTTY) process.stderr.write('\r\u001b[2K');
 }
 
-function kafkaFor(values: Values): Kafka {
-  return new Kafka({ clientId: 'ferrolog-cli', dataDir: dataDir(values), logLevel: 1 });
+function kafkaFor(values: Values, readOnly = false): Kafka {
+  return new Kafka({ clientId: 'ferrolog-cli', dataDir: dataDir(values), logLevel: 1, readOnly });
+}
+
+/**
+ * Opens the data directory for a command that only reads. Reading commands
+ * never create a directory, and next to a running application (which holds
+ * the lock) they read it read-only instead of failing.
+ */
+function openForReading(values: Values): { log: Log; readOnly: boolean } {
+  const dir = dataDir(values);
+  if (!existsSync(dir)) throw new UsageError(`no data directory at ${resolve(dir)}`);
+  try {
+    return { log: Log.open(dir), readOnly: false };
+  } catch (e) {
+    if (!(e instanceof LockedError)) throw e;
+    process.stderr.write(`ferrolog: ${e.message}; reading it read-only\n`);
+    return { log: Log.open(dir, { readOnly: true }), readOnly: true };
+  }
 }
 
 async function topics(argv: string[]): Promise<void> {
@@ -209,7 +226,7 @@ async function topics(argv: string[]): Promise<void> {
     if (!name) throw new UsageError(`topics ${sub} needs a topic name (see ferrolog topics --help)`);
     return name;
   };
-  const log = Log.open(dataDir(values));
+  const log = sub === 'list' || sub === 'describe' ? openForReading(values).log : Log.open(dataDir(values));
   try {
     switch (sub) {
       case 'list':
@@ -408,7 +425,7 @@ async function consume(argv: string[]): Promise<void> {
     return undefined;
   };
   if (values.group !== undefined) return consumeAsGroup(values, topic, format, max, follow, write);
-  const log = Log.open(dataDir(values));
+  const { log } = openForReading(values);
   let stop = false;
   process.once('SIGINT', () => {
     stop = true;
@@ -535,7 +552,9 @@ async function groups(argv: string[]): Promise<void> {
   });
   if (values.help) help('groups');
   const [sub, group] = positionals;
-  const admin = kafkaFor(values).admin();
+  // list and describe read; reset-offsets writes and needs the lock.
+  const reading = sub === 'list' || sub === 'describe' ? openForReading(values) : undefined;
+  const admin = kafkaFor(values, reading?.readOnly === true).admin();
   await admin.connect();
   try {
     switch (sub) {
@@ -610,6 +629,7 @@ async function groups(argv: string[]): Promise<void> {
     }
   } finally {
     await admin.disconnect();
+    await reading?.log.close();
   }
 }
 
