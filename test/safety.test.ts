@@ -67,7 +67,9 @@ describe('data safety', () => {
     const log = Log.open(dir);
     log.createTopic('orders');
     log.append('orders', 0, batchOf(['a', 'b', 'c']));
-    const list = spawnSync(process.execPath, [bin, 'topics', 'list', '--data-dir', dir], { encoding: 'utf8' });
+    const list = spawnSync(process.execPath, [bin, 'topics', 'list', '--data-dir', dir], {
+      encoding: 'utf8',
+    });
     expect(list.status, list.stderr).toBe(0);
     expect(list.stdout).toBe('orders\n');
     expect(list.stderr).toMatch(/reading it read-only/);
