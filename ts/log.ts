@@ -89,6 +89,8 @@ export interface RecoveryReport {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** The longest delay setTimeout takes as it is (2^31-1 ms, about 24.8 days). */
+const TIMER_MAX_MS = 2 ** 31 - 1;
 
 /**
  * Topic lifecycle in this process: `created` and `deleted`, with
@@ -382,7 +384,15 @@ export class Log {
     };
     if (signal?.aborted) cancel();
     signal?.addEventListener('abort', cancel, { once: true });
-    const timer = setTimeout(cancel, timeoutMs);
+    // setTimeout fires after 1 ms for delays past 2^31-1 ms: wait in steps.
+    const deadline = Date.now() + timeoutMs;
+    let timer: NodeJS.Timeout;
+    const arm = (): void => {
+      const left = deadline - Date.now();
+      if (left <= 0) cancel();
+      else timer = setTimeout(arm, Math.min(left, TIMER_MAX_MS));
+    };
+    timer = setTimeout(arm, Math.min(timeoutMs, TIMER_MAX_MS));
     return w.promise.finally(() => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', cancel);

@@ -191,6 +191,17 @@ export class Coordinator {
     m.lastHeartbeat = Date.now();
   }
 
+  /**
+   * Removes a member at its own request because it cannot keep up (its
+   * handler made no progress within rebalanceTimeout): what the Java
+   * client's heartbeat thread does when max.poll.interval.ms passes.
+   */
+  evictMember(groupId: string, memberId: string, reason: string): void {
+    const g = this.groups.get(groupId);
+    const m = g?.members.get(memberId);
+    if (g !== undefined && m !== undefined) this.evict(g, m, reason);
+  }
+
   /** Asks for a new assignment (a subscription changed, a topic appeared). */
   requestRebalance(groupId: string): Promise<void> {
     const g = this.groups.get(groupId);
@@ -234,7 +245,15 @@ export class Coordinator {
       await new Promise((r) => setImmediate(r));
       do {
         g.pending = false;
-        await this.rebalance(g);
+        try {
+          await this.rebalance(g);
+        } catch (e) {
+          // An assigner or a member's hook threw. Callers hold this promise
+          // without awaiting it, so it must not reject: the members still
+          // waiting to join hear of it instead (their run() rejects).
+          const error = e instanceof Error ? e : new KafkaJSError(String(e));
+          for (const m of g.members.values()) m.rejectJoined(error);
+        }
       } while (g.pending);
     })();
     g.running = run.finally(() => {
