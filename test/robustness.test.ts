@@ -3,6 +3,7 @@
  * and the TypeScript parts of 9) and the stuck idempotent producer of
  * issue 10 (item 3). Each reproduces its finding as it was reported.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -307,6 +308,118 @@ describe('issue 11.5: a send is validated whole and reports exactly what was wri
     };
     const err = await producer.send({ topic: 'n', messages: [{ value: 'x' }] }).catch((e: Error) => e);
     expect(err).toBeInstanceOf(StorageIOError);
+  });
+});
+
+describe('issue 11.5 on a real full filesystem', () => {
+  // A tmpfs of 3 MiB mounted by the test: needs root (CAP_SYS_ADMIN). The
+  // storage-seam tests above cover the same paths everywhere else.
+  const canMount = process.getuid?.() === 0 && process.platform === 'linux';
+  it.skipIf(!canMount)('acknowledges exactly what was written when the disk fills', async () => {
+    const mnt = tempDir();
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', mnt]);
+    try {
+      const dataDir = join(mnt, 'd');
+      const producer = new Kafka({ dataDir, logLevel: 0 }).producer({ retry: { retries: 0 } });
+      await producer.connect();
+      // One log for the whole test: reopening on tmpfs is issue 11 item 8.
+      const log = (producer as unknown as { logHandle: Log }).logHandle;
+      log.createTopic('full', { partitions: 2, config: { 'segment.bytes': 262144 } });
+      const expected: string[][] = [[], []];
+      let partials = 0;
+      let storageErrors = 0;
+      for (let n = 0; n < 400 && storageErrors === 0; n++) {
+        const messages = Array.from({ length: 10 }, (_, i) => ({
+          value: `${n}-${i}-${'x'.repeat(2000)}`,
+          partition: i % 2,
+        }));
+        const values = (p: number) => messages.filter((m) => m.partition === p).map((m) => m.value);
+        try {
+          const r = await producer.send({ topic: 'full', messages });
+          expect(r.map((m) => m.partition)).toEqual([0, 1]);
+          for (const p of [0, 1]) expected[p]?.push(...values(p));
+        } catch (e) {
+          if (e instanceof KafkaJSPartialSendError) {
+            partials++;
+            expect(e.code).toBe('ERR_IO');
+            for (const w of e.written) expected[w.partition]?.push(...values(w.partition));
+            for (const f of e.failed) {
+              expect(f.error).toBeInstanceOf(StorageIOError);
+              expect(f.errorCode).toBe(56);
+              expect(f.written).toBe(0);
+            }
+          } else {
+            expect(e).toBeInstanceOf(StorageIOError);
+            expect((e as StorageIOError).code).toBe('ERR_IO');
+            expect((e as Error).message).toMatch(/No space left on device/);
+            storageErrors++;
+          }
+        }
+      }
+      expect(storageErrors).toBe(1);
+      expect(partials).toBeGreaterThan(0);
+      for (const p of [0, 1]) {
+        const got: string[] = [];
+        let offset = 0;
+        const hw = log.watermarks('full', p).highWatermark;
+        while (offset < hw) {
+          const r = log.read('full', p, offset);
+          got.push(...decodeMessages(r.batches, offset).map((m) => String(m.value)));
+          offset = r.nextOffset;
+        }
+        expect(got.length).toBe(expected[p]?.length);
+        expect(got).toEqual(expected[p]);
+      }
+      await producer.disconnect();
+    } finally {
+      execFileSync('umount', ['-l', mnt]);
+    }
+  });
+});
+
+describe('issue 11.5: more partial failures', () => {
+  it('counts the messages of a partition written before a later batch of the same send failed', async () => {
+    const dataDir = tempDir();
+    const producer = track(
+      new Kafka({ dataDir, logLevel: 0 }).producer({ retry: { retries: 0 }, batch: { size: 100 } }),
+    );
+    await producer.connect();
+    const log = (producer as unknown as { logHandle: Log }).logHandle;
+    const real = log.appendWithMetadata.bind(log);
+    let appends = 0;
+    log.appendWithMetadata = (topic, partition, batch) => {
+      if (++appends === 3) throw new StorageIOError('write failed: No space left on device (os error 28)');
+      return real(topic, partition, batch);
+    };
+    // 60-byte values and 100-byte batches: one message per batch.
+    const messages = Array.from({ length: 5 }, (_, i) => ({ value: `${i}`.padEnd(60, '.') }));
+    const err = await producer.send({ topic: 'b', messages }).catch((e: Error) => e);
+    log.appendWithMetadata = real;
+    expect(err).toBeInstanceOf(KafkaJSPartialSendError);
+    const partial = err as KafkaJSPartialSendError;
+    expect(partial.written).toEqual([]);
+    expect(partial.failed.map((f) => [f.partition, f.written, f.baseOffset, f.errorCode])).toEqual([
+      [0, 4, '0', 56],
+    ]);
+    await producer.disconnect();
+    const check = Log.open(dataDir);
+    expect(check.watermarks('b', 0).highWatermark).toBe(4);
+    await check.close();
+  });
+
+  it('does not retry an append whose REQUEST listener throws', async () => {
+    const dataDir = tempDir();
+    const producer = track(new Kafka({ dataDir, logLevel: 0 }).producer());
+    producer.on(producer.events.REQUEST, () => {
+      throw new Error('listener bug');
+    });
+    await producer.connect();
+    const [r] = await producer.send({ topic: 'l', messages: [{ value: 'once' }] });
+    expect(r?.baseOffset).toBe('0');
+    await producer.disconnect();
+    const check = Log.open(dataDir);
+    expect(check.watermarks('l', 0).highWatermark).toBe(1);
+    await check.close();
   });
 });
 

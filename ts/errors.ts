@@ -244,6 +244,8 @@ export class KafkaJSPartialSendError extends KafkaJSNonRetriableError {
     written: number;
     baseOffset?: string;
   }[];
+  /** The first failure's `code` (`ERR_IO`, ...), when it has one. */
+  readonly code?: string;
   constructor(written: KafkaJSPartialSendError['written'], failed: KafkaJSPartialSendError['failed']) {
     const first = failed[0]?.error ?? new Error('send failed');
     const names = failed.map((f) => `${f.topicName}-${f.partition}`).join(', ');
@@ -254,6 +256,8 @@ export class KafkaJSPartialSendError extends KafkaJSNonRetriableError {
     this.name = 'KafkaJSPartialSendError';
     this.written = written;
     this.failed = failed;
+    const code = (first as { code?: unknown }).code;
+    if (typeof code === 'string') this.code = code;
   }
 }
 

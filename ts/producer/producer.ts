@@ -205,6 +205,8 @@ interface Part {
   done: number;
   /** Records of the part the log took (the failure report counts them). */
   appended: number;
+  /** Records of the part that failed; with `done`, says when the part is settled. */
+  lost: number;
   failed: Error | null;
   detached: { records: RecordInput[]; sizes: number[] } | null;
 }
@@ -370,7 +372,16 @@ export class Producer<K = RawValue, V = RawValue> {
 
   private emit(type: string, payload: unknown): void {
     if (this.emitter.listenerCount(type) === 0) return;
-    this.emitter.emit(type, { id: String(this.requestId++), type, timestamp: Date.now(), payload });
+    try {
+      this.emitter.emit(type, { id: String(this.requestId++), type, timestamp: Date.now(), payload });
+    } catch (e) {
+      // REQUEST is emitted after an append landed: a listener's throw there
+      // would pass for a failed append and be retried into a duplicate.
+      this.log_.error('an instrumentation event listener threw', {
+        event: type,
+        error: e instanceof Error ? e.message : String(e),
+      });
+    }
   }
 
   send(record: ProducerRecord<K, V>): Promise<RecordMetadata[]> {
@@ -607,6 +618,7 @@ export class Producer<K = RawValue, V = RawValue> {
             baseOffset: -1,
             done: 0,
             appended: 0,
+            lost: 0,
             failed: null,
             detached: null,
           };
@@ -732,7 +744,7 @@ export class Producer<K = RawValue, V = RawValue> {
     try {
       info = this.topicInfo(q.topic, false);
     } catch (e) {
-      this.failParts(q.parts, e as Error);
+      this.failParts(q.parts, e as Error, 0, q.records.length);
       this.release(q.bytes);
       return null;
     }
@@ -777,7 +789,7 @@ export class Producer<K = RawValue, V = RawValue> {
         body = compressRecords(q.compression, enc.buf);
       }
     } catch (e) {
-      this.failParts(parts, e as Error);
+      this.failParts(parts, e as Error, from, to);
       this.release(bytes);
       return null;
     }
@@ -799,7 +811,7 @@ export class Producer<K = RawValue, V = RawValue> {
           return r.appending ?? undefined;
         },
         (e: Error) => {
-          this.failParts(parts, e);
+          this.failParts(parts, e, from, to);
           this.release(bytes);
         },
       );
@@ -852,7 +864,7 @@ export class Producer<K = RawValue, V = RawValue> {
       return this.appended(q, parts, from, to, bytes, r);
     };
     const failed = (e: Error): void => {
-      this.failParts(parts, e);
+      this.failParts(parts, e, from, to);
       this.release(bytes);
     };
     let batch: Buffer | undefined;
@@ -920,7 +932,7 @@ export class Producer<K = RawValue, V = RawValue> {
       for (const p of parts) {
         const covered = Math.min(to, p.start + p.count) - Math.max(from, p.start);
         p.done += covered;
-        if (p.done === p.count && p.failed === null) this.partDone(p, q, r);
+        if (p.done + p.lost === p.count) this.partSettled(p, r);
       }
     };
     const needsFsync = parts.some((p) => p.op.acks === -1);
@@ -930,12 +942,21 @@ export class Producer<K = RawValue, V = RawValue> {
       return null;
     }
     const durable = r.durable ?? log.syncTo(q.topic, q.partition, r.lastOffset + 1);
-    return durable.then(settle, (e: Error) => this.failParts(parts, e));
+    return durable.then(settle, (e: Error) => this.failParts(parts, e, from, to));
   }
 
-  private partDone(p: Part, q: Queue, r: AppendResult): void {
+  /** Once each record of a part succeeded or failed: the part's result. */
+  private partSettled(p: Part, r: AppendResult | null): void {
     const op = p.op;
     if (op.settled) return;
+    if (p.failed !== null || r === null) {
+      if (op.failures === null) op.failures = [];
+      op.failures.push(p);
+      op.remaining--;
+      if (op.remaining === 0) this.settleOp(op);
+      return;
+    }
+    const q = p.queue;
     op.results.push({
       topicName: q.topic,
       partition: q.partition,
@@ -948,16 +969,17 @@ export class Producer<K = RawValue, V = RawValue> {
     if (op.remaining === 0) this.settleOp(op);
   }
 
-  /** Marks parts failed; a send settles once every part of it has. */
-  private failParts(parts: Part[], e: Error): void {
+  /**
+   * Records [from, to) of a queue failed with `e`. A part settles once each
+   * of its records has (a later batch of it may still be on its way), and a
+   * send once each of its parts has.
+   */
+  private failParts(parts: Part[], e: Error, from: number, to: number): void {
     for (const p of parts) {
-      const op = p.op;
-      if (op.settled || p.failed !== null) continue;
-      p.failed = e;
-      if (op.failures === null) op.failures = [];
-      op.failures.push(p);
-      op.remaining--;
-      if (op.remaining === 0) this.settleOp(op);
+      if (p.op.settled) continue;
+      if (p.failed === null) p.failed = e;
+      p.lost += Math.min(to, p.start + p.count) - Math.max(from, p.start);
+      if (p.done + p.lost === p.count) this.partSettled(p, null);
     }
   }
 
