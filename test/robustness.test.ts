@@ -482,6 +482,36 @@ describe('issue 10.3: idempotent sequences advance only for accepted batches', (
     await check.close();
   });
 
+  it('does not let a batch of unknown outcome swallow the next one as a duplicate', async () => {
+    const dataDir = tempDir();
+    const producer = track(
+      new Kafka({ dataDir, logLevel: 0 }).producer({ idempotent: true, retry: { retries: 0 } }),
+    );
+    await producer.connect();
+    const log = (producer as unknown as { logHandle: Log }).logHandle;
+    const real = log.appendWithMetadata.bind(log);
+    // The append lands, then fails as a lost acknowledgement would, and no
+    // retry is allowed: the send fails though the log holds 'a'.
+    log.appendWithMetadata = (topic, partition, batch) => {
+      real(topic, partition, batch);
+      throw new StorageIOError('simulated lost acknowledgement');
+    };
+    await expect(producer.send({ topic: 'u', messages: [{ value: 'a' }] })).rejects.toBeInstanceOf(
+      StorageIOError,
+    );
+    log.appendWithMetadata = real;
+    // Same size, same partition: with the old id and sequence 0 again, the
+    // log would answer "duplicate of 'a'" and never write 'b'.
+    const [r] = await producer.send({ topic: 'u', messages: [{ value: 'b' }] });
+    expect(r?.baseOffset).toBe('1');
+    await producer.send({ topic: 'u', messages: [{ value: 'c' }] });
+    await producer.disconnect();
+    const check = Log.open(dataDir);
+    const read = check.read('u', 0, 0);
+    expect(decodeMessages(read.batches, 0).map((m) => String(m.value))).toEqual(['a', 'b', 'c']);
+    await check.close();
+  });
+
   it('has a typed class for every engine error code, and no class without a code', () => {
     const rust = readFileSync(join(root, 'crates/engine/src/error.rs'), 'utf8');
     const codeFn = rust.slice(rust.indexOf('pub fn code('));

@@ -855,12 +855,15 @@ export class Producer<K = RawValue, V = RawValue> {
   ): { appending: Promise<void> | null; done: Promise<void> | null } {
     const count = to - from;
     let baseSequence = -1;
+    const producerId = this.producerId;
     if (this.idempotent) baseSequence = this.sequences.get(laneKey) ?? 0;
     const options = this.idempotent
-      ? { producerId: this.producerId, producerEpoch: 0, baseSequence, attributes: q.compression }
+      ? { producerId, producerEpoch: 0, baseSequence, attributes: q.compression }
       : { attributes: q.compression };
     const accepted = (r: AppendResult): Promise<void> | null => {
-      if (this.idempotent) this.sequences.set(laneKey, (baseSequence + count) % 2 ** 31);
+      // A batch framed before a change of producer id says nothing of the new id's sequences.
+      if (this.idempotent && this.producerId === producerId)
+        this.sequences.set(laneKey, (baseSequence + count) % 2 ** 31);
       return this.appended(q, parts, from, to, bytes, r);
     };
     const failed = (e: Error): void => {
@@ -883,14 +886,36 @@ export class Producer<K = RawValue, V = RawValue> {
       const framed = batch;
       const retried = withRetry(this.retry, () => this.appendOnce(q, framed), e);
       return {
+        // Registered first, so the new identity is in place before the
+        // batches waiting in this partition's lane are framed.
         appending: retried.then(
           () => undefined,
-          () => undefined,
+          () => this.abandonSequences(producerId),
         ),
         done: retried.then(accepted, failed).then(() => undefined),
       };
     }
     return { appending: null, done: accepted(result) };
+  }
+
+  /**
+   * After a batch failed with a retriable error and ran out of retries, the
+   * log may or may not hold it (an acknowledgement can be lost after the
+   * write). Reusing its sequence could then make the log take the next
+   * batch for a duplicate of it and drop it; skipping the sequence would be
+   * out of order if it was not written. Kafka's answer (KIP-360) is a new
+   * producer identity, whose sequences start afresh: this takes a new id.
+   */
+  private abandonSequences(producerId: number): void {
+    if (!this.idempotent || this.producerId !== producerId || this.logHandle === null) return;
+    try {
+      this.producerId = this.logHandle.allocateProducerId();
+      this.sequences.clear();
+    } catch (e) {
+      this.log_.error('cannot allocate a new producer id; keeping the old one', {
+        error: (e as Error).message,
+      });
+    }
   }
 
   private appendOnce(q: Queue, batch: Buffer): AppendResult {
