@@ -94,7 +94,9 @@ export class Coordinator {
     const entry = coordinators.get(log.dataDir);
     if (entry !== undefined) {
       entry.refs++;
-      void log.close();
+      // This handle was only opened to learn the directory; a failure to
+      // close it concerns nobody waiting.
+      log.close().catch(() => undefined);
       return entry.coordinator;
     }
     const coordinator = new Coordinator(log);
@@ -316,7 +318,14 @@ export class Coordinator {
       const timeout = new Promise<boolean>((r) =>
         setTimeout(() => r(false), m.hooks.rebalanceTimeout).unref(),
       );
-      return Promise.race([m.hooks.revoke(revoke).then(() => true), timeout]);
+      // A revoke that throws has not provably released: treat it as one that timed out.
+      return Promise.race([
+        m.hooks.revoke(revoke).then(
+          () => true,
+          () => false,
+        ),
+        timeout,
+      ]);
     });
     const released = await Promise.all(releases);
     let evicted = false;

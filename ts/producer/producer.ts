@@ -732,7 +732,11 @@ export class Producer<K = RawValue, V = RawValue> {
       q.active = false;
       const p = this.drain(taken);
       if (p !== null) {
-        const tracked = p.finally(() => this.inFlight.delete(tracked));
+        // Failures settle their sends; anything else reaching here is a bug,
+        // logged rather than left to reject unobserved.
+        const tracked = p
+          .catch((e: Error) => this.log_.error('append failed unexpectedly', { error: e.message }))
+          .finally(() => this.inFlight.delete(tracked));
         this.inFlight.add(tracked);
       }
     }
