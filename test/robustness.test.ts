@@ -148,15 +148,11 @@ describe('issue 11.2: liveness does not depend on handler gaps', () => {
     const overlaps: string[] = [];
     const seen = new Set<string>();
     let joins = 0;
-    let evictions = 0;
     const make = (name: string) => {
       const c = track(kafka.consumer(cfg) as unknown as Consumer);
       c.on(c.events.GROUP_JOIN, () => {
         joins++;
       });
-      (c as unknown as { log_: { warn: (m: string) => void } }).log_.warn = (m: string) => {
-        if (m.startsWith('evicted')) evictions++;
-      };
       return {
         c,
         handler: async ({ partition, message }: { partition: number; message: { offset: string } }) => {
@@ -181,8 +177,8 @@ describe('issue 11.2: liveness does not depend on handler gaps', () => {
     await b.c.run({ eachMessage: b.handler });
     await until(() => seen.size === 4 * perPartition, 'the backlog', 25_000);
     expect(overlaps).toEqual([]);
-    expect(evictions).toBe(0);
-    // a joins generation 1, then a and b join generation 2: nothing else.
+    // a joins generation 1, then a and b join generation 2: nothing else
+    // (an eviction would make a rebalance, so more joins).
     expect(joins).toBe(3);
   }, 40_000);
 
