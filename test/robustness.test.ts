@@ -524,7 +524,10 @@ describe('issue 10.3: idempotent sequences advance only for accepted batches', (
     const rustCodes = [...codes].sort();
     const missing = rustCodes.filter((c) => !errorCodes().includes(c));
     const extra = errorCodes().filter((c) => !rustCodes.includes(c));
-    expect({ missing, extra }).toEqual({ missing: [], extra: [] });
+    expect(
+      { missing, extra },
+      'each Rust error code needs a class in ts/errors.ts (and an entry in byCode), and each entry there a Rust code',
+    ).toEqual({ missing: [], extra: [] });
     for (const code of rustCodes) {
       const e = fromNative(new Error(`${code}: something`));
       expect(e.code).toBe(code);

@@ -262,6 +262,10 @@ export class KafkaJSPartialSendError extends KafkaJSNonRetriableError {
 }
 
 const byCode: Record<string, new (message: string) => FerrologError> = {
+  ERR_OUT_OF_ORDER_SEQUENCE: OutOfOrderSequenceError,
+  ERR_INVALID_PRODUCER_EPOCH: InvalidProducerEpochError,
+  ERR_COMPRESSION: CompressionError,
+  ERR_INTERNAL: InternalError,
   ERR_INVALID_ARGUMENT: InvalidArgumentError,
   ERR_INVALID_CONFIG: InvalidConfigError,
   ERR_INVALID_BATCH: InvalidBatchError,
@@ -275,16 +279,7 @@ const byCode: Record<string, new (message: string) => FerrologError> = {
   ERR_LOCKED: LockedError,
   ERR_CLOSED: ClosedError,
   ERR_SEGMENT_FULL: SegmentFullError,
-  ERR_OUT_OF_ORDER_SEQUENCE: OutOfOrderSequenceError,
-  ERR_INVALID_PRODUCER_EPOCH: InvalidProducerEpochError,
-  ERR_COMPRESSION: CompressionError,
-  ERR_INTERNAL: InternalError,
 };
-
-/** Every code the engine and binding report that has a class here (a test keeps it equal to Rust's list). */
-export function errorCodes(): string[] {
-  return Object.keys(byCode).sort();
-}
 
 /**
  * Turns an error thrown by the native binding (`ERR_CODE: message`) into its
@@ -301,4 +296,9 @@ export function fromNative(e: unknown): FerrologError {
     return new FerrologError(match[1] as string, match[2] as string);
   }
   return new InvalidArgumentError(message);
+}
+
+/** Every code the engine and binding report that has a class here (a test keeps it equal to Rust's list). */
+export function errorCodes(): string[] {
+  return Object.keys(byCode).sort();
 }

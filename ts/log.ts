@@ -89,8 +89,6 @@ export interface RecoveryReport {
 }
 
 const EMPTY = Buffer.alloc(0);
-/** The longest delay setTimeout takes as it is (2^31-1 ms, about 24.8 days). */
-const TIMER_MAX_MS = 2 ** 31 - 1;
 
 /**
  * Topic lifecycle in this process: `created` and `deleted`, with
@@ -384,7 +382,9 @@ export class Log {
     };
     if (signal?.aborted) cancel();
     signal?.addEventListener('abort', cancel, { once: true });
-    // setTimeout fires after 1 ms for delays past 2^31-1 ms: wait in steps.
+    // setTimeout fires after 1 ms for delays past 2^31-1 ms (about 24.8
+    // days): wait in steps of at most that.
+    const TIMER_MAX_MS = 2 ** 31 - 1;
     const deadline = Date.now() + timeoutMs;
     let timer: NodeJS.Timeout;
     const arm = (): void => {
