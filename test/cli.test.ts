@@ -1,5 +1,5 @@
 import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Log } from '../ts';
@@ -149,7 +149,10 @@ describe('ferrolog CLI', () => {
     expect(cli(['dump', seg]).stdout).toMatch(/isValid: false/);
     expect(cli(['dump', seg]).status).toBe(1);
     const repaired = ok(['verify', '--repair', '--data-dir', dir]);
-    expect(repaired).toMatch(/repaired t-0: truncated at offset 1000/);
+    expect(repaired).toMatch(/truncated t-0 at offset 1000: at byte \d+: CRC-32C mismatch/);
+    // The bytes cut are set aside, not deleted.
+    const aside = /set aside in (\S+)/.exec(repaired)?.[1];
+    expect(aside && existsSync(aside)).toBe(true);
     expect(repaired).toMatch(/all sound/);
   });
 
@@ -201,9 +204,10 @@ describe('ferrolog CLI', () => {
     // Nothing of the rejected produce was written.
     const log = Log.open(dir);
     expect(log.watermarks('t', 0).highWatermark).toBe(0);
-    // While this process holds the directory, the CLI says so and names us.
+    // While this process holds the directory, a writing command says so and
+    // names us (reading commands read it read-only: see safety.test.ts).
     fails(
-      ['topics', 'list', '--data-dir', dir],
+      ['topics', 'create', 'x', '--data-dir', dir],
       new RegExp(`locked by another process \\(pid ${process.pid}\\)`),
     );
     // dump and verify read files directly, so they work on a live directory.

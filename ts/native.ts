@@ -42,10 +42,22 @@ export interface NativeLog {
   roll(topic: string, partition: number): void;
   segments(topic: string, partition: number): SegmentDescription[];
   recoveryReports(): RecoveryReport[];
+  readonly readOnly: boolean;
+  createInternalTopic(name: string, partitions: number, config?: Record<string, string>): void;
+  /** [baseOffset, lastOffset] */
+  appendInternal(topic: string, partition: number, batch: Uint8Array): number[];
+  deleteRecordsInternal(topic: string, partition: number, offset: number): number;
 }
 
 interface Binding {
-  NativeLog: { open(dir: string, defaultConfig?: Record<string, string>): NativeLog };
+  NativeLog: {
+    open(
+      dir: string,
+      defaultConfig?: Record<string, string>,
+      readOnly?: boolean,
+      fullRecovery?: boolean,
+    ): NativeLog;
+  };
   crc32c(bytes: Uint8Array, start: number, end: number): number;
   compress(codec: number, data: Uint8Array, level?: number): Buffer;
   decompress(codec: number, data: Uint8Array, maxBytes: number): Buffer;

@@ -14,7 +14,7 @@ import type * as tls from 'node:tls';
 import { Admin } from '../admin/admin';
 import { Consumer, type ConsumerConfig } from '../consumer/consumer';
 import { InvalidArgumentError, LockedError } from '../errors';
-import { Log, type TopicConfigEntries } from '../log';
+import { Log, type LogOptions, type TopicConfigEntries } from '../log';
 import { Producer, type ProducerConfig } from '../producer/producer';
 import type { RawValue } from '../producer/serializers';
 import type { AdminConfig, BrokersFunction, ISocketFactory, Mechanism, SASLOptions } from '../types/kafkajs';
@@ -43,6 +43,11 @@ export interface KafkaConfig {
   defaultNumPartitions?: number;
   /** Config of topics created without one, Kafka-named (e.g. `{ flush: 'always' }`). */
   defaultTopicConfig?: TopicConfigEntries;
+  /**
+   * ferrolog: open `dataDir` read-only (no lock, nothing written), to read a
+   * directory another process owns. Producing and committing then fail.
+   */
+  readOnly?: boolean;
 }
 
 export class Kafka {
@@ -72,10 +77,9 @@ export class Kafka {
 
   /** Opens a handle on the shared engine; each client closes its own on disconnect. */
   openLog(): Log {
-    const options =
-      this.config.defaultTopicConfig === undefined
-        ? {}
-        : { defaultTopicConfig: this.config.defaultTopicConfig };
+    const options: LogOptions = { readOnly: this.config.readOnly === true };
+    if (this.config.defaultTopicConfig !== undefined)
+      options.defaultTopicConfig = this.config.defaultTopicConfig;
     return Log.open(this.dataDir, options);
   }
 
@@ -138,6 +142,6 @@ function lockedAdvice(e: LockedError, dataDir: string): LockedError {
   }
   const advice =
     `Only one process may write ${dataDir}: connect to the owning process's broker by passing its ` +
-    'address in `brokers`, or do this work inside that process (ferrolog has no read-only open yet).';
+    'address in `brokers`, or open the directory read-only with `readOnly: true` to read next to it.';
   return new LockedError(`${e.message}. ${advice}`, visible);
 }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 use ferrolog_engine::batch::{BatchHeader, RecordIter};
+use ferrolog_engine::recovery::RecoveryAction;
 use ferrolog_engine::{Engine, EngineOptions, Error};
 use proptest::prelude::*;
 
@@ -146,6 +147,7 @@ proptest! {
         }
         if full_scan {
             std::fs::remove_file(dir.path().join("recovery-point-offset-checkpoint")).unwrap();
+            std::fs::remove_file(dir.path().join(".meta/recovery-point-offset-checkpoint")).unwrap();
         }
         match Engine::open(dir.path(), EngineOptions::default()) {
             Ok(e) => {
@@ -207,26 +209,106 @@ fn a_flipped_byte_in_an_old_segment_is_caught_on_read_after_a_clean_open() {
         Err(Error::Corrupt { .. })
     ));
     assert!(!e.partition("t", 0).unwrap().verify().unwrap().is_empty());
-    // As in Kafka's recovery, nothing after a bad batch in that segment is
-    // trusted: a read past it reports the corruption too.
-    assert!(matches!(e.read("t", 0, 4, 100), Err(Error::Corrupt { .. })));
+    // The damage stays local: the batch after the bad one reads, checked.
+    let r = e.read("t", 0, 4, 100).unwrap();
+    let h4 = BatchHeader::parse(r.chunks[0].bytes()).unwrap();
+    assert_eq!(h4.base_offset, 4);
 }
 
 #[test]
-fn unclean_open_truncates_at_the_first_bad_batch_and_drops_later_segments() {
+fn one_bad_batch_leaves_every_later_batch_of_its_segment_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path());
+    e.create_topic("big", 1, None).unwrap();
+    // 5000 one-record batches in one segment, with index entries.
+    for o in 0..5000u64 {
+        e.append("big", 0, &batch_of(&[value_for(o, 60)], 1_000 + o as i64))
+            .unwrap();
+    }
+    e.close().unwrap();
+    let log = dir.path().join("big-0/00000000000000000000.log");
+    let mut bytes = std::fs::read(&log).unwrap();
+    // Find the batch holding offset 1000 and flip a byte of its value.
+    let mut pos = 0;
+    loop {
+        let h = BatchHeader::parse(&bytes[pos..]).unwrap();
+        if h.base_offset == 1000 {
+            bytes[pos + h.size_bytes - 5] ^= 0x01;
+            break;
+        }
+        pos += h.size_bytes;
+    }
+    std::fs::write(&log, &bytes).unwrap();
+    let e = open(dir.path());
+    let before = e.read("big", 0, 999, 1 << 20).unwrap();
+    assert_eq!(
+        before.next_offset, 1000,
+        "the good batch before the damage reads"
+    );
+    match e.read("big", 0, 1000, 1 << 20) {
+        Err(Error::Corrupt { reason, .. }) => {
+            assert!(
+                reason.contains(
+                    "offsets 1000..1001 cannot be read; the next readable offset is 1001"
+                ),
+                "{reason}"
+            );
+        }
+        other => panic!(
+            "expected corruption, got {:?}",
+            other.map(|r| r.next_offset)
+        ),
+    }
+    for o in [1001u64, 1050, 2500, 4999] {
+        let got = read_all(&e, "big", 0, o);
+        assert_eq!(got.first(), Some(&(o, value_for(o, 60))), "read at {o}");
+        assert_eq!(got.len() as u64, 5000 - o);
+    }
+    // A read that starts before the damage stops at it, with what is good.
+    let r = e.read("big", 0, 990, 1 << 20).unwrap();
+    assert_eq!(r.next_offset, 1000);
+}
+
+#[test]
+fn unclean_open_truncates_at_the_first_bad_batch_and_sets_later_segments_aside() {
     let dir = tempfile::tempdir().unwrap();
     build(dir.path());
     let logs = files(dir.path(), "log");
     assert!(logs.len() >= 4);
     let mut bytes = std::fs::read(&logs[1]).unwrap();
     bytes[100] ^= 0xff;
-    std::fs::write(&logs[1], bytes).unwrap();
+    std::fs::write(&logs[1], &bytes).unwrap();
     std::fs::remove_file(dir.path().join(ferrolog_engine::CLEAN_SHUTDOWN_FILE)).unwrap();
     std::fs::remove_file(dir.path().join("recovery-point-offset-checkpoint")).unwrap();
+    std::fs::remove_file(dir.path().join(".meta/recovery-point-offset-checkpoint")).unwrap();
+    let later: Vec<Vec<u8>> = logs[2..]
+        .iter()
+        .map(|l| std::fs::read(l).unwrap())
+        .collect();
     let e = open(dir.path());
     let reports = e.recovery_reports();
-    assert_eq!(reports.len(), 1);
-    assert_eq!(reports[0].deleted_segments, logs.len() - 2);
+    let truncated: Vec<_> = reports
+        .iter()
+        .filter(|r| r.action == RecoveryAction::Truncated)
+        .collect();
+    let quarantined: Vec<_> = reports
+        .iter()
+        .filter(|r| r.action == RecoveryAction::Quarantined)
+        .collect();
+    assert_eq!(truncated.len(), 1, "{reports:?}");
+    assert_eq!(quarantined.len(), logs.len() - 2, "{reports:?}");
+    assert_eq!(reports.len(), logs.len() - 1, "{reports:?}");
+    // Nothing was deleted: the cut bytes and the later segments are in
+    // the quarantine, byte for byte.
+    let cut = std::fs::read(truncated[0].moved_to.as_ref().unwrap()).unwrap();
+    assert!(bytes.ends_with(&cut) || bytes[..bytes.len()].windows(cut.len()).any(|w| w == cut));
+    for (r, original) in quarantined.iter().zip(&later) {
+        assert!(r.applied);
+        assert_eq!(
+            &std::fs::read(r.moved_to.as_ref().unwrap()).unwrap(),
+            original
+        );
+    }
     let p = e.partition("t", 0).unwrap();
     assert_eq!(p.segments().len(), 2);
     let hw = p.watermarks().high_watermark;
