@@ -186,7 +186,9 @@ impl NativeLog {
         let default_config = options.default_config;
         let retention_check_interval_ms = match options.retention_check_interval_ms {
             None => EngineOptions::default().retention_check_interval_ms,
-            Some(ms) if ms.is_finite() && ms.fract() == 0.0 && (1.0..=86_400_000.0).contains(&ms) => {
+            Some(ms)
+                if ms.is_finite() && ms.fract() == 0.0 && (1.0..=86_400_000.0).contains(&ms) =>
+            {
                 ms as u64
             }
             Some(ms) => {
