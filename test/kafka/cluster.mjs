@@ -286,7 +286,7 @@ function parseArgs(argv) {
     else if (a === '--dir') out.dir = next();
     else if (a === '--state') out.state = next();
     else if (a === '--cluster-id') out.clusterId = next();
-    else if (a === '--log-dir') (out.logDirs ??= []).push(next());
+    else if (a === '--log-dir') out.logDirs = [...(out.logDirs ?? []), next()];
     else if (a === '--config') {
       const kv = next();
       const eq = kv.indexOf('=');
