@@ -29,8 +29,9 @@ TOPICS = {
     "plain": (2, {}),
     # segment.bytes has a 1 MiB minimum in Kafka 4.x (KIP-1030); the
     # internal.segment.bytes topic config is what Kafka's own tests use for
-    # small segments.
-    "rolled": (1, {"internal.segment.bytes": "1024"}),
+    # small segments. A small index.interval.bytes gives the .index and
+    # .timeindex files entries to compare.
+    "rolled": (1, {"internal.segment.bytes": "1024", "index.interval.bytes": "128"}),
     "gzip": (1, {}),
     "snappy": (1, {}),
     "lz4": (1, {}),
