@@ -113,7 +113,8 @@ async function writeFerrolog(dir) {
         timestamp: T0 + b * 1000 + i,
       }));
       const base = await log.append('orders', p, encodeBatch(recs));
-      recs.forEach((r, i) => expected.push({ topic: 'orders', partition: p, offset: base + i, ...r }));
+      for (const [i, r] of recs.entries())
+        expected.push({ topic: 'orders', partition: p, offset: base + i, ...r });
     }
   }
   for (let i = 0; i < 60; i++) {
@@ -132,7 +133,7 @@ async function writeFerrolog(dir) {
       timestamp: String(T0 + b * 10 + i),
     }));
     const [meta] = await producer.send({ topic: 'idem', acks: -1, messages });
-    messages.forEach((m, i) =>
+    for (const [i, m] of messages.entries()) {
       expected.push({
         topic: 'idem',
         partition: 0,
@@ -140,8 +141,8 @@ async function writeFerrolog(dir) {
         key: m.key,
         value: m.value,
         timestamp: Number(m.timestamp),
-      }),
-    );
+      });
+    }
   }
   await producer.disconnect();
   return expected;
