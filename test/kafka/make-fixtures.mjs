@@ -104,9 +104,13 @@ try {
   );
   writeFileSync(join(out, 'expected.json'), `${JSON.stringify(expected, null, 2)}\n`);
   // The repository's formatter checks JSON under test/ too: leave the file as it would.
-  spawnSync(join(REPO_ROOT, 'node_modules', '.bin', 'biome'), ['format', '--write', join(out, 'expected.json')], {
-    stdio: 'ignore',
-  });
+  spawnSync(
+    join(REPO_ROOT, 'node_modules', '.bin', 'biome'),
+    ['format', '--write', join(out, 'expected.json')],
+    {
+      stdio: 'ignore',
+    },
+  );
   process.stdout.write(
     `wrote ${partitionDirs.length} partition dir(s), ${expected.records.length} record(s), ` +
       `${expected.controlBatches.length} control batch(es) to ${out}: ${dirBytes(out)} bytes\n`,
