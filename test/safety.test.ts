@@ -1,8 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
-import { encodeBatch, InvalidArgumentError, Kafka, Log, ReadOnlyError } from '../ts';
+import { decodeMessages, encodeBatch, InvalidArgumentError, Kafka, Log, ReadOnlyError } from '../ts';
 import { tempDir } from './helpers';
 
 const root = join(__dirname, '..');
@@ -132,5 +133,60 @@ describe('data safety', () => {
     const ro = Log.open(dir, { readOnly: true });
     expect(() => ro.append('t', 0, batchOf(['x']))).toThrow(ReadOnlyError);
     await ro.close();
+  });
+});
+
+describe('robustness (engine)', () => {
+  it('runs retention at the interval Log.open asks for', async () => {
+    const dir = tempDir();
+    const log = Log.open(dir, { retentionCheckIntervalMs: 20 });
+    log.createTopic('r', { config: { 'segment.bytes': 4096, 'retention.bytes': 8192 } });
+    for (let i = 0; i < 400; i++) log.append('r', 0, batchOf([`value-${i}-${'x'.repeat(80)}`]));
+    const start = Date.now();
+    while (log.watermarks('r', 0).logStartOffset === 0) {
+      if (Date.now() - start > 15_000) throw new Error('retention never ran');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(log.segments('r', 0).reduce((n, s) => n + s.sizeBytes, 0)).toBeLessThan(8192 + 4096);
+    expect(() => Log.open(tempDir(), { retentionCheckIntervalMs: 0 })).toThrow(InvalidArgumentError);
+    await log.close();
+  });
+
+  it('releases every descriptor when close resolves', async () => {
+    const fds = () => readdirSync('/proc/self/fd').length;
+    const dir = tempDir();
+    const before = fds();
+    const log = Log.open(dir);
+    for (let t = 0; t < 20; t++) {
+      log.createTopic(`t${t}`, { partitions: 5 });
+      log.append(`t${t}`, 0, batchOf(['x']));
+    }
+    expect(fds()).toBeGreaterThan(before + 100);
+    await log.close();
+    expect(fds()).toBeLessThanOrEqual(before + 2);
+  });
+
+  it('keeps reading past a corrupt batch, naming the offsets it lost', async () => {
+    const dir = tempDir();
+    const log = Log.open(dir);
+    log.createTopic('c');
+    for (let i = 0; i < 100; i++) log.append('c', 0, batchOf([`v${i}`]));
+    await log.close();
+    const file = join(dir, 'c-0', '00000000000000000000.log');
+    const bytes = readFileSync(file);
+    // Walk to the batch at offset 50 and flip the last byte of its value.
+    let pos = 0;
+    while (Number(bytes.readBigInt64BE(pos)) !== 50) pos += bytes.readInt32BE(pos + 8) + 12;
+    const end = pos + bytes.readInt32BE(pos + 8) + 12;
+    bytes[end - 2] = (bytes[end - 2] as number) ^ 1;
+    writeFileSync(file, bytes);
+    const again = Log.open(dir);
+    expect(again.read('c', 0, 49, 1 << 20).nextOffset).toBe(50);
+    expect(() => again.read('c', 0, 50, 1 << 20)).toThrow(/the next readable offset is 51/);
+    const after = [...decodeMessages(again.read('c', 0, 51, 1 << 20).batches, 51)].map((m) =>
+      String(m.value),
+    );
+    expect(after).toEqual(Array.from({ length: 49 }, (_, i) => `v${i + 51}`));
+    await again.close();
   });
 });

@@ -53,9 +53,12 @@ interface Binding {
   NativeLog: {
     open(
       dir: string,
-      defaultConfig?: Record<string, string>,
-      readOnly?: boolean,
-      fullRecovery?: boolean,
+      options?: {
+        defaultConfig?: Record<string, string>;
+        readOnly?: boolean;
+        fullRecovery?: boolean;
+        retentionCheckIntervalMs?: number;
+      },
     ): NativeLog;
   };
   crc32c(bytes: Uint8Array, start: number, end: number): number;
