@@ -363,6 +363,7 @@ describe('connect while another process holds the data directory', () => {
       expect(e.cause).toBeInstanceOf(LockedError);
       expect(e.message).toContain(`pid ${child.pid}`);
       expect(e.message).toContain('`brokers`');
+      expect(e.message).toContain('`readOnly: true`');
     } finally {
       child.kill('SIGKILL');
     }
@@ -383,6 +384,7 @@ describe('connect while another process holds the data directory', () => {
       expect(e.retriable).toBe(false);
       expect(e.message).toContain('pid 4194305');
       expect(e.message).toContain('`brokers`');
+      expect(e.message).toContain('`readOnly: true`');
     } finally {
       child.kill('SIGKILL');
     }
