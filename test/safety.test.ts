@@ -3,7 +3,15 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
-import { decodeMessages, encodeBatch, InvalidArgumentError, Kafka, Log, ReadOnlyError } from '../ts';
+import {
+  CompressionTypes,
+  decodeMessages,
+  encodeBatch,
+  InvalidArgumentError,
+  Kafka,
+  Log,
+  ReadOnlyError,
+} from '../ts';
 import { tempDir } from './helpers';
 
 const root = join(__dirname, '..');
@@ -188,5 +196,39 @@ describe('robustness (engine)', () => {
     );
     expect(after).toEqual(Array.from({ length: 49 }, (_, i) => `v${i + 51}`));
     await again.close();
+  });
+});
+
+describe('bounded decompression', () => {
+  it('hands a consumer compressed batches one at a time past maxBytesPerPartition', async () => {
+    const dir = tempDir();
+    const kafka = new Kafka({ dataDir: dir, logLevel: 0 });
+    const producer = kafka.producer();
+    await producer.connect();
+    for (let i = 0; i < 6; i++) {
+      // Each inflates to 4 MiB: far past the consumer's 1 MiB per partition.
+      await producer.send({
+        topic: 'z',
+        compression: CompressionTypes.ZSTD,
+        messages: [{ value: `${i}`.padEnd(4 << 20, 'z') }],
+      });
+    }
+    await producer.disconnect();
+    const consumer = kafka.consumer({ groupId: 'z', maxBytesPerPartition: 1 << 20 });
+    await consumer.connect();
+    await consumer.subscribe({ topic: 'z', fromBeginning: true });
+    const sizes: number[] = [];
+    const firsts: string[] = [];
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        sizes.push(batch.messages.length);
+        for (const m of batch.messages) firsts.push(String(m.value?.subarray(0, 1)));
+      },
+    });
+    const start = Date.now();
+    while (firsts.length < 6 && Date.now() - start < 15_000) await new Promise((r) => setTimeout(r, 10));
+    await consumer.disconnect();
+    expect(firsts).toEqual(['0', '1', '2', '3', '4', '5']);
+    expect(Math.max(...sizes)).toBe(1);
   });
 });

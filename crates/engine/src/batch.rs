@@ -276,6 +276,29 @@ pub struct RecordsSummary {
 /// (decompressing compressed batches, bounded). `bytes` must be exactly one
 /// batch.
 pub fn validate_incoming(bytes: &[u8]) -> Result<(BatchHeader, RecordsSummary), BatchError> {
+    validate_incoming_within(bytes, DECOMPRESSED_RECORDS_BYTES_MAX)
+}
+
+/// How far the records of a batch of at most `batch_bytes_max` may inflate
+/// when an append looks inside it: 32 times the batch limit (at least
+/// 8 MiB, at most `DECOMPRESSED_RECORDS_BYTES_MAX`). A legitimate batch
+/// compresses far less; a decompression bomb is refused after at most
+/// this much work on the caller's thread.
+pub fn inflate_limit(batch_bytes_max: u64) -> usize {
+    let limit = batch_bytes_max.saturating_mul(INFLATE_RATIO_MAX);
+    (limit.clamp(INFLATED_BYTES_FLOOR, DECOMPRESSED_RECORDS_BYTES_MAX as u64)) as usize
+}
+
+/// See `inflate_limit`.
+pub const INFLATE_RATIO_MAX: u64 = 32;
+const INFLATED_BYTES_FLOOR: u64 = 8 << 20;
+
+/// `validate_incoming`, with compressed records allowed to inflate to at
+/// most `inflated_bytes_max` bytes.
+pub fn validate_incoming_within(
+    bytes: &[u8],
+    inflated_bytes_max: usize,
+) -> Result<(BatchHeader, RecordsSummary), BatchError> {
     let header = BatchHeader::parse(bytes)?;
     if header.size_bytes != bytes.len() {
         return Err(BatchError::LengthMismatch {
@@ -300,9 +323,13 @@ pub fn validate_incoming(bytes: &[u8]) -> Result<(BatchHeader, RecordsSummary), 
         let records = crate::compression::decompress(
             header.compression(),
             &bytes[HEADER_BYTES..header.size_bytes],
-            DECOMPRESSED_RECORDS_BYTES_MAX,
+            inflated_bytes_max,
         )
-        .map_err(|e| BatchError::BadCompression(e.to_string()))?;
+        .map_err(|e| {
+            BatchError::BadCompression(format!(
+                "{e} (an append's records may inflate to at most {inflated_bytes_max} bytes, {INFLATE_RATIO_MAX} times max.message.bytes)"
+            ))
+        })?;
         validate_records(&records, 0, &header)?
     };
     Ok((
