@@ -174,6 +174,26 @@ describe('robustness (engine)', () => {
     expect(fds()).toBeLessThanOrEqual(before + 2);
   });
 
+  it('holds one descriptor per segment, so 3000 partitions fit under ulimit -n 4096', () => {
+    const dir = tempDir();
+    const script = `
+      const { Log, encodeBatch } = require(${JSON.stringify(join(root, 'dist', 'index.js'))});
+      (async () => {
+        for (let round = 0; round < 2; round++) {
+          const log = Log.open(${JSON.stringify(dir)});
+          if (round === 0) log.createTopic('many', { partitions: 3000 });
+          for (let p = 0; p < 3000; p++) log.append('many', p, encodeBatch([{ value: 'v' + p, timestamp: 1 }]));
+          await log.close();
+        }
+        console.log('ok');
+      })().catch((e) => { console.log(e.name + ': ' + e.message); process.exit(1); });`;
+    const r = spawnSync('sh', ['-c', 'ulimit -n 4096 && exec "$0" -e "$1"', process.execPath, script], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(r.stdout.trim(), r.stderr).toBe('ok');
+  });
+
   it('keeps reading past a corrupt batch, naming the offsets it lost', async () => {
     const dir = tempDir();
     const log = Log.open(dir);
