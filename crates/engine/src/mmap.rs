@@ -194,6 +194,8 @@ struct Region {
 // SAFETY: the region is plain memory owned by this struct; concurrent access
 // is governed by the published sizes and by the partition lock for writes.
 unsafe impl Send for Region {}
+// SAFETY: as for Send: shared access goes through the accessors, which
+// bound every read by the published sizes and every write by `&mut self`.
 unsafe impl Sync for Region {}
 
 impl Region {

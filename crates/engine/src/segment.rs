@@ -465,6 +465,9 @@ impl Segment {
         } else {
             self.index_interval_bytes + 1
         };
+        // The prefix before `pos` is trusted as the index describes it.
+        self.size_bytes = pos;
+        self.next_offset = header.base_offset as u64;
         let stop = self.scan_from_position(bytes, pos, header.base_offset as u64);
         // Only the tail was hashed; the prefix is checked when first read.
         self.verified_bytes = 0;
@@ -526,6 +529,12 @@ impl Segment {
     /// Records an appended or scanned batch at `pos` in the indexes and
     /// counters (Kafka's `LogSegment.append` rules).
     fn note_batch(&mut self, pos: u64, header: &BatchHeader) {
+        // Batches are noted back to back, each continuing the offsets.
+        debug_assert_eq!(pos, self.size_bytes, "batches are noted in file order");
+        debug_assert_eq!(
+            header.base_offset as u64, self.next_offset,
+            "offsets are dense"
+        );
         let last_offset = header.last_offset() as u64;
         if header.max_timestamp > self.max_timestamp {
             self.max_timestamp = header.max_timestamp;
