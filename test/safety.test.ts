@@ -213,7 +213,7 @@ describe('robustness (engine)', () => {
       timeout: 120_000,
     });
     expect(r.stdout.trim(), r.stderr).toBe('ok');
-  });
+  }, 180_000);
 
   it('keeps reading past a corrupt batch, naming the offsets it lost', async () => {
     const dir = tempDir();
