@@ -3,7 +3,8 @@
 /**
  * The package's `install` script. It runs in two places:
  *
- * - In the source repository (`npm install` in a clone, where `ts/` exists):
+ * - In the source repository (`npm install` in a clone: tsconfig.json, which
+ *   the package does not ship, is there):
  *   builds the addon with @napi-rs/cli and compiles the TypeScript, as the
  *   README's `npm install && npm start` promises. It replaces a `prepare`
  *   script, which npm 11 also counts as an install script of git and tarball
@@ -149,7 +150,7 @@ function buildFromSource(tag) {
 }
 
 function main() {
-  if (existsSync(join(root, 'ts', 'index.ts'))) return buildInRepository();
+  if (existsSync(join(root, 'tsconfig.json'))) return buildInRepository();
 
   const tag = platformTag();
   if (process.platform !== 'linux') {
