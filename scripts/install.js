@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-'use strict';
 /**
  * The package's `install` script. It runs in two places:
  *
