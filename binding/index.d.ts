@@ -10,8 +10,12 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 export declare class NativeLog {
-  /** Opens `dir`, or joins the engine this process already has open there. */
-  static open(dir: string, defaultConfig?: Record<string, string> | undefined | null): NativeLog
+  /**
+   * Opens `dir`, or joins the engine this process already has open there.
+   * `read_only` opens without the directory lock and writes nothing: a
+   * stopped Kafka broker's log directory, or one another process owns.
+   */
+  static open(dir: string, defaultConfig?: Record<string, string> | undefined | null, readOnly?: boolean | undefined | null, fullRecovery?: boolean | undefined | null): NativeLog
   /**
    * Releases this handle; the last one closes the engine on a thread of
    * its own (close fsyncs) and resolves when it is done.
@@ -19,6 +23,8 @@ export declare class NativeLog {
   close(): object
   get dataDir(): string
   createTopic(name: string, partitions: number, config?: Record<string, string> | undefined | null): void
+  /** Creates one of Kafka's internal topics (the offset store's). */
+  createInternalTopic(name: string, partitions: number, config?: Record<string, string> | undefined | null): void
   deleteTopic(name: string): void
   createPartitions(name: string, total: number): void
   alterTopicConfig(name: string, entries: Record<string, string>): void
@@ -39,6 +45,16 @@ export declare class NativeLog {
    * logAppendTime, needsSync (0/1), logStartOffset, duplicate (0/1)].
    */
   append(topic: string, partition: number, batch: Uint8Array): Array<number>
+  /**
+   * Appends to one of Kafka's internal topics (the offset store's
+   * records); `append` refuses them. Returns [baseOffset, lastOffset].
+   */
+  appendInternal(topic: string, partition: number, batch: Uint8Array): Array<number>
+  /**
+   * DeleteRecords on one of Kafka's internal topics; `deleteRecords`
+   * refuses them.
+   */
+  deleteRecordsInternal(topic: string, partition: number, offset: number): number
   /**
    * Resolves once everything below `offset` is fsynced (group commit on
    * the engine's flusher thread).
@@ -75,6 +91,7 @@ export declare class NativeLog {
   roll(topic: string, partition: number): void
   segments(topic: string, partition: number): Array<SegmentSummary>
   recoveryReports(): Array<RecoverySummary>
+  get readOnly(): boolean
 }
 
 /**
@@ -102,12 +119,19 @@ export declare function crc32c(bytes: Uint8Array, start: number, end: number): n
 /** Decompresses a records section, producing at most `maxBytes`. */
 export declare function decompress(codec: number, data: Uint8Array, maxBytes: number): Buffer
 
+/**
+ * One decision recovery made (or, read-only, would make) when the engine
+ * opened.
+ */
 export interface RecoverySummary {
   topic: string
   partition: number
-  truncatedAtOffset: number
-  segment: string
-  deletedSegments: number
+  /** `truncated`, `quarantined`, `adopted`, `ignored` or `corrected`. */
+  action: string
+  offset: number
+  path: string
+  movedTo?: string
+  applied: boolean
   reason: string
 }
 

@@ -1,5 +1,5 @@
 import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Log } from '../ts';
@@ -149,7 +149,10 @@ describe('ferrolog CLI', () => {
     expect(cli(['dump', seg]).stdout).toMatch(/isValid: false/);
     expect(cli(['dump', seg]).status).toBe(1);
     const repaired = ok(['verify', '--repair', '--data-dir', dir]);
-    expect(repaired).toMatch(/repaired t-0: truncated at offset 1000/);
+    expect(repaired).toMatch(/truncated t-0 at offset 1000: at byte \d+: CRC-32C mismatch/);
+    // The bytes cut are set aside, not deleted.
+    const aside = /set aside in (\S+)/.exec(repaired)?.[1];
+    expect(aside && existsSync(aside)).toBe(true);
     expect(repaired).toMatch(/all sound/);
   });
 

@@ -163,6 +163,14 @@ export class ClosedError extends FerrologError {
     this.name = 'ClosedError';
   }
 }
+/** A write to a log opened with `readOnly`. */
+export class ReadOnlyError extends FerrologError {
+  constructor(message = 'the log was opened read-only') {
+    super('ERR_READ_ONLY', message);
+    this.name = 'ReadOnlyError';
+  }
+}
+
 export class SegmentFullError extends FerrologError {
   constructor(message: string) {
     super('ERR_SEGMENT_FULL', message);
@@ -184,6 +192,7 @@ const byCode: Record<string, new (message: string) => FerrologError> = {
   ERR_LOCKED: LockedError,
   ERR_CLOSED: ClosedError,
   ERR_SEGMENT_FULL: SegmentFullError,
+  ERR_READ_ONLY: ReadOnlyError,
 };
 
 /**

@@ -16,6 +16,18 @@ export type TopicConfigEntries = Record<string, string | number>;
 export interface LogOptions {
   /** Config for topics created without one (first opener of a directory wins). */
   defaultTopicConfig?: TopicConfigEntries;
+  /**
+   * Open without the directory lock and without writing anything (recovery
+   * happens in memory only): a stopped Kafka broker's log directory, or a
+   * directory another process owns. Writes fail with `ReadOnlyError`.
+   */
+  readOnly?: boolean;
+  /**
+   * Scan and CRC-check every segment on open, as after a crash with no
+   * recovery point (what `ferrolog verify --repair` does), and apply what
+   * recovery decides. Needs the directory lock like any writer.
+   */
+  fullRecovery?: boolean;
 }
 
 export interface CreateTopicOptions {
@@ -78,14 +90,44 @@ export interface SegmentDescription {
   timeIndexEntries: number;
 }
 
-/** What recovery cut from one partition when the engine opened. */
+/**
+ * One decision recovery made when the engine opened (or, read-only, would
+ * have made). Nothing is ever deleted: what Kafka's recovery would delete is
+ * moved into `<dataDir>/.quarantine/` (`movedTo`).
+ */
 export interface RecoveryReport {
+  /** Empty for findings about the data directory itself. */
   topic: string;
   partition: number;
-  truncatedAtOffset: number;
-  segment: string;
-  deletedSegments: number;
+  /**
+   * `truncated`: a segment was cut at a bad batch (the bytes cut are in
+   * `movedTo`); `quarantined`: a segment file was moved aside; `adopted`: a
+   * partition directory ferrolog did not create became a topic's;
+   * `ignored`: something was left as it is and not used; `corrected`: a
+   * checkpoint contradicted the segments.
+   */
+  action: 'truncated' | 'quarantined' | 'adopted' | 'ignored' | 'corrected';
+  /** Where the log now ends (truncated), or the corrected offset. */
+  offset: number;
+  /** The file or directory concerned. */
+  path: string;
+  movedTo?: string | null;
+  /** False when a read-only open only decided it. */
+  applied: boolean;
   reason: string;
+}
+
+/**
+ * Access to Kafka's internal topics (`__consumer_offsets`), which the public
+ * methods refuse. Only ferrolog's own offset store uses it; it is not
+ * exported from the package.
+ */
+export const internalTopics = Symbol('ferrolog.internalTopics');
+
+export interface InternalTopics {
+  createTopic(name: string, partitions: number, config?: Record<string, string>): void;
+  append(topic: string, partition: number, batch: Uint8Array): number;
+  deleteRecords(topic: string, partition: number, offset: number): number;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -156,13 +198,54 @@ export class Log {
     if (typeof dataDir !== 'string' || dataDir.length === 0) {
       throw new InvalidArgumentError('dataDir must be a non-empty string');
     }
+    if (options.readOnly !== undefined && typeof options.readOnly !== 'boolean') {
+      throw new InvalidArgumentError(`readOnly must be a boolean, not ${String(options.readOnly)}`);
+    }
     try {
       return new Log(
-        binding.NativeLog.open(dataDir, entries(options.defaultTopicConfig, 'defaultTopicConfig')),
+        binding.NativeLog.open(
+          dataDir,
+          entries(options.defaultTopicConfig, 'defaultTopicConfig'),
+          options.readOnly ?? false,
+          options.fullRecovery ?? false,
+        ),
       );
     } catch (e) {
       throw fromNative(e);
     }
+  }
+
+  /** True when opened with `readOnly`: no lock taken, nothing written. */
+  get readOnly(): boolean {
+    return this.n().readOnly;
+  }
+
+  /** See `internalTopics`. */
+  [internalTopics](): InternalTopics {
+    const native = this.n();
+    return {
+      createTopic: (name, partitions, config) => {
+        try {
+          native.createInternalTopic(name, partitions, config);
+        } catch (e) {
+          throw fromNative(e);
+        }
+      },
+      append: (topic, partition, batch) => {
+        try {
+          return native.appendInternal(topic, partition, batch)[0] ?? 0;
+        } catch (e) {
+          throw fromNative(e);
+        }
+      },
+      deleteRecords: (topic, partition, offset) => {
+        try {
+          return native.deleteRecordsInternal(topic, partition, offset);
+        } catch (e) {
+          throw fromNative(e);
+        }
+      },
+    };
   }
 
   /** False where the runtime refuses external buffers and reads copy instead. */

@@ -7,12 +7,14 @@
  * `ferrolog-<platform>` package). `binding/index.d.ts` is generated from the
  * Rust signatures, so the types below come from it; they are narrowed only
  * where the Rust side hands back an object napi cannot describe (promises it
- * builds itself, the `{ id, promise }` pair, the external ArrayBuffer).
+ * builds itself, the `{ id, promise }` pair, the external ArrayBuffer) or a
+ * string that holds one of a few values.
  */
 import type * as Generated from '../binding';
+import type { RecoveryReport } from './log';
 
 type GeneratedLog = Generated.NativeLog;
-type Narrowed = 'close' | 'syncTo' | 'flush' | 'waitForData' | 'lastMapBuffer';
+type Narrowed = 'close' | 'syncTo' | 'flush' | 'waitForData' | 'lastMapBuffer' | 'recoveryReports';
 
 /** A topic as the binding reports it. */
 export type NativeTopicInfo = Generated.TopicInfo;
@@ -25,6 +27,8 @@ export interface NativeLog extends Omit<GeneratedLog, Narrowed> {
   /** The promise resolves true once data passes the offset, false when cancelled or closed. */
   waitForData(...args: Parameters<GeneratedLog['waitForData']>): { id: number; promise: Promise<boolean> };
   lastMapBuffer(): ArrayBuffer | null;
+  /** `action` is a Rust String napi types as `string`; the engine writes only RecoveryReport's values. */
+  recoveryReports(): RecoveryReport[];
 }
 
 export interface Binding extends Omit<typeof Generated, 'NativeLog'> {

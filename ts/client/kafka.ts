@@ -11,7 +11,7 @@
 import { Admin } from '../admin/admin';
 import { Consumer, type ConsumerConfig } from '../consumer/consumer';
 import { InvalidArgumentError } from '../errors';
-import { Log, type TopicConfigEntries } from '../log';
+import { Log, type LogOptions, type TopicConfigEntries } from '../log';
 import { Producer, type ProducerConfig } from '../producer/producer';
 import type { RawValue } from '../producer/serializers';
 import { createLogger, type Logger, type logCreator, logLevel } from './logger';
@@ -36,6 +36,11 @@ export interface KafkaConfig {
   defaultNumPartitions?: number;
   /** Config of topics created without one, Kafka-named (e.g. `{ flush: 'always' }`). */
   defaultTopicConfig?: TopicConfigEntries;
+  /**
+   * ferrolog: open `dataDir` read-only (no lock, nothing written), to read a
+   * directory another process owns. Producing and committing then fail.
+   */
+  readOnly?: boolean;
 }
 
 export class Kafka {
@@ -65,10 +70,9 @@ export class Kafka {
 
   /** Opens a handle on the shared engine; each client closes its own on disconnect. */
   openLog(): Log {
-    const options =
-      this.config.defaultTopicConfig === undefined
-        ? {}
-        : { defaultTopicConfig: this.config.defaultTopicConfig };
+    const options: LogOptions = { readOnly: this.config.readOnly === true };
+    if (this.config.defaultTopicConfig !== undefined)
+      options.defaultTopicConfig = this.config.defaultTopicConfig;
     return Log.open(this.dataDir, options);
   }
 

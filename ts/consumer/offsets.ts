@@ -11,9 +11,18 @@
  */
 import { decodeMessages, encodeBatch, type RecordInput } from '../codec';
 import { FerrologError } from '../errors';
-import type { Log } from '../log';
+import { type InternalTopics, internalTopics, type Log } from '../log';
 
 export const OFFSETS_TOPIC = '__consumer_offsets';
+
+function parseJson(bytes: Buffer | null): unknown {
+  if (bytes === null) return undefined;
+  try {
+    return JSON.parse(bytes.toString('utf8')) as unknown;
+  } catch {
+    return undefined;
+  }
+}
 /** Commits between two snapshots. */
 export const SNAPSHOT_EVERY_RECORDS = 10_000;
 /** Offsets re-stated per snapshot batch. */
@@ -48,15 +57,22 @@ export class OffsetStore {
   private readonly log: Log;
   /** group -> "topic\0partition" -> offset */
   private readonly groups = new Map<string, Map<string, CommittedOffset>>();
+  private readonly internal: InternalTopics;
   private sinceSnapshot = 0;
 
   constructor(log: Log) {
     this.log = log;
+    this.internal = log[internalTopics]();
+    // Read-only (a directory another process owns), a missing offsets
+    // topic simply means no group has committed yet.
+    if (!log.hasTopic(OFFSETS_TOPIC) && log.readOnly) return;
     if (!log.hasTopic(OFFSETS_TOPIC)) {
       try {
-        log.createTopic(OFFSETS_TOPIC, {
-          partitions: 1,
-          config: { 'segment.bytes': 1 << 20, 'retention.ms': -1, flush: 'interval', 'flush.ms': 1000 },
+        this.internal.createTopic(OFFSETS_TOPIC, 1, {
+          'segment.bytes': String(1 << 20),
+          'retention.ms': '-1',
+          flush: 'interval',
+          'flush.ms': '1000',
         });
       } catch (e) {
         if (!(e instanceof FerrologError && e.code === 'ERR_TOPIC_EXISTS')) throw e;
@@ -71,13 +87,18 @@ export class OffsetStore {
     while (offset < w.highWatermark) {
       const r = this.log.read(OFFSETS_TOPIC, 0, offset, 1 << 20);
       for (const m of decodeMessages(r.batches, offset)) {
-        const key = JSON.parse(String(m.key)) as Key;
+        // Only this store writes the topic (the engine refuses other
+        // writers), but a directory from elsewhere may hold records that
+        // are not ours: they are skipped, never fatal.
+        const key = parseJson(m.key) as Key | undefined;
+        if (key === undefined || typeof key.g !== 'string') continue;
         if (m.value === null) {
           if (key.t === undefined) this.groups.delete(key.g);
           else this.groups.get(key.g)?.delete(`${key.t}\u0000${key.p}`);
           continue;
         }
-        const v = JSON.parse(String(m.value)) as Value;
+        const v = parseJson(m.value) as Value | undefined;
+        if (v === undefined || typeof v.o !== 'number') continue;
         this.entries(key.g).set(`${key.t}\u0000${key.p}`, {
           offset: v.o,
           metadata: v.m,
@@ -125,7 +146,7 @@ export class OffsetStore {
       value: JSON.stringify({ o: c.offset, m: c.metadata ?? null, ts: now } satisfies Value),
       timestamp: now,
     }));
-    this.log.append(OFFSETS_TOPIC, 0, encodeBatch(records));
+    this.internal.append(OFFSETS_TOPIC, 0, encodeBatch(records));
     const g = this.entries(group);
     for (const c of commits) {
       g.set(`${c.topic}\u0000${c.partition}`, {
@@ -150,7 +171,7 @@ export class OffsetStore {
             timestamp: now,
           }));
     if (records.length === 0) return;
-    this.log.append(OFFSETS_TOPIC, 0, encodeBatch(records));
+    this.internal.append(OFFSETS_TOPIC, 0, encodeBatch(records));
     if (partitions === undefined) this.groups.delete(group);
     else for (const p of partitions) this.groups.get(group)?.delete(`${p.topic}\u0000${p.partition}`);
   }
@@ -169,13 +190,13 @@ export class OffsetStore {
           timestamp: now,
         });
         if (records.length === SNAPSHOT_BATCH_RECORDS) {
-          this.log.append(OFFSETS_TOPIC, 0, encodeBatch(records));
+          this.internal.append(OFFSETS_TOPIC, 0, encodeBatch(records));
           records = [];
         }
       }
     }
-    if (records.length > 0) this.log.append(OFFSETS_TOPIC, 0, encodeBatch(records));
-    this.log.deleteRecords(OFFSETS_TOPIC, 0, start);
+    if (records.length > 0) this.internal.append(OFFSETS_TOPIC, 0, encodeBatch(records));
+    this.internal.deleteRecords(OFFSETS_TOPIC, 0, start);
     this.sinceSnapshot = 0;
   }
 }

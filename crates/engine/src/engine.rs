@@ -26,11 +26,32 @@ use crate::error::{Error, Result};
 use crate::flusher::{Flusher, FlusherHandle};
 use crate::io::{RealStorage, Storage};
 use crate::lock::DirLock;
-use crate::partition::{self, AppendOutcome, Partition, ReadResult, RecoveryReport};
+use crate::partition::{self, AppendOutcome, Partition, ReadResult};
+use crate::recovery::{self, RecoveryAction, RecoveryReport, ScanOptions};
+use crate::segment;
 
 pub const CLEAN_SHUTDOWN_FILE: &str = ".ferrolog_cleanshutdown";
 pub const RECOVERY_POINT_FILE: &str = "recovery-point-offset-checkpoint";
 pub const LOG_START_FILE: &str = "log-start-offset-checkpoint";
+/// Topics whose records only the engine's own callers (the group
+/// coordinator's offset store) may write, as in Kafka.
+pub const INTERNAL_TOPICS: [&str; 4] = [
+    "__consumer_offsets",
+    "__transaction_state",
+    "__share_group_state",
+    "__cluster_metadata",
+];
+/// Names a topic may not take: ferrolog's and Kafka's files in a data dir.
+const RESERVED_NAMES: [&str; 6] = [
+    RECOVERY_POINT_FILE,
+    LOG_START_FILE,
+    "replication-offset-checkpoint",
+    "cleaner-offset-checkpoint",
+    "meta.properties",
+    "bootstrap.checkpoint",
+];
+/// A topic's metadata file while its deletion is under way.
+const DELETING_SUFFIX: &str = ".json.deleting";
 /// Kafka's limit on topic name length.
 pub const TOPIC_NAME_BYTES_MAX: usize = 249;
 /// The most partitions one topic may have.
@@ -47,6 +68,12 @@ pub struct EngineOptions {
     pub checkpoint_interval_ms: u64,
     /// How often retention runs (Kafka's log.retention.check.interval.ms).
     pub retention_check_interval_ms: u64,
+    /// Open without the lock and without writing anything (see
+    /// `Engine::open`).
+    pub read_only: bool,
+    /// Scan and CRC-check every segment, as after a crash with no recovery
+    /// point (`ferrolog verify --repair`), whatever the marker says.
+    pub full_recovery: bool,
 }
 
 impl Default for EngineOptions {
@@ -56,6 +83,8 @@ impl Default for EngineOptions {
             default_topic_config: TopicConfig::default(),
             checkpoint_interval_ms: 60_000,
             retention_check_interval_ms: 300_000,
+            read_only: false,
+            full_recovery: false,
         }
     }
 }
@@ -99,6 +128,10 @@ struct Inner {
     periodic: Mutex<Periodic>,
     /// The next producer id to hand out, and the end of the reserved block.
     producer_ids: Mutex<(i64, i64)>,
+    /// Set once `open` finished: only an opened engine writes checkpoints
+    /// and the clean-shutdown marker on close.
+    opened: AtomicBool,
+    read_only: bool,
 }
 
 struct Periodic {
@@ -132,6 +165,56 @@ pub fn validate_topic_name(name: &str) -> Result<()> {
     }
 }
 
+/// Whether `name` is one of Kafka's internal topics.
+pub fn is_internal_topic(name: &str) -> bool {
+    INTERNAL_TOPICS.contains(&name)
+}
+
+/// The checks for a name a caller asks to create, beyond Kafka's syntax:
+/// not internal (unless `internal`), not one of the files a data directory
+/// holds, not hidden (names starting with `.` are ferrolog's own folders),
+/// and no clash with an existing topic once `.` and `_` are treated alike
+/// (Kafka refuses those too: their metric names collide).
+fn validate_new_topic_name<'a>(
+    name: &str,
+    internal: bool,
+    existing: impl Iterator<Item = &'a String>,
+) -> Result<()> {
+    validate_topic_name(name)?;
+    if is_internal_topic(name) != internal {
+        return Err(Error::InvalidArgument(if internal {
+            format!("`{name}` is not an internal topic")
+        } else {
+            format!("`{name}` is an internal topic: only the group coordinator writes it")
+        }));
+    }
+    if name.starts_with('.') || RESERVED_NAMES.contains(&name) {
+        return Err(Error::InvalidArgument(format!(
+            "`{name}` names a file or folder of the data directory; choose another topic name"
+        )));
+    }
+    let fold = |n: &str| n.replace('.', "_");
+    let folded = fold(name);
+    if let Some(other) = existing
+        .filter(|e| e.as_str() != name)
+        .find(|e| fold(e) == folded)
+    {
+        return Err(Error::InvalidArgument(format!(
+            "topic `{name}` collides with existing topic `{other}`: names that differ only in `.` and `_` are not allowed"
+        )));
+    }
+    Ok(())
+}
+
+fn refuse_internal(name: &str, what: &str) -> Result<()> {
+    if is_internal_topic(name) {
+        return Err(Error::InvalidArgument(format!(
+            "cannot {what} internal topic `{name}`"
+        )));
+    }
+    Ok(())
+}
+
 fn meta_dir(dir: &Path) -> PathBuf {
     dir.join(".meta").join("topics")
 }
@@ -140,22 +223,115 @@ fn partition_dir(dir: &Path, topic: &str, partition: u32) -> PathBuf {
     dir.join(format!("{topic}-{partition}"))
 }
 
+/// A partition directory found on disk and what open will do with it.
+struct FoundPartition {
+    topic: String,
+    partition: u32,
+    dir: PathBuf,
+}
+
+/// Everything `open` learned before writing anything.
+struct OpenPlan {
+    metas: Vec<TopicMeta>,
+    /// Topics whose deletion a crash interrupted: finished in phase 2.
+    deleting: Vec<(PathBuf, TopicMeta)>,
+    /// Unknown partition directories that hold segments, by topic.
+    adopt: BTreeMap<String, Vec<FoundPartition>>,
+    reports: Vec<RecoveryReport>,
+    recovery_points: Checkpoint,
+    log_starts: Checkpoint,
+}
+
+fn directory_report(path: PathBuf, action: RecoveryAction, reason: String) -> RecoveryReport {
+    RecoveryReport {
+        topic: String::new(),
+        partition: 0,
+        action,
+        offset: 0,
+        path,
+        moved_to: None,
+        applied: false,
+        reason,
+    }
+}
+
+fn read_meta(path: &Path) -> Result<TopicMeta> {
+    let text = std::fs::read(path).map_err(|e| Error::io("read topic metadata", path, e))?;
+    let meta: TopicMeta = serde_json::from_slice(&text).map_err(|e| {
+        Error::corrupt(
+            path,
+            0,
+            format!(
+                "topic metadata does not parse ({e}); nothing was changed. Restore the file, or move it out of .meta/topics to open the topic's partitions as adopted ones with default settings"
+            ),
+        )
+    })?;
+    validate_topic_name(&meta.name).map_err(|e| Error::corrupt(path, 0, e.to_string()))?;
+    if meta.partitions == 0 || meta.partitions > PARTITIONS_MAX {
+        return Err(Error::corrupt(path, 0, "partition count out of range"));
+    }
+    meta.config
+        .validate()
+        .map_err(|e| Error::corrupt(path, 0, e.to_string()))?;
+    Ok(meta)
+}
+
+/// `<topic>-<n>` with a valid topic name and partition number.
+fn parse_partition_dir_name(name: &str) -> Option<(&str, u32)> {
+    let (topic, part) = name.rsplit_once('-')?;
+    if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) || part.len() > 5 {
+        return None;
+    }
+    let p: u32 = part.parse().ok()?;
+    (p < PARTITIONS_MAX && validate_topic_name(topic).is_ok()).then_some((topic, p))
+}
+
+/// Whether a directory holds at least one segment file.
+fn holds_segments(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| segment::parse_log_file_name(&e.file_name().to_string_lossy()).is_some())
+    })
+}
+
 impl Engine {
+    /// Opens (creating if needed) a data directory.
+    ///
+    /// Nothing on disk changes until every topic's metadata and every
+    /// partition has been read and checked: a failing open leaves the
+    /// directory as it found it. Then, unless `read_only`, recovery's
+    /// repairs are applied (see `recovery`), partition directories that
+    /// ferrolog did not create but that hold Kafka segments are adopted,
+    /// and the clean-shutdown marker is removed. Nothing is ever deleted
+    /// that ferrolog did not create; `recovery_reports` says what was done.
+    ///
+    /// Read-only, the directory lock is not taken and nothing is written:
+    /// recovery happens in memory only. That serves a stopped Kafka
+    /// broker's log directory, or a directory another process owns.
     pub fn open(dir: impl AsRef<Path>, options: EngineOptions) -> Result<Engine> {
         let dir = dir.as_ref().to_path_buf();
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io("create data directory", &dir, e))?;
+        let read_only = options.read_only;
+        if !read_only {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| Error::io("create data directory", &dir, e))?;
+        }
         let dir = dir
             .canonicalize()
             .map_err(|e| Error::io("resolve data directory", &dir, e))?;
-        let lock = DirLock::acquire(&dir)?;
-        std::fs::create_dir_all(meta_dir(&dir))
-            .map_err(|e| Error::io("create meta dir", &dir, e))?;
+        let lock = if read_only {
+            None
+        } else {
+            Some(DirLock::acquire(&dir)?)
+        };
         options.default_topic_config.validate()?;
 
         let marker = dir.join(CLEAN_SHUTDOWN_FILE);
         let clean = marker.exists();
-        let recovery_points = checkpoint::read(&dir.join(RECOVERY_POINT_FILE)).unwrap_or_default();
-        let log_starts = checkpoint::read(&dir.join(LOG_START_FILE)).unwrap_or_default();
+        let mut plan = plan_open(&dir)?;
+        if options.full_recovery {
+            plan.recovery_points.clear();
+        }
 
         let inner = Arc::new(Inner {
             dir: dir.clone(),
@@ -174,6 +350,8 @@ impl Engine {
                     + Duration::from_millis(options.retention_check_interval_ms.max(1)),
             }),
             producer_ids: Mutex::new((0, 0)),
+            opened: AtomicBool::new(false),
+            read_only,
         });
         let reserved = read_producer_id_block(&dir)?;
         *inner.producer_ids.lock() = (reserved, reserved);
@@ -186,106 +364,213 @@ impl Engine {
             inner: inner.clone(),
             flusher: Mutex::new(Some(flusher)),
             flusher_handle: handle.clone(),
-            lock: Mutex::new(Some(lock)),
+            lock: Mutex::new(lock),
         };
-        engine.load_topics(clean, &recovery_points, &log_starts)?;
+        engine.load_topics(clean && !options.full_recovery, plan)?;
 
-        // From here on a crash must be detected as unclean.
-        if clean {
-            std::fs::remove_file(&marker)
-                .map_err(|e| Error::io("remove clean marker", &marker, e))?;
-            inner
-                .storage
-                .sync_dir(&dir)
-                .map_err(|e| Error::io("sync data directory", &dir, e))?;
+        if !read_only {
+            // From here on a crash must be detected as unclean.
+            if clean {
+                std::fs::remove_file(&marker)
+                    .map_err(|e| Error::io("remove clean marker", &marker, e))?;
+                inner
+                    .storage
+                    .sync_dir(&dir)
+                    .map_err(|e| Error::io("sync data directory", &dir, e))?;
+            }
         }
+        inner.opened.store(true, Ordering::Release);
         Ok(engine)
     }
 
-    fn load_topics(
-        &self,
-        clean: bool,
-        recovery_points: &Checkpoint,
-        log_starts: &Checkpoint,
-    ) -> Result<()> {
-        let dir = &self.inner.dir;
-        let mdir = meta_dir(dir);
-        let mut metas = Vec::new();
-        let entries = std::fs::read_dir(&mdir).map_err(|e| Error::io("list topics", &mdir, e))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| Error::io("list topics", &mdir, e))?;
-            let path = entry.path();
-            if path.extension().is_some_and(|e| e == "tmp") {
-                let _ = std::fs::remove_file(&path);
-                continue;
+    /// Phase 2 of open: scans every partition (reads only), then, when all
+    /// of them scanned and not read-only, writes: finishes interrupted
+    /// deletions, adopts, applies repairs. Then builds the topics.
+    fn load_topics(&self, clean: bool, mut plan: OpenPlan) -> Result<()> {
+        let dir = self.inner.dir.clone();
+        let read_only = self.inner.read_only;
+        let default = self.inner.default_config.clone();
+        // Adopted topics: Kafka's layout, the partition count from the
+        // directories present, default settings but no retention, so that
+        // nothing ferrolog did not write is ever deleted by a default.
+        for (topic, found) in &plan.adopt {
+            let partitions = found.iter().map(|f| f.partition + 1).max().unwrap_or(1);
+            let mut config = default.clone();
+            config.retention_ms = -1;
+            config.retention_bytes = -1;
+            for f in found {
+                plan.reports.push(RecoveryReport {
+                    topic: topic.clone(),
+                    partition: f.partition,
+                    action: RecoveryAction::Adopted,
+                    offset: 0,
+                    path: f.dir.clone(),
+                    moved_to: None,
+                    applied: !read_only,
+                    reason: format!(
+                        "a partition directory with segments but no topic metadata: opened as topic `{topic}` ({partitions} partition(s), default settings, retention off)"
+                    ),
+                });
             }
-            if path.extension().is_none_or(|e| e != "json") {
-                continue;
-            }
-            let text =
-                std::fs::read(&path).map_err(|e| Error::io("read topic metadata", &path, e))?;
-            let meta: TopicMeta = serde_json::from_slice(&text).map_err(|e| {
-                Error::corrupt(&path, 0, format!("topic metadata does not parse: {e}"))
-            })?;
-            validate_topic_name(&meta.name).map_err(|e| Error::corrupt(&path, 0, e.to_string()))?;
-            if meta.partitions == 0 || meta.partitions > PARTITIONS_MAX {
-                return Err(Error::corrupt(&path, 0, "partition count out of range"));
-            }
-            meta.config.validate()?;
-            metas.push(meta);
+            plan.metas.push(TopicMeta {
+                name: topic.clone(),
+                partitions,
+                config,
+            });
         }
-        // Partition directories without a topic are left over from an
-        // interrupted deletion (the metadata file goes first).
-        let known: BTreeMap<&str, u32> = metas
-            .iter()
-            .map(|m| (m.name.as_str(), m.partitions))
-            .collect();
-        let entries =
-            std::fs::read_dir(dir).map_err(|e| Error::io("list data directory", dir, e))?;
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().to_string();
-            if !entry.path().is_dir() || name.starts_with('.') {
-                continue;
-            }
-            if let Some((topic, part)) = name.rsplit_once('-') {
-                if let Ok(p) = part.parse::<u32>() {
-                    if known.get(topic).is_none_or(|&n| p >= n) {
-                        let _ = std::fs::remove_dir_all(entry.path());
-                    }
-                }
-            }
-        }
-        let mut topics = self.inner.topics.write();
-        for meta in metas {
+        // Phase 1: scan everything, writing nothing.
+        let mut scanned = Vec::new();
+        for meta in &plan.metas {
             let config = Arc::new(meta.config.clone());
-            let mut partitions = Vec::with_capacity(meta.partitions as usize);
             for p in 0..meta.partitions {
+                let pdir = partition_dir(&dir, &meta.name, p);
                 let key = (meta.name.clone(), p);
-                let (part, report) = Partition::open(
-                    &meta.name,
-                    p,
-                    partition_dir(dir, &meta.name, p),
-                    config.clone(),
-                    self.inner.storage.clone(),
-                    self.flusher_handle.clone(),
-                    clean,
-                    recovery_points.get(&key).copied(),
-                    log_starts.get(&key).copied(),
-                )?;
-                if let Some(r) = report {
-                    self.inner.reports.lock().push(r);
-                }
-                partitions.push(part);
+                let recovery_point = plan.recovery_points.get(&key).copied();
+                let result = if pdir.is_dir() {
+                    Some(recovery::scan(
+                        &pdir,
+                        &ScanOptions {
+                            index_interval_bytes: config.index_interval_bytes,
+                            clean,
+                            recovery_point,
+                            writable: !read_only,
+                        },
+                    )?)
+                } else {
+                    None
+                };
+                scanned.push((meta.name.clone(), p, pdir, config.clone(), result));
             }
+        }
+        // A directory ferrolog did not write is adopted only as it is: if
+        // recovery would have to change any of its files, it is left alone.
+        let damaged: Vec<String> = plan
+            .adopt
+            .keys()
+            .filter(|t| {
+                scanned.iter().any(|(name, _, _, _, r)| {
+                    name == *t && r.as_ref().is_some_and(|r| r.needs_repair())
+                })
+            })
+            .cloned()
+            .collect();
+        for topic in &damaged {
+            for f in plan.adopt.remove(topic).unwrap_or_default() {
+                plan.reports
+                    .retain(|r| !(r.action == RecoveryAction::Adopted && r.path == f.dir));
+                plan.reports.push(directory_report(
+                    f.dir,
+                    RecoveryAction::Ignored,
+                    format!("holds segments that recovery would have to change, so topic `{topic}` was not adopted; left as it is"),
+                ));
+            }
+            plan.metas.retain(|m| &m.name != topic);
+            scanned.retain(|(name, ..)| name != topic);
+        }
+        let mut reports = plan.reports;
+        if read_only {
+            for (topic, p, pdir, _, result) in &scanned {
+                if let Some(r) = result {
+                    reports.extend(r.pending_reports(topic, *p, pdir));
+                }
+            }
+        } else {
+            // Phase 2: write.
+            let mdir = meta_dir(&dir);
+            std::fs::create_dir_all(&mdir).map_err(|e| Error::io("create meta dir", &mdir, e))?;
+            for (path, meta) in &plan.deleting {
+                self.finish_deletion(path, meta)?;
+            }
+            for meta in plan
+                .metas
+                .iter()
+                .filter(|m| plan.adopt.contains_key(&m.name))
+            {
+                self.write_meta(meta)?;
+            }
+            for (topic, p, pdir, _, result) in &mut scanned {
+                match result {
+                    Some(r) => reports.extend(recovery::apply(
+                        r,
+                        pdir,
+                        &dir,
+                        topic,
+                        *p,
+                        &*self.inner.storage,
+                    )?),
+                    None => std::fs::create_dir_all(&*pdir)
+                        .map_err(|e| Error::io("create partition dir", &*pdir, e))?,
+                }
+            }
+        }
+        let mut built: BTreeMap<String, Vec<Arc<Partition>>> = BTreeMap::new();
+        for (topic, p, pdir, config, result) in scanned {
+            let key = (topic.clone(), p);
+            let scanned = result.unwrap_or_else(recovery::Scanned::empty);
+            let high_watermark = scanned.high_watermark();
+            let mut log_start = plan.log_starts.get(&key).copied();
+            if let (Some(start), Some(hw)) = (log_start, high_watermark) {
+                if start > hw {
+                    // An implausible checkpoint: hide nothing. Records it
+                    // may have deleted can reappear; none can be lost.
+                    let first_base = scanned.first_base().unwrap_or(hw);
+                    reports.push(RecoveryReport {
+                        topic: topic.clone(),
+                        partition: p,
+                        action: RecoveryAction::Corrected,
+                        offset: first_base,
+                        path: dir.join(LOG_START_FILE),
+                        moved_to: None,
+                        applied: !read_only,
+                        reason: format!(
+                            "the checkpointed log start {start} is past the end of the log ({hw}), so it cannot be right: the log starts at its first segment, {first_base}"
+                        ),
+                    });
+                    log_start = Some(first_base);
+                }
+            }
+            let part = Partition::from_scanned(
+                &topic,
+                p,
+                pdir,
+                config,
+                self.inner.storage.clone(),
+                self.flusher_handle.clone(),
+                scanned,
+                clean,
+                plan.recovery_points.get(&key).copied(),
+                log_start,
+                read_only,
+            )?;
+            built.entry(topic).or_default().push(part);
+        }
+        *self.inner.reports.lock() = reports;
+        let mut topics = self.inner.topics.write();
+        for meta in plan.metas {
+            let partitions = built.remove(&meta.name).unwrap_or_default();
+            debug_assert_eq!(partitions.len(), meta.partitions as usize);
             topics.insert(
                 meta.name.clone(),
                 Arc::new(Topic {
                     name: meta.name,
-                    config: RwLock::new(config),
+                    config: RwLock::new(Arc::new(meta.config)),
                     partitions: RwLock::new(partitions),
                 }),
             );
         }
+        Ok(())
+    }
+
+    /// Completes a deletion a crash interrupted: removes the segment files
+    /// of the topic's partitions (ferrolog's names only) and each partition
+    /// directory if that leaves it empty, then the metadata file.
+    fn finish_deletion(&self, path: &Path, meta: &TopicMeta) -> Result<()> {
+        for p in 0..meta.partitions {
+            let pdir = partition_dir(&self.inner.dir, &meta.name, p);
+            remove_segment_files_in(&pdir)?;
+        }
+        std::fs::remove_file(path).map_err(|e| Error::io("finish topic deletion", path, e))?;
+        let _ = self.inner.storage.sync_dir(&meta_dir(&self.inner.dir));
         Ok(())
     }
 
@@ -295,6 +580,22 @@ impl Engine {
         } else {
             Ok(())
         }
+    }
+
+    /// Refuses changes when closed or opened read-only.
+    fn check_writable(&self) -> Result<()> {
+        self.check_open()?;
+        if self.inner.read_only {
+            return Err(Error::ReadOnly(format!(
+                "{} was opened read-only",
+                self.inner.dir.display()
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.inner.read_only
     }
 
     pub fn dir(&self) -> &Path {
@@ -326,8 +627,28 @@ impl Engine {
         partitions: u32,
         config: Option<TopicConfig>,
     ) -> Result<()> {
-        self.check_open()?;
-        validate_topic_name(name)?;
+        self.create_topic_as(name, partitions, config, false)
+    }
+
+    /// Creates one of Kafka's internal topics (for the group coordinator's
+    /// offset store); the public `create_topic` refuses their names.
+    pub fn create_internal_topic(
+        &self,
+        name: &str,
+        partitions: u32,
+        config: Option<TopicConfig>,
+    ) -> Result<()> {
+        self.create_topic_as(name, partitions, config, true)
+    }
+
+    fn create_topic_as(
+        &self,
+        name: &str,
+        partitions: u32,
+        config: Option<TopicConfig>,
+        internal: bool,
+    ) -> Result<()> {
+        self.check_writable()?;
         if partitions == 0 || partitions > PARTITIONS_MAX {
             return Err(Error::InvalidArgument(format!(
                 "a topic needs 1 to {PARTITIONS_MAX} partitions, not {partitions}"
@@ -339,20 +660,34 @@ impl Engine {
         if self.inner.topics.read().contains_key(name) {
             return Err(Error::TopicExists(name.to_string()));
         }
+        validate_new_topic_name(name, internal, self.inner.topics.read().keys())?;
+        self.check_partition_dirs_free(name, 0..partitions)?;
         let meta = TopicMeta {
             name: name.to_string(),
             partitions,
             config: config.clone(),
         };
+        // The metadata first: a crash before the directories exist leaves a
+        // topic whose missing directories the next open creates, never
+        // segment directories without a topic (which open would adopt).
+        self.write_meta(&meta)?;
         let config = Arc::new(config);
         let mut parts = Vec::with_capacity(partitions as usize);
         for p in 0..partitions {
-            let (part, _) = self.open_new_partition(name, p, config.clone())?;
-            parts.push(part);
+            match self.open_new_partition(name, p, config.clone()) {
+                Ok(part) => parts.push(part),
+                Err(e) => {
+                    // Undo what this call created, and only that.
+                    for part in parts {
+                        let _ = part.destroy();
+                    }
+                    let _ = remove_segment_files_in(&partition_dir(&self.inner.dir, name, p));
+                    let path = meta_dir(&self.inner.dir).join(format!("{name}.json"));
+                    let _ = std::fs::remove_file(&path);
+                    return Err(e);
+                }
+            }
         }
-        // The metadata file makes the topic exist; written after its
-        // directories so a crash in between leaves only orphans to sweep.
-        self.write_meta(&meta)?;
         self.inner.topics.write().insert(
             name.to_string(),
             Arc::new(Topic {
@@ -364,33 +699,45 @@ impl Engine {
         Ok(())
     }
 
+    /// Refuses to create partitions whose directories already hold files:
+    /// they are someone's data (a Kafka partition, a user's folder).
+    fn check_partition_dirs_free(&self, name: &str, range: std::ops::Range<u32>) -> Result<()> {
+        for p in range {
+            let pdir = partition_dir(&self.inner.dir, name, p);
+            let occupied = std::fs::read_dir(&pdir).is_ok_and(|mut e| e.next().is_some());
+            if occupied || (pdir.exists() && !pdir.is_dir()) {
+                return Err(Error::TopicExists(format!(
+                    "{name} (its partition directory {} already exists and is not empty; nothing was created)",
+                    pdir.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+
     fn open_new_partition(
         &self,
         name: &str,
         p: u32,
         config: Arc<TopicConfig>,
-    ) -> Result<(Arc<Partition>, Option<RecoveryReport>)> {
+    ) -> Result<Arc<Partition>> {
         let pdir = partition_dir(&self.inner.dir, name, p);
-        if pdir.exists() {
-            std::fs::remove_dir_all(&pdir)
-                .map_err(|e| Error::io("clear partition dir", &pdir, e))?;
-        }
-        Partition::open(
+        let (part, reports) = Partition::open(
             name,
             p,
             pdir,
+            &self.inner.dir,
             config,
             self.inner.storage.clone(),
             self.flusher_handle.clone(),
-            true,
-            None,
-            None,
-        )
+        )?;
+        debug_assert!(reports.is_empty(), "a new partition has nothing to recover");
+        Ok(part)
     }
 
     /// Grows a topic to `total` partitions (Kafka's CreatePartitions).
     pub fn create_partitions(&self, name: &str, total: u32) -> Result<()> {
-        self.check_open()?;
+        self.check_writable()?;
         let _admin = self.inner.admin.lock();
         let topic = self.topic(name)?;
         let current = topic.partition_count();
@@ -399,10 +746,12 @@ impl Engine {
                 "topic `{name}` has {current} partitions; the new count must be larger and at most {PARTITIONS_MAX}, not {total}"
             )));
         }
+        refuse_internal(name, "grow")?;
+        self.check_partition_dirs_free(name, current..total)?;
         let config = topic.config();
         let mut added = Vec::new();
         for p in current..total {
-            added.push(self.open_new_partition(name, p, config.clone())?.0);
+            added.push(self.open_new_partition(name, p, config.clone())?);
         }
         self.write_meta(&TopicMeta {
             name: name.to_string(),
@@ -414,7 +763,8 @@ impl Engine {
     }
 
     pub fn set_topic_config(&self, name: &str, config: TopicConfig) -> Result<()> {
-        self.check_open()?;
+        self.check_writable()?;
+        refuse_internal(name, "alter")?;
         config.validate()?;
         let _admin = self.inner.admin.lock();
         let topic = self.topic(name)?;
@@ -431,21 +781,31 @@ impl Engine {
         Ok(())
     }
 
+    /// Deletes a topic: the only path that removes segment files, and only
+    /// those of the topic's own partitions. Its metadata is renamed to
+    /// `<name>.json.deleting` first, so a crash part-way is finished by the
+    /// next open instead of leaving segment directories it would adopt.
     pub fn delete_topic(&self, name: &str) -> Result<()> {
-        self.check_open()?;
+        self.check_writable()?;
+        refuse_internal(name, "delete")?;
         let _admin = self.inner.admin.lock();
-        let topic = self.inner.topics.write().remove(name).ok_or_else(|| {
-            Error::UnknownTopicOrPartition {
-                topic: name.to_string(),
-                partition: 0,
-            }
-        })?;
-        let path = meta_dir(&self.inner.dir).join(format!("{name}.json"));
-        std::fs::remove_file(&path).map_err(|e| Error::io("delete topic metadata", &path, e))?;
-        let _ = self.inner.storage.sync_dir(&meta_dir(&self.inner.dir));
+        let topic = self.topic(name)?;
+        let mdir = meta_dir(&self.inner.dir);
+        let path = mdir.join(format!("{name}.json"));
+        let deleting = mdir.join(format!("{name}{DELETING_SUFFIX}"));
+        std::fs::rename(&path, &deleting)
+            .map_err(|e| Error::io("mark topic for deletion", &path, e))?;
+        self.inner
+            .storage
+            .sync_dir(&mdir)
+            .map_err(|e| Error::io("sync topic metadata", &mdir, e))?;
+        self.inner.topics.write().remove(name);
         for p in topic.partitions() {
             p.destroy()?;
         }
+        std::fs::remove_file(&deleting)
+            .map_err(|e| Error::io("delete topic metadata", &deleting, e))?;
+        let _ = self.inner.storage.sync_dir(&mdir);
         Ok(())
     }
 
@@ -478,7 +838,25 @@ impl Engine {
             })
     }
 
+    /// Appends one batch. Kafka's internal topics are refused here: only
+    /// `append_internal` (the group coordinator's offset store) writes them.
     pub fn append(&self, topic: &str, partition: u32, batch: &[u8]) -> Result<AppendOutcome> {
+        refuse_internal(topic, "produce to")?;
+        self.partition(topic, partition)?.append(batch)
+    }
+
+    /// Appends to one of Kafka's internal topics.
+    pub fn append_internal(
+        &self,
+        topic: &str,
+        partition: u32,
+        batch: &[u8],
+    ) -> Result<AppendOutcome> {
+        if !is_internal_topic(topic) {
+            return Err(Error::InvalidArgument(format!(
+                "`{topic}` is not an internal topic"
+            )));
+        }
         self.partition(topic, partition)?.append(batch)
     }
 
@@ -490,6 +868,7 @@ impl Engine {
         partition: u32,
         batch: &[u8],
     ) -> Result<AppendOutcome> {
+        refuse_internal(topic, "produce to")?;
         let p = self.partition(topic, partition)?;
         let outcome = p.append(batch)?;
         if outcome.needs_sync {
@@ -521,12 +900,29 @@ impl Engine {
 
     /// Runs retention on every partition now.
     pub fn enforce_retention(&self) -> Result<usize> {
-        self.check_open()?;
+        self.check_writable()?;
         enforce_retention(&self.inner)
     }
 
     /// Writes the log-start checkpoint (after DeleteRecords, so a restart keeps it).
     pub fn delete_records(&self, topic: &str, partition: u32, offset: u64) -> Result<u64> {
+        refuse_internal(topic, "delete records of")?;
+        self.delete_records_unchecked(topic, partition, offset)
+    }
+
+    /// DeleteRecords on one of Kafka's internal topics (the offset store
+    /// compacting itself).
+    pub fn delete_records_internal(&self, topic: &str, partition: u32, offset: u64) -> Result<u64> {
+        if !is_internal_topic(topic) {
+            return Err(Error::InvalidArgument(format!(
+                "`{topic}` is not an internal topic"
+            )));
+        }
+        self.delete_records_unchecked(topic, partition, offset)
+    }
+
+    fn delete_records_unchecked(&self, topic: &str, partition: u32, offset: u64) -> Result<u64> {
+        self.check_writable()?;
         let start = self.partition(topic, partition)?.delete_records(offset)?;
         write_checkpoints(&self.inner)?;
         Ok(start)
@@ -535,7 +931,7 @@ impl Engine {
     /// A new producer id for an idempotent producer (epoch 0). Ids are
     /// unique across restarts: they are reserved on disk in blocks.
     pub fn allocate_producer_id(&self) -> Result<i64> {
-        self.check_open()?;
+        self.check_writable()?;
         let mut ids = self.inner.producer_ids.lock();
         if ids.0 >= ids.1 {
             let end = ids.1 + PRODUCER_ID_BLOCK;
@@ -551,17 +947,25 @@ impl Engine {
         Ok(id)
     }
 
-    /// Flushes everything, writes checkpoints and the clean-shutdown marker,
-    /// stops the flusher and releases the lock. Views handed out earlier
-    /// remain valid. A failure leaves no marker, so the next open recovers.
+    /// Flushes everything, seals every active segment, writes checkpoints
+    /// and the clean-shutdown marker, stops the flusher and releases the
+    /// lock. Views handed out earlier remain valid. A failure leaves no
+    /// marker, so the next open recovers. An engine whose open failed, or
+    /// that was opened read-only, writes nothing here.
     pub fn close(&self) -> Result<()> {
         if self.inner.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
+        let writes = self.inner.opened.load(Ordering::Acquire) && !self.inner.read_only;
         let mut result = Ok(());
         for t in self.topics() {
             for p in t.partitions() {
-                if let Err(e) = p.close() {
+                let closed = if writes {
+                    p.close()
+                } else {
+                    p.close_without_writing()
+                };
+                if let Err(e) = closed {
                     if result.is_ok() {
                         result = Err(e);
                     }
@@ -571,10 +975,10 @@ impl Engine {
         if let Some(mut f) = self.flusher.lock().take() {
             f.stop();
         }
-        if result.is_ok() {
+        if writes && result.is_ok() {
             result = write_checkpoints(&self.inner);
         }
-        if result.is_ok() {
+        if writes && result.is_ok() {
             let marker = self.inner.dir.join(CLEAN_SHUTDOWN_FILE);
             result = self
                 .inner
@@ -594,6 +998,165 @@ impl Engine {
 impl Drop for Engine {
     fn drop(&mut self) {
         let _ = self.close();
+    }
+}
+
+/// Phase 1 of open at the directory level: reads topic metadata, the
+/// checkpoints and the list of partition directories. Writes nothing.
+fn plan_open(dir: &Path) -> Result<OpenPlan> {
+    let mdir = meta_dir(dir);
+    let mut metas = Vec::new();
+    let mut deleting = Vec::new();
+    let mut reports = Vec::new();
+    match std::fs::read_dir(&mdir) {
+        Ok(entries) => {
+            for entry in entries {
+                let entry = entry.map_err(|e| Error::io("list topics", &mdir, e))?;
+                let path = entry.path();
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.ends_with(DELETING_SUFFIX) {
+                    deleting.push((path.clone(), read_meta(&path)?));
+                } else if name.ends_with(".json") {
+                    metas.push(read_meta(&path)?);
+                }
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io("list topics", &mdir, e)),
+    }
+    metas.sort_by(|a, b| a.name.cmp(&b.name));
+    let known: BTreeMap<&str, u32> = metas
+        .iter()
+        .map(|m| (m.name.as_str(), m.partitions))
+        .collect();
+    let being_deleted: BTreeMap<&str, u32> = deleting
+        .iter()
+        .map(|(_, m)| (m.name.as_str(), m.partitions))
+        .collect();
+    let mut adopt: BTreeMap<String, Vec<FoundPartition>> = BTreeMap::new();
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io("list data directory", dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("list data directory", dir, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        if name.starts_with('.') || !path.is_dir() {
+            continue;
+        }
+        let Some((topic, p)) = parse_partition_dir_name(&name) else {
+            continue;
+        };
+        if known.get(topic).is_some_and(|&n| p < n) {
+            continue;
+        }
+        if being_deleted.get(topic).is_some_and(|&n| p < n) {
+            continue;
+        }
+        let why = if known.contains_key(topic) {
+            Some(format!(
+                "topic `{topic}` has {} partition(s), so this directory is not one of them; left as it is",
+                known.get(topic).copied().unwrap_or(0)
+            ))
+        } else if is_internal_topic(topic)
+            || topic.starts_with('.')
+            || RESERVED_NAMES.contains(&topic)
+        {
+            Some(format!("`{topic}` is a reserved topic name; left as it is"))
+        } else if !holds_segments(&path) {
+            Some("named like a partition but holds no segment file; left as it is".to_string())
+        } else {
+            None
+        };
+        match why {
+            Some(reason) => reports.push(directory_report(path, RecoveryAction::Ignored, reason)),
+            None => adopt
+                .entry(topic.to_string())
+                .or_default()
+                .push(FoundPartition {
+                    topic: topic.to_string(),
+                    partition: p,
+                    dir: path,
+                }),
+        }
+    }
+    // Adoption must not create a name clash a create would refuse.
+    let names: Vec<String> = known.keys().map(|k| k.to_string()).collect();
+    let mut clashing = Vec::new();
+    for (topic, found) in &adopt {
+        if validate_new_topic_name(topic, false, names.iter()).is_err() {
+            for f in found {
+                debug_assert_eq!(&f.topic, topic);
+                reports.push(directory_report(
+                    f.dir.clone(),
+                    RecoveryAction::Ignored,
+                    format!("topic `{topic}` would collide with an existing topic; left as it is"),
+                ));
+            }
+            clashing.push(topic.clone());
+        }
+    }
+    for t in clashing {
+        adopt.remove(&t);
+    }
+    let mirrors = dir.join(".meta");
+    let recovery = checkpoint::read_checked(
+        &dir.join(RECOVERY_POINT_FILE),
+        &mirrors.join(RECOVERY_POINT_FILE),
+    );
+    let starts = checkpoint::read_checked(&dir.join(LOG_START_FILE), &mirrors.join(LOG_START_FILE));
+    for (doubt, file) in [
+        (recovery.doubt, RECOVERY_POINT_FILE),
+        (starts.doubt, LOG_START_FILE),
+    ] {
+        if let Some(reason) = doubt {
+            reports.push(directory_report(
+                dir.join(file),
+                RecoveryAction::Corrected,
+                reason,
+            ));
+        }
+    }
+    Ok(OpenPlan {
+        metas,
+        deleting,
+        adopt,
+        reports,
+        // An unreadable recovery point only makes recovery scan more.
+        recovery_points: recovery.checkpoint.unwrap_or_default(),
+        log_starts: starts.checkpoint.unwrap_or_default(),
+    })
+}
+
+/// Removes the segment files (ferrolog's and Kafka's names: 20 digits and
+/// `.log`, `.index`, `.timeindex`) in `dir`, then `dir` itself if that
+/// leaves it empty. Anything else in it stays.
+fn remove_segment_files_in(dir: &Path) -> Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io("list partition dir", dir, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("list partition dir", dir, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let stem = name
+            .strip_suffix(".log")
+            .or_else(|| name.strip_suffix(".index"))
+            .or_else(|| name.strip_suffix(".timeindex"));
+        if stem.is_some_and(|s| s.len() == 20 && s.bytes().all(|b| b.is_ascii_digit())) {
+            let path = entry.path();
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("delete segment", &path, e)),
+            }
+        }
+    }
+    match std::fs::remove_dir(dir) {
+        Ok(()) => Ok(()),
+        // Not empty: someone else's files are in it; they stay.
+        Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("delete partition dir", dir, e)),
     }
 }
 
@@ -622,12 +1185,22 @@ fn write_checkpoints(inner: &Inner) -> Result<()> {
             starts.insert(key, start);
         }
     }
-    checkpoint::write(
+    if inner.read_only {
+        return Ok(());
+    }
+    let mdir = inner.dir.join(".meta");
+    checkpoint::write_with_mirror(
         &*inner.storage,
         &inner.dir.join(RECOVERY_POINT_FILE),
+        &mdir.join(RECOVERY_POINT_FILE),
         &recovery,
     )?;
-    checkpoint::write(&*inner.storage, &inner.dir.join(LOG_START_FILE), &starts)
+    checkpoint::write_with_mirror(
+        &*inner.storage,
+        &inner.dir.join(LOG_START_FILE),
+        &mdir.join(LOG_START_FILE),
+        &starts,
+    )
 }
 
 fn enforce_retention(inner: &Inner) -> Result<usize> {
@@ -650,6 +1223,25 @@ fn tick(weak: &Weak<Inner>, now: Instant) -> Instant {
     };
     if inner.closed.load(Ordering::Acquire) {
         return far;
+    }
+    if inner.read_only {
+        // Read-only: poll the files for another process's appends while
+        // anyone waits for data; write nothing.
+        let partitions: Vec<Arc<Partition>> = inner
+            .topics
+            .read()
+            .values()
+            .flat_map(|t| t.partitions())
+            .collect();
+        let mut waiting = false;
+        for p in &partitions {
+            waiting |= p.refresh_live().unwrap_or(true);
+        }
+        return if waiting {
+            now + partition::LIVE_POLL_INTERVAL
+        } else {
+            far
+        };
     }
     let mut next = far;
     let partitions: Vec<Arc<Partition>> = inner

@@ -9,6 +9,7 @@ use crate::batch::BatchError;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
@@ -83,6 +84,9 @@ pub enum Error {
         current: i16,
     },
 
+    #[error("read-only: {0}")]
+    ReadOnly(String),
+
     #[error("a partition of {topic} is full: segment of {size_bytes} bytes cannot take a {batch_bytes}-byte batch")]
     SegmentFull {
         topic: String,
@@ -111,6 +115,7 @@ impl Error {
             Error::SegmentFull { .. } => "ERR_SEGMENT_FULL",
             Error::OutOfOrderSequence { .. } => "ERR_OUT_OF_ORDER_SEQUENCE",
             Error::InvalidProducerEpoch { .. } => "ERR_INVALID_PRODUCER_EPOCH",
+            Error::ReadOnly(_) => "ERR_READ_ONLY",
         }
     }
 

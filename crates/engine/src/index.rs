@@ -19,6 +19,10 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::io::Storage;
 
+/// The largest index file read whole: 64 MiB (Kafka's default
+/// segment.index.bytes is 10 MiB).
+pub const INDEX_FILE_BYTES_MAX: u64 = 64 << 20;
+
 pub trait IndexEntry: Copy + std::fmt::Debug {
     const SIZE: usize;
     fn encode(&self, out: &mut Vec<u8>);
@@ -78,24 +82,51 @@ impl IndexEntry for TimeEntry {
 /// One index file and its entries.
 pub struct IndexFile<E: IndexEntry> {
     path: PathBuf,
-    file: File,
+    /// None when opened read-only: entries live in memory only.
+    file: Option<File>,
     entries: Vec<E>,
     /// How many leading entries are already in the file.
     persisted: usize,
 }
 
 impl<E: IndexEntry> IndexFile<E> {
-    /// Opens (creating if absent) and reads every entry without judging
-    /// them; `validate` with the segment's facts decides whether to keep them.
-    pub fn open(path: &Path) -> Result<IndexFile<E>> {
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|e| Error::io("open index", path, e))?;
-        let mut bytes = Vec::new();
+    /// Opens (creating if absent, when `writable`) and reads every entry
+    /// without judging them; `validate` with the segment's facts decides
+    /// whether to keep them. Read-only, a missing file is an empty index
+    /// that is never written.
+    pub fn open(path: &Path, writable: bool) -> Result<IndexFile<E>> {
+        let mut options = OpenOptions::new();
+        options.read(true);
+        if writable {
+            options.write(true).create(true).truncate(false);
+        }
+        let mut file = match options.open(path) {
+            Ok(f) => f,
+            Err(e) if !writable && e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(IndexFile {
+                    path: path.to_path_buf(),
+                    file: None,
+                    entries: Vec::new(),
+                    persisted: 0,
+                })
+            }
+            Err(e) => return Err(Error::io("open index", path, e)),
+        };
+        let len = file
+            .metadata()
+            .map_err(|e| Error::io("stat index", path, e))?
+            .len();
+        // An index holds at most one entry per index interval of a segment
+        // no larger than SEGMENT_BYTES_MAX; anything larger is not ours to
+        // read whole (Kafka preallocates 10 MiB, still far below this).
+        if len > INDEX_FILE_BYTES_MAX {
+            return Err(Error::corrupt(
+                path,
+                0,
+                format!("index file is {len} bytes, more than an index may hold"),
+            ));
+        }
+        let mut bytes = Vec::with_capacity(len as usize);
         file.read_to_end(&mut bytes)
             .map_err(|e| Error::io("read index", path, e))?;
         // A torn tail entry (a crash mid-write) is dropped, not trusted.
@@ -105,8 +136,12 @@ impl<E: IndexEntry> IndexFile<E> {
             .collect();
         Ok(IndexFile {
             path: path.to_path_buf(),
-            file,
-            persisted: if bytes.len() % E::SIZE == 0 { whole } else { 0 },
+            persisted: if bytes.len() % E::SIZE == 0 && writable {
+                whole
+            } else {
+                0
+            },
+            file: writable.then_some(file),
             entries,
         })
     }
@@ -123,6 +158,24 @@ impl<E: IndexEntry> IndexFile<E> {
         self.entries.push(entry);
     }
 
+    /// Records that the file already holds the first `n` entries (when a
+    /// rebuild produced exactly what the file had).
+    pub fn mark_persisted(&mut self, n: usize) {
+        if self.file.is_some() {
+            self.persisted = self.persisted.max(n.min(self.entries.len()));
+        }
+    }
+
+    /// Takes back entries the file holds, whole (they were checked).
+    pub fn restore(&mut self, entries: &[E]) {
+        self.entries = entries.to_vec();
+        self.persisted = if self.file.is_some() {
+            entries.len()
+        } else {
+            0
+        };
+    }
+
     /// Forgets every entry (before a rebuild).
     pub fn clear(&mut self) {
         self.entries.clear();
@@ -137,15 +190,19 @@ impl<E: IndexEntry> IndexFile<E> {
 
     /// Writes the entries the file lacks, and trims anything after them.
     pub fn persist(&mut self, storage: &dyn Storage) -> Result<()> {
-        let on_disk = self
-            .file
+        let Some(file) = self.file.as_ref() else {
+            return Err(Error::ReadOnly(format!(
+                "{} was opened read-only",
+                self.path.display()
+            )));
+        };
+        let on_disk = file
             .metadata()
             .map_err(|e| Error::io("stat index", &self.path, e))?
             .len();
         let want = (self.entries.len() * E::SIZE) as u64;
         if on_disk > want || (self.persisted * E::SIZE) as u64 > on_disk {
-            self.file
-                .set_len((self.persisted * E::SIZE) as u64)
+            file.set_len((self.persisted * E::SIZE) as u64)
                 .map_err(|e| Error::io("truncate index", &self.path, e))?;
         }
         if self.persisted < self.entries.len() {
@@ -154,7 +211,7 @@ impl<E: IndexEntry> IndexFile<E> {
                 e.encode(&mut buf);
             }
             storage
-                .write_at(&self.file, (self.persisted * E::SIZE) as u64, &buf)
+                .write_at(file, (self.persisted * E::SIZE) as u64, &buf)
                 .map_err(|e| Error::io("write index", &self.path, e))?;
             self.persisted = self.entries.len();
         }

@@ -35,6 +35,7 @@ mod lock;
 pub mod mmap;
 mod partition;
 pub mod producer_state;
+pub mod recovery;
 pub mod segment;
 pub mod varint;
 

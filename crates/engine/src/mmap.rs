@@ -17,11 +17,18 @@
 //!
 //! 1. Nobody touches bytes at or past `backed_bytes`, which only grows while
 //!    a map exists (checked in every accessor here).
-//! 2. No file that is mapped in this process is ever shrunk: every map
-//!    registers its file, and `shrink_if_unmapped` refuses while any map of
-//!    that file is alive. Views handed to JavaScript keep their map alive, so
-//!    they stay valid after close, retention and topic deletion (an unlinked
-//!    file lives on while mapped).
+//! 2. No mapped page ever lies past the end of its file: every map
+//!    registers its region, and `trim_file`, the only way a segment file is
+//!    shrunk, first replaces each live private map's pages past the new end
+//!    with anonymous zero pages (mmap MAP_FIXED, atomic per call), and
+//!    refuses while a shared (writer) map would reach past it. Views handed
+//!    to JavaScript keep their map alive, so they stay valid after close,
+//!    trimming, retention and topic deletion (an unlinked file lives on while
+//!    mapped); past the data they read zeros instead of faulting.
+//!
+//! A file shrunk by another program is outside these rules (the directory
+//! lock keeps other ferrolog processes out, not `truncate(1)`); lmdb
+//! documents the same hazard.
 
 #![allow(unsafe_code)]
 
@@ -81,32 +88,23 @@ impl PublishedSizes {
 
 type FileKey = (u64, u64);
 
-/// Live maps per file (device, inode), process-wide.
-static MAPPED_FILES: Mutex<Option<HashMap<FileKey, usize>>> = Mutex::new(None);
+/// One live region as the registry knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RegionEntry {
+    addr: usize,
+    len: usize,
+    /// MAP_SHARED (the writer's map): never replaced by anonymous pages.
+    shared: bool,
+}
+
+/// Live regions per file (device, inode), process-wide. The lock is held
+/// across every map, unmap and trim, so a trim can never remap an address
+/// range that another thread has just unmapped.
+static MAPPED_FILES: Mutex<Option<HashMap<FileKey, Vec<RegionEntry>>>> = Mutex::new(None);
 
 fn file_key(file: &File) -> io::Result<FileKey> {
     let meta = file.metadata()?;
     Ok((meta.dev(), meta.ino()))
-}
-
-fn register(key: FileKey) {
-    let mut guard = MAPPED_FILES.lock();
-    *guard
-        .get_or_insert_with(HashMap::new)
-        .entry(key)
-        .or_insert(0) += 1;
-}
-
-fn unregister(key: FileKey) {
-    let mut guard = MAPPED_FILES.lock();
-    if let Some(map) = guard.as_mut() {
-        if let Some(count) = map.get_mut(&key) {
-            *count -= 1;
-            if *count == 0 {
-                map.remove(&key);
-            }
-        }
-    }
 }
 
 /// Whether any map of this file is alive in this process.
@@ -115,21 +113,75 @@ pub fn is_mapped(file: &File) -> io::Result<bool> {
     Ok(MAPPED_FILES
         .lock()
         .as_ref()
-        .is_some_and(|m| m.contains_key(&key)))
+        .is_some_and(|m| m.get(&key).is_some_and(|v| !v.is_empty())))
 }
 
-/// Shrinks `file` to `len` bytes unless a map of it is alive. Returns whether
-/// it shrank. The registry lock is held across the check and the truncate so
-/// no map can be created in between.
-pub fn shrink_if_unmapped(file: &File, len: u64) -> io::Result<bool> {
+fn page_bytes() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(n).ok().filter(|n| *n > 0).unwrap_or(4096)
+}
+
+/// Shrinks `file` to `len` bytes, keeping every live private map of it safe
+/// to touch end to end: their pages from the first whole page past `len` are
+/// replaced with anonymous zero pages before the truncate (the page holding
+/// the new end stays file-backed; the kernel zero-fills past the end within
+/// it). Fails, changing nothing, while a shared (writer) map reaches past
+/// `len`: its stores would be lost. Growing is refused: that is allocation's job.
+pub fn trim_file(file: &File, len: u64) -> io::Result<()> {
     let key = file_key(file)?;
+    let current = file.metadata()?.len();
+    if len > current {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("trim to {len} bytes would grow a {current}-byte file"),
+        ));
+    }
+    if len == current {
+        return Ok(());
+    }
+    let page = page_bytes();
+    let keep = usize::try_from(len)
+        .ok()
+        .and_then(|l| l.checked_add(page - 1))
+        .map(|l| l / page * page)
+        .ok_or_else(|| io::Error::other("trim length overflows"))?;
     let guard = MAPPED_FILES.lock();
-    if guard.as_ref().is_some_and(|m| m.contains_key(&key)) {
-        return Ok(false);
+    let regions: &[RegionEntry] = guard
+        .as_ref()
+        .and_then(|m| m.get(&key))
+        .map_or(&[], |v| v.as_slice());
+    if regions.iter().any(|r| r.shared && r.len > keep) {
+        return Err(io::Error::new(
+            io::ErrorKind::ResourceBusy,
+            "the writer still maps the bytes to trim",
+        ));
+    }
+    for r in regions.iter().filter(|r| r.len > keep) {
+        // SAFETY: addr..addr+len is a live private region of ours (the
+        // registry lock is held, and regions unregister under it before
+        // they unmap); MAP_FIXED atomically replaces its pages from `keep`
+        // to its end with fresh anonymous ones of the same protection, so a
+        // concurrent reader sees either the old pages or zeros, never a hole.
+        let ptr = unsafe {
+            libc::mmap(
+                (r.addr + keep) as *mut libc::c_void,
+                r.len - keep,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        debug_assert_eq!(ptr as usize, r.addr + keep, "MAP_FIXED keeps the address");
     }
     file.set_len(len)?;
     drop(guard);
-    Ok(true)
+    debug_assert_eq!(file.metadata().map(|m| m.len()).ok(), Some(len));
+    Ok(())
 }
 
 /// One mmap(2) region and its registration.
@@ -150,32 +202,49 @@ impl Region {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty map"));
         }
         let key = file_key(file)?;
-        // Register before mapping, so a concurrent shrink cannot slip in.
-        register(key);
+        // Map and register under the registry lock, so a concurrent trim
+        // either sees this region or truncated before it existed.
+        let mut guard = MAPPED_FILES.lock();
         // SAFETY: a fresh mapping at an address of the kernel's choosing;
         // the fd is valid for the call, and the map outlives the fd safely.
         let ptr =
             unsafe { libc::mmap(std::ptr::null_mut(), len, prot, flags, file.as_raw_fd(), 0) };
         if ptr == libc::MAP_FAILED {
-            let err = io::Error::last_os_error();
-            unregister(key);
-            return Err(err);
+            return Err(io::Error::last_os_error());
         }
         let Some(ptr) = NonNull::new(ptr.cast::<u8>()) else {
-            unregister(key);
             return Err(io::Error::other("mmap returned null"));
         };
+        guard
+            .get_or_insert_with(HashMap::new)
+            .entry(key)
+            .or_default()
+            .push(RegionEntry {
+                addr: ptr.as_ptr() as usize,
+                len,
+                shared: flags & libc::MAP_SHARED != 0,
+            });
         Ok(Region { ptr, len, key })
     }
 }
 
 impl Drop for Region {
     fn drop(&mut self) {
-        // SAFETY: ptr/len came from a successful mmap and are unmapped once.
+        let mut guard = MAPPED_FILES.lock();
+        if let Some(map) = guard.as_mut() {
+            if let Some(v) = map.get_mut(&self.key) {
+                let addr = self.ptr.as_ptr() as usize;
+                v.retain(|r| r.addr != addr);
+                if v.is_empty() {
+                    map.remove(&self.key);
+                }
+            }
+        }
+        // SAFETY: ptr/len came from a successful mmap and are unmapped once,
+        // under the registry lock (see `trim_file`).
         unsafe {
             libc::munmap(self.ptr.as_ptr().cast(), self.len);
         }
-        unregister(self.key);
     }
 }
 
@@ -319,7 +388,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_stop_at_the_published_size_and_shrink_waits_for_unmap() {
+    fn reads_stop_at_the_published_size_and_trim_keeps_views_safe() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("f");
         let file = std::fs::OpenOptions::new()
@@ -339,11 +408,22 @@ mod tests {
         assert_eq!(r.read(0, 5), Some(&b"hello"[..]));
         assert!(w.write(8190, b"abc").is_err(), "past allocation is refused");
         assert!(is_mapped(&file).expect("meta"));
-        assert!(!shrink_if_unmapped(&file, 5).expect("shrink"));
+        assert!(
+            trim_file(&file, 5).is_err(),
+            "the writer's map blocks a trim"
+        );
         drop(w);
-        assert!(!shrink_if_unmapped(&file, 5).expect("shrink"));
+        // A reader's view over the whole map stays touchable after the trim.
+        trim_file(&file, 5).expect("trim with a live reader");
+        let (ptr, len) = r.external_parts();
+        // SAFETY: the test reads every byte of the exposed range, as a
+        // JavaScript view over it may; the trim replaced the tail with zeros.
+        let all = unsafe { std::slice::from_raw_parts(ptr, len) };
+        assert_eq!(&all[..5], b"hello");
+        assert!(all[5..].iter().all(|b| *b == 0), "the tail reads zeros");
+        assert_eq!(r.read(0, 5), Some(&b"hello"[..]));
         drop(r);
-        assert!(shrink_if_unmapped(&file, 5).expect("shrink"));
+        assert!(!is_mapped(&file).expect("meta"));
         assert_eq!(file.metadata().expect("meta").len(), 5);
     }
 }

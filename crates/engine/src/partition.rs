@@ -16,7 +16,14 @@ use crate::flusher::FlusherHandle;
 use crate::io::Storage;
 use crate::mmap::ReadMap;
 use crate::producer_state::{Check, ProducerStates};
-use crate::segment::{self, ScanMode, ScanStop, Segment};
+use crate::recovery::{self, ScanOptions};
+use crate::segment::{self, Segment};
+
+/// Read-only partitions look at the files for another process's appends at
+/// most this often from reads, and this often for long-poll waiters (the
+/// flusher thread polls; a cross-process wait resolves within about this).
+pub const LIVE_REFRESH_MIN_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
+pub const LIVE_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(25);
 
 /// The most long-poll waiters one partition holds at once.
 pub const WAITERS_PER_PARTITION_MAX: usize = 65_536;
@@ -79,16 +86,7 @@ pub struct ReadResult {
     pub watermarks: Watermarks,
 }
 
-/// What an opening scan found and repaired.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecoveryReport {
-    pub topic: String,
-    pub partition: u32,
-    pub truncated_at_offset: u64,
-    pub truncated_segment: PathBuf,
-    pub deleted_segments: usize,
-    pub reason: String,
-}
+pub use crate::recovery::RecoveryReport;
 
 pub type SyncCallback = Box<dyn FnOnce(Result<()>) + Send>;
 pub type DataCallback = Box<dyn FnOnce(DataOutcome) + Send>;
@@ -115,6 +113,11 @@ struct State {
     durable_offset: u64,
     /// Set by a failed fsync: the partition takes no more writes.
     poisoned: Option<String>,
+    /// Opened read-only: no appends, no writes of any kind.
+    read_only: bool,
+    /// Read-only: when the files were last looked at for another process's
+    /// appends, rolls and retention.
+    last_refresh: Instant,
     closed: bool,
     /// Files of rolled segments not yet fsynced.
     unsynced_files: Vec<Arc<File>>,
@@ -144,95 +147,55 @@ impl Partition {
         &self.dir
     }
 
-    /// Opens (or creates) the partition in `dir`, recovering it as Kafka
-    /// does: segments from `recovery_point` on (all of them when `clean` is
-    /// false and no recovery point is known) are scanned batch by batch with
-    /// CRC checks; the first invalid batch ends the log there and later
-    /// segments are deleted.
+    /// Opens (or creates) the partition in `dir`: scans it and applies what
+    /// recovery decided at once. The engine's own open runs the two phases
+    /// itself (`recovery::scan` for every partition, then `recovery::apply`),
+    /// so that a failure part-way writes nothing.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn open(
+        topic: &str,
+        id: u32,
+        dir: PathBuf,
+        data_dir: &Path,
+        config: Arc<TopicConfig>,
+        storage: Arc<dyn Storage>,
+        flusher: FlusherHandle,
+    ) -> Result<(Arc<Partition>, Vec<RecoveryReport>)> {
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io("create partition dir", &dir, e))?;
+        let mut scanned = recovery::scan(
+            &dir,
+            &ScanOptions {
+                index_interval_bytes: config.index_interval_bytes,
+                clean: true,
+                recovery_point: None,
+                writable: true,
+            },
+        )?;
+        let reports = recovery::apply(&mut scanned, &dir, data_dir, topic, id, &*storage)?;
+        let p = Partition::from_scanned(
+            topic, id, dir, config, storage, flusher, scanned, true, None, None, false,
+        )?;
+        Ok((p, reports))
+    }
+
+    /// Builds the partition from scanned (and, unless read-only, repaired)
+    /// segments. `log_start_checkpoint` is checked against them.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn from_scanned(
         topic: &str,
         id: u32,
         dir: PathBuf,
         config: Arc<TopicConfig>,
         storage: Arc<dyn Storage>,
         flusher: FlusherHandle,
+        scanned: recovery::Scanned,
         clean: bool,
         recovery_point: Option<u64>,
         log_start_checkpoint: Option<u64>,
-    ) -> Result<(Arc<Partition>, Option<RecoveryReport>)> {
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io("create partition dir", &dir, e))?;
-        let mut bases = Vec::new();
-        let entries =
-            std::fs::read_dir(&dir).map_err(|e| Error::io("list partition dir", &dir, e))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| Error::io("list partition dir", &dir, e))?;
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if let Some(base) = segment::parse_log_file_name(&name) {
-                bases.push(base);
-            } else if name.ends_with(".tmp") || name.ends_with(".deleted") {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
-        bases.sort_unstable();
-        let mut segments: Vec<Segment> = Vec::with_capacity(bases.len().max(1));
-        let mut report = None;
-        for (i, &base) in bases.iter().enumerate() {
-            let expected = segments.last().map(|s: &Segment| s.next_offset());
-            let mode = if !clean
-                && recovery_point.is_none_or(|rp| {
-                    // Scan this segment if the recovery point is inside or before it.
-                    bases.get(i + 1).is_none_or(|&next| next > rp)
-                }) {
-                ScanMode::Full
-            } else {
-                ScanMode::Tail
-            };
-            let broken = match expected {
-                Some(want) if want != base => Some(format!(
-                    "segment {base} does not start at offset {want}, where the previous one ends"
-                )),
-                _ => None,
-            };
-            if let Some(reason) = broken {
-                let deleted = bases.len() - i;
-                for &b in &bases[i..] {
-                    remove_segment_files(&dir, b)?;
-                }
-                report = Some(RecoveryReport {
-                    topic: topic.to_string(),
-                    partition: id,
-                    truncated_at_offset: expected.unwrap_or(base),
-                    truncated_segment: segment::log_path(&dir, base),
-                    deleted_segments: deleted,
-                    reason,
-                });
-                break;
-            }
-            let (mut seg, stop) = Segment::open(&dir, base, config.index_interval_bytes, mode)?;
-            seg.truncate_tail()?;
-            if let ScanStop::Invalid { position, reason } = stop {
-                let deleted = bases.len() - i - 1;
-                for &b in &bases[i + 1..] {
-                    remove_segment_files(&dir, b)?;
-                }
-                report = Some(RecoveryReport {
-                    topic: topic.to_string(),
-                    partition: id,
-                    truncated_at_offset: seg.next_offset(),
-                    truncated_segment: seg.log_path(),
-                    deleted_segments: deleted,
-                    reason: format!("at byte {position}: {reason}"),
-                });
-                seg.persist_indexes(&*storage)?;
-                segments.push(seg);
-                break;
-            }
-            seg.persist_indexes(&*storage)?;
-            segments.push(seg);
-        }
-        if segments.is_empty() {
+        read_only: bool,
+    ) -> Result<Arc<Partition>> {
+        let mut segments = scanned.segments;
+        if segments.is_empty() && !read_only {
             let start = log_start_checkpoint.unwrap_or(0);
             segments.push(Segment::create(
                 &dir,
@@ -252,9 +215,12 @@ impl Partition {
                 }
             })?;
         }
-        if let Some(last) = segments.last_mut() {
+        if let Some(last) = segments.last_mut().filter(|_| !read_only) {
             last.activate(config.segment_bytes)?;
         }
+        // Below the first segment is normal (retention deleted segments
+        // before the checkpoint caught up); the engine reports a checkpoint
+        // past the high watermark before it gets here.
         let log_start_offset = log_start_checkpoint
             .unwrap_or(first_base)
             .clamp(first_base, high_watermark);
@@ -276,6 +242,8 @@ impl Partition {
                 high_watermark,
                 durable_offset,
                 poisoned: None,
+                read_only,
+                last_refresh: Instant::now(),
                 closed: false,
                 unsynced_files: Vec::new(),
                 dir_unsynced: true,
@@ -286,7 +254,7 @@ impl Partition {
                 producers,
             }),
         };
-        Ok((Arc::new(p), report))
+        Ok(Arc::new(p))
     }
 
     pub fn config(&self) -> Arc<TopicConfig> {
@@ -298,7 +266,11 @@ impl Partition {
     }
 
     pub fn watermarks(&self) -> Watermarks {
-        let st = self.state.lock();
+        let mut st = self.state.lock();
+        if st.read_only && !st.closed {
+            // Best effort: a failed look leaves the last known watermarks.
+            let _ = self.refresh_live_locked(&mut st, LIVE_REFRESH_MIN_INTERVAL);
+        }
         Watermarks {
             log_start_offset: st.log_start_offset,
             high_watermark: st.high_watermark,
@@ -316,6 +288,12 @@ impl Partition {
             let mut st = self.state.lock();
             if st.closed {
                 return Err(Error::Closed);
+            }
+            if st.read_only {
+                return Err(Error::ReadOnly(format!(
+                    "{}-{} was opened read-only",
+                    self.topic, self.id
+                )));
             }
             if let Some(reason) = &st.poisoned {
                 return Err(Error::FsyncFailed {
@@ -460,7 +438,7 @@ impl Partition {
                 config.segment_bytes,
                 config.index_interval_bytes,
             )?;
-            active.roll(&*storage)?;
+            active.seal(&*storage)?;
             let file = active.file().clone();
             st.unsynced_files.push(file);
             st.segments.push(next);
@@ -485,6 +463,9 @@ impl Partition {
         let mut st = self.state.lock();
         if st.closed {
             return Err(Error::Closed);
+        }
+        if st.read_only {
+            self.refresh_live_locked(&mut st, LIVE_REFRESH_MIN_INTERVAL)?;
         }
         let watermarks = Watermarks {
             log_start_offset: st.log_start_offset,
@@ -621,6 +602,72 @@ impl Partition {
         Ok(n)
     }
 
+    /// Read-only: picks up what another process wrote since the last look
+    /// (appends, rolls, retention) and wakes the waiters it satisfies.
+    /// Returns whether any waiter is still waiting.
+    pub(crate) fn refresh_live(&self) -> Result<bool> {
+        let mut st = self.state.lock();
+        if !st.read_only || st.closed {
+            return Ok(false);
+        }
+        self.refresh_live_locked(&mut st, std::time::Duration::ZERO)?;
+        let mut ready = Vec::new();
+        let hw = st.high_watermark;
+        take_ready_waiters(&mut st.waiters, hw, &mut ready);
+        let waiting = !st.waiters.is_empty();
+        drop(st);
+        for (callback, hw) in ready {
+            callback(DataOutcome::Data { high_watermark: hw });
+        }
+        Ok(waiting)
+    }
+
+    fn refresh_live_locked(&self, st: &mut State, min_interval: std::time::Duration) -> Result<()> {
+        let now = Instant::now();
+        if now.duration_since(st.last_refresh) < min_interval {
+            return Ok(());
+        }
+        st.last_refresh = now;
+        let interval = st.config.index_interval_bytes;
+        // Retention by the owner: leading segments whose files are gone.
+        while st.segments.len() > 1 && st.segments.first().is_some_and(|s| !s.log_path().exists()) {
+            st.segments.remove(0);
+        }
+        if let Some(last) = st.segments.last_mut() {
+            last.extend_live()?;
+        }
+        // Rolls by the owner: segments that start where the log ends.
+        loop {
+            let next = st
+                .segments
+                .last()
+                .map_or(st.high_watermark, |s| s.next_offset());
+            if !segment::log_path(&self.dir, next).exists()
+                || st.segments.last().is_some_and(|s| s.base_offset == next)
+            {
+                break;
+            }
+            let seg = Segment::open_live(&self.dir, next, interval)?;
+            st.segments.push(seg);
+            // The one before is sealed now: take what it still gained.
+            let n = st.segments.len();
+            if let Some(prev) = st.segments.get_mut(n.saturating_sub(2)) {
+                prev.extend_live()?;
+            }
+        }
+        let hw = st
+            .segments
+            .last()
+            .map_or(st.high_watermark, |s| s.next_offset());
+        let first = st.segments.first().map_or(hw, |s| s.base_offset);
+        debug_assert!(hw >= st.high_watermark, "a live log only grows");
+        st.high_watermark = hw.max(st.high_watermark);
+        st.durable_offset = st.high_watermark;
+        st.log_start_offset = st.log_start_offset.max(first).min(st.high_watermark);
+        // Waiters are woken by `refresh_live`, outside the lock.
+        Ok(())
+    }
+
     /// Calls `callback` once the high watermark is above `offset`, at once
     /// if it already is. Returns an id for `cancel_wait` when it had to wait.
     pub fn wait_for_data(&self, offset: u64, callback: DataCallback) -> Result<Option<u64>> {
@@ -649,6 +696,11 @@ impl Partition {
             offset,
             callback,
         });
+        if st.read_only {
+            // Nothing in this process appends: the flusher thread polls
+            // the files while anyone waits.
+            self.flusher.kick();
+        }
         Ok(Some(id))
     }
 
@@ -787,17 +839,33 @@ impl Partition {
         Ok(())
     }
 
-    /// Flushes, persists indexes and stops taking calls. Waiters are told.
-    /// Views handed out earlier stay valid: they hold their own maps.
+    /// Flushes, seals the active segment (so every file at rest is exactly
+    /// what Kafka would leave), persists indexes and stops taking calls.
+    /// Waiters are told. Views handed out earlier stay valid: they hold
+    /// their own maps, whose trimmed tails read as zeros.
     pub(crate) fn close(&self) -> Result<()> {
         let sync = self.sync_now();
         let waiters = {
             let mut st = self.state.lock();
             let storage = self.storage.clone();
             let mut persisted = Ok(());
-            for seg in st.segments.iter_mut() {
-                if let Err(e) = seg.persist_indexes(&*storage) {
-                    persisted = Err(e);
+            let last = st.segments.len().saturating_sub(1);
+            for (i, seg) in st.segments.iter_mut().enumerate() {
+                let done = if i == last && sync.is_ok() {
+                    // The trim changes the file's size: make it durable
+                    // before the clean-shutdown marker vouches for it.
+                    seg.seal(&*storage).and_then(|()| {
+                        storage
+                            .sync_data(seg.file())
+                            .map_err(|e| Error::io("sync segment", seg.log_path(), e))
+                    })
+                } else {
+                    seg.persist_indexes(&*storage)
+                };
+                if let Err(e) = done {
+                    if persisted.is_ok() {
+                        persisted = Err(e);
+                    }
                 }
             }
             st.closed = true;
@@ -810,7 +878,23 @@ impl Partition {
         sync
     }
 
-    /// Closes and deletes every file of the partition.
+    /// Stops taking calls without writing anything (a read-only engine,
+    /// or one whose open failed). Waiters are told.
+    pub(crate) fn close_without_writing(&self) -> Result<()> {
+        let waiters = {
+            let mut st = self.state.lock();
+            st.closed = true;
+            std::mem::take(&mut st.waiters)
+        };
+        for w in waiters {
+            (w.callback)(DataOutcome::Closed);
+        }
+        Ok(())
+    }
+
+    /// Closes and deletes the partition's segment files, then its
+    /// directory if nothing else is in it (files ferrolog did not write
+    /// stay, and so does the directory holding them).
     pub(crate) fn destroy(&self) -> Result<()> {
         let waiters = {
             let mut st = self.state.lock();
@@ -824,8 +908,12 @@ impl Partition {
         for w in waiters {
             (w.callback)(DataOutcome::Closed);
         }
-        std::fs::remove_dir_all(&self.dir)
-            .map_err(|e| Error::io("delete partition dir", &self.dir, e))
+        match std::fs::remove_dir(&self.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io("delete partition dir", &self.dir, e)),
+        }
     }
 
     pub fn is_closed(&self) -> bool {
@@ -912,21 +1000,6 @@ fn take_ready_waiters(waiters: &mut Vec<Waiter>, hw: u64, out: &mut Vec<(DataCal
 fn file_mtime_ms(file: &File) -> Option<i64> {
     let m = file.metadata().ok()?.modified().ok()?;
     Some(m.duration_since(UNIX_EPOCH).ok()?.as_millis() as i64)
-}
-
-fn remove_segment_files(dir: &Path, base: u64) -> Result<()> {
-    for p in [
-        segment::log_path(dir, base),
-        segment::index_path(dir, base),
-        segment::time_index_path(dir, base),
-    ] {
-        match std::fs::remove_file(&p) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io("delete segment", &p, e)),
-        }
-    }
-    Ok(())
 }
 
 /// Per-partition offsets for checkpoints.

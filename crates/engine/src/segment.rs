@@ -39,6 +39,11 @@ pub fn parse_log_file_name(name: &str) -> Option<u64> {
 /// copied into the shared map (see `Segment::append`).
 pub const PWRITE_BATCH_BYTES_MIN: usize = 32 * 1024;
 
+/// The largest batch a read-only reader copies in to check (read-only
+/// scans read batches with pread, not through a map). Kafka's largest
+/// `message.max.bytes` in practice is far below it.
+pub const LIVE_BATCH_BYTES_MAX: usize = 256 << 20;
+
 /// The first allocation step of a segment file.
 pub const PREALLOCATE_STEP_MIN_BYTES: u64 = 1 << 20;
 
@@ -95,9 +100,9 @@ pub struct Segment {
     verified_next_offset: u64,
 }
 
-fn open_rw(path: &Path, create_new: bool) -> Result<File> {
+fn open_file(path: &Path, create_new: bool, writable: bool) -> Result<File> {
     let mut o = OpenOptions::new();
-    o.read(true).write(true);
+    o.read(true).write(writable);
     if create_new {
         o.create(true).truncate(true);
     }
@@ -113,9 +118,9 @@ impl Segment {
         index_interval_bytes: u64,
     ) -> Result<Segment> {
         let path = log_path(dir, base_offset);
-        let file = open_rw(&path, true)?;
-        let mut offset_index = IndexFile::open(&index_path(dir, base_offset))?;
-        let mut time_index = IndexFile::open(&time_index_path(dir, base_offset))?;
+        let file = open_file(&path, true, true)?;
+        let mut offset_index = IndexFile::open(&index_path(dir, base_offset), true)?;
+        let mut time_index = IndexFile::open(&time_index_path(dir, base_offset), true)?;
         offset_index.clear();
         time_index.clear();
         let sizes = PublishedSizes::new(0, 0);
@@ -147,15 +152,17 @@ impl Segment {
     /// Opens an existing segment and finds its last whole batch. The caller
     /// decides what to do with a `ScanStop::Invalid` (Kafka's recovery:
     /// truncate there and drop every later segment) and then calls
-    /// `truncate_tail` to remove whatever follows the last batch.
+    /// `truncate_tail` to remove whatever follows the last batch. Opening
+    /// writes nothing: a read-only segment (`writable` false) never does.
     pub fn open(
         dir: &Path,
         base_offset: u64,
         index_interval_bytes: u64,
         mode: ScanMode,
+        writable: bool,
     ) -> Result<(Segment, ScanStop)> {
         let path = log_path(dir, base_offset);
-        let file = open_rw(&path, false)?;
+        let file = open_file(&path, false, writable)?;
         let file_len = file
             .metadata()
             .map_err(|e| Error::io("stat segment", &path, e))?
@@ -167,8 +174,8 @@ impl Segment {
                 format!("segment file is {file_len} bytes, more than a segment may hold"),
             ));
         }
-        let offset_index = IndexFile::open(&index_path(dir, base_offset))?;
-        let time_index = IndexFile::open(&time_index_path(dir, base_offset))?;
+        let offset_index = IndexFile::open(&index_path(dir, base_offset), writable)?;
+        let time_index = IndexFile::open(&time_index_path(dir, base_offset), writable)?;
         let mut seg = Segment {
             base_offset,
             dir: dir.to_path_buf(),
@@ -201,6 +208,8 @@ impl Segment {
             let bytes = map
                 .read(0, file_len as usize)
                 .ok_or_else(|| Error::corrupt(&path, 0, "segment shorter than its length"))?;
+            let old_offsets = seg.offset_index.entries().to_vec();
+            let old_times = seg.time_index.entries().to_vec();
             let stop = match mode {
                 ScanMode::Full => seg.scan_full(bytes),
                 ScanMode::Tail => match seg.tail_start(bytes) {
@@ -209,20 +218,162 @@ impl Segment {
                 },
             };
             let last_rel = seg.last_relative_offset();
-            if !seg.time_index.is_consistent(last_rel) {
+            let stop = if !seg.time_index.is_consistent(last_rel) {
                 // The time index is derived data: rebuild it with a full scan.
                 seg.scan_full(bytes)
             } else {
                 stop
+            };
+            if matches!(stop, ScanStop::End | ScanStop::Padding) {
+                seg.keep_sound_indexes(bytes, &old_offsets, &old_times);
             }
+            stop
         };
         seg.sizes = PublishedSizes::new(seg.size_bytes, file_len);
+        if !writable {
+            seg.limit_maps_to_data();
+        }
         Ok((seg, stop))
+    }
+
+    /// Read-only segments are maps of another process's files, which that
+    /// process may trim back to its data at any time: so they map, and
+    /// expose to views, only the bytes of whole batches, which no writer
+    /// ever removes while the file exists.
+    fn limit_maps_to_data(&mut self) {
+        self.read_map = None;
+        self.map_len = self.size_bytes as usize;
+        self.sizes = PublishedSizes::new(self.size_bytes, self.size_bytes);
+    }
+
+    /// Opens a segment another process may be appending to (read-only):
+    /// batches are found with positional reads, never through a map that
+    /// could outlive a concurrent trim of the file, and each is CRC-checked.
+    pub fn open_live(dir: &Path, base_offset: u64, index_interval_bytes: u64) -> Result<Segment> {
+        let path = log_path(dir, base_offset);
+        let file = open_file(&path, false, false)?;
+        let mut seg = Segment {
+            base_offset,
+            dir: dir.to_path_buf(),
+            file: Arc::new(file),
+            sizes: PublishedSizes::new(0, 0),
+            map_len: 0,
+            write_map: None,
+            read_map: None,
+            size_bytes: 0,
+            next_offset: base_offset,
+            max_timestamp: -1,
+            first_timestamp: None,
+            offset_index: IndexFile::open(&index_path(dir, base_offset), false)?,
+            time_index: IndexFile::open(&time_index_path(dir, base_offset), false)?,
+            bytes_since_index_entry: 0,
+            offset_of_max_timestamp: base_offset,
+            index_interval_bytes,
+            verified_bytes: 0,
+            verified_next_offset: base_offset,
+        };
+        // The files' index entries are rebuilt from the batches read.
+        seg.offset_index.clear();
+        seg.time_index.clear();
+        seg.extend_live()?;
+        Ok(seg)
+    }
+
+    /// Reads the batches another process appended since the last call
+    /// (read-only). A batch not yet whole, or whose CRC does not match yet
+    /// (still being copied in), ends the scan; the next call retries it.
+    /// Returns whether any batch was added.
+    pub fn extend_live(&mut self) -> Result<bool> {
+        let path = log_path(&self.dir, self.base_offset);
+        let file_len = self
+            .file
+            .metadata()
+            .map_err(|e| Error::io("stat segment", &path, e))?
+            .len();
+        let before = self.size_bytes;
+        let mut header = [0u8; HEADER_BYTES];
+        let mut batch_bytes: Vec<u8> = Vec::new();
+        let mut pos = self.size_bytes;
+        while pos + HEADER_BYTES as u64 <= file_len {
+            if !read_exact_at(&self.file, &mut header, pos) {
+                break;
+            }
+            let Ok(h) = BatchHeader::parse_header_only(&header, (file_len - pos) as usize) else {
+                break;
+            };
+            if h.base_offset != self.next_offset as i64
+                || h.size_bytes > LIVE_BATCH_BYTES_MAX
+                || (h.last_offset() as u64)
+                    .checked_sub(self.base_offset)
+                    .is_none_or(|rel| rel > u64::from(u32::MAX >> 1))
+            {
+                break;
+            }
+            batch_bytes.resize(h.size_bytes, 0);
+            if !read_exact_at(&self.file, &mut batch_bytes, pos)
+                || batch::check_crc(&batch_bytes, &h).is_err()
+            {
+                break;
+            }
+            self.note_batch(pos, &h);
+            pos += h.size_bytes as u64;
+        }
+        if self.size_bytes == before {
+            return Ok(false);
+        }
+        debug_assert_eq!(self.size_bytes, pos, "every batch read was noted");
+        // Everything up to here was CRC-checked just now.
+        if self.verified_bytes == before {
+            self.verified_bytes = self.size_bytes;
+            self.verified_next_offset = self.next_offset;
+        }
+        self.limit_maps_to_data();
+        Ok(true)
     }
 
     fn last_relative_offset(&self) -> Option<u32> {
         (self.next_offset > self.base_offset)
             .then(|| (self.next_offset - 1 - self.base_offset) as u32)
+    }
+
+    /// After a scan rebuilt the indexes, puts back the ones the files held
+    /// when they are still right for every batch: the final time-index entry
+    /// that sealing adds (rescans do not), and indexes written with another
+    /// `index.interval.bytes` (Kafka's own, in an adopted directory). The
+    /// files then stay byte for byte as they were.
+    fn keep_sound_indexes(
+        &mut self,
+        bytes: &[u8],
+        old_offsets: &[OffsetEntry],
+        old_times: &[TimeEntry],
+    ) {
+        if let Some((&last, before)) = old_times.split_last() {
+            let seal = TimeEntry {
+                timestamp_ms: self.max_timestamp,
+                relative_offset: (self.offset_of_max_timestamp - self.base_offset) as u32,
+            };
+            if last == seal && self.time_index.entries() == before {
+                self.time_index.push(seal);
+            }
+        }
+        if self.offset_index.entries() == old_offsets && self.time_index.entries() == old_times {
+            self.offset_index.mark_persisted(old_offsets.len());
+            self.time_index.mark_persisted(old_times.len());
+            return;
+        }
+        if !indexes_fit(
+            bytes,
+            self.size_bytes,
+            self.base_offset,
+            old_offsets,
+            old_times,
+        ) {
+            return;
+        }
+        self.offset_index.restore(old_offsets);
+        self.time_index.restore(old_times);
+        self.bytes_since_index_entry =
+            self.size_bytes - old_offsets.last().map_or(0, |e| u64::from(e.position));
     }
 
     /// Checks the offset index and the batch its last entry points at, and
@@ -287,8 +438,15 @@ impl Segment {
         if let Ok(h0) = BatchHeader::parse(bytes) {
             self.first_timestamp = Some(h0.base_timestamp);
         }
-        // The batch at `pos` starts a new index interval.
-        self.bytes_since_index_entry = self.index_interval_bytes + 1;
+        // The batch at `pos` is the one the last kept entry pointed at, so
+        // it starts a new index interval; at position 0 there was no entry
+        // (Kafka indexes a segment's first batch only once an interval of
+        // bytes precedes it, which at the start never does).
+        self.bytes_since_index_entry = if pos == 0 {
+            0
+        } else {
+            self.index_interval_bytes + 1
+        };
         let stop = self.scan_from_position(bytes, pos, header.base_offset as u64, true);
         // Only the tail was hashed; the prefix is checked when first read.
         self.verified_bytes = 0;
@@ -388,9 +546,11 @@ impl Segment {
         self.next_offset = last_offset + 1;
     }
 
-    /// Removes whatever follows the last whole batch: shrinks the file when
-    /// nothing maps it, and otherwise zeros the range in place (keeping its
-    /// blocks) so stale bytes can never be mistaken for batches.
+    /// Removes whatever follows the last whole batch, so the file at rest
+    /// is exactly its batches, as Kafka's are. Live private maps of the file
+    /// (views still held by readers, even from an earlier open in this
+    /// process) stay safe to touch: `mmap::trim_file` swaps their tail for
+    /// zero pages first. Fails while the writer's map is alive.
     pub fn truncate_tail(&mut self) -> Result<()> {
         self.read_map = None;
         let path = log_path(&self.dir, self.base_offset);
@@ -402,19 +562,10 @@ impl Segment {
         if file_len <= self.size_bytes {
             return Ok(());
         }
-        let shrunk = mmap::shrink_if_unmapped(&self.file, self.size_bytes)
+        mmap::trim_file(&self.file, self.size_bytes)
             .map_err(|e| Error::io("truncate segment", &path, e))?;
-        if shrunk {
-            self.sizes = PublishedSizes::new(self.size_bytes, self.size_bytes);
-        } else {
-            rustix::fs::fallocate(
-                &*self.file,
-                rustix::fs::FallocateFlags::ZERO_RANGE | rustix::fs::FallocateFlags::KEEP_SIZE,
-                self.size_bytes,
-                file_len - self.size_bytes,
-            )
-            .map_err(|e| Error::io("zero segment tail", &path, e.into()))?;
-        }
+        self.sizes = PublishedSizes::new(self.size_bytes, self.size_bytes);
+        self.map_len = self.map_len.min(self.size_bytes as usize);
         Ok(())
     }
 
@@ -799,27 +950,28 @@ impl Segment {
         self.time_index.persist(storage)
     }
 
-    /// Closes the segment for writing: persists the indexes, drops the write
-    /// map, and trims the preallocated tail if no reader maps the file.
-    pub fn roll(&mut self, storage: &dyn Storage) -> Result<()> {
+    /// Closes the segment for writing, as Kafka's `onBecomeInactiveSegment`
+    /// does at roll and at close: a last time-index entry for the largest
+    /// timestamp, the indexes persisted, the write map dropped and the
+    /// preallocated tail trimmed, so the files at rest are Kafka's.
+    pub fn seal(&mut self, storage: &dyn Storage) -> Result<()> {
+        let grows = self
+            .time_index
+            .last()
+            .is_none_or(|t| self.max_timestamp > t.timestamp_ms);
+        if grows && self.max_timestamp >= 0 && !self.is_empty() {
+            self.time_index.push(TimeEntry {
+                timestamp_ms: self.max_timestamp,
+                relative_offset: (self.offset_of_max_timestamp - self.base_offset) as u32,
+            });
+        }
         self.persist_indexes(storage)?;
         self.write_map = None;
-        self.truncate_tail_if_unmapped()
-    }
-
-    fn truncate_tail_if_unmapped(&mut self) -> Result<()> {
-        // Our own cached read map would count as a mapping; let it go first.
-        self.read_map = None;
-        let path = log_path(&self.dir, self.base_offset);
-        if self.sizes.backed_bytes() > self.size_bytes
-            && mmap::shrink_if_unmapped(&self.file, self.size_bytes)
-                .map_err(|e| Error::io("truncate segment", &path, e))?
-        {
-            self.sizes = PublishedSizes::new(self.size_bytes, self.size_bytes);
-        }
-        self.map_len = self
-            .map_len
-            .min(self.sizes.backed_bytes().max(self.size_bytes) as usize);
+        self.truncate_tail()?;
+        debug_assert!(
+            self.file.metadata().map(|m| m.len()).ok() == Some(self.size_bytes),
+            "a sealed segment is exactly its batches"
+        );
         Ok(())
     }
 
@@ -839,4 +991,66 @@ impl Segment {
         }
         Ok(())
     }
+}
+
+/// Whether index entries are exactly right for the batches in
+/// `bytes[..size]`: every offset entry names a batch's start and last
+/// offset, every time entry a batch's last offset and max timestamp, both
+/// strictly increasing. Walks headers only (the scan checked the CRCs).
+fn indexes_fit(
+    bytes: &[u8],
+    size: u64,
+    base_offset: u64,
+    offsets: &[OffsetEntry],
+    times: &[TimeEntry],
+) -> bool {
+    let mut o = offsets.iter().peekable();
+    let mut t = times.iter().peekable();
+    let mut pos = 0u64;
+    let mut prev_ts = i64::MIN;
+    while pos < size {
+        let Some(rest) = bytes.get(pos as usize..size as usize) else {
+            return false;
+        };
+        let Ok(h) = BatchHeader::parse(rest) else {
+            return false;
+        };
+        let Some(last_rel) = (h.last_offset() as u64).checked_sub(base_offset) else {
+            return false;
+        };
+        if let Some(e) = o.peek() {
+            match u64::from(e.position).cmp(&pos) {
+                std::cmp::Ordering::Less => return false,
+                std::cmp::Ordering::Equal => {
+                    if u64::from(e.relative_offset) != last_rel {
+                        return false;
+                    }
+                    o.next();
+                }
+                std::cmp::Ordering::Greater => {}
+            }
+        }
+        if let Some(e) = t.peek() {
+            match u64::from(e.relative_offset).cmp(&last_rel) {
+                std::cmp::Ordering::Less => return false,
+                std::cmp::Ordering::Equal => {
+                    if e.timestamp_ms != h.max_timestamp || e.timestamp_ms <= prev_ts {
+                        return false;
+                    }
+                    prev_ts = e.timestamp_ms;
+                    t.next();
+                }
+                std::cmp::Ordering::Greater => {}
+            }
+        }
+        pos += h.size_bytes as u64;
+    }
+    o.next().is_none() && t.next().is_none()
+}
+
+/// pread until `buf` is full; false at the end of the file or on an error
+/// (a read-only scan then stops and retries later).
+fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> bool {
+    use std::os::unix::fs::FileExt;
+    file.read_exact_at(buf, offset).is_ok()
 }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 use ferrolog_engine::batch::{BatchHeader, RecordIter};
+use ferrolog_engine::recovery::RecoveryAction;
 use ferrolog_engine::{Engine, EngineOptions, Error};
 use proptest::prelude::*;
 
@@ -146,6 +147,7 @@ proptest! {
         }
         if full_scan {
             std::fs::remove_file(dir.path().join("recovery-point-offset-checkpoint")).unwrap();
+            std::fs::remove_file(dir.path().join(".meta/recovery-point-offset-checkpoint")).unwrap();
         }
         match Engine::open(dir.path(), EngineOptions::default()) {
             Ok(e) => {
@@ -213,20 +215,45 @@ fn a_flipped_byte_in_an_old_segment_is_caught_on_read_after_a_clean_open() {
 }
 
 #[test]
-fn unclean_open_truncates_at_the_first_bad_batch_and_drops_later_segments() {
+fn unclean_open_truncates_at_the_first_bad_batch_and_sets_later_segments_aside() {
     let dir = tempfile::tempdir().unwrap();
     build(dir.path());
     let logs = files(dir.path(), "log");
     assert!(logs.len() >= 4);
     let mut bytes = std::fs::read(&logs[1]).unwrap();
     bytes[100] ^= 0xff;
-    std::fs::write(&logs[1], bytes).unwrap();
+    std::fs::write(&logs[1], &bytes).unwrap();
     std::fs::remove_file(dir.path().join(ferrolog_engine::CLEAN_SHUTDOWN_FILE)).unwrap();
     std::fs::remove_file(dir.path().join("recovery-point-offset-checkpoint")).unwrap();
+    std::fs::remove_file(dir.path().join(".meta/recovery-point-offset-checkpoint")).unwrap();
+    let later: Vec<Vec<u8>> = logs[2..]
+        .iter()
+        .map(|l| std::fs::read(l).unwrap())
+        .collect();
     let e = open(dir.path());
     let reports = e.recovery_reports();
-    assert_eq!(reports.len(), 1);
-    assert_eq!(reports[0].deleted_segments, logs.len() - 2);
+    let truncated: Vec<_> = reports
+        .iter()
+        .filter(|r| r.action == RecoveryAction::Truncated)
+        .collect();
+    let quarantined: Vec<_> = reports
+        .iter()
+        .filter(|r| r.action == RecoveryAction::Quarantined)
+        .collect();
+    assert_eq!(truncated.len(), 1, "{reports:?}");
+    assert_eq!(quarantined.len(), logs.len() - 2, "{reports:?}");
+    assert_eq!(reports.len(), logs.len() - 1, "{reports:?}");
+    // Nothing was deleted: the cut bytes and the later segments are in
+    // the quarantine, byte for byte.
+    let cut = std::fs::read(truncated[0].moved_to.as_ref().unwrap()).unwrap();
+    assert!(bytes.ends_with(&cut) || bytes[..bytes.len()].windows(cut.len()).any(|w| w == cut));
+    for (r, original) in quarantined.iter().zip(&later) {
+        assert!(r.applied);
+        assert_eq!(
+            &std::fs::read(r.moved_to.as_ref().unwrap()).unwrap(),
+            original
+        );
+    }
     let p = e.partition("t", 0).unwrap();
     assert_eq!(p.segments().len(), 2);
     let hw = p.watermarks().high_watermark;

@@ -70,6 +70,10 @@ fn run_crash(mode: &str, iterations: usize, threads: usize, seed: u64) {
             acked_end = acked_end.max(last + 1);
         }
         let e = open(dir.path());
+        if acked_end == 0 && e.topic("t").is_err() {
+            // Killed before the child created its topic: nothing to check.
+            continue;
+        }
         let w = e.partition("t", 0).unwrap().watermarks();
         assert!(
             w.high_watermark >= acked_end,

@@ -46,6 +46,17 @@ fn offset_arg(name: &str, v: f64) -> Result<u64> {
     Ok(v as u64)
 }
 
+/// A count (of partitions) checked as an integer before any conversion:
+/// napi's own u32 conversion wraps 2^32 + 1 to 1.
+fn count_arg(name: &str, v: f64) -> Result<u32> {
+    if !v.is_finite() || v.fract() != 0.0 || !(1.0..=f64::from(u32::MAX)).contains(&v) {
+        return Err(invalid(format!(
+            "{name} must be a positive integer, not {v}"
+        )));
+    }
+    Ok(v as u32)
+}
+
 fn partition_arg(v: i64) -> Result<u32> {
     u32::try_from(v)
         .map_err(|_| invalid(format!("partition must be a non-negative integer, not {v}")))
@@ -75,8 +86,37 @@ struct Shared {
     handles: usize,
 }
 
-/// One engine per data directory in this process, shared by every `Log.open`.
-static ENGINES: Mutex<Option<HashMap<PathBuf, Shared>>> = Mutex::new(None);
+/// One engine per data directory (and mode) in this process, shared by
+/// every `Log.open` of it.
+static ENGINES: Mutex<Option<HashMap<(PathBuf, bool), Shared>>> = Mutex::new(None);
+
+/// Engines whose close is under way, so that an open of the same directory
+/// right after `close()` (without awaiting it) waits for the lock to be
+/// released instead of failing with this very process as the holder.
+static CLOSING: Mutex<Option<HashMap<PathBuf, Arc<Closing>>>> = Mutex::new(None);
+
+#[derive(Default)]
+struct Closing {
+    done: parking_lot::Mutex<bool>,
+    cv: parking_lot::Condvar,
+}
+
+/// How long an open waits for this process's own close of the directory.
+const CLOSE_WAIT_MS_MAX: u64 = 60_000;
+
+fn wait_for_close(dir: &PathBuf) {
+    let closing = CLOSING.lock().as_ref().and_then(|m| m.get(dir).cloned());
+    if let Some(c) = closing {
+        let mut done = c.done.lock();
+        let deadline =
+            std::time::Instant::now() + std::time::Duration::from_millis(CLOSE_WAIT_MS_MAX);
+        while !*done {
+            if c.cv.wait_until(&mut done, deadline).timed_out() {
+                break;
+            }
+        }
+    }
+}
 
 #[napi(object)]
 pub struct TopicInfo {
@@ -96,13 +136,18 @@ pub struct SegmentSummary {
     pub time_index_entries: u32,
 }
 
+/// One decision recovery made (or, read-only, would make) when the engine
+/// opened.
 #[napi(object)]
 pub struct RecoverySummary {
     pub topic: String,
     pub partition: u32,
-    pub truncated_at_offset: f64,
-    pub segment: String,
-    pub deleted_segments: u32,
+    /// `truncated`, `quarantined`, `adopted`, `ignored` or `corrected`.
+    pub action: String,
+    pub offset: f64,
+    pub path: String,
+    pub moved_to: Option<String>,
+    pub applied: bool,
     pub reason: String,
 }
 
@@ -110,6 +155,8 @@ pub struct RecoverySummary {
 pub struct NativeLog {
     engine: Arc<Engine>,
     dir: PathBuf,
+    /// The mode this handle's engine was shared under (its map key).
+    read_only: bool,
     closed: bool,
     last_map: Option<Arc<ReadMap>>,
     last_chunk: (u64, u64),
@@ -118,35 +165,61 @@ pub struct NativeLog {
 #[napi]
 impl NativeLog {
     /// Opens `dir`, or joins the engine this process already has open there.
+    /// `read_only` opens without the directory lock and writes nothing: a
+    /// stopped Kafka broker's log directory, or one another process owns.
     #[napi(factory)]
-    pub fn open(dir: String, default_config: Option<HashMap<String, String>>) -> Result<NativeLog> {
+    pub fn open(
+        dir: String,
+        default_config: Option<HashMap<String, String>>,
+        read_only: Option<bool>,
+        full_recovery: Option<bool>,
+    ) -> Result<NativeLog> {
+        let read_only = read_only.unwrap_or(false);
+        let full_recovery = full_recovery.unwrap_or(false);
         if dir.is_empty() {
             return Err(invalid("dataDir must be a non-empty path"));
         }
-        std::fs::create_dir_all(&dir).map_err(|e| {
-            Error::new(
-                Status::GenericFailure,
-                format!("ERR_IO: cannot create {dir}: {e}"),
-            )
-        })?;
+        if !read_only {
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                Error::new(
+                    Status::GenericFailure,
+                    format!("ERR_IO: cannot create {dir}: {e}"),
+                )
+            })?;
+        }
         let key = std::fs::canonicalize(&dir).map_err(|e| {
             Error::new(
                 Status::GenericFailure,
                 format!("ERR_IO: cannot resolve {dir}: {e}"),
             )
         })?;
+        wait_for_close(&key);
         let mut guard = ENGINES.lock();
         let map = guard.get_or_insert_with(HashMap::new);
-        if let Some(shared) = map.get_mut(&key) {
-            if !shared.engine.is_closed() {
-                shared.handles += 1;
-                return Ok(NativeLog {
-                    engine: shared.engine.clone(),
-                    dir: key,
-                    closed: false,
-                    last_map: None,
-                    last_chunk: (0, 0),
-                });
+        // A read-only open joins a writer this process already has: it sees
+        // everything the writer does.
+        let joinable = [(key.clone(), read_only), (key.clone(), false)];
+        // A full recovery needs an engine of its own: joining would skip it.
+        let joinable_count = if full_recovery {
+            0
+        } else if read_only {
+            2
+        } else {
+            1
+        };
+        for k in joinable.iter().take(joinable_count) {
+            if let Some(shared) = map.get_mut(k) {
+                if !shared.engine.is_closed() {
+                    shared.handles += 1;
+                    return Ok(NativeLog {
+                        engine: shared.engine.clone(),
+                        dir: k.0.clone(),
+                        read_only: k.1,
+                        closed: false,
+                        last_map: None,
+                        last_chunk: (0, 0),
+                    });
+                }
             }
         }
         let default_topic_config = config_from(&TopicConfig::default(), default_config)?;
@@ -155,13 +228,15 @@ impl NativeLog {
                 &key,
                 EngineOptions {
                     default_topic_config,
+                    read_only,
+                    full_recovery,
                     ..EngineOptions::default()
                 },
             )
             .map_err(to_js)?,
         );
         map.insert(
-            key.clone(),
+            (key.clone(), read_only),
             Shared {
                 engine: engine.clone(),
                 handles: 1,
@@ -170,6 +245,7 @@ impl NativeLog {
         Ok(NativeLog {
             engine,
             dir: key,
+            read_only,
             closed: false,
             last_map: None,
             last_chunk: (0, 0),
@@ -211,11 +287,12 @@ impl NativeLog {
         let last = {
             let mut guard = ENGINES.lock();
             let map = guard.get_or_insert_with(HashMap::new);
-            match map.get_mut(&self.dir) {
+            let key = (self.dir.clone(), self.read_only);
+            match map.get_mut(&key) {
                 Some(shared) if Arc::ptr_eq(&shared.engine, &self.engine) => {
                     shared.handles -= 1;
                     if shared.handles == 0 {
-                        map.remove(&self.dir);
+                        map.remove(&key);
                         true
                     } else {
                         false
@@ -228,14 +305,45 @@ impl NativeLog {
             deferred.resolve(done);
             return Ok(promise);
         }
+        let closing = Arc::new(Closing::default());
+        if !self.read_only {
+            CLOSING
+                .lock()
+                .get_or_insert_with(HashMap::new)
+                .insert(self.dir.clone(), closing.clone());
+        }
         let engine = self.engine.clone();
+        let dir = self.dir.clone();
+        let (unlisted, unlisted_dir) = (closing.clone(), dir.clone());
+        let finish = move || {
+            *closing.done.lock() = true;
+            closing.cv.notify_all();
+            if let Some(m) = CLOSING.lock().as_mut() {
+                if m.get(&dir).is_some_and(|c| Arc::ptr_eq(c, &closing)) {
+                    m.remove(&dir);
+                }
+            }
+        };
         std::thread::Builder::new()
             .name("ferrolog-close".into())
-            .spawn(move || match engine.close() {
-                Ok(()) => deferred.resolve(done),
-                Err(e) => deferred.reject(to_js(e)),
+            .spawn(move || {
+                let result = engine.close();
+                // Release the lock for waiting opens before JavaScript hears.
+                drop(engine);
+                finish();
+                match result {
+                    Ok(()) => deferred.resolve(done),
+                    Err(e) => deferred.reject(to_js(e)),
+                }
             })
             .map_err(|e| {
+                if let Some(m) = CLOSING.lock().as_mut() {
+                    if m.get(&unlisted_dir)
+                        .is_some_and(|c| Arc::ptr_eq(c, &unlisted))
+                    {
+                        m.remove(&unlisted_dir);
+                    }
+                }
                 Error::new(
                     Status::GenericFailure,
                     format!("ERR_IO: cannot start close thread: {e}"),
@@ -253,13 +361,30 @@ impl NativeLog {
     pub fn create_topic(
         &self,
         name: String,
-        partitions: u32,
+        partitions: f64,
         config: Option<HashMap<String, String>>,
     ) -> Result<()> {
         self.check()?;
+        let partitions = count_arg("partitions", partitions)?;
         let config = config_from(self.engine.default_topic_config(), config)?;
         self.engine
             .create_topic(&name, partitions, Some(config))
+            .map_err(to_js)
+    }
+
+    /// Creates one of Kafka's internal topics (the offset store's).
+    #[napi]
+    pub fn create_internal_topic(
+        &self,
+        name: String,
+        partitions: f64,
+        config: Option<HashMap<String, String>>,
+    ) -> Result<()> {
+        self.check()?;
+        let partitions = count_arg("partitions", partitions)?;
+        let config = config_from(self.engine.default_topic_config(), config)?;
+        self.engine
+            .create_internal_topic(&name, partitions, Some(config))
             .map_err(to_js)
     }
 
@@ -270,8 +395,9 @@ impl NativeLog {
     }
 
     #[napi]
-    pub fn create_partitions(&self, name: String, total: u32) -> Result<()> {
+    pub fn create_partitions(&self, name: String, total: f64) -> Result<()> {
         self.check()?;
+        let total = count_arg("count", total)?;
         self.engine.create_partitions(&name, total).map_err(to_js)
     }
 
@@ -360,6 +486,35 @@ impl NativeLog {
             o.log_start_offset as f64,
             if o.duplicate { 1.0 } else { 0.0 },
         ])
+    }
+
+    /// Appends to one of Kafka's internal topics (the offset store's
+    /// records); `append` refuses them. Returns [baseOffset, lastOffset].
+    #[napi]
+    pub fn append_internal(&self, topic: String, partition: i64, batch: &[u8]) -> Result<Vec<f64>> {
+        self.check()?;
+        let o = self
+            .engine
+            .append_internal(&topic, partition_arg(partition)?, batch)
+            .map_err(to_js)?;
+        Ok(vec![o.base_offset as f64, o.last_offset as f64])
+    }
+
+    /// DeleteRecords on one of Kafka's internal topics; `deleteRecords`
+    /// refuses them.
+    #[napi]
+    pub fn delete_records_internal(
+        &self,
+        topic: String,
+        partition: i64,
+        offset: f64,
+    ) -> Result<f64> {
+        self.check()?;
+        let offset = offset_arg("offset", offset)?;
+        self.engine
+            .delete_records_internal(&topic, partition_arg(partition)?, offset)
+            .map(|o| o as f64)
+            .map_err(to_js)
     }
 
     /// Resolves once everything below `offset` is fsynced (group commit on
@@ -623,12 +778,19 @@ impl NativeLog {
             .map(|r| RecoverySummary {
                 topic: r.topic,
                 partition: r.partition,
-                truncated_at_offset: r.truncated_at_offset as f64,
-                segment: r.truncated_segment.to_string_lossy().into_owned(),
-                deleted_segments: r.deleted_segments as u32,
+                action: r.action.as_str().to_string(),
+                offset: r.offset as f64,
+                path: r.path.to_string_lossy().into_owned(),
+                moved_to: r.moved_to.map(|p| p.to_string_lossy().into_owned()),
+                applied: r.applied,
                 reason: r.reason,
             })
             .collect()
+    }
+
+    #[napi(getter)]
+    pub fn read_only(&self) -> bool {
+        self.engine.is_read_only()
     }
 }
 

@@ -34,7 +34,20 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         index_interval_bytes: 512,
         ..TopicConfig::default()
     };
-    let engine = Arc::new(Engine::open(dir, EngineOptions::default())?);
+    // The parent's tests run in parallel and spawn children: a fork of the
+    // other test may briefly hold an inherited copy of the parent's lock
+    // file descriptor (until its exec closes it), so a Locked here is
+    // retried for a moment.
+    let mut attempts = 0;
+    let engine = loop {
+        match Engine::open(dir, EngineOptions::default()) {
+            Err(ferrolog_engine::Error::Locked { .. }) if attempts < 100 => {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => break Arc::new(other?),
+        }
+    };
     if engine.topic("t").is_err() {
         engine.create_topic("t", 1, Some(config))?;
     }
