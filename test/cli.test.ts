@@ -204,9 +204,10 @@ describe('ferrolog CLI', () => {
     // Nothing of the rejected produce was written.
     const log = Log.open(dir);
     expect(log.watermarks('t', 0).highWatermark).toBe(0);
-    // While this process holds the directory, the CLI says so and names us.
+    // While this process holds the directory, a writing command says so and
+    // names us (reading commands read it read-only: see safety.test.ts).
     fails(
-      ['topics', 'list', '--data-dir', dir],
+      ['topics', 'create', 'x', '--data-dir', dir],
       new RegExp(`locked by another process \\(pid ${process.pid}\\)`),
     );
     // dump and verify read files directly, so they work on a live directory.

@@ -379,7 +379,7 @@ describe('consumer groups', () => {
     expect(violations).toEqual([]);
   });
 
-  it('evicts a member whose handler stalls past sessionTimeout and moves its partitions', async () => {
+  it('evicts a member whose handler stalls past rebalanceTimeout and moves its partitions', async () => {
     const kafka = setup(2);
     const cfg = { groupId: 'stall', sessionTimeout: 300, heartbeatInterval: 20, rebalanceTimeout: 300 };
     const stalled = consumer(kafka, cfg);

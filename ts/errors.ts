@@ -52,11 +52,19 @@ export class KafkaJSOffsetOutOfRange extends KafkaJSProtocolError {
 export class KafkaJSNumberOfRetriesExceeded extends KafkaJSNonRetriableError {
   readonly retryCount: number;
   readonly retryTime: number;
+  /**
+   * The last error's stable `code` (`ERR_IO`, ...), when it had one: kafkajs
+   * keeps only `cause`, but code that checks `e.code` for a full disk should
+   * not have to unwrap first. The error itself stays reachable as `cause`.
+   */
+  readonly code?: string;
   constructor(e: Error, meta: { retryCount: number; retryTime: number }) {
     super(e, { cause: e });
     this.name = 'KafkaJSNumberOfRetriesExceeded';
     this.retryCount = meta.retryCount;
     this.retryTime = meta.retryTime;
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') this.code = code;
   }
 }
 
@@ -178,7 +186,94 @@ export class SegmentFullError extends FerrologError {
   }
 }
 
+/** The engine refused a batch whose sequence does not follow the producer's last one (Kafka's OUT_OF_ORDER_SEQUENCE_NUMBER). */
+export class OutOfOrderSequenceError extends FerrologError {
+  readonly type = 'OUT_OF_ORDER_SEQUENCE_NUMBER';
+  constructor(message: string) {
+    super('ERR_OUT_OF_ORDER_SEQUENCE', message);
+    this.name = 'OutOfOrderSequenceError';
+  }
+}
+/** The producer's epoch is older than the partition's: another producer took over (Kafka's INVALID_PRODUCER_EPOCH). */
+export class InvalidProducerEpochError extends FerrologError {
+  readonly type = 'INVALID_PRODUCER_EPOCH';
+  constructor(message: string) {
+    super('ERR_INVALID_PRODUCER_EPOCH', message);
+    this.name = 'InvalidProducerEpochError';
+  }
+}
+/** A codec failed to compress or decompress (malformed data, or a size limit reached). */
+export class CompressionError extends FerrologError {
+  constructor(message: string) {
+    super('ERR_COMPRESSION', message);
+    this.name = 'CompressionError';
+  }
+}
+/** The runtime refused something the binding needs (e.g. an external buffer); a bug or an exhausted runtime, not bad input. */
+export class InternalError extends FerrologError {
+  constructor(message: string) {
+    super('ERR_INTERNAL', message);
+    this.name = 'InternalError';
+  }
+}
+
+/**
+ * A send that reached several partitions (or several batches of one) and
+ * failed part-way for a storage reason: Kafka's produce response carries a
+ * result per partition, and so does this error.
+ *
+ * - `written`: the RecordMetadata (errorCode 0) of every partition whose
+ *   messages of this send were all appended, as a successful send returns.
+ * - `failed`: every other partition of the send, with its error, Kafka's
+ *   error code for it, and `written`: how many of this partition's messages
+ *   of the send reached the log anyway (non-zero only when its share spanned
+ *   several batches and some were appended before or after the failure),
+ *   with `baseOffset`, the offset of the first of them, when there are any.
+ * - `cause`: the first failure, for code that only follows kafkajs' `cause`.
+ *
+ * It is not retriable: sending the whole call again would duplicate what
+ * `written` lists. Send the failed partitions' messages again instead.
+ */
+export class KafkaJSPartialSendError extends KafkaJSNonRetriableError {
+  readonly written: {
+    topicName: string;
+    partition: number;
+    errorCode: number;
+    baseOffset?: string;
+    logAppendTime?: string;
+    logStartOffset?: string;
+  }[];
+  readonly failed: {
+    topicName: string;
+    partition: number;
+    /** Kafka's error code for the failure (56, KAFKA_STORAGE_ERROR, for storage errors; -1 when unknown). */
+    errorCode: number;
+    error: Error;
+    written: number;
+    baseOffset?: string;
+  }[];
+  /** The first failure's `code` (`ERR_IO`, ...), when it has one. */
+  readonly code?: string;
+  constructor(written: KafkaJSPartialSendError['written'], failed: KafkaJSPartialSendError['failed']) {
+    const first = failed[0]?.error ?? new Error('send failed');
+    const names = failed.map((f) => `${f.topicName}-${f.partition}`).join(', ');
+    super(
+      `the send failed on ${names} (${first.message}); ${written.length} other partition(s) were written: see \`written\` and \`failed\``,
+      { cause: first },
+    );
+    this.name = 'KafkaJSPartialSendError';
+    this.written = written;
+    this.failed = failed;
+    const code = (first as { code?: unknown }).code;
+    if (typeof code === 'string') this.code = code;
+  }
+}
+
 const byCode: Record<string, new (message: string) => FerrologError> = {
+  ERR_OUT_OF_ORDER_SEQUENCE: OutOfOrderSequenceError,
+  ERR_INVALID_PRODUCER_EPOCH: InvalidProducerEpochError,
+  ERR_COMPRESSION: CompressionError,
+  ERR_INTERNAL: InternalError,
   ERR_INVALID_ARGUMENT: InvalidArgumentError,
   ERR_INVALID_CONFIG: InvalidConfigError,
   ERR_INVALID_BATCH: InvalidBatchError,
@@ -210,4 +305,9 @@ export function fromNative(e: unknown): FerrologError {
     return new FerrologError(match[1] as string, match[2] as string);
   }
   return new InvalidArgumentError(message);
+}
+
+/** Every code the engine and binding report that has a class here (a test keeps it equal to Rust's list). */
+export function errorCodes(): string[] {
+  return Object.keys(byCode).sort();
 }

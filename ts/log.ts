@@ -465,7 +465,17 @@ export class Log {
     };
     if (signal?.aborted) cancel();
     signal?.addEventListener('abort', cancel, { once: true });
-    const timer = setTimeout(cancel, timeoutMs);
+    // setTimeout fires after 1 ms for delays past 2^31-1 ms (about 24.8
+    // days): wait in steps of at most that.
+    const TIMER_MAX_MS = 2 ** 31 - 1;
+    const deadline = Date.now() + timeoutMs;
+    let timer: NodeJS.Timeout;
+    const arm = (): void => {
+      const left = deadline - Date.now();
+      if (left <= 0) cancel();
+      else timer = setTimeout(arm, Math.min(left, TIMER_MAX_MS));
+    };
+    timer = setTimeout(arm, Math.min(timeoutMs, TIMER_MAX_MS));
     return w.promise.finally(() => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', cancel);

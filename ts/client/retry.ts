@@ -1,7 +1,8 @@
 /**
  * Retries with kafkajs' `retry` semantics: exponential backoff with
  * randomisation, `retries` attempts after the first, then
- * KafkaJSNumberOfRetriesExceeded. Non-retriable errors surface at once.
+ * KafkaJSNumberOfRetriesExceeded (the last error as its `cause`). With
+ * `retries: 0` the error surfaces as it is. Non-retriable errors surface at once.
  */
 import { KafkaJSError, KafkaJSNumberOfRetriesExceeded } from '../errors';
 
@@ -31,23 +32,40 @@ function isRetriable(e: unknown): boolean {
   return e instanceof KafkaJSError ? e.retriable : false;
 }
 
-/** Runs `fn` until it succeeds, a non-retriable error occurs, or retries run out. */
+/**
+ * Runs `fn` until it succeeds, a non-retriable error occurs, or retries run out.
+ * `firstError`, when given, is the failure of a first attempt the caller
+ * already made: the retries follow it (after the backoff) and count from it.
+ */
 export async function withRetry<T>(
   options: RetryOptions | undefined,
   fn: (retryCount: number) => T | Promise<T>,
+  ...firstError: [unknown?]
 ): Promise<T> {
   const o = { ...RETRY_DEFAULTS, ...options };
   let retryTime = randomize(o.factor, o.initialRetryTime);
+  let made = firstError.length > 0;
   for (let retryCount = 0; ; retryCount++) {
-    try {
-      return await fn(retryCount);
-    } catch (e) {
-      if (!isRetriable(e)) throw e;
-      if (retryCount >= o.retries) {
-        throw new KafkaJSNumberOfRetriesExceeded(e as Error, { retryCount, retryTime });
+    let e: unknown;
+    if (made) {
+      made = false;
+      e = firstError[0];
+    } else {
+      try {
+        return await fn(retryCount);
+      } catch (err) {
+        e = err;
       }
-      await new Promise((r) => setTimeout(r, retryTime));
-      retryTime = Math.min(randomize(o.factor, retryTime) * o.multiplier, o.maxRetryTime);
     }
+    if (!isRetriable(e)) throw e;
+    if (retryCount >= o.retries) {
+      // With retries: 0 nothing was retried: the error itself (its class
+      // and `code`, e.g. a StorageIOError for a full disk) says more than
+      // a wrapper around it would.
+      if (retryCount === 0) throw e;
+      throw new KafkaJSNumberOfRetriesExceeded(e as Error, { retryCount, retryTime });
+    }
+    await new Promise((r) => setTimeout(r, retryTime));
+    retryTime = Math.min(randomize(o.factor, retryTime) * o.multiplier, o.maxRetryTime);
   }
 }

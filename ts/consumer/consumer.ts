@@ -7,6 +7,11 @@
  * holds no thread and no spinning timer. Loops run concurrently up to
  * `partitionsConsumedConcurrently`; within a partition, order is kept.
  *
+ * Liveness does not depend on the handlers: a timer heartbeats every
+ * `heartbeatInterval` however busy they are, and a handler that makes no
+ * progress (returns, or calls heartbeat()) within `rebalanceTimeout` takes
+ * the member out of the group, as Kafka's max.poll.interval.ms does.
+ *
  * Delivery is at least once: only offsets of processed messages are
  * committed (after each batch by default, or per `autoCommitInterval` /
  * `autoCommitThreshold`, and always when partitions are revoked, on stop
@@ -177,6 +182,12 @@ interface PartitionState {
   wake: Signal;
   /** Aborts the long-poll in progress. */
   abort: AbortController | null;
+  /**
+   * When the handler in hand started, or last called heartbeat(); 0 while no
+   * handler runs. The heartbeat timer evicts the member when this is older
+   * than rebalanceTimeout (Kafka's max.poll.interval.ms).
+   */
+  busySince: number;
   done: Promise<void>;
 }
 
@@ -323,7 +334,17 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
 
   private emit(type: string, payload: unknown): void {
     if (this.emitter.listenerCount(type) === 0) return;
-    this.emitter.emit(type, { id: randomUUID(), type, timestamp: Date.now(), payload });
+    try {
+      this.emitter.emit(type, { id: randomUUID(), type, timestamp: Date.now(), payload });
+    } catch (e) {
+      // Events are emitted from the middle of joins, crashes and commits: a
+      // listener that throws must not leave those half done (run() pending
+      // for ever, a crash that never stops). Its error is logged instead.
+      this.log_.error('an instrumentation event listener threw', {
+        event: type,
+        error: e instanceof Error ? e.message : String(e),
+      });
+    }
   }
 
   async connect(): Promise<void> {
@@ -435,15 +456,13 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
       this.autoCommitTimer = setInterval(() => this.commitResolved().catch(() => undefined), interval);
       this.autoCommitTimer.unref();
     }
-    this.heartbeatTimer = setInterval(
-      () => {
-        // A handler that runs past sessionTimeout without calling heartbeat()
-        // is what gets a member evicted, as in Kafka: only idle members and
-        // handlers' own heartbeat() calls keep the session alive.
-        if (this.handlersRunning === 0) this.sendHeartbeat();
-      },
-      Math.max(1, this.heartbeatInterval),
-    );
+    // Liveness and progress are separate, as with the Java client's
+    // heartbeat thread: the session is kept alive on this timer's schedule,
+    // however long the handlers keep the member busy, and a handler that
+    // makes no progress (returns or calls heartbeat()) within
+    // rebalanceTimeout gets the member out of the group, as
+    // max.poll.interval.ms does, so its partitions move on.
+    this.heartbeatTimer = setInterval(() => this.tick(), Math.max(1, this.heartbeatInterval));
     this.heartbeatTimer.unref();
     await this.join();
   }
@@ -476,7 +495,14 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     this.memberId = `${this.kafka.clientId}-${randomUUID()}`;
     this.evicted = false;
     this.joinStarted = Date.now();
-    await coordinator.join(this.groupId, this.hooks());
+    try {
+      await coordinator.join(this.groupId, this.hooks());
+    } catch (e) {
+      // stop() or disconnect() during the join left the group: the join is
+      // over as asked, not failed.
+      if (this.state !== 'running') return;
+      throw e;
+    }
   }
 
   /** After an eviction: once the stalled handler is done, join again. */
@@ -496,6 +522,23 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
       this.rejoining = null;
     });
     return this.rejoining;
+  }
+
+  /** The heartbeat timer: a heartbeat, or leaving when a handler is stuck. */
+  private tick(): void {
+    if (this.coordinator === null || this.state !== 'running' || this.evicted) return;
+    const now = Date.now();
+    for (const ps of this.partitions.values()) {
+      if (ps.busySince > 0 && now - ps.busySince > this.rebalanceTimeout) {
+        this.coordinator.evictMember(
+          this.groupId,
+          this.memberId,
+          `a handler for ${ps.topic}-${ps.partition} made no progress within ${this.rebalanceTimeout} ms (rebalanceTimeout)`,
+        );
+        return;
+      }
+    }
+    this.sendHeartbeat();
   }
 
   private sendHeartbeat(): void {
@@ -573,6 +616,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
           epoch: 0,
           wake: new Signal(),
           abort: null,
+          busySince: 0,
           done: Promise.resolve(),
         };
         this.partitions.set(k, ps);
@@ -619,7 +663,20 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     else this.slotsFree++;
   }
 
+  /**
+   * A partition's loop. Its promise is awaited only when the partition is
+   * released, so it must not reject: an unexpected error (a threshold
+   * commit refused, say) crashes the consumer, through the CRASH path.
+   */
   private async partitionLoop(ps: PartitionState): Promise<void> {
+    try {
+      await this.consumePartition(ps);
+    } catch (e) {
+      this.scheduleCrash(e instanceof Error ? e : new KafkaJSError(String(e)));
+    }
+  }
+
+  private async consumePartition(ps: PartitionState): Promise<void> {
     const log = this.log as Log;
     while (!ps.stopped && this.state === 'running') {
       if (ps.paused) {
@@ -696,8 +753,10 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     };
   }
 
-  private heartbeatFn(): () => Promise<void> {
+  private heartbeatFn(ps: PartitionState): () => Promise<void> {
     return async () => {
+      // Calling heartbeat() is progress: the handler is alive.
+      if (ps.busySince > 0) ps.busySince = Date.now();
       if (this.coordinator === null || this.evicted) return;
       try {
         this.coordinator.heartbeat(this.groupId, this.memberId);
@@ -739,7 +798,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     if (cfg.eachMessage !== undefined) {
       const handler = cfg.eachMessage;
       // Made once per batch: the per-message path allocates only the payload.
-      const heartbeat = this.heartbeatFn();
+      const heartbeat = this.heartbeatFn(ps);
       const pause = this.pauseFn(ps);
       const threshold =
         cfg.autoCommit && typeof cfg.autoCommitThreshold === 'number' && cfg.autoCommitThreshold > 0
@@ -753,6 +812,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
         let failure: unknown;
         let failed = false;
         this.handlersRunning++;
+        ps.busySince = Date.now();
         try {
           await handler(payload);
         } catch (e) {
@@ -760,8 +820,9 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
           failure = e;
         } finally {
           this.handlersRunning--;
+          ps.busySince = 0;
         }
-        if (failed && !(await this.retryHandler(failure, () => handler(payload)))) return false;
+        if (failed && !(await this.retryHandler(ps, failure, () => handler(payload)))) return false;
         // After a seek the message in hand no longer counts; after a stop it does.
         if (ps.epoch !== epoch) break;
         const next = (raw[i] as RawMessage).offsetNumber + 1;
@@ -792,11 +853,11 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
           ps.resolved = next;
         }
       };
-      const ok = await this.invoke(() =>
+      const ok = await this.invoke(ps, () =>
         handler({
           batch,
           resolveOffset,
-          heartbeat: this.heartbeatFn(),
+          heartbeat: this.heartbeatFn(ps),
           pause: this.pauseFn(ps),
           commitOffsetsIfNecessary: async (offsets) => {
             if (offsets !== undefined) await this.commitOffsets(flatten(offsets));
@@ -824,20 +885,24 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
    * Runs a handler, retrying with backoff per `retry`. After the retries the
    * consumer crashes: kafkajs' CRASH event, then `restartOnFailure` decides
    * whether it rejoins (redelivering from the last commit) or stops.
-   */ private async invoke(fn: () => Promise<void>): Promise<boolean> {
+   */ private async invoke(ps: PartitionState, fn: () => Promise<void>): Promise<boolean> {
+    let failure: unknown;
     this.handlersRunning++;
+    ps.busySince = Date.now();
     try {
       await fn();
       return true;
     } catch (e) {
-      return this.retryHandler(e, fn);
+      failure = e;
     } finally {
       this.handlersRunning--;
+      ps.busySince = 0;
     }
+    return this.retryHandler(ps, failure, fn);
   }
 
   /** The retry path after a handler's first attempt failed with `first`. */
-  private async retryHandler(first: unknown, fn: () => Promise<void>): Promise<boolean> {
+  private async retryHandler(ps: PartitionState, first: unknown, fn: () => Promise<void>): Promise<boolean> {
     const retries = this.retry.retries ?? 5;
     let wait = this.retry.initialRetryTime ?? 300;
     let error = first;
@@ -850,6 +915,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
       await new Promise((r) => setTimeout(r, wait));
       wait = Math.min(wait * (this.retry.multiplier ?? 2), this.retry.maxRetryTime ?? 30_000);
       this.handlersRunning++;
+      ps.busySince = Date.now();
       try {
         await fn();
         return true;
@@ -857,6 +923,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
         error = e;
       } finally {
         this.handlersRunning--;
+        ps.busySince = 0;
       }
     }
   }
@@ -870,27 +937,39 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     });
   }
 
+  /**
+   * Nothing awaits a crash (it starts from a timer), so it must not reject:
+   * whatever goes wrong in it, including the restart's join, is logged.
+   */
   private async crash(error: Error): Promise<void> {
     if (this.crashing) return;
     this.crashing = true;
     try {
-      const restartOnFailure = this.retry.restartOnFailure ?? (async () => true);
-      let restart = false;
-      try {
-        restart = await restartOnFailure(error);
-      } catch {
-        restart = false;
-      }
-      this.emit(EVENTS.CRASH, { error, groupId: this.groupId, restart });
-      this.log_.error('consumer crashed', { error: error.message, restart });
-      // Leave without committing the failed message: it is redelivered.
-      await this.halt(false);
-      if (restart && this.state === 'connected') {
-        await new Promise((r) => setTimeout(r, this.retry.initialRetryTime ?? 300));
-        if (this.state === 'connected') await this.run(this.runConfig);
+      await this.crashAndRestart(error);
+    } catch (e) {
+      if (this.state === 'running' || this.state === 'connected') {
+        this.log_.error('restart after a crash failed', { error: (e as Error).message });
       }
     } finally {
       this.crashing = false;
+    }
+  }
+
+  private async crashAndRestart(error: Error): Promise<void> {
+    const restartOnFailure = this.retry.restartOnFailure ?? (async () => true);
+    let restart = false;
+    try {
+      restart = await restartOnFailure(error);
+    } catch {
+      restart = false;
+    }
+    this.emit(EVENTS.CRASH, { error, groupId: this.groupId, restart });
+    this.log_.error('consumer crashed', { error: error.message, restart });
+    // Leave without committing the failed message: it is redelivered.
+    await this.halt(false);
+    if (restart && this.state === 'connected') {
+      await new Promise((r) => setTimeout(r, this.retry.initialRetryTime ?? 300));
+      if (this.state === 'connected') await this.run(this.runConfig);
     }
   }
 
@@ -1001,10 +1080,8 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     if (typeof offset !== 'string' && typeof offset !== 'number') {
       throw new KafkaJSNonRetriableError(`Offset must be a string, not ${typeof offset}`);
     }
-    const o = Number(offset);
-    if (!Number.isSafeInteger(o) || o < 0) {
-      throw new KafkaJSNonRetriableError(`Offset must not be a negative number: ${offset}`);
-    }
+    const o = parseOffset(offset);
+    if (o < 0) throw new KafkaJSNonRetriableError(`Offset must not be a negative number: ${offset}`);
     if (typeof topic !== 'string' || !Number.isInteger(partition) || partition < 0) {
       throw new KafkaJSNonRetriableError(`Invalid topic-partition ${String(topic)}-${String(partition)}`);
     }
@@ -1262,6 +1339,24 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   }> {
     return this.messages();
   }
+}
+
+/**
+ * A seek offset: an integer as a number or a decimal string (kafkajs takes a
+ * Long). Each way it can be wrong gets its own message.
+ */
+function parseOffset(offset: string | number): number {
+  const integral = typeof offset === 'number' ? Number.isInteger(offset) : /^\s*-?\d+\s*$/.test(offset);
+  if (!integral) {
+    throw new KafkaJSNonRetriableError(`Invalid offset, expected an integer received ${String(offset)}`);
+  }
+  const o = Number(offset);
+  if (!Number.isSafeInteger(o) && o > 0) {
+    throw new KafkaJSNonRetriableError(
+      `Offset ${String(offset)} is too large: offsets go up to ${Number.MAX_SAFE_INTEGER} (2^53-1)`,
+    );
+  }
+  return o;
 }
 
 function flatten(o: OffsetsByTopicPartition): TopicPartitionOffsetAndMetadata[] {

@@ -94,7 +94,9 @@ export class Coordinator {
     const entry = coordinators.get(log.dataDir);
     if (entry !== undefined) {
       entry.refs++;
-      void log.close();
+      // This handle was only opened to learn the directory; a failure to
+      // close it concerns nobody waiting.
+      log.close().catch(() => undefined);
       return entry.coordinator;
     }
     const coordinator = new Coordinator(log);
@@ -191,6 +193,17 @@ export class Coordinator {
     m.lastHeartbeat = Date.now();
   }
 
+  /**
+   * Removes a member at its own request because it cannot keep up (its
+   * handler made no progress within rebalanceTimeout): what the Java
+   * client's heartbeat thread does when max.poll.interval.ms passes.
+   */
+  evictMember(groupId: string, memberId: string, reason: string): void {
+    const g = this.groups.get(groupId);
+    const m = g?.members.get(memberId);
+    if (g !== undefined && m !== undefined) this.evict(g, m, reason);
+  }
+
   /** Asks for a new assignment (a subscription changed, a topic appeared). */
   requestRebalance(groupId: string): Promise<void> {
     const g = this.groups.get(groupId);
@@ -234,7 +247,15 @@ export class Coordinator {
       await new Promise((r) => setImmediate(r));
       do {
         g.pending = false;
-        await this.rebalance(g);
+        try {
+          await this.rebalance(g);
+        } catch (e) {
+          // An assigner or a member's hook threw. Callers hold this promise
+          // without awaiting it, so it must not reject: the members still
+          // waiting to join hear of it instead (their run() rejects).
+          const error = e instanceof Error ? e : new KafkaJSError(String(e));
+          for (const m of g.members.values()) m.rejectJoined(error);
+        }
       } while (g.pending);
     })();
     g.running = run.finally(() => {
@@ -297,7 +318,14 @@ export class Coordinator {
       const timeout = new Promise<boolean>((r) =>
         setTimeout(() => r(false), m.hooks.rebalanceTimeout).unref(),
       );
-      return Promise.race([m.hooks.revoke(revoke).then(() => true), timeout]);
+      // A revoke that throws has not provably released: treat it as one that timed out.
+      return Promise.race([
+        m.hooks.revoke(revoke).then(
+          () => true,
+          () => false,
+        ),
+        timeout,
+      ]);
     });
     const released = await Promise.all(releases);
     let evicted = false;

@@ -34,6 +34,7 @@ import {
   InvalidArgumentError,
   KafkaJSError,
   KafkaJSNonRetriableError,
+  KafkaJSPartialSendError,
   MessageTooLargeError,
 } from '../errors';
 import type { AppendResult, Log } from '../log';
@@ -175,8 +176,11 @@ const RECORD_OVERHEAD_BYTES = 21;
 
 /** One `send`/`sendBatch` call in flight. */
 interface SendOp {
+  /** Parts not yet settled (done or failed). */
   remaining: number;
   results: RecordMetadata[];
+  /** Parts that failed, in the order they did; null while none has. */
+  failures: Part[] | null;
   resolve: (r: RecordMetadata[]) => void;
   reject: (e: Error) => void;
   settled: boolean;
@@ -199,6 +203,11 @@ interface Part {
   bytes: number;
   baseOffset: number;
   done: number;
+  /** Records of the part the log took (the failure report counts them). */
+  appended: number;
+  /** Records of the part that failed; with `done`, says when the part is settled. */
+  lost: number;
+  failed: Error | null;
   detached: { records: RecordInput[]; sizes: number[] } | null;
 }
 
@@ -269,7 +278,10 @@ export class Producer<K = RawValue, V = RawValue> {
   private state: 'disconnected' | 'connected' | 'disconnecting' = 'disconnected';
   private logHandle: Log | null = null;
   private producerId = -1;
+  /** The next sequence per partition (`topic\0partition`), for an idempotent producer. */
   private readonly sequences = new Map<string, number>();
+  /** Partitions with a batch that must land before any later one (see appendRange). */
+  private readonly lanes = new Map<string, { tail: Promise<void>; pending: number }>();
   private readonly topics = new Map<string, TopicInfo>();
   private readonly sticky = new Map<string, number>();
   /** Queues holding records, in the order they got their first. */
@@ -360,7 +372,16 @@ export class Producer<K = RawValue, V = RawValue> {
 
   private emit(type: string, payload: unknown): void {
     if (this.emitter.listenerCount(type) === 0) return;
-    this.emitter.emit(type, { id: String(this.requestId++), type, timestamp: Date.now(), payload });
+    try {
+      this.emitter.emit(type, { id: String(this.requestId++), type, timestamp: Date.now(), payload });
+    } catch (e) {
+      // REQUEST is emitted after an append landed: a listener's throw there
+      // would pass for a failed append and be retried into a duplicate.
+      this.log_.error('an instrumentation event listener threw', {
+        event: type,
+        error: e instanceof Error ? e.message : String(e),
+      });
+    }
   }
 
   send(record: ProducerRecord<K, V>): Promise<RecordMetadata[]> {
@@ -410,7 +431,7 @@ export class Producer<K = RawValue, V = RawValue> {
         resolve = res;
         reject = rej;
       });
-      op = { remaining: 0, results: [], resolve, reject, settled: false, acks };
+      op = { remaining: 0, results: [], failures: null, resolve, reject, settled: false, acks };
       staged = this.stage(op, topicMessages, batch.serializers, compression);
       bytes = this.stagedBytes;
     } catch (e) {
@@ -558,8 +579,19 @@ export class Producer<K = RawValue, V = RawValue> {
           for (const hk of Object.keys(headers)) {
             const hv = headers[hk];
             size += hk.length + 10;
-            if (Array.isArray(hv)) for (const x of hv) size += byteLength(x) + 10;
-            else size += byteLength(hv);
+            // Checked here, not when the batch is encoded: by then the send's
+            // other messages may be in batches of their own, already written.
+            if (Array.isArray(hv)) {
+              for (const x of hv) {
+                if (x !== null && x !== undefined && typeof x !== 'string' && !(x instanceof Uint8Array))
+                  badHeader(topic, i, hk, x);
+                size += byteLength(x) + 10;
+              }
+            } else {
+              if (hv !== null && hv !== undefined && typeof hv !== 'string' && !(hv instanceof Uint8Array))
+                badHeader(topic, i, hk, hv);
+              size += byteLength(hv);
+            }
           }
         }
         // Strings were counted in UTF-16 units; check exactly near the limit.
@@ -585,6 +617,9 @@ export class Producer<K = RawValue, V = RawValue> {
             bytes: 0,
             baseOffset: -1,
             done: 0,
+            appended: 0,
+            lost: 0,
+            failed: null,
             detached: null,
           };
           if (first === undefined) first = g;
@@ -697,7 +732,11 @@ export class Producer<K = RawValue, V = RawValue> {
       q.active = false;
       const p = this.drain(taken);
       if (p !== null) {
-        const tracked = p.finally(() => this.inFlight.delete(tracked));
+        // Failures settle their sends; anything else reaching here is a bug,
+        // logged rather than left to reject unobserved.
+        const tracked = p
+          .catch((e: Error) => this.log_.error('append failed unexpectedly', { error: e.message }))
+          .finally(() => this.inFlight.delete(tracked));
         this.inFlight.add(tracked);
       }
     }
@@ -709,7 +748,7 @@ export class Producer<K = RawValue, V = RawValue> {
     try {
       info = this.topicInfo(q.topic, false);
     } catch (e) {
-      this.failParts(q.parts, e as Error);
+      this.failParts(q.parts, e as Error, 0, q.records.length);
       this.release(q.bytes);
       return null;
     }
@@ -730,21 +769,21 @@ export class Producer<K = RawValue, V = RawValue> {
     return pending.length === 0 ? null : Promise.all(pending).then(() => undefined);
   }
 
-  /** Encodes records [from, to) of a queue as one batch and appends it. */
+  /**
+   * Encodes records [from, to) of a queue as one batch and appends it.
+   * Returns what settles once its parts are settled, or null when that
+   * happened synchronously.
+   *
+   * Batches of one partition reach the log in the order they were made: one
+   * that must wait (a retry after a retriable failure, an async codec) holds
+   * the partition's lane, and later batches of that partition queue behind
+   * it. That keeps the partition's order, and an idempotent producer's
+   * sequence numbers, which are assigned just before each append.
+   */
   private appendRange(q: Queue, from: number, to: number, bytes: number): Promise<void> | null {
     const parts = q.parts.filter((p) => p.start < to && p.start + p.count > from && !p.op.settled);
-    const count = to - from;
     let body: Buffer | Promise<Buffer>;
     let enc: ReturnType<typeof encodeRecords>;
-    const seqKey = `${q.topic}\u0000${q.partition}`;
-    let baseSequence = -1;
-    if (this.idempotent) {
-      baseSequence = this.sequences.get(seqKey) ?? 0;
-      this.sequences.set(seqKey, (baseSequence + count) % 2 ** 31);
-    }
-    const options = this.idempotent
-      ? { producerId: this.producerId, producerEpoch: 0, baseSequence, attributes: q.compression }
-      : { attributes: q.compression };
     try {
       if (q.compression === CompressionTypes.None) {
         enc = encodeRecords(q.records, HEADER_BYTES, from, to);
@@ -754,43 +793,133 @@ export class Producer<K = RawValue, V = RawValue> {
         body = compressRecords(q.compression, enc.buf);
       }
     } catch (e) {
-      this.failParts(parts, e as Error);
+      this.failParts(parts, e as Error, from, to);
       this.release(bytes);
       return null;
     }
-    const finish = (buf: Buffer): Promise<void> | null => {
-      const batch =
+    const laneKey = `${q.topic}\u0000${q.partition}`;
+    const lane = this.lanes.get(laneKey);
+    if (lane === undefined && !(body instanceof Promise)) {
+      const r = this.appendEncoded(q, parts, from, to, bytes, enc, body, laneKey);
+      if (r.appending !== null) this.holdLane(laneKey, r.appending);
+      return r.done;
+    }
+    let done: Promise<void> | null = null;
+    const encoded = enc;
+    const appending = (lane?.tail ?? Promise.resolve())
+      .then(() => body)
+      .then(
+        (buf) => {
+          const r = this.appendEncoded(q, parts, from, to, bytes, encoded, buf, laneKey);
+          done = r.done;
+          return r.appending ?? undefined;
+        },
+        (e: Error) => {
+          this.failParts(parts, e, from, to);
+          this.release(bytes);
+        },
+      );
+    this.holdLane(laneKey, appending);
+    return appending.then(() => done ?? undefined);
+  }
+
+  /** Makes later batches of a partition wait for `appending` (which never rejects). */
+  private holdLane(laneKey: string, appending: Promise<void>): void {
+    let lane = this.lanes.get(laneKey);
+    if (lane === undefined) {
+      lane = { tail: appending, pending: 0 };
+      this.lanes.set(laneKey, lane);
+    }
+    const held = lane;
+    held.tail = appending;
+    held.pending++;
+    void appending.then(() => {
+      held.pending--;
+      if (held.pending === 0 && this.lanes.get(laneKey) === held) this.lanes.delete(laneKey);
+    });
+  }
+
+  /**
+   * Frames an encoded batch (taking the partition's next sequence number)
+   * and appends it; a retriable failure retries the same bytes, so the same
+   * sequence. The sequence advances only once the log took the batch: a
+   * rejected batch leaves it where it was, for the next batch to use.
+   * `appending` settles when the append is over (null when it was
+   * synchronous), `done` when the parts are settled (null when synchronous).
+   */
+  private appendEncoded(
+    q: Queue,
+    parts: Part[],
+    from: number,
+    to: number,
+    bytes: number,
+    enc: ReturnType<typeof encodeRecords>,
+    buf: Buffer,
+    laneKey: string,
+  ): { appending: Promise<void> | null; done: Promise<void> | null } {
+    const count = to - from;
+    let baseSequence = -1;
+    const producerId = this.producerId;
+    if (this.idempotent) baseSequence = this.sequences.get(laneKey) ?? 0;
+    const options = this.idempotent
+      ? { producerId, producerEpoch: 0, baseSequence, attributes: q.compression }
+      : { attributes: q.compression };
+    const accepted = (r: AppendResult): Promise<void> | null => {
+      // A batch framed before a change of producer id says nothing of the new id's sequences.
+      if (this.idempotent && this.producerId === producerId)
+        this.sequences.set(laneKey, (baseSequence + count) % 2 ** 31);
+      return this.appended(q, parts, from, to, bytes, r);
+    };
+    const failed = (e: Error): void => {
+      this.failParts(parts, e, from, to);
+      this.release(bytes);
+    };
+    let batch: Buffer | undefined;
+    let result: AppendResult;
+    try {
+      batch =
         q.compression === CompressionTypes.None
           ? writeHeader(buf, enc.count, enc.baseTimestamp, enc.maxTimestamp, options)
           : frameBatch(buf, enc.count, enc.baseTimestamp, enc.maxTimestamp, options);
-      let result: AppendResult;
-      try {
-        result = this.appendOnce(q, batch);
-      } catch (e) {
-        if (e instanceof KafkaJSError && e.retriable) {
-          return withRetry(this.retry, () => this.appendOnce(q, batch)).then(
-            async (r) => {
-              await this.appended(q, parts, from, to, bytes, r);
-            },
-            (err: Error) => {
-              this.failParts(parts, err);
-              this.release(bytes);
-            },
-          );
-        }
-        this.failParts(parts, e as Error);
-        this.release(bytes);
-        return null;
+      result = this.appendOnce(q, batch);
+    } catch (e) {
+      if (!(e instanceof KafkaJSError && e.retriable) || batch === undefined) {
+        failed(e as Error);
+        return { appending: null, done: null };
       }
-      return this.appended(q, parts, from, to, bytes, result);
-    };
-    if (body instanceof Promise) {
-      return body.then(finish, (e: Error) => {
-        this.failParts(parts, e);
-        this.release(bytes);
-      }) as Promise<void>;
+      const framed = batch;
+      const retried = withRetry(this.retry, () => this.appendOnce(q, framed), e);
+      return {
+        // Registered first, so the new identity is in place before the
+        // batches waiting in this partition's lane are framed.
+        appending: retried.then(
+          () => undefined,
+          () => this.abandonSequences(producerId),
+        ),
+        done: retried.then(accepted, failed).then(() => undefined),
+      };
     }
-    return finish(body);
+    return { appending: null, done: accepted(result) };
+  }
+
+  /**
+   * After a batch failed with a retriable error and ran out of retries, the
+   * log may or may not hold it (an acknowledgement can be lost after the
+   * write). Reusing its sequence could then make the log take the next
+   * batch for a duplicate of it and drop it; skipping the sequence would be
+   * out of order if it was not written. Kafka's answer (KIP-360) is a new
+   * producer identity, whose sequences start afresh: this takes a new id.
+   */
+  private abandonSequences(producerId: number): void {
+    if (!this.idempotent || this.producerId !== producerId || this.logHandle === null) return;
+    try {
+      this.producerId = this.logHandle.allocateProducerId();
+      this.sequences.clear();
+    } catch (e) {
+      this.log_.error('cannot allocate a new producer id; keeping the old one', {
+        error: (e as Error).message,
+      });
+    }
   }
 
   private appendOnce(q: Queue, batch: Buffer): AppendResult {
@@ -824,13 +953,15 @@ export class Producer<K = RawValue, V = RawValue> {
   ): Promise<void> | null {
     this.release(bytes);
     for (const p of parts) {
-      if (p.start >= from && p.baseOffset < 0) p.baseOffset = r.baseOffset + (p.start - from);
+      const first = Math.max(from, p.start);
+      if (p.baseOffset < 0) p.baseOffset = r.baseOffset + (first - from);
+      p.appended += Math.min(to, p.start + p.count) - first;
     }
     const settle = (): void => {
       for (const p of parts) {
         const covered = Math.min(to, p.start + p.count) - Math.max(from, p.start);
         p.done += covered;
-        if (p.done === p.count) this.partDone(p, q, r);
+        if (p.done + p.lost === p.count) this.partSettled(p, r);
       }
     };
     const needsFsync = parts.some((p) => p.op.acks === -1);
@@ -840,12 +971,21 @@ export class Producer<K = RawValue, V = RawValue> {
       return null;
     }
     const durable = r.durable ?? log.syncTo(q.topic, q.partition, r.lastOffset + 1);
-    return durable.then(settle, (e: Error) => this.failParts(parts, e));
+    return durable.then(settle, (e: Error) => this.failParts(parts, e, from, to));
   }
 
-  private partDone(p: Part, q: Queue, r: AppendResult): void {
+  /** Once each record of a part succeeded or failed: the part's result. */
+  private partSettled(p: Part, r: AppendResult | null): void {
     const op = p.op;
     if (op.settled) return;
+    if (p.failed !== null || r === null) {
+      if (op.failures === null) op.failures = [];
+      op.failures.push(p);
+      op.remaining--;
+      if (op.remaining === 0) this.settleOp(op);
+      return;
+    }
+    const q = p.queue;
     op.results.push({
       topicName: q.topic,
       partition: q.partition,
@@ -855,24 +995,57 @@ export class Producer<K = RawValue, V = RawValue> {
       logStartOffset: r.logStartOffset === 0 ? '0' : String(r.logStartOffset),
     });
     op.remaining--;
-    if (op.remaining === 0) {
-      op.settled = true;
-      if (op.results.length > 1) {
-        op.results.sort((a, b) =>
-          a.topicName === b.topicName ? a.partition - b.partition : a.topicName < b.topicName ? -1 : 1,
-        );
-      }
-      op.resolve(op.results);
+    if (op.remaining === 0) this.settleOp(op);
+  }
+
+  /**
+   * Records [from, to) of a queue failed with `e`. A part settles once each
+   * of its records has (a later batch of it may still be on its way), and a
+   * send once each of its parts has.
+   */
+  private failParts(parts: Part[], e: Error, from: number, to: number): void {
+    for (const p of parts) {
+      if (p.op.settled) continue;
+      if (p.failed === null) p.failed = e;
+      p.lost += Math.min(to, p.start + p.count) - Math.max(from, p.start);
+      if (p.done + p.lost === p.count) this.partSettled(p, null);
     }
   }
 
-  private failParts(parts: Part[], e: Error): void {
-    for (const p of parts) {
-      if (!p.op.settled) {
-        p.op.settled = true;
-        p.op.reject(e);
-      }
+  /**
+   * Settles a send whose parts are all settled. When some failed, it rejects
+   * with the first error as it is if the send wrote nothing, and otherwise
+   * with a KafkaJSPartialSendError saying what was written and what not.
+   */
+  private settleOp(op: SendOp): void {
+    op.settled = true;
+    const byPartition = (a: RecordMetadata, b: RecordMetadata) =>
+      a.topicName === b.topicName ? a.partition - b.partition : a.topicName < b.topicName ? -1 : 1;
+    if (op.results.length > 1) op.results.sort(byPartition);
+    const failures = op.failures;
+    if (failures === null) {
+      op.resolve(op.results);
+      return;
     }
+    const first = failures[0] as Part;
+    if (op.results.length === 0 && failures.every((p) => p.appended === 0)) {
+      op.reject(first.failed as Error);
+      return;
+    }
+    const failed = failures.map((p) => {
+      const error = p.failed as Error;
+      const f: KafkaJSPartialSendError['failed'][number] = {
+        topicName: p.queue.topic,
+        partition: p.queue.partition,
+        errorCode: kafkaErrorCode(error),
+        error,
+        written: p.appended,
+      };
+      if (p.appended > 0) f.baseOffset = String(p.baseOffset);
+      return f;
+    });
+    failed.sort(byPartition);
+    op.reject(new KafkaJSPartialSendError(op.results, failed));
   }
 
   /** Returns bytes to the buffer and admits waiting sends, in order, that now fit. */
@@ -973,6 +1146,37 @@ function detach(staged: Part[]): void {
       records: part.queue.records.splice(part.start),
       sizes: part.queue.sizes.splice(part.start),
     };
+  }
+}
+
+function badHeader(topic: string, index: number, name: string, v: unknown): never {
+  throw new KafkaJSNonRetriableError(
+    `message ${index} to topic "${topic}": header "${name}" must be a string, Buffer or an array of them, not ${v === null ? 'null' : typeof v}`,
+  );
+}
+
+/** Kafka's error code for a failed append, for per-partition results. */
+function kafkaErrorCode(e: Error): number {
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === 'number') return code;
+  switch (code) {
+    case 'ERR_IO':
+    case 'ERR_FSYNC_FAILED':
+    case 'ERR_SEGMENT_FULL':
+      return 56; // KAFKA_STORAGE_ERROR
+    case 'ERR_MESSAGE_TOO_LARGE':
+      return 10;
+    case 'ERR_CORRUPT':
+    case 'ERR_INVALID_BATCH':
+      return 2; // CORRUPT_MESSAGE
+    case 'ERR_UNKNOWN_TOPIC_OR_PARTITION':
+      return 3;
+    case 'ERR_OUT_OF_ORDER_SEQUENCE':
+      return 45;
+    case 'ERR_INVALID_PRODUCER_EPOCH':
+      return 47;
+    default:
+      return -1; // UNKNOWN_SERVER_ERROR
   }
 }
 

@@ -365,6 +365,7 @@ impl Partition {
                 .segments
                 .last_mut()
                 .ok_or_else(|| Error::InvalidArgument("partition has no segment".into()))?;
+            active.check_not_shrunk(active.backed_bytes())?;
             active.append(
                 &*self.storage,
                 bytes,
@@ -493,6 +494,10 @@ impl Partition {
             .partition_point(|s| s.base_offset <= offset)
             .saturating_sub(1);
         for seg in &mut st.segments[idx..] {
+            if offset >= seg.base_offset && offset < seg.next_offset() {
+                // Before any byte of its map is touched.
+                seg.check_not_shrunk(seg.size_bytes())?;
+            }
             let Some((pos, _)) = seg.find_position(offset)? else {
                 continue;
             };
@@ -869,6 +874,10 @@ impl Partition {
                 }
             }
             st.closed = true;
+            // Release every descriptor and map the partition owns now, not
+            // at garbage collection: views handed out hold their own maps.
+            st.segments.clear();
+            st.unsynced_files.clear();
             persisted?;
             std::mem::take(&mut st.waiters)
         };
@@ -884,6 +893,8 @@ impl Partition {
         let waiters = {
             let mut st = self.state.lock();
             st.closed = true;
+            st.segments.clear();
+            st.unsynced_files.clear();
             std::mem::take(&mut st.waiters)
         };
         for w in waiters {

@@ -44,6 +44,13 @@ pub const PWRITE_BATCH_BYTES_MIN: usize = 32 * 1024;
 /// `message.max.bytes` in practice is far below it.
 pub const LIVE_BATCH_BYTES_MAX: usize = 256 << 20;
 
+/// How often reads and appends compare a segment file's size with what its
+/// maps rely on.
+const SIZE_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// The most checked stretches past damage one segment remembers.
+const ISLANDS_MAX: usize = 64;
+
 /// The first allocation step of a segment file.
 pub const PREALLOCATE_STEP_MIN_BYTES: u64 = 1 << 20;
 
@@ -98,6 +105,11 @@ pub struct Segment {
     verified_bytes: u64,
     /// The offset of the batch at `verified_bytes`.
     verified_next_offset: u64,
+    /// Stretches checked past damage in the prefix: (start, end, offset
+    /// after the last batch). Bounded by `ISLANDS_MAX`.
+    islands: Vec<(u64, u64, u64)>,
+    /// When the file's size was last compared with what maps rely on.
+    size_checked_at: Option<std::time::Instant>,
 }
 
 fn open_file(path: &Path, create_new: bool, writable: bool) -> Result<File> {
@@ -146,6 +158,8 @@ impl Segment {
             index_interval_bytes,
             verified_bytes: 0,
             verified_next_offset: base_offset,
+            islands: Vec::new(),
+            size_checked_at: None,
         })
     }
 
@@ -195,6 +209,8 @@ impl Segment {
             index_interval_bytes,
             verified_bytes: 0,
             verified_next_offset: base_offset,
+            islands: Vec::new(),
+            size_checked_at: None,
         };
         let stop = if file_len == 0 {
             seg.offset_index.clear();
@@ -271,6 +287,8 @@ impl Segment {
             index_interval_bytes,
             verified_bytes: 0,
             verified_next_offset: base_offset,
+            islands: Vec::new(),
+            size_checked_at: None,
         };
         // The files' index entries are rebuilt from the batches read.
         seg.offset_index.clear();
@@ -590,6 +608,7 @@ impl Segment {
             self.verified_bytes = position;
             self.verified_next_offset = next_offset;
         }
+        self.islands.retain(|(_, to, _)| *to <= position);
         self.sizes
             .publish_readable(position.min(self.sizes.backed_bytes()));
         self.truncate_tail()
@@ -615,6 +634,45 @@ impl Segment {
 
     pub fn size_bytes(&self) -> u64 {
         self.size_bytes
+    }
+
+    /// Bytes of the file allocated for the writer.
+    pub fn backed_bytes(&self) -> u64 {
+        self.sizes.backed_bytes()
+    }
+
+    /// Refuses, with a typed error instead of a SIGBUS later, when the file
+    /// is shorter than `needed` bytes: another program truncated it (the
+    /// directory lock keeps other ferrolog processes out, not `truncate`).
+    /// Looks at most every `SIZE_CHECK_INTERVAL` so the hot paths pay one
+    /// clock read, not a system call; a truncation inside that window can
+    /// still fault, as with any mmap-based store (lmdb documents the same).
+    pub fn check_not_shrunk(&mut self, needed: u64) -> Result<()> {
+        let now = std::time::Instant::now();
+        if self
+            .size_checked_at
+            .is_some_and(|at| now.duration_since(at) < SIZE_CHECK_INTERVAL)
+        {
+            return Ok(());
+        }
+        let path = log_path(&self.dir, self.base_offset);
+        let len = self
+            .file
+            .metadata()
+            .map_err(|e| Error::io("stat segment", &path, e))?
+            .len();
+        if len < needed {
+            return Err(Error::corrupt(
+                &path,
+                len,
+                format!(
+                    "the file shrank to {len} bytes while open (another program truncated it); it held {} bytes of batches. Close and reopen the log to recover what is left",
+                    self.size_bytes
+                ),
+            ));
+        }
+        self.size_checked_at = Some(now);
+        Ok(())
     }
     pub fn next_offset(&self) -> u64 {
         self.next_offset
@@ -842,55 +900,153 @@ impl Segment {
         Ok((end, next_offset))
     }
 
-    /// Checks the batches up to `end` that are not yet checked: CRC, and
+    /// Checks the batches in `start..end` that are not yet checked: CRC, and
     /// a base offset that continues the offsets before it (the base offset
     /// is outside the CRC). Checked bytes grow as one prefix of the segment
     /// from its start, where the expected offset is known from the file
-    /// name, so each batch is hashed once. Returns the end of the good
-    /// batches: `end`, or the position of a bad batch after `start`. A bad
-    /// batch at or before `start` is an error: as in Kafka's recovery,
-    /// nothing after a bad batch in a segment is trusted.
+    /// name, so each batch is hashed once. Past a bad batch, checking starts
+    /// again at `start` (a boundary the index and a header walk found, for
+    /// the batch that holds the offset asked for) and the stretch checked
+    /// from there is remembered: damage stays local to the bad batch.
+    /// Returns the end of the good batches: `end`, or the position of a bad
+    /// batch after `start`. A bad batch at `start` is an error naming the
+    /// offsets it held and the next readable one.
     pub fn verify_range(&mut self, start: u64, end: u64) -> Result<u64> {
         if end <= self.verified_bytes {
             return Ok(end);
         }
         let map = self.read_map()?;
-        let mut pos = self.verified_bytes;
-        let mut expected = self.verified_next_offset;
-        let mut bad = None;
+        if start <= self.verified_bytes {
+            let (pos, expected, bad) =
+                self.check_batches(&map, self.verified_bytes, self.verified_next_offset, end);
+            self.verified_bytes = pos;
+            self.verified_next_offset = expected;
+            return match bad {
+                None => Ok(end),
+                Some(_) if pos > start => Ok(pos),
+                Some(reason) => Err(self.damage_error(&map, pos, expected, reason)),
+            };
+        }
+        // Past damage in the prefix: a stretch checked earlier, or a new one.
+        if let Some(&(from, to, _)) = self
+            .islands
+            .iter()
+            .find(|(from, to, _)| *from <= start && start < *to)
+        {
+            if end <= to {
+                return Ok(end);
+            }
+            debug_assert!(from <= start);
+        }
+        let expected = self
+            .header_at(&map, start)
+            .map_or(0, |h| h.base_offset.max(0) as u64);
+        let (resume, resume_offset) = self
+            .islands
+            .iter()
+            .find(|(from, to, _)| *from <= start && start < *to)
+            .map_or((start, expected), |&(_, to, next)| (to, next));
+        let (pos, next, bad) = self.check_batches(&map, resume, resume_offset, end);
+        self.remember_island(start.min(resume), pos, next);
+        match bad {
+            None => Ok(end),
+            Some(_) if pos > start => Ok(pos),
+            Some(reason) => Err(self.damage_error(&map, pos, next, reason)),
+        }
+    }
+
+    /// Hashes batches from `pos` (expected to start at offset `expected`)
+    /// up to `end`; returns where and at which offset the good ones end,
+    /// and why the next one is bad, if one is.
+    fn check_batches(
+        &self,
+        map: &ReadMap,
+        mut pos: u64,
+        mut expected: u64,
+        end: u64,
+    ) -> (u64, u64, Option<String>) {
         while pos < end {
-            let h = match self.header_at(&map, pos) {
+            let h = match self.header_at(map, pos) {
                 Ok(h) => h,
-                Err(e) => {
-                    bad = Some(e.to_string());
-                    break;
-                }
+                Err(e) => return (pos, expected, Some(e.to_string())),
             };
             if h.base_offset != expected as i64 {
-                bad = Some(format!(
-                    "batch has base offset {} where {expected} was expected",
-                    h.base_offset
-                ));
-                break;
+                return (
+                    pos,
+                    expected,
+                    Some(format!(
+                        "batch has base offset {} where {expected} was expected",
+                        h.base_offset
+                    )),
+                );
             }
             let Some(bytes) = map.read(pos as usize, h.size_bytes) else {
-                bad = Some("batch outside published bytes".into());
-                break;
+                return (pos, expected, Some("batch outside published bytes".into()));
             };
             if let Err(e) = batch::check_crc(bytes, &h) {
-                bad = Some(e.to_string());
-                break;
+                return (pos, expected, Some(e.to_string()));
             }
             pos += h.size_bytes as u64;
             expected = h.last_offset() as u64 + 1;
         }
-        self.verified_bytes = pos;
-        self.verified_next_offset = expected;
-        match bad {
-            None => Ok(end),
-            Some(_) if pos > start => Ok(pos),
-            Some(reason) => Err(Error::corrupt(self.log_path(), pos, reason)),
+        (pos, expected, None)
+    }
+
+    /// Keeps a checked stretch `from..to` (ending at offset `next`), merged
+    /// with one it extends; at most `ISLANDS_MAX` are kept.
+    fn remember_island(&mut self, from: u64, to: u64, next: u64) {
+        if to <= from {
+            return;
         }
+        if let Some(i) = self
+            .islands
+            .iter_mut()
+            .find(|(f, t, _)| *f <= from && from <= *t)
+        {
+            if to > i.1 {
+                i.1 = to;
+                i.2 = next;
+            }
+            return;
+        }
+        if self.islands.len() >= ISLANDS_MAX {
+            self.islands.remove(0);
+        }
+        self.islands.push((from, to, next));
+    }
+
+    /// The error for a bad batch at `pos` that should hold offset `first`:
+    /// names the unreadable offsets and where reading can go on, found from
+    /// the bad batch's own length when its header holds, else from the
+    /// offset index.
+    fn damage_error(&self, map: &ReadMap, pos: u64, first: u64, reason: String) -> Error {
+        let mut candidates: Vec<u64> = Vec::new();
+        if let Ok(h) = self.header_at(map, pos) {
+            candidates.push(pos + h.size_bytes as u64);
+        }
+        candidates.extend(
+            self.offset_index
+                .entries()
+                .iter()
+                .map(|e| u64::from(e.position))
+                .filter(|p| *p > pos),
+        );
+        let next = candidates.into_iter().find_map(|at| {
+            let h = self.header_at(map, at).ok()?;
+            let bytes = map.read(at as usize, h.size_bytes)?;
+            batch::check_crc(bytes, &h).ok()?;
+            (h.base_offset >= first as i64).then_some(h.base_offset as u64)
+        });
+        let skip = match next {
+            Some(n) => {
+                format!("offsets {first}..{n} cannot be read; the next readable offset is {n}")
+            }
+            None => format!(
+                "offsets from {first} to the end of this segment ({}) cannot be read",
+                self.next_offset
+            ),
+        };
+        Error::corrupt(self.log_path(), pos, format!("{reason}: {skip}"))
     }
 
     /// Calls `f` with the header of every batch, in order (a header walk:
@@ -968,10 +1124,24 @@ impl Segment {
         self.persist_indexes(storage)?;
         self.write_map = None;
         self.truncate_tail()?;
-        debug_assert!(
-            self.file.metadata().map(|m| m.len()).ok() == Some(self.size_bytes),
-            "a sealed segment is exactly its batches"
-        );
+        // Paired with the trim: a sealed segment is exactly its batches,
+        // unless another program cut the file under us.
+        let path = log_path(&self.dir, self.base_offset);
+        let len = self
+            .file
+            .metadata()
+            .map_err(|e| Error::io("stat segment", &path, e))?
+            .len();
+        if len != self.size_bytes {
+            return Err(Error::corrupt(
+                &path,
+                len,
+                format!(
+                    "sealed at {len} bytes but it holds {} bytes of batches: another program changed the file",
+                    self.size_bytes
+                ),
+            ));
+        }
         Ok(())
     }
 

@@ -209,9 +209,64 @@ fn a_flipped_byte_in_an_old_segment_is_caught_on_read_after_a_clean_open() {
         Err(Error::Corrupt { .. })
     ));
     assert!(!e.partition("t", 0).unwrap().verify().unwrap().is_empty());
-    // As in Kafka's recovery, nothing after a bad batch in that segment is
-    // trusted: a read past it reports the corruption too.
-    assert!(matches!(e.read("t", 0, 4, 100), Err(Error::Corrupt { .. })));
+    // The damage stays local: the batch after the bad one reads, checked.
+    let r = e.read("t", 0, 4, 100).unwrap();
+    let h4 = BatchHeader::parse(r.chunks[0].bytes()).unwrap();
+    assert_eq!(h4.base_offset, 4);
+}
+
+#[test]
+fn one_bad_batch_leaves_every_later_batch_of_its_segment_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path());
+    e.create_topic("big", 1, None).unwrap();
+    // 5000 one-record batches in one segment, with index entries.
+    for o in 0..5000u64 {
+        e.append("big", 0, &batch_of(&[value_for(o, 60)], 1_000 + o as i64))
+            .unwrap();
+    }
+    e.close().unwrap();
+    let log = dir.path().join("big-0/00000000000000000000.log");
+    let mut bytes = std::fs::read(&log).unwrap();
+    // Find the batch holding offset 1000 and flip a byte of its value.
+    let mut pos = 0;
+    loop {
+        let h = BatchHeader::parse(&bytes[pos..]).unwrap();
+        if h.base_offset == 1000 {
+            bytes[pos + h.size_bytes - 5] ^= 0x01;
+            break;
+        }
+        pos += h.size_bytes;
+    }
+    std::fs::write(&log, &bytes).unwrap();
+    let e = open(dir.path());
+    let before = e.read("big", 0, 999, 1 << 20).unwrap();
+    assert_eq!(
+        before.next_offset, 1000,
+        "the good batch before the damage reads"
+    );
+    match e.read("big", 0, 1000, 1 << 20) {
+        Err(Error::Corrupt { reason, .. }) => {
+            assert!(
+                reason.contains(
+                    "offsets 1000..1001 cannot be read; the next readable offset is 1001"
+                ),
+                "{reason}"
+            );
+        }
+        other => panic!(
+            "expected corruption, got {:?}",
+            other.map(|r| r.next_offset)
+        ),
+    }
+    for o in [1001u64, 1050, 2500, 4999] {
+        let got = read_all(&e, "big", 0, o);
+        assert_eq!(got.first(), Some(&(o, value_for(o, 60))), "read at {o}");
+        assert_eq!(got.len() as u64, 5000 - o);
+    }
+    // A read that starts before the damage stops at it, with what is good.
+    let r = e.read("big", 0, 990, 1 << 20).unwrap();
+    assert_eq!(r.next_offset, 1000);
 }
 
 #[test]

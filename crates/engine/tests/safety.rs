@@ -702,3 +702,30 @@ fn a_read_only_reader_follows_a_live_writer_across_rolls_and_its_close() {
     assert!(all.iter().any(|b| *b != 0));
     assert_eq!(read_all(&ro, "t", 0, 0).len() as u64, RECORDS);
 }
+
+#[test]
+fn a_segment_truncated_by_another_program_is_an_error_not_a_sigbus() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path());
+    e.create_topic("t", 1, None).unwrap();
+    for o in 0..100u64 {
+        e.append("t", 0, &batch_of(&[value_for(o, 100)], 1))
+            .unwrap();
+    }
+    assert_eq!(read_all(&e, "t", 0, 0).len(), 100);
+    let log = dir.path().join("t-0/00000000000000000000.log");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert!(
+        matches!(e.read("t", 0, 0, 1 << 20), Err(Error::Corrupt { reason, .. }) if reason.contains("shrank"))
+    );
+    assert!(matches!(
+        e.append("t", 0, &batch_of(&[b"x".to_vec()], 1)),
+        Err(Error::Corrupt { reason, .. }) if reason.contains("shrank")
+    ));
+}
