@@ -15,7 +15,7 @@ export declare class NativeLog {
    * `read_only` opens without the directory lock and writes nothing: a
    * stopped Kafka broker's log directory, or one another process owns.
    */
-  static open(dir: string, defaultConfig?: Record<string, string> | undefined | null, readOnly?: boolean | undefined | null, fullRecovery?: boolean | undefined | null): NativeLog
+  static open(dir: string, options?: OpenOptions | undefined | null): NativeLog
   /**
    * Releases this handle; the last one closes the engine on a thread of
    * its own (close fsyncs) and resolves when it is done.
@@ -118,6 +118,15 @@ export declare function crc32c(bytes: Uint8Array, start: number, end: number): n
 
 /** Decompresses a records section, producing at most `maxBytes`. */
 export declare function decompress(codec: number, data: Uint8Array, maxBytes: number): Buffer
+
+/** How to open a data directory (`Log.open`'s options). */
+export interface OpenOptions {
+  defaultConfig?: Record<string, string>
+  readOnly?: boolean
+  fullRecovery?: boolean
+  /** Kafka's `log.retention.check.interval.ms` (default 300000). */
+  retentionCheckIntervalMs?: number
+}
 
 /**
  * One decision recovery made (or, read-only, would make) when the engine

@@ -1,8 +1,17 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
-import { encodeBatch, InvalidArgumentError, Kafka, Log, ReadOnlyError } from '../ts';
+import {
+  CompressionTypes,
+  decodeMessages,
+  encodeBatch,
+  InvalidArgumentError,
+  Kafka,
+  Log,
+  ReadOnlyError,
+} from '../ts';
 import { tempDir } from './helpers';
 
 const root = join(__dirname, '..');
@@ -117,6 +126,27 @@ describe('data safety', () => {
     await log.close();
   });
 
+  it('keeps a zero-copy view readable end to end across close and the trim', async () => {
+    const dir = tempDir();
+    const log = Log.open(dir);
+    log.createTopic('v');
+    log.append('v', 0, batchOf(['kept']));
+    const { batches } = log.read('v', 0, 0, 1 << 20);
+    expect(log.zeroCopy).toBe(true);
+    // The view's ArrayBuffer is the whole segment map, past the data.
+    const whole = new Uint8Array(batches.buffer);
+    expect(whole.byteLength).toBeGreaterThan(batches.byteLength);
+    const copy = Buffer.from(batches);
+    await log.close();
+    // The .log is trimmed to its batches while the view lives...
+    expect(readFileSync(join(dir, 'v-0', '00000000000000000000.log')).byteLength).toBe(copy.byteLength);
+    // ...and every byte of the map still reads: the data, then zeros.
+    let sum = 0;
+    for (let i = 0; i < whole.byteLength; i++) sum += whole[i] as number;
+    expect(Buffer.compare(batches, copy)).toBe(0);
+    expect(sum).toBe(copy.reduce((a, b) => a + b, 0));
+  });
+
   it('opens a directory again at once after an unawaited close', async () => {
     const dir = tempDir();
     for (let i = 0; i < 50; i++) {
@@ -132,5 +162,114 @@ describe('data safety', () => {
     const ro = Log.open(dir, { readOnly: true });
     expect(() => ro.append('t', 0, batchOf(['x']))).toThrow(ReadOnlyError);
     await ro.close();
+  });
+});
+
+describe('robustness (engine)', () => {
+  it('runs retention at the interval Log.open asks for', async () => {
+    const dir = tempDir();
+    const log = Log.open(dir, { retentionCheckIntervalMs: 20 });
+    log.createTopic('r', { config: { 'segment.bytes': 4096, 'retention.bytes': 8192 } });
+    for (let i = 0; i < 400; i++) log.append('r', 0, batchOf([`value-${i}-${'x'.repeat(80)}`]));
+    const start = Date.now();
+    while (log.watermarks('r', 0).logStartOffset === 0) {
+      if (Date.now() - start > 15_000) throw new Error('retention never ran');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(log.segments('r', 0).reduce((n, s) => n + s.sizeBytes, 0)).toBeLessThan(8192 + 4096);
+    expect(() => Log.open(tempDir(), { retentionCheckIntervalMs: 0 })).toThrow(InvalidArgumentError);
+    await log.close();
+  });
+
+  it('releases every descriptor when close resolves', async () => {
+    const fds = () => readdirSync('/proc/self/fd').length;
+    const dir = tempDir();
+    const before = fds();
+    const log = Log.open(dir);
+    for (let t = 0; t < 20; t++) {
+      log.createTopic(`t${t}`, { partitions: 5 });
+      log.append(`t${t}`, 0, batchOf(['x']));
+    }
+    expect(fds()).toBeGreaterThan(before + 100);
+    await log.close();
+    expect(fds()).toBeLessThanOrEqual(before + 2);
+  });
+
+  it('holds one descriptor per segment, so 3000 partitions fit under ulimit -n 4096', () => {
+    const dir = tempDir();
+    const script = `
+      const { Log, encodeBatch } = require(${JSON.stringify(join(root, 'dist', 'index.js'))});
+      (async () => {
+        for (let round = 0; round < 2; round++) {
+          const log = Log.open(${JSON.stringify(dir)});
+          if (round === 0) log.createTopic('many', { partitions: 3000 });
+          for (let p = 0; p < 3000; p++) log.append('many', p, encodeBatch([{ value: 'v' + p, timestamp: 1 }]));
+          await log.close();
+        }
+        console.log('ok');
+      })().catch((e) => { console.log(e.name + ': ' + e.message); process.exit(1); });`;
+    const r = spawnSync('sh', ['-c', 'ulimit -n 4096 && exec "$0" -e "$1"', process.execPath, script], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(r.stdout.trim(), r.stderr).toBe('ok');
+  });
+
+  it('keeps reading past a corrupt batch, naming the offsets it lost', async () => {
+    const dir = tempDir();
+    const log = Log.open(dir);
+    log.createTopic('c');
+    for (let i = 0; i < 100; i++) log.append('c', 0, batchOf([`v${i}`]));
+    await log.close();
+    const file = join(dir, 'c-0', '00000000000000000000.log');
+    const bytes = readFileSync(file);
+    // Walk to the batch at offset 50 and flip the last byte of its value.
+    let pos = 0;
+    while (Number(bytes.readBigInt64BE(pos)) !== 50) pos += bytes.readInt32BE(pos + 8) + 12;
+    const end = pos + bytes.readInt32BE(pos + 8) + 12;
+    bytes[end - 2] = (bytes[end - 2] as number) ^ 1;
+    writeFileSync(file, bytes);
+    const again = Log.open(dir);
+    expect(again.read('c', 0, 49, 1 << 20).nextOffset).toBe(50);
+    expect(() => again.read('c', 0, 50, 1 << 20)).toThrow(/the next readable offset is 51/);
+    const after = [...decodeMessages(again.read('c', 0, 51, 1 << 20).batches, 51)].map((m) =>
+      String(m.value),
+    );
+    expect(after).toEqual(Array.from({ length: 49 }, (_, i) => `v${i + 51}`));
+    await again.close();
+  });
+});
+
+describe('bounded decompression', () => {
+  it('hands a consumer compressed batches one at a time past maxBytesPerPartition', async () => {
+    const dir = tempDir();
+    const kafka = new Kafka({ dataDir: dir, logLevel: 0 });
+    const producer = kafka.producer();
+    await producer.connect();
+    for (let i = 0; i < 6; i++) {
+      // Each inflates to 4 MiB: far past the consumer's 1 MiB per partition.
+      await producer.send({
+        topic: 'z',
+        compression: CompressionTypes.ZSTD,
+        messages: [{ value: `${i}`.padEnd(4 << 20, 'z') }],
+      });
+    }
+    await producer.disconnect();
+    const consumer = kafka.consumer({ groupId: 'z', maxBytesPerPartition: 1 << 20 });
+    await consumer.connect();
+    await consumer.subscribe({ topic: 'z', fromBeginning: true });
+    const sizes: number[] = [];
+    const firsts: string[] = [];
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        sizes.push(batch.messages.length);
+        for (const m of batch.messages) firsts.push(String(m.value?.subarray(0, 1)));
+      },
+    });
+    const start = Date.now();
+    while (firsts.length < 6 && Date.now() - start < 15_000) await new Promise((r) => setTimeout(r, 10));
+    await consumer.disconnect();
+    expect(firsts).toEqual(['0', '1', '2', '3', '4', '5']);
+    expect(Math.max(...sizes)).toBe(1);
   });
 });

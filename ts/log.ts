@@ -28,6 +28,11 @@ export interface LogOptions {
    * recovery decides. Needs the directory lock like any writer.
    */
   fullRecovery?: boolean;
+  /**
+   * How often retention runs, as Kafka's `log.retention.check.interval.ms`
+   * (default 300000; first opener of a directory wins).
+   */
+  retentionCheckIntervalMs?: number;
 }
 
 export interface CreateTopicOptions {
@@ -203,12 +208,12 @@ export class Log {
     }
     try {
       return new Log(
-        binding.NativeLog.open(
-          dataDir,
-          entries(options.defaultTopicConfig, 'defaultTopicConfig'),
-          options.readOnly ?? false,
-          options.fullRecovery ?? false,
-        ),
+        binding.NativeLog.open(dataDir, {
+          defaultConfig: entries(options.defaultTopicConfig, 'defaultTopicConfig'),
+          readOnly: options.readOnly ?? false,
+          fullRecovery: options.fullRecovery ?? false,
+          retentionCheckIntervalMs: options.retentionCheckIntervalMs,
+        }),
       );
     } catch (e) {
       throw fromNative(e);

@@ -250,9 +250,20 @@ function decodeHeaders(buf: Buffer, start: number, end: number): IHeaders {
  * `fromOffset`, appending to `out`. Compressed batches are decompressed
  * natively (gzip, snappy, lz4, zstd). Throws CorruptDataError on bad framing.
  */
-export function decodeMessages(chunk: Buffer, fromOffset = 0, out: Message[] = []): Message[] {
+export function decodeMessages(
+  chunk: Buffer,
+  fromOffset = 0,
+  out: Message[] = [],
+  maxDecompressedBytes = Number.POSITIVE_INFINITY,
+): Message[] {
+  // With a budget, decoding stops after the batch that reaches it (once it
+  // yielded a message): the caller reads on from the next offset, so a fetch
+  // of many compressed batches never holds them all inflated at once.
+  const first = out.length;
+  let inflated = 0;
   let pos = 0;
   while (pos < chunk.byteLength) {
+    if (inflated >= maxDecompressedBytes && out.length > first) break;
     const batch = readBatchInfo(chunk, pos);
     pos += batch.sizeBytes;
     if (batch.lastOffset < fromOffset || batch.isControl) continue;
@@ -267,6 +278,7 @@ export function decodeMessages(chunk: Buffer, fromOffset = 0, out: Message[] = [
       }
       start = 0;
       end = buf.byteLength;
+      inflated += end;
     }
     try {
       decodeRecords(buf, start, end, batch, fromOffset, out);

@@ -718,7 +718,9 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
       const epoch = ps.epoch;
       let raw: RawMessage[];
       try {
-        raw = decodeMessages(r.batches, ps.position);
+        // Batch by batch past the budget: decompressed bytes held at once
+        // per partition stay near maxBytesPerPartition (at least one batch).
+        raw = decodeMessages(r.batches, ps.position, [], this.maxBytesPerPartition);
       } catch (e) {
         this.scheduleCrash(e as Error);
         return;

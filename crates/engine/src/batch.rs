@@ -276,6 +276,29 @@ pub struct RecordsSummary {
 /// (decompressing compressed batches, bounded). `bytes` must be exactly one
 /// batch.
 pub fn validate_incoming(bytes: &[u8]) -> Result<(BatchHeader, RecordsSummary), BatchError> {
+    validate_incoming_within(bytes, DECOMPRESSED_RECORDS_BYTES_MAX)
+}
+
+/// How far the records of a batch of at most `batch_bytes_max` may inflate
+/// when an append looks inside it: 32 times the batch limit (at least
+/// 8 MiB, at most `DECOMPRESSED_RECORDS_BYTES_MAX`). A legitimate batch
+/// compresses far less; a decompression bomb is refused after at most
+/// this much work on the caller's thread.
+pub fn inflate_limit(batch_bytes_max: u64) -> usize {
+    let limit = batch_bytes_max.saturating_mul(INFLATE_RATIO_MAX);
+    (limit.clamp(INFLATED_BYTES_FLOOR, DECOMPRESSED_RECORDS_BYTES_MAX as u64)) as usize
+}
+
+/// See `inflate_limit`.
+pub const INFLATE_RATIO_MAX: u64 = 32;
+const INFLATED_BYTES_FLOOR: u64 = 8 << 20;
+
+/// `validate_incoming`, with compressed records allowed to inflate to at
+/// most `inflated_bytes_max` bytes.
+pub fn validate_incoming_within(
+    bytes: &[u8],
+    inflated_bytes_max: usize,
+) -> Result<(BatchHeader, RecordsSummary), BatchError> {
     let header = BatchHeader::parse(bytes)?;
     if header.size_bytes != bytes.len() {
         return Err(BatchError::LengthMismatch {
@@ -300,9 +323,13 @@ pub fn validate_incoming(bytes: &[u8]) -> Result<(BatchHeader, RecordsSummary), 
         let records = crate::compression::decompress(
             header.compression(),
             &bytes[HEADER_BYTES..header.size_bytes],
-            DECOMPRESSED_RECORDS_BYTES_MAX,
+            inflated_bytes_max,
         )
-        .map_err(|e| BatchError::BadCompression(e.to_string()))?;
+        .map_err(|e| {
+            BatchError::BadCompression(format!(
+                "{e} (an append's records may inflate to at most {inflated_bytes_max} bytes, {INFLATE_RATIO_MAX} times max.message.bytes)"
+            ))
+        })?;
         validate_records(&records, 0, &header)?
     };
     Ok((
@@ -589,24 +616,10 @@ pub fn set_base_offset(batch: &mut [u8], base_offset: i64) {
     batch[BASE_OFFSET_OFFSET..BASE_OFFSET_OFFSET + 8].copy_from_slice(&base_offset.to_be_bytes());
 }
 
-/// Sets the timestamp type and max timestamp and re-hashes, as a broker does
-/// for LogAppendTime topics or when the producer's maxTimestamp is wrong.
-pub fn set_max_timestamp(batch: &mut [u8], log_append_time: bool, max_timestamp: i64) {
-    let mut attributes = read_i16(batch, ATTRIBUTES_OFFSET) as u16;
-    if log_append_time {
-        attributes |= TIMESTAMP_TYPE_MASK;
-    } else {
-        attributes &= !TIMESTAMP_TYPE_MASK;
-    }
-    batch[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
-    batch[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8]
-        .copy_from_slice(&max_timestamp.to_be_bytes());
-    let crc = compute_crc(batch);
-    batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
-}
-
-/// Like `set_max_timestamp`, for a header held apart from its records: the
-/// new CRC covers the patched header fields and then `records`.
+/// Sets the timestamp type and max timestamp in a header held apart from its
+/// records and re-hashes, as a broker does for LogAppendTime topics or when
+/// the producer's maxTimestamp is wrong: the new CRC covers the patched
+/// header fields and then `records`.
 pub fn set_header_max_timestamp(
     header: &mut [u8],
     records: &[u8],
@@ -631,6 +644,21 @@ pub fn set_header_max_timestamp(
 
 #[cfg(test)]
 mod tests {
+    /// The whole-batch form of `set_header_max_timestamp`, for tests.
+    fn set_max_timestamp(batch: &mut [u8], log_append_time: bool, max_timestamp: i64) {
+        let mut attributes = read_i16(batch, ATTRIBUTES_OFFSET) as u16;
+        if log_append_time {
+            attributes |= TIMESTAMP_TYPE_MASK;
+        } else {
+            attributes &= !TIMESTAMP_TYPE_MASK;
+        }
+        batch[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
+        batch[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8]
+            .copy_from_slice(&max_timestamp.to_be_bytes());
+        let crc = compute_crc(batch);
+        batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    }
+
     use super::*;
     use proptest::prelude::*;
 

@@ -12,7 +12,7 @@
 //! trimming, and they are never mapped. They are derived data: loading checks
 //! every entry, and any doubt leads to a rebuild from the log.
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -79,14 +79,18 @@ impl IndexEntry for TimeEntry {
     }
 }
 
-/// One index file and its entries.
+/// One index file and its entries. The file is open only while it is read
+/// or written: a segment holds no descriptor for its indexes, so a data
+/// directory needs one descriptor per segment, not three.
 pub struct IndexFile<E: IndexEntry> {
     path: PathBuf,
-    /// None when opened read-only: entries live in memory only.
-    file: Option<File>,
+    /// False when opened read-only: entries live in memory only.
+    writable: bool,
     entries: Vec<E>,
     /// How many leading entries are already in the file.
     persisted: usize,
+    /// The file's length as last seen or written.
+    file_bytes: u64,
 }
 
 impl<E: IndexEntry> IndexFile<E> {
@@ -105,9 +109,10 @@ impl<E: IndexEntry> IndexFile<E> {
             Err(e) if !writable && e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(IndexFile {
                     path: path.to_path_buf(),
-                    file: None,
+                    writable,
                     entries: Vec::new(),
                     persisted: 0,
+                    file_bytes: 0,
                 })
             }
             Err(e) => return Err(Error::io("open index", path, e)),
@@ -141,8 +146,9 @@ impl<E: IndexEntry> IndexFile<E> {
             } else {
                 0
             },
-            file: writable.then_some(file),
+            writable,
             entries,
+            file_bytes: bytes.len() as u64,
         })
     }
 
@@ -161,7 +167,7 @@ impl<E: IndexEntry> IndexFile<E> {
     /// Records that the file already holds the first `n` entries (when a
     /// rebuild produced exactly what the file had).
     pub fn mark_persisted(&mut self, n: usize) {
-        if self.file.is_some() {
+        if self.writable {
             self.persisted = self.persisted.max(n.min(self.entries.len()));
         }
     }
@@ -169,11 +175,7 @@ impl<E: IndexEntry> IndexFile<E> {
     /// Takes back entries the file holds, whole (they were checked).
     pub fn restore(&mut self, entries: &[E]) {
         self.entries = entries.to_vec();
-        self.persisted = if self.file.is_some() {
-            entries.len()
-        } else {
-            0
-        };
+        self.persisted = if self.writable { entries.len() } else { 0 };
     }
 
     /// Forgets every entry (before a rebuild).
@@ -189,18 +191,28 @@ impl<E: IndexEntry> IndexFile<E> {
     }
 
     /// Writes the entries the file lacks, and trims anything after them.
+    /// Opens the file only when there is something to change.
     pub fn persist(&mut self, storage: &dyn Storage) -> Result<()> {
-        let Some(file) = self.file.as_ref() else {
+        if !self.writable {
             return Err(Error::ReadOnly(format!(
                 "{} was opened read-only",
                 self.path.display()
             )));
-        };
+        }
+        let want = (self.entries.len() * E::SIZE) as u64;
+        if self.persisted == self.entries.len() && self.file_bytes == want {
+            return Ok(());
+        }
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&self.path)
+            .map_err(|e| Error::io("open index", &self.path, e))?;
         let on_disk = file
             .metadata()
             .map_err(|e| Error::io("stat index", &self.path, e))?
             .len();
-        let want = (self.entries.len() * E::SIZE) as u64;
         if on_disk > want || (self.persisted * E::SIZE) as u64 > on_disk {
             file.set_len((self.persisted * E::SIZE) as u64)
                 .map_err(|e| Error::io("truncate index", &self.path, e))?;
@@ -211,10 +223,11 @@ impl<E: IndexEntry> IndexFile<E> {
                 e.encode(&mut buf);
             }
             storage
-                .write_at(file, (self.persisted * E::SIZE) as u64, &buf)
+                .write_at(&file, (self.persisted * E::SIZE) as u64, &buf)
                 .map_err(|e| Error::io("write index", &self.path, e))?;
             self.persisted = self.entries.len();
         }
+        self.file_bytes = want;
         Ok(())
     }
 

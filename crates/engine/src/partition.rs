@@ -9,7 +9,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 
-use crate::batch::validate_incoming;
+use crate::batch::{inflate_limit, validate_incoming_within};
 use crate::config::{FlushPolicy, TimestampType, TopicConfig};
 use crate::error::{Error, Result};
 use crate::flusher::FlusherHandle;
@@ -282,7 +282,16 @@ impl Partition {
     /// record count, CRC, every record's framing when uncompressed) before
     /// anything is written; a rejected batch leaves the log untouched.
     pub fn append(&self, bytes: &[u8]) -> Result<AppendOutcome> {
-        let (header, summary) = validate_incoming(bytes)?;
+        // The size first: a batch over the limit is refused before any CRC
+        // or decompression work, and a compressed one may inflate only so far.
+        let batch_bytes_max = self.state.lock().config.batch_bytes_max();
+        if bytes.len() as u64 > batch_bytes_max {
+            return Err(Error::MessageTooLarge {
+                size_bytes: bytes.len(),
+                max_bytes: batch_bytes_max as usize,
+            });
+        }
+        let (header, summary) = validate_incoming_within(bytes, inflate_limit(batch_bytes_max))?;
         let mut notify = Vec::new();
         let outcome = {
             let mut st = self.state.lock();

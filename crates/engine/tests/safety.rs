@@ -729,3 +729,64 @@ fn a_segment_truncated_by_another_program_is_an_error_not_a_sigbus() {
         Err(Error::Corrupt { reason, .. }) if reason.contains("shrank")
     ));
 }
+
+/// `batch` with its records section compressed by `codec` (Kafka's layout:
+/// the header stays, the records become one compressed block).
+fn compressed(batch: &[u8], codec: ferrolog_engine::batch::Compression, id: u16) -> Vec<u8> {
+    use ferrolog_engine::batch::{compute_crc, HEADER_BYTES};
+    let block =
+        ferrolog_engine::compression::compress(codec, &batch[HEADER_BYTES..], None).unwrap();
+    let mut out = batch[..HEADER_BYTES].to_vec();
+    out.extend_from_slice(&block);
+    let len = (out.len() - 12) as i32;
+    out[8..12].copy_from_slice(&len.to_be_bytes());
+    out[21..23].copy_from_slice(&id.to_be_bytes());
+    let crc = compute_crc(&out);
+    out[17..21].copy_from_slice(&crc.to_be_bytes());
+    out
+}
+
+#[test]
+fn a_decompression_bomb_is_refused_after_bounded_work_and_writes_nothing() {
+    use ferrolog_engine::batch::Compression;
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path());
+    e.create_topic("t", 1, None).unwrap();
+    // 40 MiB of zeros in one record compress to a few KiB.
+    let bomb = compressed(&batch_of(&[vec![0u8; 40 << 20]], 1), Compression::Zstd, 4);
+    assert!(bomb.len() < 64 << 10, "{}", bomb.len());
+    match e.append("t", 0, &bomb) {
+        Err(Error::InvalidBatch(err)) => assert!(
+            err.to_string().contains("32 times max.message.bytes"),
+            "{err}"
+        ),
+        other => panic!(
+            "expected the bomb refused, got {:?}",
+            other.map(|o| o.base_offset)
+        ),
+    }
+    // Within the bound, compressed batches are looked inside and taken.
+    let fine = compressed(&batch_of(&[vec![7u8; 4 << 20]], 1), Compression::Zstd, 4);
+    assert_eq!(e.append("t", 0, &fine).unwrap().base_offset, 0);
+    // Too large on the wire is refused before any decompression.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let big: Vec<Vec<u8>> = (0..13)
+        .map(|_| {
+            (0..1 << 20)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect()
+        })
+        .collect();
+    let wire = compressed(&batch_of(&big, 1), Compression::Snappy, 2);
+    assert!(wire.len() > 1 << 20);
+    assert!(matches!(
+        e.append("t", 0, &wire),
+        Err(Error::MessageTooLarge { .. })
+    ));
+    assert_eq!(e.partition("t", 0).unwrap().watermarks().high_watermark, 1);
+}

@@ -151,6 +151,17 @@ pub struct RecoverySummary {
     pub reason: String,
 }
 
+/// How to open a data directory (`Log.open`'s options).
+#[napi(object)]
+#[derive(Default)]
+pub struct OpenOptions {
+    pub default_config: Option<HashMap<String, String>>,
+    pub read_only: Option<bool>,
+    pub full_recovery: Option<bool>,
+    /// Kafka's `log.retention.check.interval.ms` (default 300000).
+    pub retention_check_interval_ms: Option<f64>,
+}
+
 #[napi]
 pub struct NativeLog {
     engine: Arc<Engine>,
@@ -168,14 +179,24 @@ impl NativeLog {
     /// `read_only` opens without the directory lock and writes nothing: a
     /// stopped Kafka broker's log directory, or one another process owns.
     #[napi(factory)]
-    pub fn open(
-        dir: String,
-        default_config: Option<HashMap<String, String>>,
-        read_only: Option<bool>,
-        full_recovery: Option<bool>,
-    ) -> Result<NativeLog> {
-        let read_only = read_only.unwrap_or(false);
-        let full_recovery = full_recovery.unwrap_or(false);
+    pub fn open(dir: String, options: Option<OpenOptions>) -> Result<NativeLog> {
+        let options = options.unwrap_or_default();
+        let read_only = options.read_only.unwrap_or(false);
+        let full_recovery = options.full_recovery.unwrap_or(false);
+        let default_config = options.default_config;
+        let retention_check_interval_ms = match options.retention_check_interval_ms {
+            None => EngineOptions::default().retention_check_interval_ms,
+            Some(ms)
+                if ms.is_finite() && ms.fract() == 0.0 && (1.0..=86_400_000.0).contains(&ms) =>
+            {
+                ms as u64
+            }
+            Some(ms) => {
+                return Err(invalid(format!(
+                    "retentionCheckIntervalMs must be an integer from 1 to 86400000, not {ms}"
+                )))
+            }
+        };
         if dir.is_empty() {
             return Err(invalid("dataDir must be a non-empty path"));
         }
@@ -230,6 +251,7 @@ impl NativeLog {
                     default_topic_config,
                     read_only,
                     full_recovery,
+                    retention_check_interval_ms,
                     ..EngineOptions::default()
                 },
             )
