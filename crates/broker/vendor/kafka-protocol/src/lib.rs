@@ -1,3 +1,5 @@
+// ferrolog: generated code; its unused helpers and style are not ours to lint.
+#![allow(warnings, clippy::all)]
 //! Implementation of [the Kafka wire protocol](https://kafka.apache.org/protocol.html) in Rust.
 //!
 //! This library follows the approach of the Kafka project and generates the protocol through

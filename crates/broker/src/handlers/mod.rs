@@ -1,0 +1,95 @@
+//! One module per API family. Each handler takes the decoded request and
+//! returns the response to encode; none of them fails as a whole: errors
+//! go into the response's error codes, as Kafka does.
+
+pub mod admin;
+pub mod api_versions;
+pub mod configs;
+pub mod fetch;
+pub mod metadata;
+pub mod offsets;
+pub mod produce;
+
+use std::sync::Arc;
+
+use ferrolog_engine::{Engine, Error, Topic};
+use kafka_protocol::messages::ApiKey;
+use kafka_protocol::protocol::VersionRange;
+
+use crate::config::BrokerConfig;
+use crate::stats::Stats;
+
+/// What every handler can reach.
+pub struct Ctx {
+    pub engine: Arc<Engine>,
+    pub config: BrokerConfig,
+    pub stats: Stats,
+    /// The host and port Metadata and DescribeCluster report.
+    pub advertised: (String, u16),
+}
+
+/// The APIs this broker implements. Each is advertised at every version
+/// kafka-protocol can decode and encode (Apache Kafka 4.1's ranges).
+pub const IMPLEMENTED: &[ApiKey] = &[
+    ApiKey::Produce,
+    ApiKey::Fetch,
+    ApiKey::ListOffsets,
+    ApiKey::Metadata,
+    ApiKey::ApiVersions,
+    ApiKey::CreateTopics,
+    ApiKey::DeleteTopics,
+    ApiKey::DeleteRecords,
+    ApiKey::InitProducerId,
+    ApiKey::DescribeConfigs,
+    ApiKey::AlterConfigs,
+    ApiKey::IncrementalAlterConfigs,
+    ApiKey::CreatePartitions,
+    ApiKey::DescribeCluster,
+];
+
+/// The versions of `key` this broker serves, or None when it does not
+/// implement the API.
+pub fn supported(key: ApiKey) -> Option<VersionRange> {
+    IMPLEMENTED.contains(&key).then(|| key.valid_versions())
+}
+
+/// Runs engine work that may write or fsync (topic metadata, checkpoints,
+/// producer id blocks) off the tokio workers.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(e) => Err(Error::InvalidArgument(format!("broker task failed: {e}"))),
+    }
+}
+
+/// The topic, created with `num.partitions` when missing and `create` allows
+/// (Kafka's auto.create.topics.enable).
+pub async fn topic_or_create(
+    ctx: &Arc<Ctx>,
+    name: &str,
+    create: bool,
+) -> Result<Arc<Topic>, Error> {
+    match ctx.engine.topic(name) {
+        Ok(t) => Ok(t),
+        Err(Error::UnknownTopicOrPartition { .. }) if create && ctx.config.auto_create_topics => {
+            ferrolog_engine::validate_topic_name(name)?;
+            let engine = ctx.engine.clone();
+            let owned = name.to_string();
+            let partitions = ctx.config.num_partitions;
+            let created = blocking(move || engine.create_topic(&owned, partitions, None)).await;
+            match created {
+                // Another connection created it first: that is fine.
+                Ok(()) | Err(Error::TopicExists(_)) => ctx.engine.topic(name),
+                Err(e) => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A partition index from the wire as the engine's type.
+pub fn partition_index(p: i32) -> Option<u32> {
+    u32::try_from(p).ok()
+}
