@@ -63,21 +63,8 @@ impl Conn {
     }
 
     pub fn frame<R: Request>(&mut self, req: &R, version: i16) -> Vec<u8> {
-        let header = RequestHeader::default()
-            .with_request_api_key(R::KEY)
-            .with_request_api_version(version)
-            .with_correlation_id(self.next_id)
-            .with_client_id(Some(StrBytes::from_static_str("ferrolog-test")));
         self.next_id += 1;
-        let key = ApiKey::try_from(R::KEY).unwrap();
-        let mut body = BytesMut::new();
-        header
-            .encode(&mut body, key.request_header_version(version))
-            .unwrap();
-        req.encode(&mut body, version).unwrap();
-        let mut out = (body.len() as i32).to_be_bytes().to_vec();
-        out.extend_from_slice(&body);
-        out
+        request_frame(req, version, self.next_id - 1)
     }
 
     pub fn send_only<R: Request>(&mut self, req: &R, version: i16) {
@@ -112,6 +99,24 @@ impl Conn {
         let mut b = [0u8; 1];
         matches!(self.stream.read(&mut b), Ok(0) | Err(_))
     }
+}
+
+/// A request as sent on the wire: size prefix, header, body.
+pub fn request_frame<R: Request>(req: &R, version: i16, correlation_id: i32) -> Vec<u8> {
+    let header = RequestHeader::default()
+        .with_request_api_key(R::KEY)
+        .with_request_api_version(version)
+        .with_correlation_id(correlation_id)
+        .with_client_id(Some(StrBytes::from_static_str("ferrolog-test")));
+    let key = ApiKey::try_from(R::KEY).unwrap();
+    let mut body = BytesMut::new();
+    header
+        .encode(&mut body, key.request_header_version(version))
+        .unwrap();
+    req.encode(&mut body, version).unwrap();
+    let mut out = (body.len() as i32).to_be_bytes().to_vec();
+    out.extend_from_slice(&body);
+    out
 }
 
 pub fn record(key: &str, value: &str) -> Record {
