@@ -46,7 +46,6 @@ fn name(s: &str) -> TopicName {
 /// The request at every version whose encoder accepts its fields (a field
 /// set to a non-default value does not exist in older versions).
 fn at_versions<R: Request>(req: R, out: &mut Vec<Vec<u8>>) {
-    use kafka_protocol::protocol::Encodable;
     let key = ApiKey::try_from(R::KEY).unwrap();
     let r = key.valid_versions();
     for v in r.min..=r.max {
