@@ -74,3 +74,4 @@ export type {
 export { KafkaJSSerializationError, KafkaJSTopicNotFound, Producer } from './producer/producer';
 export type { RawValue, Serializer, SerializerContext } from './producer/serializers';
 export { Serializers } from './producer/serializers';
+export type { BrokerServer, BrokerStats, ListenOptions } from './server/listen';

@@ -44,8 +44,36 @@ export interface NativeLog {
   recoveryReports(): RecoveryReport[];
 }
 
+/** The Kafka broker's handle (see `server/listen.ts`). */
+export interface NativeBroker {
+  readonly host: string;
+  readonly port: number;
+  stats(): {
+    connections: number;
+    connectionsTotal: number;
+    connectionsRefused: number;
+    requests: number;
+    bytesIn: number;
+    bytesOut: number;
+    protocolErrors: number;
+  };
+  close(): Promise<void>;
+}
+
+export interface NativeBrokerOptions {
+  host: string;
+  port: number;
+  advertisedHost?: string;
+  advertisedPort?: number;
+  numPartitions?: number;
+  autoCreateTopics?: boolean;
+  maxConnections?: number;
+  requestMaxBytes?: number;
+}
+
 interface Binding {
   NativeLog: { open(dir: string, defaultConfig?: Record<string, string>): NativeLog };
+  startBroker(log: NativeLog, options: NativeBrokerOptions): NativeBroker;
   crc32c(bytes: Uint8Array, start: number, end: number): number;
   compress(codec: number, data: Uint8Array, level?: number): Buffer;
   decompress(codec: number, data: Uint8Array, maxBytes: number): Buffer;

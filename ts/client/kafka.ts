@@ -14,6 +14,7 @@ import { InvalidArgumentError } from '../errors';
 import { Log, type TopicConfigEntries } from '../log';
 import { Producer, type ProducerConfig } from '../producer/producer';
 import type { RawValue } from '../producer/serializers';
+import { type BrokerServer, type ListenOptions, listen } from '../server/listen';
 import { createLogger, type Logger, type logCreator, logLevel } from './logger';
 import type { RetryOptions } from './retry';
 
@@ -86,5 +87,14 @@ export class Kafka {
 
   logger(): Logger {
     return this.rootLogger;
+  }
+
+  /** Serves this data directory to other processes over the Kafka protocol. */
+  listen(options: ListenOptions = {}): Promise<BrokerServer> {
+    return listen(this.dataDir, options, {
+      defaultTopicConfig: this.config.defaultTopicConfig,
+      numPartitions: this.defaultNumPartitions,
+      warn: (m) => this.rootLogger.warn(m),
+    });
   }
 }

@@ -14,7 +14,8 @@ pub struct BrokerConfig {
     /// Address to bind (port 0 picks a free one).
     pub listen: SocketAddr,
     /// Host and port clients are told to connect to (Kafka's
-    /// `advertised.listeners`); the bound address when None.
+    /// `advertised.listeners`); the bound address when None, the bound
+    /// port when the port is 0.
     pub advertised: Option<(String, u16)>,
     pub node_id: i32,
     pub cluster_id: String,

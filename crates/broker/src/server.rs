@@ -74,7 +74,12 @@ impl Broker {
         let local_addr = listener
             .local_addr()
             .map_err(|source| BrokerError::Bind { addr, source })?;
-        let advertised = config.advertised.clone().unwrap_or_else(|| {
+        let advertised = match config.advertised.clone() {
+            // Port 0 advertises the port actually bound.
+            Some((host, 0)) => Some((host, local_addr.port())),
+            other => other,
+        };
+        let advertised = advertised.unwrap_or_else(|| {
             let ip = local_addr.ip();
             let host = if ip.is_unspecified() {
                 "localhost".to_string()
