@@ -57,7 +57,7 @@ async function inProcess(): Promise<{ kafka: Kafka; server: BrokerServer; broker
 }
 
 /** Every record of topic-partition through the in-process log, as key|value. */
-function readLog(dir: string, topic: string, partition = 0): string[] {
+async function readLog(dir: string, topic: string, partition = 0): Promise<string[]> {
   const log = Log.open(dir);
   try {
     const out: string[] = [];
@@ -72,7 +72,7 @@ function readLog(dir: string, topic: string, partition = 0): string[] {
     }
     return out;
   } finally {
-    void log.close();
+    await log.close();
   }
 }
 
@@ -103,7 +103,7 @@ describe('broker in process (kafka.listen)', () => {
       const want = data.map((l) => `${l.replace(':', '|')}|`);
       expect(consumeAll(broker, topic), codec).toEqual(want);
       // The same records through the in-process log: one directory, two ways in.
-      expect(readLog(dir, topic)).toEqual(data.map((l) => l.replace(':', '|')));
+      expect(await readLog(dir, topic)).toEqual(data.map((l) => l.replace(':', '|')));
     }
   });
 
@@ -156,7 +156,7 @@ describe('broker in process (kafka.listen)', () => {
     });
     sent.push(`gz|${'compressed'.repeat(20)}`);
     await producer.disconnect();
-    expect(readLog(dir, 'kjs', 0)).toEqual(sent);
+    expect(await readLog(dir, 'kjs', 0)).toEqual(sent);
 
     const idem = client.producer({ idempotent: true, maxInFlightRequests: 1 });
     await idem.connect();
@@ -164,7 +164,7 @@ describe('broker in process (kafka.listen)', () => {
       await idem.send({ topic: 'idem', acks: -1, messages: [{ key: `i${i}`, value: `once ${i}` }] });
     }
     await idem.disconnect();
-    expect(readLog(dir, 'idem')).toEqual([0, 1, 2, 3, 4].map((i) => `i${i}|once ${i}`));
+    expect(await readLog(dir, 'idem')).toEqual([0, 1, 2, 3, 4].map((i) => `i${i}|once ${i}`));
 
     const offsets = await admin.fetchTopicOffsets('kjs');
     const p0 = offsets.find((o) => o.partition === 0);
@@ -214,7 +214,7 @@ print('ok')
     for (const part of [0, 1]) {
       const want = Array.from({ length: 50 }, (_, j) => j * 2 + part).map((i) => `k${i}|python ${i}|lang=py`);
       expect(consumeAll(broker, 'py', part)).toEqual(want);
-      expect(readLog(dir, 'py', part)).toEqual(want.map((w) => w.replace('|lang=py', '')));
+      expect(await readLog(dir, 'py', part)).toEqual(want.map((w) => w.replace('|lang=py', '')));
     }
   });
 
@@ -274,7 +274,7 @@ describe('ferrolog serve', () => {
     expect(existsSync(join(dir, '.ferrolog_cleanshutdown'))).toBe(true);
     const verify = spawnSync(process.execPath, [bin, 'verify', '--data-dir', dir], { encoding: 'utf8' });
     expect(verify.status, verify.stderr).toBe(0);
-    expect(readLog(dir, 'cli')).toEqual(['a|1', 'b|2', 'c|3', 'd|4']);
+    expect(await readLog(dir, 'cli')).toEqual(['a|1', 'b|2', 'c|3', 'd|4']);
   });
 
   it('stays up through a 2 GiB length prefix and garbage, and stops on SIGINT', async () => {
