@@ -11,7 +11,7 @@
 
 #![deny(unsafe_code)]
 
-mod broker;
+pub mod broker;
 mod external;
 
 use std::collections::HashMap;
