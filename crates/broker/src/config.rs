@@ -22,6 +22,9 @@ pub struct BrokerConfig {
     /// `socket.request.max.bytes`: a larger size prefix closes the connection
     /// before any buffer is allocated for it.
     pub request_bytes_max: usize,
+    /// `queued.max.request.bytes`: request bytes all connections together
+    /// may hold read but not yet answered; readers wait past it.
+    pub queued_bytes_max: usize,
     /// Connections beyond this many are closed as soon as they are accepted.
     pub connections_max: usize,
     /// Frames read ahead of the one being answered, per connection; past
@@ -52,6 +55,7 @@ impl Default for BrokerConfig {
             node_id: 0,
             cluster_id: "ferrolog".to_string(),
             request_bytes_max: REQUEST_BYTES_MAX_DEFAULT,
+            queued_bytes_max: 512 * 1024 * 1024,
             connections_max: 1024,
             in_flight_max: 16,
             idle_timeout: Duration::from_secs(600),

@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
 use crate::dispatch;
-use crate::framing::{read_frame, FrameError};
+use crate::framing::{read_frame, Frame, FrameError};
 use crate::handlers::Ctx;
 use crate::splice::io_slices;
 use crate::stats::Stats;
@@ -28,21 +28,16 @@ pub async fn serve(
 ) {
     let _ = stream.set_nodelay(true);
     let (mut rd, mut wr) = stream.into_split();
-    let (tx, mut rx) = mpsc::channel::<Bytes>(ctx.config.in_flight_max.max(1));
+    let (tx, mut rx) = mpsc::channel::<Frame>(ctx.config.in_flight_max.max(1));
     let reader_ctx = ctx.clone();
     let reader = async move {
         let c = &reader_ctx.config;
         loop {
-            match read_frame(
-                &mut rd,
-                c.request_bytes_max,
-                c.idle_timeout,
-                c.frame_timeout,
-            )
-            .await
-            {
+            let budget = Some(&reader_ctx.budget);
+            let (max, idle, slow) = (c.request_bytes_max, c.idle_timeout, c.frame_timeout);
+            match read_frame(&mut rd, max, idle, slow, budget).await {
                 Ok(Some(frame)) => {
-                    Stats::add(&reader_ctx.stats.bytes_in, frame.len() as u64 + 4);
+                    Stats::add(&reader_ctx.stats.bytes_in, frame.bytes.len() as u64 + 4);
                     if tx.send(frame).await.is_err() {
                         return Ok(());
                     }
@@ -56,7 +51,11 @@ pub async fn serve(
     let writer = async move {
         while let Some(frame) = rx.recv().await {
             Stats::add(&writer_ctx.stats.requests, 1);
-            match dispatch::handle(&writer_ctx, frame).await {
+            // The frame's budget share is held until its answer is written.
+            let Frame { bytes, permit } = frame;
+            let result = dispatch::handle(&writer_ctx, bytes).await;
+            let _permit = permit;
+            match result {
                 Ok(Some(parts)) => {
                     let n = write_parts(&mut wr, &parts)
                         .await

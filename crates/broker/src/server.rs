@@ -88,8 +88,10 @@ impl Broker {
             };
             (host, local_addr.port())
         });
+        let budget = crate::framing::Budget::new(config.queued_bytes_max);
         let ctx = Arc::new(Ctx {
             engine,
+            budget,
             config,
             stats: Stats::default(),
             advertised,
@@ -106,6 +108,12 @@ impl Broker {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Request bytes that may still be read before readers wait (see
+    /// `BrokerConfig::queued_bytes_max`).
+    pub fn queued_bytes_available(&self) -> usize {
+        self.ctx.budget.available()
     }
 
     pub fn stats(&self) -> StatsSnapshot {

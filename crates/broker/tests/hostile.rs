@@ -200,3 +200,48 @@ fn a_huge_array_count_is_not_an_allocation() {
     assert!(c.is_closed());
     healthy(addr);
 }
+
+#[test]
+fn request_bytes_held_in_memory_are_bounded_across_connections() {
+    let s = start(|c| {
+        c.queued_bytes_max = 4096;
+        c.frame_timeout = Duration::from_secs(60);
+    });
+    let addr = s.broker.local_addr();
+    // A claims 4000 bytes and sends 10: it holds 4000 of the 4096.
+    let mut a = raw(addr, &[0, 0, 0x0f, 0xa0, 0, 18, 0, 3, 0, 0, 0, 1, 0, 0]);
+    a.stream.flush().unwrap();
+    for _ in 0..1000 {
+        if s.broker.queued_bytes_available() < 4096 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(s.broker.queued_bytes_available(), 96);
+    // B's 300-byte request does not fit beside it, so it is not read yet.
+    let mut b = Conn::open(addr);
+    let long = "x".repeat(249);
+    let req = MetadataRequest::default().with_topics(Some(vec![
+        kafka_protocol::messages::metadata_request::MetadataRequestTopic::default().with_name(
+            Some(TopicName(kafka_protocol::protocol::StrBytes::from_string(
+                long,
+            ))),
+        ),
+    ]));
+    let f = b.frame(&req, 9);
+    assert!(f.len() > 200);
+    b.stream.write_all(&f).unwrap();
+    b.stream
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    assert!(
+        b.read_frame().is_none(),
+        "no answer while the budget is taken"
+    );
+    // A goes away; its share returns and B is served.
+    drop(a);
+    b.stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    assert!(b.read_frame().is_some());
+}

@@ -26,6 +26,8 @@ pub struct Ctx {
     pub stats: Stats,
     /// The host and port Metadata and DescribeCluster report.
     pub advertised: (String, u16),
+    /// See `BrokerConfig::queued_bytes_max`.
+    pub budget: crate::framing::Budget,
 }
 
 /// The APIs this broker implements. Each is advertised at every version
