@@ -27,12 +27,16 @@ fn s(v: impl Into<String>) -> StrBytes {
 type Failure = (i16, String);
 
 fn engine_failure(e: &Error) -> Failure {
-    let code = match e {
-        Error::InvalidArgument(m) if m.contains("topic name") => errors::INVALID_TOPIC_EXCEPTION,
-        Error::InvalidArgument(m) if m.contains("partitions") => errors::INVALID_PARTITIONS,
-        e => errors::code_of(e),
-    };
-    (code, errors::message_of(e))
+    (errors::code_of(e), errors::message_of(e))
+}
+
+/// For creating topics and partitions, where the name is checked first and
+/// the only argument left for the engine to refuse is the partition count.
+fn count_failure(e: &Error) -> Failure {
+    match e {
+        Error::InvalidArgument(m) => (errors::INVALID_PARTITIONS, m.clone()),
+        e => engine_failure(e),
+    }
 }
 
 fn only_this_broker(ctx: &Ctx, ids: &[kafka_protocol::messages::BrokerId]) -> bool {
@@ -55,12 +59,15 @@ pub async fn create_topics(
                 Ok(t.assignments.len() as u32)
             }
         } else {
-            u32::try_from(t.num_partitions).map_err(|_| {
-                (
-                    errors::INVALID_PARTITIONS,
-                    format!("{} partitions: a topic needs at least 1", t.num_partitions),
-                )
-            })
+            u32::try_from(t.num_partitions)
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| {
+                    (
+                        errors::INVALID_PARTITIONS,
+                        format!("{} partitions: a topic needs at least 1", t.num_partitions),
+                    )
+                })
         };
         let checked: Result<(u32, TopicConfig), Failure> = partitions.and_then(|n| {
             if t.replication_factor != -1 && t.replication_factor != 1 {
@@ -99,7 +106,8 @@ pub async fn create_topics(
             for (k, v) in entries {
                 config.set(&k, &v).map_err(|e| engine_failure(&e))?;
             }
-            ferrolog_engine::validate_topic_name(&name).map_err(|e| engine_failure(&e))?;
+            ferrolog_engine::validate_topic_name(&name)
+                .map_err(|e| (errors::INVALID_TOPIC_EXCEPTION, errors::message_of(&e)))?;
             Ok((n, config))
         });
         let outcome = match checked {
@@ -118,7 +126,7 @@ pub async fn create_topics(
                     blocking(move || engine.create_topic(&owned, n, Some(c)))
                         .await
                         .map(|()| (n, config))
-                        .map_err(|e| engine_failure(&e))
+                        .map_err(|e| count_failure(&e))
                 }
             }
         };
@@ -248,7 +256,7 @@ pub async fn create_partitions(
                 let count = t.count as u32;
                 blocking(move || engine.create_partitions(&owned, count))
                     .await
-                    .map_err(|e| engine_failure(&e))
+                    .map_err(|e| count_failure(&e))
             }
             other => other,
         };

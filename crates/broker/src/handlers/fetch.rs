@@ -228,44 +228,42 @@ pub async fn handle(
     }
 }
 
+/// Waiters registered with the engine, cancelled however the wait ends
+/// (also when the connection goes away and the task is dropped mid-wait).
+struct Registered(Vec<(Arc<Partition>, u64)>);
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        for (p, id) in self.0.drain(..) {
+            drop(p.cancel_wait(id));
+        }
+    }
+}
+
 /// Waits until any partition's high watermark passes its mark; false at
 /// the deadline (or when waiting is impossible), true to read again.
 async fn wait_for_any(waits: &[(Arc<Partition>, u64)], deadline: Instant) -> bool {
     let notify = Arc::new(Notify::new());
-    let mut registered = Vec::with_capacity(waits.len());
-    let mut woke = false;
-    let mut failed = false;
+    let mut registered = Registered(Vec::with_capacity(waits.len()));
     for (p, offset) in waits {
         let n = notify.clone();
-        match p.wait_for_data(
+        let outcome = p.wait_for_data(
             *offset,
             Box::new(move |outcome| {
                 if matches!(outcome, DataOutcome::Data { .. } | DataOutcome::Closed) {
                     n.notify_one();
                 }
             }),
-        ) {
-            Ok(Some(id)) => registered.push((p.clone(), id)),
+        );
+        match outcome {
+            Ok(Some(id)) => registered.0.push((p.clone(), id)),
             // Already past the mark: read again at once.
-            Ok(None) => woke = true,
+            Ok(None) => return true,
             // Too many waiters on this partition: answer now with what there is.
-            Err(_) => {
-                failed = true;
-                break;
-            }
+            Err(_) => return false,
         }
     }
-    let woke = if failed {
-        false
-    } else if !woke {
-        tokio::time::timeout_at(deadline, notify.notified())
-            .await
-            .is_ok()
-    } else {
-        woke
-    };
-    for (p, id) in registered {
-        drop(p.cancel_wait(id));
-    }
-    woke
+    tokio::time::timeout_at(deadline, notify.notified())
+        .await
+        .is_ok()
 }
