@@ -500,3 +500,52 @@ fn admin_topics_partitions_configs_cluster() {
         assert!(s.engine.topic(&topic).is_err());
     }
 }
+
+#[test]
+fn fetch_max_bytes_spans_partitions_as_kafka_applies_it() {
+    let s = start(|_| {});
+    s.engine.create_topic("two", 2, None).unwrap();
+    let mut c = Conn::open(s.broker.local_addr());
+    for p in 0..2 {
+        for i in 0..3 {
+            let b = batch(&[record(&format!("p{p}-{i}"), &"v".repeat(1000))]);
+            let r = c.send(&produce_req("two", uuid::Uuid::nil(), p, 1, b), 9);
+            assert_eq!(r.responses[0].partition_responses[0].error_code, 0);
+        }
+    }
+    let fetch = |max_bytes: i32| {
+        FetchRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_max_bytes(max_bytes)
+            .with_session_epoch(-1)
+            .with_topics(vec![FetchTopic::default()
+                .with_topic(name("two"))
+                .with_partitions(
+                    (0..2)
+                        .map(|p| {
+                            FetchPartition::default()
+                                .with_partition(p)
+                                .with_fetch_offset(0)
+                                .with_partition_max_bytes(1 << 20)
+                        })
+                        .collect(),
+                )])
+    };
+    let counts = |r: &FetchResponse| -> Vec<usize> {
+        r.responses[0]
+            .partitions
+            .iter()
+            .map(|p| decode(p.records.as_ref().unwrap()).len())
+            .collect()
+    };
+    // Room for everything.
+    assert_eq!(counts(&c.send(&fetch(1 << 20), 11)), vec![3, 3]);
+    // 1 byte: the first partition still returns one batch, the second none.
+    assert_eq!(counts(&c.send(&fetch(1), 11)), vec![1, 0]);
+    // Room for about two and a half batches: two from the first partition,
+    // none from the second (its first batch does not fit what is left).
+    let one = batch(&[record("p0-0", &"v".repeat(1000))]).len() as i32;
+    assert_eq!(counts(&c.send(&fetch(one * 2 + one / 2), 11)), vec![2, 0]);
+    // Room for four: three from the first, one from the second.
+    assert_eq!(counts(&c.send(&fetch(one * 4), 11)), vec![3, 1]);
+}
