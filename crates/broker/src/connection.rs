@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::dispatch;
 use crate::framing::{read_frame, Frame, FrameError};
+use crate::handlers::sasl::Session;
 use crate::handlers::Ctx;
 use crate::splice::io_slices;
 use crate::stats::Stats;
@@ -49,11 +50,12 @@ pub async fn serve(
     };
     let writer_ctx = ctx.clone();
     let writer = async move {
+        let mut session = Session::default();
         while let Some(frame) = rx.recv().await {
             Stats::add(&writer_ctx.stats.requests, 1);
             // The frame's budget share is held until its answer is written.
             let Frame { bytes, permit } = frame;
-            let result = dispatch::handle(&writer_ctx, bytes).await;
+            let result = dispatch::handle(&writer_ctx, &mut session, bytes).await;
             let _permit = permit;
             match result {
                 Ok(Some(parts)) => {
@@ -61,6 +63,9 @@ pub async fn serve(
                         .await
                         .map_err(|e| e.to_string())?;
                     Stats::add(&writer_ctx.stats.bytes_out, n as u64);
+                    if session.close_after_response {
+                        return Err("SASL authentication failed".to_string());
+                    }
                 }
                 Ok(None) => {}
                 Err(e) => return Err(e.to_string()),

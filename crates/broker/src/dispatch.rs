@@ -11,10 +11,12 @@ use kafka_protocol::messages::{
     AlterConfigsRequest, ApiKey, ApiVersionsRequest, CreatePartitionsRequest, CreateTopicsRequest,
     DeleteRecordsRequest, DeleteTopicsRequest, DescribeClusterRequest, DescribeConfigsRequest,
     FetchRequest, IncrementalAlterConfigsRequest, InitProducerIdRequest, ListOffsetsRequest,
-    MetadataRequest, ProduceRequest, RequestHeader, ResponseHeader,
+    MetadataRequest, ProduceRequest, RequestHeader, ResponseHeader, SaslAuthenticateRequest,
+    SaslHandshakeRequest,
 };
 use kafka_protocol::protocol::{Decodable, Encodable};
 
+use crate::handlers::sasl::Session;
 use crate::handlers::{self, Ctx};
 use crate::splice::{ResponseBuf, Splices};
 
@@ -22,6 +24,8 @@ use crate::splice::{ResponseBuf, Splices};
 pub enum DispatchError {
     UnknownApi(i16),
     NotImplemented(ApiKey),
+    /// A request other than ApiVersions or SASL before authenticating.
+    Unauthenticated(ApiKey),
     UnsupportedVersion {
         key: ApiKey,
         version: i16,
@@ -43,6 +47,9 @@ impl fmt::Display for DispatchError {
         match self {
             DispatchError::UnknownApi(k) => write!(f, "unknown api key {k}"),
             DispatchError::NotImplemented(k) => write!(f, "{k:?} is not implemented"),
+            DispatchError::Unauthenticated(k) => {
+                write!(f, "{k:?} before SASL authentication")
+            }
             DispatchError::UnsupportedVersion { key, version } => {
                 write!(f, "{key:?} v{version} is not supported")
             }
@@ -110,7 +117,11 @@ fn encode<T: Encodable>(
 }
 
 /// Serves one frame (without its size prefix).
-pub async fn handle(ctx: &Arc<Ctx>, frame: Bytes) -> Result<Option<Response>, DispatchError> {
+pub async fn handle(
+    ctx: &Arc<Ctx>,
+    session: &mut Session,
+    frame: Bytes,
+) -> Result<Option<Response>, DispatchError> {
     let mut peek = &frame[..];
     if peek.len() < 8 {
         // framing guarantees 8 bytes; kept so this function stands alone.
@@ -120,13 +131,21 @@ pub async fn handle(ctx: &Arc<Ctx>, frame: Bytes) -> Result<Option<Response>, Di
     let version = peek.get_i16();
     let correlation_id = peek.get_i32();
     let key = ApiKey::try_from(api_key).map_err(|_| DispatchError::UnknownApi(api_key))?;
-    let Some(range) = handlers::supported(key) else {
+    let Some(range) = handlers::supported(ctx, key) else {
         return Err(DispatchError::NotImplemented(key));
     };
+    if !session.authenticated(ctx)
+        && !matches!(
+            key,
+            ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate
+        )
+    {
+        return Err(DispatchError::Unauthenticated(key));
+    }
     if key == ApiKey::ApiVersions && version > range.max {
         // Kafka's fallback: a v0 response listing the versions, so the
         // client can pick one and ask again.
-        let body = handlers::api_versions::unsupported_version();
+        let body = handlers::api_versions::unsupported_version(ctx);
         return encode(key, 0, correlation_id, &body, Splices::default()).map(Some);
     }
     if version < range.min || version > range.max {
@@ -150,7 +169,7 @@ pub async fn handle(ctx: &Arc<Ctx>, frame: Bytes) -> Result<Option<Response>, Di
     let out = match key {
         ApiKey::ApiVersions => {
             let r: ApiVersionsRequest = req.decode()?;
-            req.encode(&handlers::api_versions::handle(&r), none())?
+            req.encode(&handlers::api_versions::handle(ctx, &r), none())?
         }
         ApiKey::Metadata => {
             let r: MetadataRequest = req.decode()?;
@@ -212,6 +231,14 @@ pub async fn handle(ctx: &Arc<Ctx>, frame: Bytes) -> Result<Option<Response>, Di
             let r: IncrementalAlterConfigsRequest = req.decode()?;
             let resp = handlers::configs::incremental(ctx, r).await;
             req.encode(&resp, none())?
+        }
+        ApiKey::SaslHandshake => {
+            let r: SaslHandshakeRequest = req.decode()?;
+            req.encode(&handlers::sasl::handshake(&r, session), none())?
+        }
+        ApiKey::SaslAuthenticate => {
+            let r: SaslAuthenticateRequest = req.decode()?;
+            req.encode(&handlers::sasl::authenticate(ctx, &r, session), none())?
         }
         ApiKey::DescribeCluster => {
             let r: DescribeClusterRequest = req.decode()?;

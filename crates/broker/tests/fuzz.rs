@@ -258,7 +258,9 @@ fn dispatcher_survives_100k_mutated_and_random_requests() {
     for i in 0..100_000u32 {
         let frame = Bytes::from(case(&mut rng, &seeds));
         let r = rt.block_on(async {
-            tokio::time::timeout(Duration::from_secs(10), dispatch::handle(&ctx, frame)).await
+            let mut session = ferrolog_broker::handlers::sasl::Session::default();
+            let call = dispatch::handle(&ctx, &mut session, frame);
+            tokio::time::timeout(Duration::from_secs(10), call).await
         });
         match r {
             Err(_) => panic!("case {i} hung"),

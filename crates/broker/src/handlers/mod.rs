@@ -9,6 +9,7 @@ pub mod fetch;
 pub mod metadata;
 pub mod offsets;
 pub mod produce;
+pub mod sasl;
 
 use std::sync::Arc;
 
@@ -49,10 +50,23 @@ pub const IMPLEMENTED: &[ApiKey] = &[
     ApiKey::DescribeCluster,
 ];
 
+/// Served only when SASL is on: SaslHandshake from v1 (tokens then go in
+/// SaslAuthenticate requests; v0's raw token frames are not supported).
+pub const SASL: &[(ApiKey, i16)] = &[(ApiKey::SaslHandshake, 1), (ApiKey::SaslAuthenticate, 0)];
+
 /// The versions of `key` this broker serves, or None when it does not
-/// implement the API.
-pub fn supported(key: ApiKey) -> Option<VersionRange> {
-    IMPLEMENTED.contains(&key).then(|| key.valid_versions())
+/// implement the API (or it is a SASL API and SASL is off).
+pub fn supported(ctx: &Ctx, key: ApiKey) -> Option<VersionRange> {
+    if IMPLEMENTED.contains(&key) {
+        return Some(key.valid_versions());
+    }
+    let sasl = ctx.config.sasl_plain_users.is_some();
+    SASL.iter()
+        .find(|(k, _)| sasl && *k == key)
+        .map(|&(k, min)| VersionRange {
+            min,
+            max: k.valid_versions().max,
+        })
 }
 
 /// Runs engine work that may write or fsync (topic metadata, checkpoints,

@@ -94,10 +94,18 @@ impl Conn {
         Some(body)
     }
 
-    /// True once the broker has closed this connection (reads hit EOF or reset).
+    /// True once the broker has closed this connection (a read hits EOF or
+    /// a reset); false when data arrives or the read times out (30 s).
     pub fn is_closed(&mut self) -> bool {
         let mut b = [0u8; 1];
-        matches!(self.stream.read(&mut b), Ok(0) | Err(_))
+        match self.stream.read(&mut b) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+        }
     }
 }
 
