@@ -8,7 +8,7 @@
  * simple consumer (-C without -G) and the log itself.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CompressionTypes, Kafka as KafkaJS, logLevel as kjsLogLevel } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -220,6 +220,59 @@ print('ok')
     }
   });
 
+  it('requires SASL/PLAIN when given users: kcat and kafkajs authenticate, a wrong password is refused', async () => {
+    const dir = tempDir();
+    const kafka = new Kafka({ dataDir: dir, logLevel: 0 });
+    const server = await kafka.listen({ port: 0, saslPlainUsers: { alice: 's3cret' } });
+    cleanups.push(() => server.close());
+    const broker = `${server.address.host}:${server.address.port}`;
+    const auth = (password: string) => [
+      '-X',
+      'security.protocol=SASL_PLAINTEXT',
+      '-X',
+      'sasl.mechanisms=PLAIN',
+      '-X',
+      'sasl.username=alice',
+      '-X',
+      `sasl.password=${password}`,
+    ];
+    kcat(broker, [...auth('s3cret'), '-P', '-t', 'secure', '-K', ':'], 'k:authenticated\n');
+    expect(
+      kcat(broker, [...auth('s3cret'), '-C', '-t', 'secure', '-o', 'beginning', '-e', '-q', '-f', '%k|%s\n']),
+    ).toBe('k|authenticated\n');
+    const denied = spawnSync(KCAT, ['-b', broker, ...auth('wrong'), '-L', '-m', '5'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(denied.status).not.toBe(0);
+    // Without SASL at all, the broker closes the connection: no metadata.
+    const anonymous = spawnSync(KCAT, ['-b', broker, '-L', '-m', '5'], { encoding: 'utf8', timeout: 60_000 });
+    expect(anonymous.status).not.toBe(0);
+
+    const good = new KafkaJS({
+      brokers: [broker],
+      logLevel: kjsLogLevel.NOTHING,
+      sasl: { mechanism: 'plain', username: 'alice', password: 's3cret' },
+    });
+    const producer = good.producer();
+    await producer.connect();
+    await producer.send({
+      topic: 'secure',
+      acks: -1,
+      messages: [{ key: 'kjs', value: 'also authenticated' }],
+    });
+    await producer.disconnect();
+    expect(await readLog(dir, 'secure')).toEqual(['k|authenticated', 'kjs|also authenticated']);
+    const bad = new KafkaJS({
+      brokers: [broker],
+      logLevel: kjsLogLevel.NOTHING,
+      retry: { retries: 0 },
+      sasl: { mechanism: 'plain', username: 'alice', password: 'nope' },
+    });
+    const admin = bad.admin();
+    await expect(admin.connect()).rejects.toThrow(/SASL PLAIN authentication failed|Authentication failed/);
+  });
+
   it('refuses a non-loopback address without allowPlaintext', async () => {
     const kafka = new Kafka({ dataDir: tempDir(), logLevel: 0 });
     await expect(kafka.listen({ host: '0.0.0.0', port: 0 })).rejects.toThrow(/allowPlaintext/);
@@ -245,7 +298,9 @@ describe('ferrolog serve', () => {
       err += d;
     });
     cleanups.push(() => {
-      if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+        process.kill(child.pid, 'SIGKILL');
+      }
     });
     await until(
       () => /serving .* on 127\.0\.0\.1:\d+/.test(err) || child.exitCode !== null,
@@ -315,10 +370,37 @@ describe('ferrolog serve', () => {
       err += d;
     });
     cleanups.push(() => {
-      if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+        process.kill(child.pid, 'SIGKILL');
+      }
     });
     await until(() => /serving .* on 0\.0\.0\.0:\d+/.test(err) || child.exitCode !== null, 'the serve line');
     expect(err).toMatch(/without authentication or encryption/);
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    if (child.pid === undefined) throw new Error('no pid');
+    process.kill(child.pid, 'SIGTERM');
+    expect(await exited).toBe(0);
+  });
+
+  it('takes SASL/PLAIN users from a file', async () => {
+    const dir = tempDir();
+    const users = join(tempDir(), 'users');
+    writeFileSync(users, '# user:password\nalice:s3cret\n\nbob:hunter2\n');
+    const { child, broker } = await serve(dir, ['--sasl-plain-users', users]);
+    const auth = [
+      '-X',
+      'security.protocol=SASL_PLAINTEXT',
+      '-X',
+      'sasl.mechanisms=PLAIN',
+      '-X',
+      'sasl.username=bob',
+    ];
+    expect(kcat(broker, [...auth, '-X', 'sasl.password=hunter2', '-L'])).toMatch(/1 brokers/);
+    const denied = spawnSync(KCAT, ['-b', broker, ...auth, '-X', 'sasl.password=s3cret', '-L', '-m', '5'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(denied.status).not.toBe(0);
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     if (child.pid === undefined) throw new Error('no pid');
     process.kill(child.pid, 'SIGTERM');

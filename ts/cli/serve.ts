@@ -3,18 +3,22 @@
  * foreground until Ctrl-C or SIGTERM, then closes the log cleanly (the
  * clean-shutdown marker is written, so the next open skips recovery).
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Kafka } from '../client/kafka';
 import type { BrokerServer } from '../server/listen';
 
 export const SERVE_HELP = `usage: ferrolog serve [--data-dir DIR] [--listen HOST:PORT] [--advertised-listener HOST:PORT]
-                      [--allow-plaintext] [--num-partitions N] [--status-interval SECONDS]
+                      [--allow-plaintext] [--sasl-plain-users FILE] [--num-partitions N]
+                      [--status-interval SECONDS]
 
 serves the data directory over the Kafka protocol, so kcat, kafkajs, librdkafka and the
 Java client in other processes can produce, fetch and administer topics.
 --listen defaults to 127.0.0.1:9092 (port 0 picks a free one); a non-loopback address
-needs --allow-plaintext (no authentication or encryption). Prints one status line per
-interval on a terminal; Ctrl-C or SIGTERM shuts down cleanly.
+needs --allow-plaintext (no authentication or encryption) or SASL. --sasl-plain-users
+names a file of user:password lines (# comments allowed); clients must then authenticate
+with SASL/PLAIN. Prints one status line per interval on a terminal; Ctrl-C or SIGTERM
+shuts down cleanly.
 
 examples:
   ferrolog serve --data-dir ./data
@@ -27,6 +31,26 @@ function hostPort(flag: string, v: string): { host: string; port: number } {
     throw new Error(`${flag} takes HOST:PORT, not "${v}"`);
   }
   return { host: m[1] as string, port };
+}
+
+/** user:password per line; blank lines and # comments are skipped. */
+function readUsers(path: string): Record<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new Error(`cannot read --sasl-plain-users ${path}: ${(e as Error).message}`);
+  }
+  const users: Record<string, string> = {};
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const colon = line.indexOf(':');
+    if (colon <= 0) throw new Error(`${path} line ${i + 1}: expected user:password`);
+    users[line.slice(0, colon)] = line.slice(colon + 1);
+  });
+  if (Object.keys(users).length === 0) throw new Error(`${path} names no user`);
+  return users;
 }
 
 function rate(n: number, seconds: number): string {
@@ -47,6 +71,7 @@ export async function serve(argv: string[]): Promise<void> {
         listen: { type: 'string' },
         'advertised-listener': { type: 'string' },
         'allow-plaintext': { type: 'boolean' },
+        'sasl-plain-users': { type: 'string' },
         'num-partitions': { type: 'string' },
         'status-interval': { type: 'string' },
         verbose: { type: 'boolean' },
@@ -79,7 +104,24 @@ export async function serve(argv: string[]): Promise<void> {
     advertisedHost: advertised?.host,
     advertisedPort: advertised?.port,
     allowPlaintext: values['allow-plaintext'] === true,
+    saslPlainUsers:
+      values['sasl-plain-users'] === undefined ? undefined : readUsers(values['sasl-plain-users'] as string),
     numPartitions,
+  });
+  // Handlers go in before the serving line, so a signal sent as soon as
+  // it appears is always a clean shutdown.
+  const stopped = new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      if (process.stderr.isTTY) process.stderr.write('\r\u001b[2K');
+      process.stderr.write(`ferrolog: ${signal}: shutting down\n`);
+      resolve();
+    };
+    const onInt = () => stop('SIGINT');
+    const onTerm = () => stop('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
   });
   const { host, port } = server.address;
   process.stderr.write(`ferrolog: serving ${dataDir} on ${host}:${port} (pid ${process.pid})\n`);
@@ -99,19 +141,7 @@ export async function serve(argv: string[]): Promise<void> {
     lastAt = Date.now();
   }, interval * 1000);
 
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-      if (process.stderr.isTTY) process.stderr.write('\r\u001b[2K');
-      process.stderr.write(`ferrolog: ${signal}: shutting down\n`);
-      resolve();
-    };
-    const onInt = () => stop('SIGINT');
-    const onTerm = () => stop('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-  });
+  await stopped;
   clearInterval(timer);
   // Closing the broker releases its log handle; the last handle writes
   // the clean-shutdown marker.

@@ -35,6 +35,12 @@ export interface ListenOptions {
   maxConnections?: number;
   /** socket.request.max.bytes (default 100 MiB). */
   requestMaxBytes?: number;
+  /**
+   * SASL/PLAIN users and their passwords: when given, every client must
+   * authenticate (kafkajs `sasl: { mechanism: 'plain', ... }`). PLAIN sends
+   * the password unencrypted (there is no TLS yet).
+   */
+  saslPlainUsers?: Record<string, string>;
 }
 
 export interface BrokerStats {
@@ -90,13 +96,24 @@ export async function listen(
     throw new InvalidArgumentError(`host must be an IP address or localhost, not ${String(host)}`);
   }
   const port = checkPort('port', options.port ?? 9092);
+  const users = options.saslPlainUsers;
+  if (users !== undefined) {
+    const names = users === null || typeof users !== 'object' ? [] : Object.keys(users);
+    if (names.length === 0 || names.some((n) => typeof users[n] !== 'string' || n.length === 0)) {
+      throw new InvalidArgumentError('saslPlainUsers must map at least one user name to a password string');
+    }
+  }
   if (!isLoopback(host)) {
-    if (options.allowPlaintext !== true) {
+    if (users === undefined && options.allowPlaintext !== true) {
       throw new InvalidArgumentError(
         `listening on ${host} would serve the log unauthenticated to the network: pass allowPlaintext: true (--allow-plaintext) to do so anyway`,
       );
     }
-    defaults.warn?.(`the broker listens on ${host} without authentication or encryption (allowPlaintext)`);
+    defaults.warn?.(
+      users === undefined
+        ? `the broker listens on ${host} without authentication or encryption (allowPlaintext)`
+        : `the broker listens on ${host} with SASL/PLAIN but no encryption: passwords cross the network in the clear`,
+    );
   }
   const numPartitions = options.numPartitions ?? defaults.numPartitions ?? 1;
   if (!Number.isInteger(numPartitions) || numPartitions < 1) {
@@ -122,6 +139,7 @@ export async function listen(
       autoCreateTopics: options.autoCreateTopics,
       maxConnections: options.maxConnections,
       requestMaxBytes: options.requestMaxBytes,
+      saslPlainUsers: users,
     });
   } catch (e) {
     await native.close();

@@ -3,6 +3,7 @@
 //! tokio threads; only start (bind) and the stats getter run on the JS
 //! thread, and close waits on a thread of its own.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
@@ -23,6 +24,8 @@ pub struct BrokerOptions {
     pub auto_create_topics: Option<bool>,
     pub max_connections: Option<u32>,
     pub request_max_bytes: Option<u32>,
+    /// SASL/PLAIN users and passwords; when given, clients must authenticate.
+    pub sasl_plain_users: Option<HashMap<String, String>>,
 }
 
 #[napi(object)]
@@ -80,6 +83,12 @@ pub fn start_broker(log: &NativeLog, options: BrokerOptions) -> Result<NativeBro
     }
     if let Some(m) = options.request_max_bytes {
         config.request_bytes_max = m.max(64) as usize;
+    }
+    if let Some(users) = options.sasl_plain_users {
+        if users.is_empty() {
+            return Err(invalid("saslPlainUsers must name at least one user"));
+        }
+        config.sasl_plain_users = Some(Arc::new(users));
     }
     if options.advertised_host.is_some() || options.advertised_port.is_some() {
         let host = options

@@ -50,9 +50,11 @@ pub const IMPLEMENTED: &[ApiKey] = &[
     ApiKey::DescribeCluster,
 ];
 
-/// Served only when SASL is on: SaslHandshake from v1 (tokens then go in
-/// SaslAuthenticate requests; v0's raw token frames are not supported).
-pub const SASL: &[(ApiKey, i16)] = &[(ApiKey::SaslHandshake, 1), (ApiKey::SaslAuthenticate, 0)];
+/// Served only when SASL is on. SaslHandshake v0 is advertised because
+/// librdkafka will not authenticate without it, but tokens must come in
+/// SaslAuthenticate requests (v1's flow): v0's raw token frames do not
+/// decode as requests, so they close the connection.
+pub const SASL: &[(ApiKey, i16)] = &[(ApiKey::SaslHandshake, 0), (ApiKey::SaslAuthenticate, 0)];
 
 /// The versions of `key` this broker serves, or None when it does not
 /// implement the API (or it is a SASL API and SASL is off).
