@@ -549,3 +549,28 @@ fn fetch_max_bytes_spans_partitions_as_kafka_applies_it() {
     // Room for four: three from the first, one from the second.
     assert_eq!(counts(&c.send(&fetch(one * 4), 11)), vec![3, 1]);
 }
+
+#[test]
+fn list_offsets_max_timestamp_finds_the_newest_record() {
+    let s = start(|_| {});
+    s.engine.create_topic("mt", 1, None).unwrap();
+    let mut c = Conn::open(s.broker.local_addr());
+    let now = ferrolog_engine::now_ms();
+    for (i, ts) in [now - 3000, now + 2000, now - 1000].into_iter().enumerate() {
+        let b = batch(&[Record {
+            timestamp: ts,
+            ..record(&format!("k{i}"), "v")
+        }]);
+        c.send(&produce_req("mt", uuid::Uuid::nil(), 0, 1, b), 9);
+    }
+    let req = ListOffsetsRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_topics(vec![ListOffsetsTopic::default()
+            .with_name(name("mt"))
+            .with_partitions(vec![
+                ListOffsetsPartition::default().with_timestamp(-3)
+            ])]);
+    let r = c.send(&req, 7);
+    let p = &r.topics[0].partitions[0];
+    assert_eq!((p.error_code, p.offset, p.timestamp), (0, 1, now + 2000));
+}

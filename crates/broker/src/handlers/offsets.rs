@@ -46,7 +46,24 @@ pub fn list_offsets(ctx: &Ctx, req: &ListOffsetsRequest, version: i16) -> ListOf
                     // No tiered storage: nothing is tiered, as Kafka
                     // answers when remote storage is off.
                     LATEST_TIERED => Ok((-1, -1)),
-                    MAX_TIMESTAMP => Err(errors::UNSUPPORTED_VERSION),
+                    // The first record carrying the largest timestamp.
+                    MAX_TIMESTAMP => {
+                        let max = part
+                            .segments()
+                            .iter()
+                            .map(|s| s.max_timestamp)
+                            .max()
+                            .unwrap_or(-1);
+                        if max < 0 {
+                            Ok((-1, -1))
+                        } else {
+                            match part.offset_for_timestamp(max) {
+                                Ok(Some(o)) => Ok((max, o as i64)),
+                                Ok(None) => Ok((-1, -1)),
+                                Err(e) => Err(errors::code_of(&e)),
+                            }
+                        }
+                    }
                     ts if ts >= 0 => match part.offset_for_timestamp(ts) {
                         Ok(Some(o)) => Ok((ts, o as i64)),
                         Ok(None) => Ok((-1, -1)),
