@@ -220,10 +220,10 @@ print('ok')
     }
   });
 
-  it('requires SASL/PLAIN when given users: kcat and kafkajs authenticate, a wrong password is refused', async () => {
+  it('requires SASL (PLAIN, SCRAM-SHA-256/512) when given users: kcat and kafkajs authenticate, a wrong password is refused', async () => {
     const dir = tempDir();
     const kafka = new Kafka({ dataDir: dir, logLevel: 0 });
-    const server = await kafka.listen({ port: 0, saslPlainUsers: { alice: 's3cret' } });
+    const server = await kafka.listen({ port: 0, saslUsers: { alice: 's3cret' } });
     cleanups.push(() => server.close());
     const broker = `${server.address.host}:${server.address.port}`;
     const auth = (password: string) => [
@@ -263,6 +263,45 @@ print('ok')
     });
     await producer.disconnect();
     expect(await readLog(dir, 'secure')).toEqual(['k|authenticated', 'kjs|also authenticated']);
+    // SCRAM: kcat and kafkajs with both hashes; the password never crosses.
+    for (const mechanism of ['SCRAM-SHA-256', 'SCRAM-SHA-512']) {
+      const scram = [
+        '-X',
+        'security.protocol=SASL_PLAINTEXT',
+        '-X',
+        `sasl.mechanisms=${mechanism}`,
+        '-X',
+        'sasl.username=alice',
+      ];
+      kcat(
+        broker,
+        [...scram, '-X', 'sasl.password=s3cret', '-P', '-t', 'scram', '-K', ':'],
+        `${mechanism}:kcat\n`,
+      );
+      const wrong = spawnSync(KCAT, ['-b', broker, ...scram, '-X', 'sasl.password=nope', '-L', '-m', '5'], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(wrong.status, mechanism).not.toBe(0);
+      const kjs = new KafkaJS({
+        brokers: [broker],
+        logLevel: kjsLogLevel.NOTHING,
+        sasl:
+          mechanism === 'SCRAM-SHA-256'
+            ? { mechanism: 'scram-sha-256', username: 'alice', password: 's3cret' }
+            : { mechanism: 'scram-sha-512', username: 'alice', password: 's3cret' },
+      });
+      const p = kjs.producer();
+      await p.connect();
+      await p.send({ topic: 'scram', messages: [{ key: mechanism, value: 'kafkajs' }] });
+      await p.disconnect();
+    }
+    expect(await readLog(dir, 'scram')).toEqual([
+      'SCRAM-SHA-256|kcat',
+      'SCRAM-SHA-256|kafkajs',
+      'SCRAM-SHA-512|kcat',
+      'SCRAM-SHA-512|kafkajs',
+    ]);
     const bad = new KafkaJS({
       brokers: [broker],
       logLevel: kjsLogLevel.NOTHING,
@@ -271,7 +310,7 @@ print('ok')
     });
     const admin = bad.admin();
     await expect(admin.connect()).rejects.toThrow(/SASL PLAIN authentication failed|Authentication failed/);
-  });
+  }, 90_000);
 
   it('refuses a non-loopback address without allowPlaintext', async () => {
     const kafka = new Kafka({ dataDir: tempDir(), logLevel: 0 });
@@ -386,7 +425,7 @@ describe('ferrolog serve', () => {
     const dir = tempDir();
     const users = join(tempDir(), 'users');
     writeFileSync(users, '# user:password\nalice:s3cret\n\nbob:hunter2\n');
-    const { child, broker } = await serve(dir, ['--sasl-plain-users', users]);
+    const { child, broker } = await serve(dir, ['--sasl-users', users]);
     const auth = [
       '-X',
       'security.protocol=SASL_PLAINTEXT',

@@ -69,7 +69,7 @@ export interface NativeBrokerOptions {
   autoCreateTopics?: boolean;
   maxConnections?: number;
   requestMaxBytes?: number;
-  saslPlainUsers?: Record<string, string>;
+  saslUsers?: Record<string, string>;
 }
 
 interface Binding {

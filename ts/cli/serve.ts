@@ -9,16 +9,16 @@ import { Kafka } from '../client/kafka';
 import type { BrokerServer } from '../server/listen';
 
 export const SERVE_HELP = `usage: ferrolog serve [--data-dir DIR] [--listen HOST:PORT] [--advertised-listener HOST:PORT]
-                      [--allow-plaintext] [--sasl-plain-users FILE] [--num-partitions N]
+                      [--allow-plaintext] [--sasl-users FILE] [--num-partitions N]
                       [--status-interval SECONDS]
 
 serves the data directory over the Kafka protocol, so kcat, kafkajs, librdkafka and the
 Java client in other processes can produce, fetch and administer topics.
 --listen defaults to 127.0.0.1:9092 (port 0 picks a free one); a non-loopback address
-needs --allow-plaintext (no authentication or encryption) or SASL. --sasl-plain-users
+needs --allow-plaintext (no authentication or encryption) or SASL. --sasl-users
 names a file of user:password lines (# comments allowed); clients must then authenticate
-with SASL/PLAIN. Prints one status line per interval on a terminal; Ctrl-C or SIGTERM
-shuts down cleanly.
+with SASL (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512). Prints one status line per interval
+on a terminal; Ctrl-C or SIGTERM shuts down cleanly.
 
 examples:
   ferrolog serve --data-dir ./data
@@ -39,7 +39,7 @@ function readUsers(path: string): Record<string, string> {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new Error(`cannot read --sasl-plain-users ${path}: ${(e as Error).message}`);
+    throw new Error(`cannot read --sasl-users ${path}: ${(e as Error).message}`);
   }
   const users: Record<string, string> = {};
   text.split('\n').forEach((raw, i) => {
@@ -71,7 +71,7 @@ export async function serve(argv: string[]): Promise<void> {
         listen: { type: 'string' },
         'advertised-listener': { type: 'string' },
         'allow-plaintext': { type: 'boolean' },
-        'sasl-plain-users': { type: 'string' },
+        'sasl-users': { type: 'string' },
         'num-partitions': { type: 'string' },
         'status-interval': { type: 'string' },
         verbose: { type: 'boolean' },
@@ -104,8 +104,7 @@ export async function serve(argv: string[]): Promise<void> {
     advertisedHost: advertised?.host,
     advertisedPort: advertised?.port,
     allowPlaintext: values['allow-plaintext'] === true,
-    saslPlainUsers:
-      values['sasl-plain-users'] === undefined ? undefined : readUsers(values['sasl-plain-users'] as string),
+    saslUsers: values['sasl-users'] === undefined ? undefined : readUsers(values['sasl-users'] as string),
     numPartitions,
   });
   // Handlers go in before the serving line, so a signal sent as soon as

@@ -36,11 +36,12 @@ export interface ListenOptions {
   /** socket.request.max.bytes (default 100 MiB). */
   requestMaxBytes?: number;
   /**
-   * SASL/PLAIN users and their passwords: when given, every client must
-   * authenticate (kafkajs `sasl: { mechanism: 'plain', ... }`). PLAIN sends
-   * the password unencrypted (there is no TLS yet).
+   * SASL users and their passwords: when given, every client must
+   * authenticate with PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (kafkajs
+   * `sasl: { mechanism: 'scram-sha-256', ... }`). There is no TLS yet, so
+   * PLAIN sends the password unencrypted; SCRAM never sends it.
    */
-  saslPlainUsers?: Record<string, string>;
+  saslUsers?: Record<string, string>;
 }
 
 export interface BrokerStats {
@@ -96,11 +97,11 @@ export async function listen(
     throw new InvalidArgumentError(`host must be an IP address or localhost, not ${String(host)}`);
   }
   const port = checkPort('port', options.port ?? 9092);
-  const users = options.saslPlainUsers;
+  const users = options.saslUsers;
   if (users !== undefined) {
     const names = users === null || typeof users !== 'object' ? [] : Object.keys(users);
     if (names.length === 0 || names.some((n) => typeof users[n] !== 'string' || n.length === 0)) {
-      throw new InvalidArgumentError('saslPlainUsers must map at least one user name to a password string');
+      throw new InvalidArgumentError('saslUsers must map at least one user name to a password string');
     }
   }
   if (!isLoopback(host)) {
@@ -139,7 +140,7 @@ export async function listen(
       autoCreateTopics: options.autoCreateTopics,
       maxConnections: options.maxConnections,
       requestMaxBytes: options.requestMaxBytes,
-      saslPlainUsers: users,
+      saslUsers: users,
     });
   } catch (e) {
     await native.close();

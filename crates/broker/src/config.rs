@@ -43,9 +43,10 @@ pub struct BrokerConfig {
     /// `num.partitions`: partitions of auto-created topics and of
     /// CreateTopics asking for the default (-1).
     pub num_partitions: u32,
-    /// SASL/PLAIN users and passwords: when set, every connection must
-    /// authenticate before anything but ApiVersions and SASL is served.
-    pub sasl_plain_users: Option<Arc<HashMap<String, String>>>,
+    /// SASL users and passwords (PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512):
+    /// when set, every connection must authenticate before anything but
+    /// ApiVersions and SASL is served.
+    pub sasl_users: Option<Arc<HashMap<String, String>>>,
     /// Tokio worker threads of the broker's runtime.
     pub worker_threads: usize,
     pub log: LogSink,
@@ -67,7 +68,7 @@ impl Default for BrokerConfig {
             fetch_wait_max: Duration::from_secs(300),
             auto_create_topics: true,
             num_partitions: 1,
-            sasl_plain_users: None,
+            sasl_users: None,
             worker_threads: 2,
             log: Arc::new(|line: &str| eprintln!("ferrolog-broker: {line}")),
         }

@@ -25,6 +25,7 @@ pub mod dispatch;
 pub mod errors;
 pub mod framing;
 pub mod handlers;
+pub mod scram;
 pub mod server;
 pub mod splice;
 pub mod stats;

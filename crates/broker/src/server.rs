@@ -21,6 +21,8 @@ use crate::stats::{Stats, StatsSnapshot};
 #[derive(Debug)]
 pub enum BrokerError {
     Runtime(std::io::Error),
+    /// No system randomness for SCRAM salts.
+    Random,
     Bind {
         addr: SocketAddr,
         source: std::io::Error,
@@ -31,6 +33,7 @@ impl fmt::Display for BrokerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BrokerError::Runtime(e) => write!(f, "cannot start the broker runtime: {e}"),
+            BrokerError::Random => write!(f, "no system randomness for SCRAM salts"),
             BrokerError::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
         }
     }
@@ -89,9 +92,14 @@ impl Broker {
             (host, local_addr.port())
         });
         let budget = crate::framing::Budget::new(config.queued_bytes_max);
+        let scram = match &config.sasl_users {
+            None => Default::default(),
+            Some(users) => crate::scram::derive(users).ok_or(BrokerError::Random)?,
+        };
         let ctx = Arc::new(Ctx {
             engine,
             budget,
+            scram,
             config,
             stats: Stats::default(),
             advertised,

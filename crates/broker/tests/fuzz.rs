@@ -245,6 +245,7 @@ fn dispatcher_survives_100k_mutated_and_random_requests() {
         stats: Default::default(),
         advertised: ("127.0.0.1".to_string(), 9092),
         budget: ferrolog_broker::framing::Budget::new(1 << 20),
+        scram: Default::default(),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

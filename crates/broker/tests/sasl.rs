@@ -16,7 +16,7 @@ fn sasl_broker() -> common::Setup {
     start(|c| {
         let mut users = HashMap::new();
         users.insert("alice".to_string(), "s3cret".to_string());
-        c.sasl_plain_users = Some(Arc::new(users));
+        c.sasl_users = Some(Arc::new(users));
     })
 }
 
@@ -78,9 +78,15 @@ fn a_wrong_password_or_user_is_refused_and_closes() {
         assert!(c.is_closed());
     }
     let mut c = Conn::open(addr);
-    let h = handshake(&mut c, "SCRAM-SHA-256");
+    let h = handshake(&mut c, "SCRAM-SHA-1");
     assert_eq!(h.error_code, 33);
-    assert_eq!(h.mechanisms[0].as_str(), "PLAIN");
+    let listed: Vec<&str> = h.mechanisms.iter().map(|m| m.as_str()).collect();
+    assert_eq!(listed, ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]);
+    // A SCRAM first message for an unknown user is refused and closes.
+    let mut c = Conn::open(addr);
+    assert_eq!(handshake(&mut c, "SCRAM-SHA-256").error_code, 0);
+    assert_eq!(authenticate(&mut c, b"n,,n=mallory,r=abc").error_code, 58);
+    assert!(c.is_closed());
 }
 
 #[test]
@@ -97,5 +103,76 @@ fn without_users_sasl_is_neither_advertised_nor_served() {
         1,
     );
     std::io::Write::write_all(&mut c.stream, &f).unwrap();
+    assert!(c.is_closed());
+}
+
+/// A SCRAM client (RFC 5802) written out here, so the exchange is checked
+/// independently of the broker's code.
+fn scram_client(c: &mut Conn, mechanism: &'static str, password: &str) -> (i16, Vec<u8>) {
+    use base64::engine::general_purpose::STANDARD as B64;
+    use base64::Engine as _;
+    use hmac::{Hmac, Mac};
+    use sha2::{Digest, Sha256};
+    assert_eq!(mechanism, "SCRAM-SHA-256");
+    assert_eq!(handshake(c, mechanism).error_code, 0);
+    let first_bare = "n=alice,r=fyko+d2lbbFgONRv9qkxdawL";
+    let token: &'static [u8] =
+        Box::leak(format!("n,,{first_bare}").into_bytes().into_boxed_slice());
+    let r = authenticate(c, token);
+    assert_eq!(r.error_code, 0);
+    let server_first = String::from_utf8(r.auth_bytes.to_vec()).unwrap();
+    let mut fields = std::collections::HashMap::new();
+    for f in server_first.split(',') {
+        let (k, v) = f.split_once('=').unwrap();
+        fields.insert(k.to_string(), v.to_string());
+    }
+    assert!(fields["r"].starts_with("fyko+d2lbbFgONRv9qkxdawL"));
+    let salt = B64.decode(&fields["s"]).unwrap();
+    let iterations: u32 = fields["i"].parse().unwrap();
+    let mut salted = [0u8; 32];
+    pbkdf2::pbkdf2_hmac::<Sha256>(password.as_bytes(), &salt, iterations, &mut salted);
+    let mac = |key: &[u8], data: &[u8]| {
+        let mut m = Hmac::<Sha256>::new_from_slice(key).unwrap();
+        m.update(data);
+        m.finalize().into_bytes().to_vec()
+    };
+    let client_key = mac(&salted, b"Client Key");
+    let stored_key = Sha256::digest(&client_key).to_vec();
+    let without_proof = format!("c=biws,r={}", fields["r"]);
+    let auth_message = format!("{first_bare},{server_first},{without_proof}");
+    let signature = mac(&stored_key, auth_message.as_bytes());
+    let proof: Vec<u8> = client_key
+        .iter()
+        .zip(&signature)
+        .map(|(a, b)| a ^ b)
+        .collect();
+    let fin = format!("{without_proof},p={}", B64.encode(proof));
+    let fin: &'static [u8] = Box::leak(fin.into_bytes().into_boxed_slice());
+    let r = authenticate(c, fin);
+    if r.error_code == 0 {
+        let server_key = mac(&salted, b"Server Key");
+        let expected = format!(
+            "v={}",
+            B64.encode(mac(&server_key, auth_message.as_bytes()))
+        );
+        assert_eq!(
+            r.auth_bytes.to_vec(),
+            expected.into_bytes(),
+            "server signature"
+        );
+    }
+    (r.error_code, r.auth_bytes.to_vec())
+}
+
+#[test]
+fn scram_sha_256_authenticates_and_proves_the_server() {
+    let s = sasl_broker();
+    let addr = s.broker.local_addr();
+    let mut c = Conn::open(addr);
+    assert_eq!(scram_client(&mut c, "SCRAM-SHA-256", "s3cret").0, 0);
+    let md = c.send(&MetadataRequest::default().with_topics(None), 12);
+    assert_eq!(md.brokers.len(), 1);
+    let mut c = Conn::open(addr);
+    assert_eq!(scram_client(&mut c, "SCRAM-SHA-256", "wrong").0, 58);
     assert!(c.is_closed());
 }

@@ -25,7 +25,7 @@ pub struct BrokerOptions {
     pub max_connections: Option<u32>,
     pub request_max_bytes: Option<u32>,
     /// SASL/PLAIN users and passwords; when given, clients must authenticate.
-    pub sasl_plain_users: Option<HashMap<String, String>>,
+    pub sasl_users: Option<HashMap<String, String>>,
 }
 
 #[napi(object)]
@@ -84,11 +84,11 @@ pub fn start_broker(log: &NativeLog, options: BrokerOptions) -> Result<NativeBro
     if let Some(m) = options.request_max_bytes {
         config.request_bytes_max = m.max(64) as usize;
     }
-    if let Some(users) = options.sasl_plain_users {
+    if let Some(users) = options.sasl_users {
         if users.is_empty() {
-            return Err(invalid("saslPlainUsers must name at least one user"));
+            return Err(invalid("saslUsers must name at least one user"));
         }
-        config.sasl_plain_users = Some(Arc::new(users));
+        config.sasl_users = Some(Arc::new(users));
     }
     if options.advertised_host.is_some() || options.advertised_port.is_some() {
         let host = options

@@ -29,6 +29,8 @@ pub struct Ctx {
     pub advertised: (String, u16),
     /// See `BrokerConfig::queued_bytes_max`.
     pub budget: crate::framing::Budget,
+    /// SCRAM credentials derived from `config.sasl_users`.
+    pub scram: crate::scram::Credentials,
 }
 
 /// The APIs this broker implements. Each is advertised at every version
@@ -62,7 +64,7 @@ pub fn supported(ctx: &Ctx, key: ApiKey) -> Option<VersionRange> {
     if IMPLEMENTED.contains(&key) {
         return Some(key.valid_versions());
     }
-    let sasl = ctx.config.sasl_plain_users.is_some();
+    let sasl = ctx.config.sasl_users.is_some();
     SASL.iter()
         .find(|(k, _)| sasl && *k == key)
         .map(|&(k, min)| VersionRange {
