@@ -3,7 +3,8 @@
  * against the broker: a small program compiled by the test with javac on
  * the fetched jars (cached under .cache/kafka-jars), run against
  * `kafka.listen` on a free loopback port. Records read back must equal what
- * was written.
+ * was written. Kafka's own ProducerPerformance tool runs against it too
+ * (ConsumerPerformance needs consumer groups, which are another issue's).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
@@ -79,5 +80,44 @@ describe('the Java client', () => {
     const byPartition = (lines: string[], p: number) => lines.filter((l) => l.startsWith(`${p}|`));
     expect(byPartition(got, 0)).toEqual(byPartition(want, 0));
     expect(byPartition(got, 1)).toEqual(byPartition(want, 1));
+  }, 240_000);
+
+  it("runs Kafka's own ProducerPerformance tool against the broker", async () => {
+    const classpath = kafkaJars();
+    const dir = tempDir();
+    const kafka = new Kafka({ dataDir: dir, logLevel: 0 });
+    server = await kafka.listen({ port: 0 });
+    const broker = `${server.address.host}:${server.address.port}`;
+    const records = 20_000;
+    const run = spawnSync(
+      'java',
+      [
+        '-cp',
+        classpath,
+        '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn',
+        'org.apache.kafka.tools.ProducerPerformance',
+        '--topic',
+        'perf',
+        '--num-records',
+        String(records),
+        '--record-size',
+        '100',
+        '--throughput',
+        '-1',
+        '--producer-props',
+        `bootstrap.servers=${broker}`,
+        'acks=all',
+        'compression.type=lz4',
+      ],
+      { encoding: 'utf8', timeout: 180_000 },
+    );
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(new RegExp(`${records} records sent`));
+    const log = kafka.openLog();
+    try {
+      expect(log.watermarks('perf', 0).highWatermark).toBe(records);
+    } finally {
+      await log.close();
+    }
   }, 240_000);
 });
