@@ -122,6 +122,32 @@ describe('broker in process (kafka.listen)', () => {
     ]);
   });
 
+  it('wakes an in-process group consumer with records produced by remote clients', async () => {
+    const { kafka, broker } = await inProcess();
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: 'events' }] });
+    await admin.disconnect();
+    const consumer = kafka.consumer({ groupId: 'app' });
+    await consumer.connect();
+    await consumer.subscribe({ topic: 'events', fromBeginning: true });
+    const seen: string[] = [];
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        seen.push(`${message.key?.toString()}|${message.value?.toString()}`);
+      },
+    });
+    cleanups.push(() => consumer.disconnect());
+    const remote = new KafkaJS({ brokers: [broker], logLevel: kjsLogLevel.NOTHING });
+    const producer = remote.producer();
+    await producer.connect();
+    await producer.send({ topic: 'events', messages: [{ key: 'kafkajs', value: '1' }] });
+    await producer.disconnect();
+    kcat(broker, ['-P', '-t', 'events', '-K', ':'], 'kcat:2\n');
+    await until(() => seen.length >= 2, 'both remote records in process');
+    expect(seen).toEqual(['kafkajs|1', 'kcat|2']);
+  });
+
   it('serves kafkajs 2.2.4: producer with acks and gzip, idempotent producer, admin', async () => {
     const { broker, dir } = await inProcess();
     const client = new KafkaJS({
