@@ -26,6 +26,8 @@ pub enum DispatchError {
     NotImplemented(ApiKey),
     /// A request other than ApiVersions or SASL before authenticating.
     Unauthenticated(ApiKey),
+    /// An acks=0 produce failed somewhere (it gets no response to say so).
+    AcksZeroFailed,
     UnsupportedVersion {
         key: ApiKey,
         version: i16,
@@ -50,6 +52,7 @@ impl fmt::Display for DispatchError {
             DispatchError::Unauthenticated(k) => {
                 write!(f, "{k:?} before SASL authentication")
             }
+            DispatchError::AcksZeroFailed => write!(f, "an acks=0 produce failed"),
             DispatchError::UnsupportedVersion { key, version } => {
                 write!(f, "{key:?} v{version} is not supported")
             }
@@ -179,8 +182,9 @@ pub async fn handle(
         ApiKey::Produce => {
             let r: ProduceRequest = req.decode()?;
             match handlers::produce::handle(ctx, r, version).await {
-                None => return Ok(None),
-                Some(resp) => req.encode(&resp, none())?,
+                handlers::produce::Outcome::Silent => return Ok(None),
+                handlers::produce::Outcome::Close => return Err(DispatchError::AcksZeroFailed),
+                handlers::produce::Outcome::Respond(resp) => req.encode(&resp, none())?,
             }
         }
         ApiKey::Fetch => {

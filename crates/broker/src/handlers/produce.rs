@@ -95,8 +95,16 @@ fn error_response(index: i32, e: &Error) -> PartitionProduceResponse {
         .with_error_message(Some(StrBytes::from_string(errors::message_of(e))))
 }
 
-/// None for acks=0, which gets no response.
-pub async fn handle(ctx: &Arc<Ctx>, req: ProduceRequest, version: i16) -> Option<ProduceResponse> {
+pub enum Outcome {
+    Respond(ProduceResponse),
+    /// acks=0 and every batch was appended: no response.
+    Silent,
+    /// acks=0 and something failed: Kafka closes the connection, the only
+    /// way to tell a client that reads no responses.
+    Close,
+}
+
+pub async fn handle(ctx: &Arc<Ctx>, req: ProduceRequest, version: i16) -> Outcome {
     let acks = req.acks;
     let mut topics = Vec::with_capacity(req.topic_data.len());
     let mut pending: Vec<Pending> = Vec::new();
@@ -195,9 +203,17 @@ pub async fn handle(ctx: &Arc<Ctx>, req: ProduceRequest, version: i16) -> Option
         }
     }
     if acks == 0 {
-        return None;
+        let failed = topics
+            .iter()
+            .flat_map(|t| &t.partition_responses)
+            .any(|p| p.error_code != errors::NONE);
+        return if failed {
+            Outcome::Close
+        } else {
+            Outcome::Silent
+        };
     }
-    Some(ProduceResponse::default().with_responses(topics))
+    Outcome::Respond(ProduceResponse::default().with_responses(topics))
 }
 
 /// InitProducerId: a fresh id from the engine (shared with in-process
