@@ -295,6 +295,44 @@ fn fetch_long_polls_until_data_arrives() {
 }
 
 #[test]
+fn fetch_waits_for_min_bytes_even_when_some_data_is_there() {
+    let s = start(|_| {});
+    s.engine.create_topic("minb", 1, None).unwrap();
+    let addr = s.broker.local_addr();
+    let mut c = Conn::open(addr);
+    c.send(
+        &produce_req(
+            "minb",
+            uuid::Uuid::nil(),
+            0,
+            1,
+            batch(&[record("small", "x")]),
+        ),
+        9,
+    );
+    let waiter = std::thread::spawn(move || {
+        let mut c = Conn::open(addr);
+        let r = c.send(&fetch_req("minb", uuid::Uuid::nil(), 0, 20_000, 5_000), 11);
+        decode(r.responses[0].partitions[0].records.as_ref().unwrap())
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let big = "y".repeat(6_000);
+    c.send(
+        &produce_req(
+            "minb",
+            uuid::Uuid::nil(),
+            0,
+            1,
+            batch(&[record("big", &big)]),
+        ),
+        9,
+    );
+    let got = waiter.join().unwrap();
+    assert_eq!(got.len(), 2, "the answer waited for min_bytes");
+    assert_eq!(got[1].1, "big");
+}
+
+#[test]
 fn fetch_limits_and_out_of_range() {
     let s = start(|_| {});
     s.engine.create_topic("lim", 1, None).unwrap();

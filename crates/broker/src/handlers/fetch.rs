@@ -97,21 +97,19 @@ fn read_all(
                             .with_high_watermark(w.high_watermark as i64)
                             .with_last_stable_offset(w.high_watermark as i64)
                             .with_log_start_offset(w.log_start_offset as i64);
-                        let mut taken = false;
                         if let Some(chunk) = r.chunks.into_iter().next() {
                             // Past the first partition with data, a batch
                             // that does not fit waits for the next fetch.
                             if first || chunk.len <= limit {
                                 first = false;
-                                taken = true;
                                 bytes += chunk.len;
                                 remaining = remaining.saturating_sub(chunk.len);
                                 data = data.with_records(Some(splices.add(chunk)));
                             }
                         }
-                        if !taken {
-                            waits.push((p.clone(), w.high_watermark.max(t.offset as u64)));
-                        }
+                        // Below min_bytes, any partition's next append may
+                        // be what completes the response.
+                        waits.push((p.clone(), w.high_watermark.max(t.offset as u64)));
                     }
                     Err(Error::OffsetOutOfRange {
                         log_start_offset,
