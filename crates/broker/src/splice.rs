@@ -123,6 +123,10 @@ pub fn io_slices<'a>(parts: &'a [Bytes], mut skip: usize, max: usize) -> Vec<IoS
     out
 }
 
+// SAFETY: every method forwards to the owned `BytesMut` tail (`cur`), which
+// upholds BufMut's contract; `put_slice` only moves whole initialized slices
+// into `parts`, so `remaining_mut`/`chunk_mut`/`advance_mut` always describe
+// `cur` consistently.
 unsafe impl BufMut for ResponseBuf {
     fn remaining_mut(&self) -> usize {
         self.cur.remaining_mut()

@@ -367,6 +367,22 @@ impl Engine {
             lock: Mutex::new(lock),
         };
         engine.load_topics(clean && !options.full_recovery, plan)?;
+        // Never hand out an id the log still holds state for, whatever the
+        // reservation file says (it may be lost or stale): a reused id
+        // would make a new producer's first batch look like a retry of an
+        // old one, and be dropped as a duplicate.
+        let max_seen = engine
+            .topics()
+            .iter()
+            .flat_map(|t| t.partitions())
+            .filter_map(|p| p.max_producer_id())
+            .max();
+        if let Some(max) = max_seen {
+            let mut ids = inner.producer_ids.lock();
+            if ids.0 <= max {
+                *ids = (max + 1, max + 1);
+            }
+        }
 
         if !read_only {
             // From here on a crash must be detected as unclean.
@@ -1163,11 +1179,10 @@ fn remove_segment_files_in(dir: &Path) -> Result<()> {
 /// The first producer id not yet reserved (0 for a new directory).
 fn read_producer_id_block(dir: &Path) -> Result<i64> {
     let path = dir.join(".meta").join("producer-ids");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => text
-            .trim()
-            .parse::<i64>()
+    match std::fs::read(&path) {
+        Ok(bytes) => std::str::from_utf8(&bytes)
             .ok()
+            .and_then(|text| text.trim().parse::<i64>().ok())
             .filter(|n| *n >= 0)
             .ok_or_else(|| Error::corrupt(&path, 0, "producer id reservation does not parse")),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),

@@ -257,6 +257,11 @@ impl Partition {
         Ok(Arc::new(p))
     }
 
+    /// The largest idempotent producer id this partition holds state for.
+    pub(crate) fn max_producer_id(&self) -> Option<i64> {
+        self.state.lock().producers.max_producer_id()
+    }
+
     pub fn config(&self) -> Arc<TopicConfig> {
         self.state.lock().config.clone()
     }

@@ -132,6 +132,11 @@ impl ProducerStates {
         }
     }
 
+    /// The largest producer id with state here.
+    pub fn max_producer_id(&self) -> Option<i64> {
+        self.entries.keys().copied().max()
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }

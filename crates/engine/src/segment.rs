@@ -108,6 +108,8 @@ pub struct Segment {
     /// Stretches checked past damage in the prefix: (start, end, offset
     /// after the last batch). Bounded by `ISLANDS_MAX`.
     islands: Vec<(u64, u64, u64)>,
+    /// The prefix check stopped at a bad batch (at `verified_bytes`).
+    prefix_blocked: bool,
     /// When the file's size was last compared with what maps rely on.
     size_checked_at: Option<std::time::Instant>,
 }
@@ -159,6 +161,7 @@ impl Segment {
             verified_bytes: 0,
             verified_next_offset: base_offset,
             islands: Vec::new(),
+            prefix_blocked: false,
             size_checked_at: None,
         })
     }
@@ -210,6 +213,7 @@ impl Segment {
             verified_bytes: 0,
             verified_next_offset: base_offset,
             islands: Vec::new(),
+            prefix_blocked: false,
             size_checked_at: None,
         };
         let stop = if file_len == 0 {
@@ -288,6 +292,7 @@ impl Segment {
             verified_bytes: 0,
             verified_next_offset: base_offset,
             islands: Vec::new(),
+            prefix_blocked: false,
             size_checked_at: None,
         };
         // The files' index entries are rebuilt from the batches read.
@@ -890,19 +895,43 @@ impl Segment {
             return Ok(end);
         }
         let map = self.read_map()?;
-        if start <= self.verified_bytes {
+        // The prefix from the segment's start first: there the expected
+        // offset is known from the file name, so a batch whose base offset
+        // (outside the CRC) was changed is caught.
+        if !self.prefix_blocked {
             let (pos, expected, bad) =
                 self.check_batches(&map, self.verified_bytes, self.verified_next_offset, end);
             self.verified_bytes = pos;
             self.verified_next_offset = expected;
-            return match bad {
-                None => Ok(end),
-                Some(_) if pos > start => Ok(pos),
-                Some(reason) => Err(self.damage_error(&map, pos, expected, reason)),
+            match bad {
+                None => return Ok(end),
+                Some(_) if pos > start => return Ok(pos),
+                Some(reason) if pos == start => {
+                    return Err(self.damage_error(&map, pos, expected, reason))
+                }
+                Some(_) => self.prefix_blocked = true,
+            }
+        }
+        if start <= self.verified_bytes {
+            // The damage is at the end of the prefix, at or after `start`.
+            let bad = self.verified_bytes;
+            return if bad > start {
+                Ok(bad)
+            } else {
+                let (_, expected, reason) =
+                    self.check_batches(&map, bad, self.verified_next_offset, end);
+                Err(self.damage_error(
+                    &map,
+                    bad,
+                    expected,
+                    reason.unwrap_or_else(|| "bad batch".into()),
+                ))
             };
         }
-        // Past damage in the prefix: a stretch checked earlier, or a new one.
-        if let Some(&(from, to, _)) = self
+        // Past the damage: a stretch checked earlier, or a new one anchored
+        // at an index entry after the damage (whose offset the index names),
+        // never at a header's own base offset alone.
+        if let Some(&(_, to, _)) = self
             .islands
             .iter()
             .find(|(from, to, _)| *from <= start && start < *to)
@@ -910,22 +939,92 @@ impl Segment {
             if end <= to {
                 return Ok(end);
             }
-            debug_assert!(from <= start);
         }
-        let expected = self
-            .header_at(&map, start)
-            .map_or(0, |h| h.base_offset.max(0) as u64);
-        let (resume, resume_offset) = self
+        let (from, expected) = match self
             .islands
             .iter()
-            .find(|(from, to, _)| *from <= start && start < *to)
-            .map_or((start, expected), |&(_, to, next)| (to, next));
+            .find(|(from, to, _)| *from <= start && start <= *to)
+        {
+            Some(&(from, to, next)) => (from.min(to), Some((to, next))),
+            None => (start, self.anchor_for(&map, start)),
+        };
+        let Some((resume, resume_offset)) = expected else {
+            return Err(self.damage_error(
+                &map,
+                self.verified_bytes,
+                self.verified_next_offset,
+                "no index entry after the damage anchors the offsets that follow it".into(),
+            ));
+        };
         let (pos, next, bad) = self.check_batches(&map, resume, resume_offset, end);
-        self.remember_island(start.min(resume), pos, next);
+        self.remember_island(from.min(resume), pos, next);
         match bad {
             None => Ok(end),
             Some(_) if pos > start => Ok(pos),
             Some(reason) => Err(self.damage_error(&map, pos, next, reason)),
+        }
+    }
+
+    /// Where checking can start again past damage, for the batch at
+    /// `start`: the last offset-index entry at or before `start` and past
+    /// the damage, whose batch must end at the offset the entry names; from
+    /// there a header walk to `start` must continue the offsets. Returns
+    /// (position, expected base offset) of that entry's batch.
+    fn anchor_for(&self, map: &ReadMap, start: u64) -> Option<(u64, u64)> {
+        let damage = self.verified_bytes;
+        let Some(entry) = self
+            .offset_index
+            .entries()
+            .iter()
+            .rev()
+            .find(|e| u64::from(e.position) <= start && u64::from(e.position) > damage)
+        else {
+            return self.anchor_forward(map, start);
+        };
+        let pos = u64::from(entry.position);
+        let h = self.header_at(map, pos).ok()?;
+        let last = self.base_offset + u64::from(entry.relative_offset);
+        if h.last_offset() != last as i64 {
+            return None;
+        }
+        // The entry names the batch's last offset; the base follows from
+        // the offset delta, which the CRC covers (the header's own base
+        // offset does not count: it agreed with the entry just above).
+        last.checked_sub(u64::from(h.last_offset_delta.max(0) as u32))
+            .map(|base| (pos, base))
+    }
+
+    /// With no index entry between the damage and `start`: the batches
+    /// from `start` must chain (CRC and dense offsets, taking `start`'s
+    /// header at its word) up to the next index entry, whose offset the
+    /// index names, or to the segment's end, whose offset the next segment
+    /// or the high watermark fixes. Then `start`'s base offset is proven.
+    fn anchor_forward(&self, map: &ReadMap, start: u64) -> Option<(u64, u64)> {
+        let claimed = self.header_at(map, start).ok()?.base_offset;
+        let claimed = u64::try_from(claimed).ok()?;
+        let next_entry = self
+            .offset_index
+            .entries()
+            .iter()
+            .find(|e| u64::from(e.position) > start)
+            .copied();
+        match next_entry {
+            Some(e) => {
+                let target = u64::from(e.position);
+                let (pos, next, bad) = self.check_batches(map, start, claimed, target);
+                let h = self.header_at(map, target).ok()?;
+                let named_last = self.base_offset + u64::from(e.relative_offset);
+                (bad.is_none()
+                    && pos == target
+                    && h.base_offset == next as i64
+                    && h.last_offset() == named_last as i64)
+                    .then_some((start, claimed))
+            }
+            None => {
+                let (pos, next, bad) = self.check_batches(map, start, claimed, self.size_bytes);
+                (bad.is_none() && pos == self.size_bytes && next == self.next_offset)
+                    .then_some((start, claimed))
+            }
         }
     }
 

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use common::*;
 use ferrolog_engine::batch::{BatchHeader, RecordIter};
 use ferrolog_engine::recovery::RecoveryAction;
-use ferrolog_engine::{Engine, EngineOptions, Error};
+use ferrolog_engine::{Engine, EngineOptions, Error, TopicConfig};
 use proptest::prelude::*;
 
 const RECORDS: u64 = 400;
@@ -314,4 +314,63 @@ fn unclean_open_truncates_at_the_first_bad_batch_and_sets_later_segments_aside()
     let hw = p.watermarks().high_watermark;
     assert_eq!(check_reads(&e), hw);
     assert!(hw < RECORDS);
+}
+
+#[test]
+fn a_changed_base_offset_in_a_sealed_segment_is_never_delivered_under_the_wrong_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path());
+    let config = TopicConfig {
+        segment_bytes: 8192,
+        index_interval_bytes: 128,
+        retention_ms: -1,
+        ..TopicConfig::default()
+    };
+    e.create_topic("t", 1, Some(config)).unwrap();
+    for b in 0..200u64 {
+        let values: Vec<Vec<u8>> = (0..3).map(|i| value_for(b * 3 + i, 20)).collect();
+        e.append("t", 0, &batch_of(&values, 1)).unwrap();
+    }
+    e.close().unwrap();
+    let logs = files(dir.path(), "log");
+    assert!(logs.len() > 2);
+    // Lower the base offset (outside the CRC) of the fifth batch of the
+    // second segment by one.
+    let mut bytes = std::fs::read(&logs[1]).unwrap();
+    let mut pos = 0;
+    for _ in 0..4 {
+        pos += BatchHeader::parse(&bytes[pos..]).unwrap().size_bytes;
+    }
+    let base = BatchHeader::parse(&bytes[pos..]).unwrap().base_offset;
+    bytes[pos..pos + 8].copy_from_slice(&(base - 1).to_be_bytes());
+    std::fs::write(&logs[1], &bytes).unwrap();
+    let e = open(dir.path());
+    for o in 0..600u64 {
+        match e.read("t", 0, o, 1 << 20) {
+            Ok(r) => {
+                // Whatever is delivered is what was written at that offset.
+                let mut at = r.chunks[0].bytes();
+                while !at.is_empty() {
+                    let h = BatchHeader::parse(at).unwrap();
+                    for (i, rec) in RecordIter::new(&at[..h.size_bytes], &h).enumerate() {
+                        let off = h.base_offset as u64 + i as u64;
+                        assert_eq!(
+                            rec.unwrap().value.unwrap(),
+                            &value_for(off, 20)[..],
+                            "offset {off}"
+                        );
+                    }
+                    at = &at[h.size_bytes..];
+                }
+            }
+            // Only the changed batch's own offsets are unreadable.
+            Err(Error::Corrupt { .. }) => {
+                assert!(
+                    (base as u64..base as u64 + 3).contains(&o),
+                    "offset {o} failed"
+                )
+            }
+            Err(other) => panic!("{other}"),
+        }
+    }
 }

@@ -790,3 +790,43 @@ fn a_decompression_bomb_is_refused_after_bounded_work_and_writes_nothing() {
     ));
     assert_eq!(e.partition("t", 0).unwrap().watermarks().high_watermark, 1);
 }
+
+#[test]
+fn a_lost_producer_id_reservation_never_hands_out_an_id_the_log_holds() {
+    use ferrolog_engine::batch::{encode_batch, ProducerFields, Record};
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path());
+    e.create_topic("t", 1, None).unwrap();
+    let id = e.allocate_producer_id().unwrap();
+    let mut b = Vec::new();
+    let value = b"old message".to_vec();
+    let rec = [Record {
+        timestamp_ms: 1,
+        key: None,
+        value: Some(&value),
+        headers: &[],
+    }];
+    encode_batch(
+        &rec,
+        ProducerFields {
+            producer_id: id,
+            producer_epoch: 0,
+            base_sequence: 0,
+        },
+        &mut b,
+    )
+    .unwrap();
+    e.append("t", 0, &b).unwrap();
+    e.close().unwrap();
+    std::fs::remove_file(dir.path().join(".meta/producer-ids")).unwrap();
+    let e = open(dir.path());
+    let fresh = e.allocate_producer_id().unwrap();
+    assert!(fresh > id, "id {fresh} was handed out again");
+    // And garbage in the reservation is corruption, not an I/O error.
+    e.close().unwrap();
+    std::fs::write(dir.path().join(".meta/producer-ids"), [0xff, 0xfe]).unwrap();
+    assert!(matches!(
+        Engine::open(dir.path(), EngineOptions::default()),
+        Err(Error::Corrupt { .. })
+    ));
+}
