@@ -44,7 +44,7 @@ export function run(script: string, args: string[], onStdout?: (text: string, ch
 }
 
 /**
- * Runs `script` and SIGKILLs it: mostly a random 0-250 ms after it says
+ * Runs `script` and SIGKILLs it: mostly a random 0-120 ms after it says
  * `ready` (mid-work), one time in ten at a random moment of its start-up
  * (mid-open, mid-recovery). Resolves true when our SIGKILL ended it; a
  * child that ended on its own is a failure, reported with its stderr.
@@ -58,7 +58,7 @@ export async function killOnce(script: string, args: string[]): Promise<boolean>
     setTimeout(() => child.kill('SIGKILL'), ms);
   };
   const { child, exited } = run(script, args, (text, c) => {
-    if (!early && text.includes('ready')) arm(c, Math.random() * 250);
+    if (!early && text.includes('ready')) arm(c, Math.random() * 120);
   });
   if (early) arm(child, Math.random() * 300);
   // A bound, not a timing assertion: a child that never gets ready is killed too.

@@ -1,7 +1,7 @@
 /**
  * The soak (bench/soak/soak.mjs, in a child process so its RSS is its own):
  * 8 producers, 8 consumers in 3 groups, random disconnects and reconnects.
- * CI runs it for 20 s; `npm run soak` for FERROLOG_SOAK_MINUTES (default 30).
+ * CI runs it for 15 s; `npm run soak` for FERROLOG_SOAK_MINUTES (default 30).
  *
  * Passes with no send error, no skipped or unprocessed offset, no wrong
  * byte, every group's lag back to 0, no eviction, no partition handled by
@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { report, root, run, SOAK } from './common';
 
-const SECONDS = SOAK ? Number(process.env.FERROLOG_SOAK_MINUTES ?? 30) * 60 : 20;
+const SECONDS = SOAK ? Number(process.env.FERROLOG_SOAK_MINUTES ?? 30) * 60 : 15;
 
 describe('soak', () => {
   it(
