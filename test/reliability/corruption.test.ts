@@ -44,6 +44,9 @@ interface CaseResult {
   consumerCrashes: number;
   consumerError?: string;
   untypedCrash?: string;
+  /** The case's engine outlived its handles (see below). */
+  leaked?: boolean;
+  cleanupError?: string;
   foreign: boolean;
 }
 
@@ -75,6 +78,9 @@ async function lane(jobFile: string, from: number, to: number, results: Map<numb
     }
     if (exit.code === 0 && exit.signal === null) break;
     // The case in hand crashed the process.
+    console.log(
+      `[reliability] corruption crash in case ${lastStarted} (code ${exit.code}, signal ${exit.signal}): ${exit.stderr}`,
+    );
     crashes.push(
       `case ${lastStarted}: code ${exit.code} signal ${exit.signal}: ${exit.stderr.split('\n').slice(0, 6).join(' | ')}`,
     );
@@ -126,6 +132,12 @@ describe('corruption of every file kind', () => {
         const all = [...results.values()];
         const wrong = all.flatMap((r, i) => (r.wrong.length > 0 ? [{ i, r }] : []));
         const foreign = all.filter((r) => !r.foreign).length;
+        // Cases whose engine stayed open after every handle was closed. Known
+        // bug (reported to the lead): when consumer.connect() fails (e.g. the
+        // offsets topic's metadata is gone), Coordinator.acquire never closes
+        // the handle it opened, so the directory stays locked until exit.
+        // Reported, not yet asserted: assert 0 once that is fixed.
+        const leaked = [...results].filter(([, r]) => r.leaked === true).map(([i]) => i);
         const untyped = all.filter((r) => r.untypedCrash !== undefined).map((r) => r.untypedCrash);
         const byKind: Record<string, number> = {};
         const opens: Record<string, number> = {};
@@ -141,6 +153,9 @@ describe('corruption of every file kind', () => {
           wrongCases: wrong.length,
           untypedConsumerCrashes: untyped.length,
           foreignDamaged: foreign,
+          leakedEngines: leaked.length,
+          cleanupErrors: all.filter((r) => r.cleanupError !== undefined).length,
+          leakedExamples: leaked.slice(0, 3).map((i) => results.get(i)?.damages),
           delivered: all.reduce((s, r) => s + r.delivered + r.consumed, 0),
           withReadErrors: all.filter((r) => r.readErrors.length > 0).length,
           consumerCrashEvents: all.reduce((s, r) => s + r.consumerCrashes, 0),

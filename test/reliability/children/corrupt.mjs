@@ -113,7 +113,9 @@ function typed(e) {
 }
 
 async function runCase(c) {
-  const dir = join(job.work, `case-${process.pid}`);
+  // A directory of its own per case: a handle left open by an earlier case
+  // must not stand in for this case's damaged files.
+  const dir = join(job.work, `case-${process.pid}-${c.seed}`);
   rmSync(dir, { recursive: true, force: true });
   cpSync(job.templates[c.template].dir, dir, { recursive: true });
   const expected = job.templates[c.template].expected;
@@ -209,7 +211,23 @@ async function runCase(c) {
     existsSync(join(dir, 'backup', 'old.bin')) &&
     statSync(join(dir, 'backup', 'old.bin')).size === 3000 &&
     readFileSync(join(dir, 'backup', 'old.bin')).every((b) => b === 7);
-  rmSync(dir, { recursive: true, force: true });
+  // Removing the case is the harness's business: a failure here (a leaked
+  // engine still writing into it) is recorded, not counted as a crash.
+  const cleanup = () => {
+    try {
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+    } catch (e) {
+      r.cleanupError = String(e.message);
+    }
+  };
+  cleanup();
+  // Every handle of this case was closed, so the directory is gone for good:
+  // an open now makes a new, empty log. Topic `t` in it means the engine
+  // lived on (a handle was not released).
+  const probe = Log.open(dir);
+  r.leaked = probe.partitionCount('t') >= 0;
+  await probe.close();
+  cleanup();
   return r;
 }
 
