@@ -7,6 +7,7 @@
 // outcome; a delivered value that does not verify, or is not the message
 // the template had at that offset, is a wrong byte.
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { decodeMessages, FerrologError, Kafka, KafkaJSError, Log } from '../../../dist/index.js';
 import { checkValue, sleep } from './values.mjs';
@@ -108,6 +109,18 @@ function damage(dir, rand, kind) {
   return { kind, op, file: relative(dir, file), at };
 }
 
+/** The case's damage: deterministic from its seed and template. */
+function applyDamages(dir, c) {
+  const rand = prng(c.seed);
+  const damages = [];
+  const count = rand() < 0.2 ? 2 + Math.floor(rand() * 2) : 1;
+  for (let i = 0; i < count; i++) {
+    const kind = i === 0 ? c.kind : KINDS[Math.floor(rand() * KINDS.length)];
+    damages.push(damage(dir, rand, kind));
+  }
+  return damages;
+}
+
 function typed(e) {
   return e instanceof FerrologError;
 }
@@ -119,13 +132,7 @@ async function runCase(c) {
   rmSync(dir, { recursive: true, force: true });
   cpSync(job.templates[c.template].dir, dir, { recursive: true });
   const expected = job.templates[c.template].expected;
-  const rand = prng(c.seed);
-  const damages = [];
-  const count = rand() < 0.2 ? 2 + Math.floor(rand() * 2) : 1;
-  for (let i = 0; i < count; i++) {
-    const kind = i === 0 ? c.kind : KINDS[Math.floor(rand() * KINDS.length)];
-    damages.push(damage(dir, rand, kind));
-  }
+  const damages = applyDamages(dir, c);
   const r = { damages, open: 'ok', readErrors: [], delivered: 0, wrong: [], consumed: 0, consumerCrashes: 0 };
   const check = (p, offset, value, key) => {
     const id = checkValue(value);
@@ -211,6 +218,13 @@ async function runCase(c) {
     existsSync(join(dir, 'backup', 'old.bin')) &&
     statSync(join(dir, 'backup', 'old.bin')).size === 3000 &&
     readFileSync(join(dir, 'backup', 'old.bin')).every((b) => b === 7);
+  if (r.wrong.length > 0) {
+    // Keep the damaged directory (as it was before it was opened) to reproduce.
+    r.kept = join(tmpdir(), 'ferrolog-rel-failed', `case-${c.seed}`);
+    rmSync(r.kept, { recursive: true, force: true });
+    cpSync(job.templates[c.template].dir, r.kept, { recursive: true });
+    applyDamages(r.kept, c);
+  }
   // Removing the case is the harness's business: a failure here (a leaked
   // engine still writing into it) is recorded, not counted as a crash.
   const cleanup = () => {
