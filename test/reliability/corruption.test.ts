@@ -17,7 +17,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { children, killOnce, readAll, report, run, SOAK } from './common';
+import { children, readAll, report, run, SOAK } from './common';
 
 const CASES = Number(process.env.FERROLOG_CORRUPT_CASES ?? (SOAK ? 10_000 : 300));
 // The cases mostly wait (group joins, idle bounds): four children overlap well on 2 cores.
@@ -103,7 +103,11 @@ describe('corruption of every file kind', () => {
         const built = await run(join(children, 'template.mjs'), [clean, 'clean']).exited;
         expect(built.stderr).toBe('');
         expect(built.code).toBe(0);
-        expect(await killOnce(join(children, 'template.mjs'), [crashed, 'crashed'])).toBe(true);
+        // Killed mid-write once it is built (never during its setup).
+        const crash = run(join(children, 'template.mjs'), [crashed, 'crashed'], (text, child) => {
+          if (text.includes('ready')) setTimeout(() => child.kill('SIGKILL'), 150);
+        });
+        expect((await crash.exited).signal).toBe('SIGKILL');
         const outside = join(work, 'outside.txt');
         writeFileSync(outside, 'beside the data directory\n');
         const seedBase = Number(process.env.FERROLOG_CORRUPT_SEED ?? Date.now() % 1_000_000_000);

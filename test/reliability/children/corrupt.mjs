@@ -6,9 +6,18 @@
 // A typed error (a FerrologError) from open or read is an acceptable
 // outcome; a delivered value that does not verify, or is not the message
 // the template had at that offset, is a wrong byte.
-import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { decodeMessages, FerrologError, Kafka, KafkaJSError, Log } from '../../../dist/index.js';
 import { checkValue, sleep } from './values.mjs';
 
@@ -84,6 +93,7 @@ function damage(dir, rand, kind) {
       'producer-ids': '.meta/producer-ids',
     }[kind];
     if (name === undefined) return { kind, op: 'none', file: null };
+    mkdirSync(dirname(join(dir, name)), { recursive: true });
     writeFileSync(join(dir, name), garbage(Math.floor(rand() * 64)));
     return { kind, op: 'create-garbage', file: name };
   }
