@@ -11,6 +11,7 @@
 
 #![deny(unsafe_code)]
 
+mod client;
 mod external;
 
 use std::collections::HashMap;
