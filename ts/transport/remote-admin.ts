@@ -176,7 +176,9 @@ export class RemoteAdmin {
         const m = await this.meta(names);
         const ready = options.topicPartitions.every((want) => {
           const t = m.topics.find((x) => x.name === want.topic);
-          return t !== undefined && t.partitions.length >= want.count && t.partitions.every((p) => p.leader >= 0);
+          return (
+            t !== undefined && t.partitions.length >= want.count && t.partitions.every((p) => p.leader >= 0)
+          );
         });
         if (ready) break;
         await new Promise((r) => setTimeout(r, 50));

@@ -4,6 +4,9 @@
 //! partitions' encoded RecordBatches, or many partitions' fetches). Nothing here
 //! touches the engine: arrows point down (node → client → protocol).
 
+// Test builds leave out napi's registration, which is what uses the exports.
+#![cfg_attr(test, allow(dead_code))]
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::OnceLock;
