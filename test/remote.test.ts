@@ -182,6 +182,45 @@ for (const target of targets) {
       await lenient.disconnect();
     });
 
+    it('a consumer group reads what was produced, in order per partition, and commits', async () => {
+      const kafka = target.kafka();
+      const admin = kafka.admin();
+      await admin.connect();
+      const topic = unique('consume');
+      const groupId = unique('readers');
+      await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] });
+      const producer = kafka.producer();
+      await producer.connect();
+      for (const partition of [0, 1])
+        await producer.send({
+          topic,
+          messages: Array.from({ length: 10 }, (_, i) => ({
+            key: `k${i}`,
+            value: `p${partition}-${i}`,
+            partition,
+          })),
+        });
+      await producer.disconnect();
+      const consumer = kafka.consumer({ groupId, heartbeatInterval: 500, maxWaitTimeInMs: 100 });
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      const seen: Record<number, string[]> = { 0: [], 1: [] };
+      let total = 0;
+      await consumer.run({
+        eachMessage: async ({ partition, message }) => {
+          seen[partition]?.push(String(message.value));
+          total++;
+        },
+      });
+      for (let i = 0; i < 300 && total < 20; i++) await new Promise((r) => setTimeout(r, 100));
+      await consumer.disconnect();
+      expect(seen[0]).toEqual(Array.from({ length: 10 }, (_, i) => `p0-${i}`));
+      expect(seen[1]).toEqual(Array.from({ length: 10 }, (_, i) => `p1-${i}`));
+      const committed = await admin.fetchOffsets({ groupId, topics: [topic] });
+      expect(committed[0]?.partitions.map((p) => p.offset)).toEqual(['10', '10']);
+      await admin.disconnect();
+    });
+
     it('group offsets: set, fetch, reset, lag, delete records, delete group', async () => {
       const kafka = target.kafka();
       const admin = kafka.admin();

@@ -165,7 +165,7 @@ export interface NativeRemoteClient {
     validateOnly: boolean,
   ): Promise<RemoteNamedResult[]>;
   describeConfigs(
-    resources: { resourceType: number; name: string; keys?: string[] | null }[],
+    resources: { resourceType: number; name: string; keys?: string[] }[],
     includeSynonyms: boolean,
   ): Promise<RemoteConfigResult[]>;
   alterConfigs(
@@ -209,7 +209,7 @@ export interface NativeRemoteClient {
     generationId: number,
     memberId: string,
     groupInstanceId: string | null | undefined,
-    offsets: { topic: string; partition: number; offset: number; metadata?: string | null }[],
+    offsets: { topic: string; partition: number; offset: number; metadata?: string }[],
   ): Promise<RemoteCommittedOffset[]>;
   offsetFetch(
     groupId: string,

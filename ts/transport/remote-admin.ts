@@ -434,7 +434,11 @@ export class RemoteAdmin {
     const c = this.c();
     const r = await call(() =>
       c.describeConfigs(
-        options.resources.map((x) => ({ resourceType: x.type, name: x.name, keys: x.configNames ?? null })),
+        options.resources.map((x) => ({
+          resourceType: x.type,
+          name: x.name,
+          ...(x.configNames === undefined ? {} : { keys: x.configNames }),
+        })),
         options.includeSynonyms === true,
       ),
     );

@@ -371,7 +371,10 @@ export class RemoteConsumer<K = Buffer | null, V = Buffer | null> {
           lastCommit = Date.now();
         }
       }
-      if (autoCommit) await this.commitUncommitted().catch(() => undefined);
+      if (autoCommit)
+        await this.commitUncommitted().catch((e: Error) =>
+          this.log_.error('the final commit failed', { error: e.message }),
+        );
     } finally {
       this.stopHeartbeat();
     }
@@ -468,7 +471,8 @@ export class RemoteConsumer<K = Buffer | null, V = Buffer | null> {
           topic: o.topic,
           partition: o.partition,
           offset: Number(o.offset),
-          metadata: o.metadata ?? null,
+          // napi takes undefined, not null, for an absent field.
+          ...(o.metadata === undefined || o.metadata === null ? {} : { metadata: o.metadata }),
         })),
       ),
     );
