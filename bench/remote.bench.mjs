@@ -5,14 +5,10 @@
 // Cases (100-byte values, one topic of PARTITIONS partitions, acks=1):
 //  - produce: sends of 1000 messages, SENDS_IN_FLIGHT awaited together;
 //  - awaited single sends: one message per send, each awaited;
-//  - consume: read back everything produced. kafkajs runs its group consumer;
-//    ferrolog has no remote group consumer yet, so its figure is the fetch
-//    path a consumer would run (native fetch per partition, decoded by the
-//    same decoder the in-process consumer uses), not a consumer.
+//  - consume: a group consumer (eachBatch) reads back everything produced.
 // Each case runs RUNS times; the table shows the median and the min-max spread.
 import { Kafka as KafkaJS, logLevel as kjsLogLevel } from 'kafkajs';
-import { decodeMessages, Kafka } from '../dist/index.js';
-import { connectRemote } from '../dist/transport/native-remote.js';
+import { Kafka } from '../dist/index.js';
 import { startCluster, stopCluster } from '../test/kafka/cluster.mjs';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -53,7 +49,7 @@ async function singleSends(producer, topic) {
   return sent / ((performance.now() - start) / 1000);
 }
 
-async function kafkajsConsume(kafka, topic, total) {
+async function groupConsume(kafka, topic, total) {
   const consumer = kafka.consumer({ groupId: `bench-${topic}-${Math.random()}`, maxBytes: 50 * 1024 * 1024 });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
@@ -72,27 +68,6 @@ async function kafkajsConsume(kafka, topic, total) {
   return rate;
 }
 
-async function ferrologFetch(bootstrap, topic, total) {
-  const client = await connectRemote({ brokers: bootstrap });
-  const offsets = Array.from({ length: PARTITIONS }, () => 0);
-  let n = 0;
-  const start = performance.now();
-  while (n < total) {
-    const rs = await client.fetch(
-      offsets.map((offset, partition) => ({ topic, partition, offset, maxBytes: 4 * 1024 * 1024 })),
-      { maxWaitMs: 100, minBytes: 1, maxBytes: 50 * 1024 * 1024 },
-    );
-    for (const r of rs) {
-      const msgs = decodeMessages(r.records, offsets[r.partition]);
-      for (const m of msgs) if (m.offsetNumber >= offsets[r.partition]) n++;
-      if (msgs.length > 0) offsets[r.partition] = msgs[msgs.length - 1].offsetNumber + 1;
-    }
-  }
-  const rate = n / ((performance.now() - start) / 1000);
-  client.close();
-  return rate;
-}
-
 const cluster = await startCluster({ nodes: 1 });
 const brokers = cluster.bootstrap.split(',');
 const rows = [];
@@ -108,21 +83,25 @@ try {
       const admin = kafka.admin();
       await admin.connect();
       const topic = `bench-${name.split(' ')[0]}-${run}`;
-      await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true });
+      await admin.createTopics({
+        topics: [
+          { topic, numPartitions: PARTITIONS },
+          { topic: `${topic}-single`, numPartitions: 1 },
+        ],
+        waitForLeaders: true,
+      });
       const producer = kafka.producer();
       await producer.connect();
       if (results[name] === undefined) results[name] = { produce: [], single: [], consume: [] };
       const r = results[name];
       const p = await produceBatches(producer, topic);
+      process.stderr.write(`  ${name}: produced ${p.sent}\n`);
       r.produce.push(p.rate);
       r.single.push(await singleSends(producer, `${topic}-single`));
+      process.stderr.write(`  ${name}: single sends done\n`);
       await producer.disconnect();
       await admin.disconnect();
-      r.consume.push(
-        name.startsWith('kafkajs')
-          ? await kafkajsConsume(kafka, topic, p.sent)
-          : await ferrologFetch(brokers, topic, p.sent),
-      );
+      r.consume.push(await groupConsume(kafka, topic, p.sent));
       process.stderr.write(`run ${run + 1}/${RUNS} ${name} done\n`);
     }
   }

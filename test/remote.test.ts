@@ -200,8 +200,19 @@ for (const target of targets) {
             partition,
           })),
         });
+      for (const partition of [0, 1])
+        await producer.send({
+          topic,
+          messages: Array.from({ length: 10 }, (_, i) => ({ value: `p${partition}-${i + 10}`, partition })),
+        });
       await producer.disconnect();
-      const consumer = kafka.consumer({ groupId, heartbeatInterval: 500, maxWaitTimeInMs: 100 });
+      // A per-partition limit of about one batch: fetches end in partial batches.
+      const consumer = kafka.consumer({
+        groupId,
+        heartbeatInterval: 500,
+        maxWaitTimeInMs: 100,
+        maxBytesPerPartition: 400,
+      });
       await consumer.connect();
       await consumer.subscribe({ topic, fromBeginning: true });
       const seen: Record<number, string[]> = { 0: [], 1: [] };
@@ -212,12 +223,12 @@ for (const target of targets) {
           total++;
         },
       });
-      for (let i = 0; i < 300 && total < 20; i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 300 && total < 40; i++) await new Promise((r) => setTimeout(r, 100));
       await consumer.disconnect();
-      expect(seen[0]).toEqual(Array.from({ length: 10 }, (_, i) => `p0-${i}`));
-      expect(seen[1]).toEqual(Array.from({ length: 10 }, (_, i) => `p1-${i}`));
+      expect(seen[0]).toEqual(Array.from({ length: 20 }, (_, i) => `p0-${i}`));
+      expect(seen[1]).toEqual(Array.from({ length: 20 }, (_, i) => `p1-${i}`));
       const committed = await admin.fetchOffsets({ groupId, topics: [topic] });
-      expect(committed[0]?.partitions.map((p) => p.offset)).toEqual(['10', '10']);
+      expect(committed[0]?.partitions.map((p) => p.offset)).toEqual(['20', '20']);
       await admin.disconnect();
     });
 

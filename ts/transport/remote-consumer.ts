@@ -49,6 +49,21 @@ const REJOIN = new Set([22, 25, 27, 79]);
 
 const key = (t: string, p: number): string => `${t}\u0000${p}`;
 
+/**
+ * The whole batches at the front of fetched bytes: Kafka may end a fetch
+ * response with a partial batch (the partition's byte limit cut it), which
+ * the next fetch returns whole.
+ */
+function wholeBatches(buf: Buffer): Buffer {
+  let pos = 0;
+  while (buf.byteLength - pos >= 12) {
+    const size = 12 + buf.readInt32BE(pos + 8);
+    if (size < 12 || pos + size > buf.byteLength) break;
+    pos += size;
+  }
+  return pos === buf.byteLength ? buf : buf.subarray(0, pos);
+}
+
 export class RemoteConsumer<K = Buffer | null, V = Buffer | null> {
   readonly events: ConsumerEvents = EVENTS;
   private readonly transport: RemoteTransport;
@@ -72,6 +87,7 @@ export class RemoteConsumer<K = Buffer | null, V = Buffer | null> {
   private readonly uncommitted = new Map<string, number>();
   private readonly pausedSet = new Set<string>();
   private requestId = 0;
+  private rounds = 0;
 
   constructor(kafka: Kafka, transport: RemoteTransport, config: ConsumerConfig<K, V>) {
     if (
@@ -320,7 +336,11 @@ export class RemoteConsumer<K = Buffer | null, V = Buffer | null> {
           await this.join();
         }
         const c = this.c();
-        const wanted = this.assignment.filter((a) => !this.pausedSet.has(key(a.topic, a.partition)));
+        const ready = this.assignment.filter((a) => !this.pausedSet.has(key(a.topic, a.partition)));
+        // Kafka returns a batch larger than the partition limit only to the first
+        // partition of a fetch: rotating the order lets every partition be first.
+        const turn = ready.length === 0 ? 0 : this.rounds++ % ready.length;
+        const wanted = [...ready.slice(turn), ...ready.slice(0, turn)];
         if (wanted.length === 0) {
           await new Promise((r) => setTimeout(r, 100));
           continue;
@@ -354,7 +374,7 @@ export class RemoteConsumer<K = Buffer | null, V = Buffer | null> {
           }
           if (r.errorCode !== 0) continue; // leader moved and the like: the next round asks again
           const from = this.positions.get(k) ?? 0;
-          const messages = decodeMessages(r.records, from).filter(
+          const messages = decodeMessages(wholeBatches(r.records), from).filter(
             (m) => !m.isControlRecord && m.offsetNumber >= from,
           );
           if (messages.length === 0) continue;
