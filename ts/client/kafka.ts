@@ -4,17 +4,21 @@
  *   const kafka = new Kafka({ clientId: 'my-app', dataDir: './ferrolog-data' })
  *   const producer = kafka.producer()
  *
- * Every client of one directory in a process shares one engine.
- *
  * Without `dataDir` but with `brokers`, the same API speaks the Kafka protocol
- * to those brokers (a ferrolog broker or an Apache Kafka cluster), with `ssl`
- * and `sasl`: the remote transport (`ts/transport/`). With `dataDir`,
- * `brokers` is accepted and ignored.
+ * to those brokers (a ferrolog broker or an Apache Kafka cluster), with `ssl`,
+ * `sasl`, `connectionTimeout` and `requestTimeout`: the remote transport
+ * (`ts/transport/`).
+ *
+ * With `dataDir`, `brokers`, `ssl`, `sasl`, `socketFactory`,
+ * `connectionTimeout`, `authenticationTimeout`, `reauthenticationThreshold`,
+ * `requestTimeout` and `enforceRequestTimeout` are accepted and ignored: there
+ * is no broker to connect to. Every client of one directory in a process
+ * shares one engine.
  */
-
+import type * as tls from 'node:tls';
 import { Admin } from '../admin/admin';
 import { Consumer, type ConsumerConfig } from '../consumer/consumer';
-import { InvalidArgumentError } from '../errors';
+import { InvalidArgumentError, LockedError } from '../errors';
 import { Log, type LogOptions, type TopicConfigEntries } from '../log';
 import { Producer, type ProducerConfig } from '../producer/producer';
 import type { RawValue } from '../producer/serializers';
@@ -22,21 +26,25 @@ import { RemoteTransport } from '../transport/remote';
 import { RemoteAdmin } from '../transport/remote-admin';
 import { RemoteConsumer } from '../transport/remote-consumer';
 import { RemoteProducer } from '../transport/remote-producer';
+import type { AdminConfig, BrokersFunction, ISocketFactory, Mechanism, SASLOptions } from '../types/kafkajs';
 import { createLogger, type Logger, type logCreator, logLevel } from './logger';
-import type { RetryOptions } from './retry';
+import { type RetryOptions, withRetry } from './retry';
 
 export interface KafkaConfig {
   clientId?: string;
   /** Where the log lives (default `./ferrolog-data` unless `brokers` is given). */
   dataDir?: string;
-  /** Without `dataDir`: the Kafka brokers to bootstrap from (`host:port`). */
-  brokers?: string[] | (() => string[] | Promise<string[]>);
-  ssl?: unknown;
-  sasl?: unknown;
+  /** Without `dataDir`: the Kafka brokers to bootstrap from (`host:port`); ignored with `dataDir`. */
+  brokers?: string[] | BrokersFunction;
+  ssl?: tls.ConnectionOptions | boolean;
+  sasl?: SASLOptions | Mechanism;
   connectionTimeout?: number;
   authenticationTimeout?: number;
+  reauthenticationThreshold?: number;
   requestTimeout?: number;
   enforceRequestTimeout?: boolean;
+  socketFactory?: ISocketFactory;
+  /** Used for retriable errors, and by `connect` while another process holds the data directory. */
   retry?: RetryOptions;
   logLevel?: logLevel;
   logCreator?: logCreator;
@@ -96,7 +104,7 @@ export class Kafka {
   }
 
   producer<K = RawValue, V = RawValue>(config: ProducerConfig<K, V> = {}): Producer<K, V> {
-    // The remote producer has the producer's public shape (kafkajs' API).
+    // The remote classes have the public shape of the local ones (kafkajs' API).
     if (this.remote !== null)
       return new RemoteProducer<K, V>(this, this.remote, config) as unknown as Producer<K, V>;
     return new Producer<K, V>(this, config);
@@ -108,12 +116,58 @@ export class Kafka {
     return new Consumer<K, V>(this, config);
   }
 
-  admin(): Admin {
+  admin(config: AdminConfig = {}): Admin {
     if (this.remote !== null) return new RemoteAdmin(this, this.remote) as unknown as Admin;
-    return new Admin(this);
+    return new Admin(this, config);
+  }
+
+  /** The directory-wide topic defaults this client was given, as strings (what `describeConfigs` calls broker config). */
+  directoryTopicDefaults(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(this.config.defaultTopicConfig ?? {})) out[k] = String(v);
+    return out;
+  }
+
+  /**
+   * Opens the log for a client's `connect`. Another process holding the
+   * directory is waited for per `retry` while it is alive (it may be
+   * restarting); when it cannot be waited for, or the retries run out, the
+   * error says what to do instead.
+   */
+  async openLogWithRetry(retry: RetryOptions | undefined = this.retry): Promise<Log> {
+    return withRetry(retry, () => {
+      try {
+        return this.openLog();
+      } catch (e) {
+        if (!(e instanceof LockedError)) throw e;
+        throw lockedAdvice(e, this.dataDir);
+      }
+    });
   }
 
   logger(): Logger {
     return this.rootLogger;
   }
+}
+
+/**
+ * Adds what to do to a LockedError. The lock is an flock, so while it is
+ * held some process holds it; if its pid is not one this process can see
+ * (another container or host), waiting on it is pointless and the error is
+ * not retriable.
+ */
+function lockedAdvice(e: LockedError, dataDir: string): LockedError {
+  const pid = Number(/\(pid (\d+)\)/.exec(e.message)?.[1] ?? Number.NaN);
+  let visible = true;
+  if (Number.isSafeInteger(pid) && pid > 0) {
+    try {
+      process.kill(pid, 0);
+    } catch (err) {
+      visible = (err as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  }
+  const advice =
+    `Only one process may write ${dataDir}: connect to the owning process's broker by passing its ` +
+    'address in `brokers`, or open the directory read-only with `readOnly: true` to read next to it.';
+  return new LockedError(`${e.message}. ${advice}`, visible);
 }

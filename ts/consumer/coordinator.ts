@@ -20,7 +20,7 @@
  */
 import { KafkaJSError, KafkaJSNonRetriableError, KafkaJSProtocolError } from '../errors';
 import type { Log } from '../log';
-import { type Assigner, AssignerProtocol } from './assigners';
+import { type Assigner, AssignerProtocol, type GroupMemberAssignment } from './assigners';
 import { type OffsetCommit, OffsetStore } from './offsets';
 
 export type Assignment = Record<string, number[]>;
@@ -40,7 +40,13 @@ export interface MemberHooks {
   assign(
     generationId: number,
     assignment: Assignment,
-    info: { leaderId: string; groupProtocol: string },
+    info: {
+      leaderId: string;
+      groupProtocol: string;
+      /** The leader's assigner output and the group's topics, which kafkajs logs. */
+      groupAssignment?: GroupMemberAssignment[];
+      topicsSubscribed?: string[];
+    },
   ): void;
   onEvicted(reason: string): void;
 }
@@ -355,6 +361,8 @@ export class Coordinator {
       m.hooks.assign(g.generation, m.assignment, {
         leaderId: leader.hooks.memberId,
         groupProtocol: protocolName,
+        groupAssignment: result,
+        topicsSubscribed: topics,
       });
       m.resolveJoined();
     }

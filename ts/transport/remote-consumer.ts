@@ -9,7 +9,12 @@ import { EventEmitter } from 'node:events';
 import type { Kafka } from '../client/kafka';
 import type { Logger } from '../client/logger';
 import { decodeMessages, type Message } from '../codec/decoder';
-import { type Assigner, AssignerProtocol, PartitionAssigners } from '../consumer/assigners';
+import {
+  type Assigner,
+  type AssignerCluster,
+  AssignerProtocol,
+  PartitionAssigners,
+} from '../consumer/assigners';
 import type {
   Batch,
   ConsumerConfig,
@@ -104,8 +109,11 @@ export class RemoteConsumer<K = Buffer | null, V = Buffer | null> {
       findTopicPartitionMetadata: (topic: string) =>
         (this.partitionCache.get(topic) ?? []).map((partitionId) => ({ partitionId, leader: 0 })),
     };
+    // kafkajs assigners get the cluster, the group id and the root logger; the
+    // ones ferrolog ships (and most written for kafkajs) only look up partitions.
+    type Factory = (c: { cluster: AssignerCluster; groupId: string; logger: Logger }) => Assigner;
     this.assigners = (config.partitionAssigners ?? [PartitionAssigners.roundRobin]).map((a) =>
-      a({ cluster }),
+      (a as unknown as Factory)({ cluster, groupId: config.groupId, logger: kafka.logger() }),
     );
   }
 
