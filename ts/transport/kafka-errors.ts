@@ -8,7 +8,8 @@ import {
   KafkaJSNonRetriableError,
   KafkaJSOffsetOutOfRange,
   KafkaJSProtocolError,
-  KafkaJSTimeout,
+  KafkaJSRequestTimeoutError,
+  KafkaJSSASLAuthenticationError,
 } from '../errors';
 
 /** [type, retriable] by Kafka error code (the ones a client meets; others get UNKNOWN). */
@@ -87,7 +88,9 @@ export function fromRemote(e: unknown): KafkaJSError {
     case 'ERR_CONNECTION':
       return new KafkaJSConnectionError(text);
     case 'ERR_TIMEOUT':
-      return new KafkaJSTimeout(text);
+      return new KafkaJSRequestTimeoutError(text);
+    case 'ERR_AUTHENTICATION':
+      return new KafkaJSSASLAuthenticationError(text);
     default:
       return new KafkaJSNonRetriableError(`${code}: ${text}`);
   }

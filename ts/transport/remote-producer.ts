@@ -10,7 +10,12 @@ import type { Logger } from '../client/logger';
 import { CompressionTypes, compressRecords, parseCompression } from '../codec/compression';
 import { encodeRecords, frameBatch, type RecordInput, writeHeader } from '../codec/encoder';
 import { HEADER_BYTES } from '../codec/format';
-import { KafkaJSError, KafkaJSNonRetriableError, KafkaJSPartialSendError } from '../errors';
+import {
+  KafkaJSError,
+  KafkaJSNonRetriableError,
+  KafkaJSNotImplemented,
+  KafkaJSPartialSendError,
+} from '../errors';
 import { type ICustomPartitioner, Partitioners, type PartitionMetadata } from '../producer/partitioners';
 import type {
   Acks,
@@ -159,8 +164,8 @@ export class RemoteProducer<K = RawValue, V = RawValue> {
     return this.log_;
   }
 
-  transaction(): never {
-    throw new KafkaJSNonRetriableError('transactions are not implemented by ferrolog yet');
+  transaction(): Promise<never> {
+    return Promise.reject(new KafkaJSNotImplemented('transactions are not implemented by ferrolog yet'));
   }
 
   on<T>(eventName: string, listener: (event: InstrumentationEvent<T>) => void): () => void {
