@@ -836,7 +836,9 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeLog = nativeBinding.NativeLog
+module.exports.RemoteClient = nativeBinding.RemoteClient
 module.exports.benchPhysicalWrite = nativeBinding.benchPhysicalWrite
 module.exports.compress = nativeBinding.compress
+module.exports.connectRemote = nativeBinding.connectRemote
 module.exports.crc32c = nativeBinding.crc32c
 module.exports.decompress = nativeBinding.decompress

@@ -18,6 +18,8 @@ if (!HAVE_JAVA) console.warn('remote.test.ts: `java` not found, so the Apache Ka
 interface Target {
   name: string;
   available: boolean;
+  /** Whether the target serves the group APIs (FindCoordinator, JoinGroup, ...). */
+  groups: boolean;
   setup(): Promise<void>;
   teardown(): Promise<void>;
   kafka(): Kafka;
@@ -29,6 +31,7 @@ const targets: Target[] = [
   {
     name: 'in process',
     available: true,
+    groups: true,
     setup: async () => {},
     teardown: async () => {},
     kafka: () => new Kafka({ clientId: 'suite', dataDir: tempDir(), logLevel: logLevel.NOTHING }),
@@ -36,6 +39,7 @@ const targets: Target[] = [
   {
     name: 'Apache Kafka 4.1 (remote)',
     available: HAVE_JAVA,
+    groups: true,
     setup: async () => {
       cluster = await startCluster({ nodes: 1 });
     },
@@ -51,6 +55,19 @@ const targets: Target[] = [
       }),
   },
 ];
+
+// Any other broker: FERROLOG_TEST_BROKERS=host:port[,...] (FERROLOG_TEST_GROUPS=0 when it has no group APIs).
+const external = process.env.FERROLOG_TEST_BROKERS;
+if (external !== undefined && external.length > 0) {
+  targets.push({
+    name: `brokers at ${external} (remote)`,
+    available: true,
+    groups: process.env.FERROLOG_TEST_GROUPS !== '0',
+    setup: async () => {},
+    teardown: async () => {},
+    kafka: () => new Kafka({ clientId: 'suite', brokers: external.split(','), logLevel: logLevel.NOTHING }),
+  });
+}
 
 let n = 0;
 const unique = (p: string): string => `${p}-${process.pid}-${n++}`;
@@ -182,82 +199,88 @@ for (const target of targets) {
       await lenient.disconnect();
     });
 
-    it('a consumer group reads what was produced, in order per partition, and commits', async () => {
-      const kafka = target.kafka();
-      const admin = kafka.admin();
-      await admin.connect();
-      const topic = unique('consume');
-      const groupId = unique('readers');
-      await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] });
-      const producer = kafka.producer();
-      await producer.connect();
-      for (const partition of [0, 1])
-        await producer.send({
-          topic,
-          messages: Array.from({ length: 10 }, (_, i) => ({
-            key: `k${i}`,
-            value: `p${partition}-${i}`,
-            partition,
-          })),
+    it.skipIf(!target.groups)(
+      'a consumer group reads what was produced, in order per partition, and commits',
+      async () => {
+        const kafka = target.kafka();
+        const admin = kafka.admin();
+        await admin.connect();
+        const topic = unique('consume');
+        const groupId = unique('readers');
+        await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] });
+        const producer = kafka.producer();
+        await producer.connect();
+        for (const partition of [0, 1])
+          await producer.send({
+            topic,
+            messages: Array.from({ length: 10 }, (_, i) => ({
+              key: `k${i}`,
+              value: `p${partition}-${i}`,
+              partition,
+            })),
+          });
+        for (const partition of [0, 1])
+          await producer.send({
+            topic,
+            messages: Array.from({ length: 10 }, (_, i) => ({ value: `p${partition}-${i + 10}`, partition })),
+          });
+        await producer.disconnect();
+        // A per-partition limit of about one batch: fetches end in partial batches.
+        const consumer = kafka.consumer({
+          groupId,
+          heartbeatInterval: 500,
+          maxWaitTimeInMs: 100,
+          maxBytesPerPartition: 400,
         });
-      for (const partition of [0, 1])
-        await producer.send({
-          topic,
-          messages: Array.from({ length: 10 }, (_, i) => ({ value: `p${partition}-${i + 10}`, partition })),
+        await consumer.connect();
+        await consumer.subscribe({ topic, fromBeginning: true });
+        const seen: Record<number, string[]> = { 0: [], 1: [] };
+        let total = 0;
+        await consumer.run({
+          eachMessage: async ({ partition, message }) => {
+            seen[partition]?.push(String(message.value));
+            total++;
+          },
         });
-      await producer.disconnect();
-      // A per-partition limit of about one batch: fetches end in partial batches.
-      const consumer = kafka.consumer({
-        groupId,
-        heartbeatInterval: 500,
-        maxWaitTimeInMs: 100,
-        maxBytesPerPartition: 400,
-      });
-      await consumer.connect();
-      await consumer.subscribe({ topic, fromBeginning: true });
-      const seen: Record<number, string[]> = { 0: [], 1: [] };
-      let total = 0;
-      await consumer.run({
-        eachMessage: async ({ partition, message }) => {
-          seen[partition]?.push(String(message.value));
-          total++;
-        },
-      });
-      for (let i = 0; i < 300 && total < 40; i++) await new Promise((r) => setTimeout(r, 100));
-      await consumer.disconnect();
-      expect(seen[0]).toEqual(Array.from({ length: 20 }, (_, i) => `p0-${i}`));
-      expect(seen[1]).toEqual(Array.from({ length: 20 }, (_, i) => `p1-${i}`));
-      const committed = await admin.fetchOffsets({ groupId, topics: [topic] });
-      expect(committed[0]?.partitions.map((p) => p.offset)).toEqual(['20', '20']);
-      await admin.disconnect();
-    });
+        for (let i = 0; i < 300 && total < 40; i++) await new Promise((r) => setTimeout(r, 100));
+        await consumer.disconnect();
+        expect(seen[0]).toEqual(Array.from({ length: 20 }, (_, i) => `p0-${i}`));
+        expect(seen[1]).toEqual(Array.from({ length: 20 }, (_, i) => `p1-${i}`));
+        const committed = await admin.fetchOffsets({ groupId, topics: [topic] });
+        expect(committed[0]?.partitions.map((p) => p.offset)).toEqual(['20', '20']);
+        await admin.disconnect();
+      },
+    );
 
-    it('group offsets: set, fetch, reset, lag, delete records, delete group', async () => {
-      const kafka = target.kafka();
-      const admin = kafka.admin();
-      await admin.connect();
-      const topic = unique('offsets');
-      const groupId = unique('group');
-      await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
-      const producer = kafka.producer();
-      await producer.connect();
-      await producer.send({ topic, messages: Array.from({ length: 10 }, (_, i) => ({ value: `v${i}` })) });
-      await producer.disconnect();
-      await admin.setOffsets({ groupId, topic, partitions: [{ partition: 0, offset: '4' }] });
-      const fetched = await admin.fetchOffsets({ groupId, topics: [topic] });
-      expect(fetched[0]?.partitions[0]?.offset).toBe('4');
-      const lag = await admin.fetchLag({ groupId, topics: [topic] });
-      expect(lag[0]?.totalLag).toBe('6');
-      await admin.resetOffsets({ groupId, topic, earliest: true });
-      expect((await admin.fetchOffsets({ groupId, topics: [topic] }))[0]?.partitions[0]?.offset).toBe('0');
-      await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: '3' }] });
-      expect((await admin.fetchTopicOffsets(topic))[0]?.low).toBe('3');
-      expect((await admin.listGroups()).groups.map((g) => g.groupId)).toContain(groupId);
-      const d = await admin.describeGroups([groupId]);
-      expect(d.groups[0]?.members).toEqual([]);
-      await admin.deleteGroups([groupId]);
-      expect((await admin.listGroups()).groups.map((g) => g.groupId)).not.toContain(groupId);
-      await admin.disconnect();
-    });
+    it.skipIf(!target.groups)(
+      'group offsets: set, fetch, reset, lag, delete records, delete group',
+      async () => {
+        const kafka = target.kafka();
+        const admin = kafka.admin();
+        await admin.connect();
+        const topic = unique('offsets');
+        const groupId = unique('group');
+        await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
+        const producer = kafka.producer();
+        await producer.connect();
+        await producer.send({ topic, messages: Array.from({ length: 10 }, (_, i) => ({ value: `v${i}` })) });
+        await producer.disconnect();
+        await admin.setOffsets({ groupId, topic, partitions: [{ partition: 0, offset: '4' }] });
+        const fetched = await admin.fetchOffsets({ groupId, topics: [topic] });
+        expect(fetched[0]?.partitions[0]?.offset).toBe('4');
+        const lag = await admin.fetchLag({ groupId, topics: [topic] });
+        expect(lag[0]?.totalLag).toBe('6');
+        await admin.resetOffsets({ groupId, topic, earliest: true });
+        expect((await admin.fetchOffsets({ groupId, topics: [topic] }))[0]?.partitions[0]?.offset).toBe('0');
+        await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: '3' }] });
+        expect((await admin.fetchTopicOffsets(topic))[0]?.low).toBe('3');
+        expect((await admin.listGroups()).groups.map((g) => g.groupId)).toContain(groupId);
+        const d = await admin.describeGroups([groupId]);
+        expect(d.groups[0]?.members).toEqual([]);
+        await admin.deleteGroups([groupId]);
+        expect((await admin.listGroups()).groups.map((g) => g.groupId)).not.toContain(groupId);
+        await admin.disconnect();
+      },
+    );
   });
 }
