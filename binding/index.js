@@ -835,6 +835,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.NativeBroker = nativeBinding.NativeBroker
 module.exports.NativeLog = nativeBinding.NativeLog
 module.exports.RemoteClient = nativeBinding.RemoteClient
 module.exports.benchPhysicalWrite = nativeBinding.benchPhysicalWrite
@@ -842,3 +843,4 @@ module.exports.compress = nativeBinding.compress
 module.exports.connectRemote = nativeBinding.connectRemote
 module.exports.crc32c = nativeBinding.crc32c
 module.exports.decompress = nativeBinding.decompress
+module.exports.startBroker = nativeBinding.startBroker

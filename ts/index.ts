@@ -236,3 +236,4 @@ export {
   ConfigSource,
   ResourcePatternTypes,
 } from './types/kafkajs';
+export type { BrokerServer, BrokerStats, ListenOptions } from './server/listen';

@@ -31,8 +31,17 @@ export interface NativeLog extends Omit<GeneratedLog, Narrowed> {
   recoveryReports(): RecoveryReport[];
 }
 
-export interface Binding extends Omit<typeof Generated, 'NativeLog'> {
+/** The Kafka broker's handle (see `server/listen.ts`). */
+export interface NativeBroker extends Omit<Generated.NativeBroker, 'close'> {
+  /** Resolves once every connection is closed and the port released. */
+  close(): Promise<void>;
+}
+
+export type NativeBrokerOptions = Generated.BrokerOptions;
+
+export interface Binding extends Omit<typeof Generated, 'NativeLog' | 'startBroker'> {
   NativeLog: { open(...args: Parameters<typeof Generated.NativeLog.open>): NativeLog };
+  startBroker(log: NativeLog, options: NativeBrokerOptions): NativeBroker;
 }
 
 function platformTag(): string {

@@ -27,6 +27,7 @@ import { RemoteAdmin } from '../transport/remote-admin';
 import { RemoteConsumer } from '../transport/remote-consumer';
 import { RemoteProducer } from '../transport/remote-producer';
 import type { AdminConfig, BrokersFunction, ISocketFactory, Mechanism, SASLOptions } from '../types/kafkajs';
+import { type BrokerServer, type ListenOptions, listen } from '../server/listen';
 import { createLogger, type Logger, type logCreator, logLevel } from './logger';
 import { type RetryOptions, withRetry } from './retry';
 
@@ -147,6 +148,15 @@ export class Kafka {
 
   logger(): Logger {
     return this.rootLogger;
+  }
+
+  /** Serves this data directory to other processes over the Kafka protocol. */
+  listen(options: ListenOptions = {}): Promise<BrokerServer> {
+    return listen(this.dataDir, options, {
+      defaultTopicConfig: this.config.defaultTopicConfig,
+      numPartitions: this.defaultNumPartitions,
+      warn: (m) => this.rootLogger.warn(m),
+    });
   }
 }
 
