@@ -123,6 +123,10 @@ pub fn io_slices<'a>(parts: &'a [Bytes], mut skip: usize, max: usize) -> Vec<IoS
     out
 }
 
+// SAFETY: `remaining_mut`, `chunk_mut` and `advance_mut` all forward to the
+// one `BytesMut` being written, so the chunk handed out and the bytes the
+// caller declares initialized always refer to the same buffer, as BufMut's
+// contract requires; `put_slice` only appends whole, initialized slices.
 unsafe impl BufMut for ResponseBuf {
     fn remaining_mut(&self) -> usize {
         self.cur.remaining_mut()
