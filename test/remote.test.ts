@@ -5,8 +5,12 @@
  * main) ferrolog's own broker. The test code is the same for each: only the
  * `Kafka` config differs.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CompressionTypes, Kafka, KafkaJSError, logLevel } from '../ts';
+import type { BrokerServer } from '../ts/server/listen';
 import { tempDir } from './helpers';
 import type { KafkaCluster } from './kafka/cluster.mjs';
 import { startCluster, stopCluster } from './kafka/cluster.mjs';
@@ -26,6 +30,14 @@ interface Target {
 }
 
 let cluster: KafkaCluster | null = null;
+let owner: Kafka | null = null;
+let server: BrokerServer | null = null;
+let ownerDir: string | null = null;
+/** The broker's directory lives for the whole describe block, not one test. */
+function brokerDir(): string {
+  ownerDir = mkdtempSync(join(tmpdir(), 'ferrolog-broker-'));
+  return ownerDir;
+}
 
 const targets: Target[] = [
   {
@@ -51,6 +63,27 @@ const targets: Target[] = [
       new Kafka({
         clientId: 'suite',
         brokers: (cluster as KafkaCluster).bootstrap.split(','),
+        logLevel: logLevel.NOTHING,
+      }),
+  },
+  {
+    // The group APIs reach ferrolog's broker with the group coordinator (not on main yet).
+    name: "ferrolog's broker (remote, kafka.listen)",
+    available: true,
+    groups: false,
+    setup: async () => {
+      owner = new Kafka({ clientId: 'owner', dataDir: brokerDir(), logLevel: logLevel.NOTHING });
+      server = await owner.listen({ port: 0, host: '127.0.0.1' });
+    },
+    teardown: async () => {
+      await server?.close();
+      server = null;
+      if (ownerDir !== null) rmSync(ownerDir, { recursive: true, force: true });
+    },
+    kafka: () =>
+      new Kafka({
+        clientId: 'suite',
+        brokers: [`127.0.0.1:${(server as BrokerServer).address.port}`],
         logLevel: logLevel.NOTHING,
       }),
   },
