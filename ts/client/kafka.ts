@@ -22,12 +22,12 @@ import { InvalidArgumentError, LockedError } from '../errors';
 import { Log, type LogOptions, type TopicConfigEntries } from '../log';
 import { Producer, type ProducerConfig } from '../producer/producer';
 import type { RawValue } from '../producer/serializers';
+import { type BrokerServer, type ListenOptions, listen } from '../server/listen';
 import { RemoteTransport } from '../transport/remote';
 import { RemoteAdmin } from '../transport/remote-admin';
 import { RemoteConsumer } from '../transport/remote-consumer';
 import { RemoteProducer } from '../transport/remote-producer';
 import type { AdminConfig, BrokersFunction, ISocketFactory, Mechanism, SASLOptions } from '../types/kafkajs';
-import { type BrokerServer, type ListenOptions, listen } from '../server/listen';
 import { createLogger, type Logger, type logCreator, logLevel } from './logger';
 import { type RetryOptions, withRetry } from './retry';
 
