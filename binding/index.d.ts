@@ -107,6 +107,34 @@ export declare class NativeLog {
   get readOnly(): boolean
 }
 
+export declare class RemoteClient {
+  /** Drops the connections (in-flight calls fail with ERR_CONNECTION). */
+  close(): void
+  /** Metadata of `topics`, or of every topic when omitted. */
+  metadata(topics?: Array<string> | undefined | null): Promise<RemoteMetadata>
+  /** Produces encoded RecordBatches as they are: one call for many partitions. */
+  produce(acks: number, timeoutMs: number, batches: Array<RemoteProduceBatch>): Promise<RemoteProduceResult[]>
+  fetch(partitions: Array<RemoteFetchPartition>, options: RemoteFetchOptions): Promise<RemoteFetchResult[]>
+  listOffsets(partitions: Array<RemotePartitionValue>, isolationLevel?: number | undefined | null): Promise<RemoteOffsetResult[]>
+  deleteRecords(partitions: Array<RemotePartitionValue>, timeoutMs: number): Promise<RemoteOffsetResult[]>
+  initProducerId(current?: RemoteProducerId | undefined | null): Promise<RemoteProducerId>
+  createTopics(topics: Array<RemoteNewTopic>, timeoutMs: number, validateOnly: boolean): Promise<RemoteNamedResult[]>
+  deleteTopics(topics: Array<string>, timeoutMs: number): Promise<RemoteNamedResult[]>
+  createPartitions(topics: Array<RemotePartitionValue>, timeoutMs: number, validateOnly: boolean): Promise<RemoteNamedResult[]>
+  describeConfigs(resources: Array<RemoteConfigResource>, includeSynonyms: boolean): Promise<RemoteConfigResult[]>
+  alterConfigs(resources: Array<RemoteAlterConfig>, validateOnly: boolean): Promise<RemoteNamedResult[]>
+  joinGroup(args: RemoteJoinGroup): Promise<RemoteJoinResult>
+  syncGroup(groupId: string, generationId: number, memberId: string, groupInstanceId: string | undefined | null, protocolType: string, protocolName: string, assignments: Array<RemoteAssignment>): Promise<RemoteSyncResult>
+  /** Resolves with the Kafka error code (0: fine). */
+  heartbeat(groupId: string, generationId: number, memberId: string, groupInstanceId?: string | undefined | null): Promise<number>
+  leaveGroup(groupId: string, memberId: string, groupInstanceId?: string | undefined | null): Promise<number>
+  offsetCommit(groupId: string, generationId: number, memberId: string, groupInstanceId: string | undefined | null, offsets: Array<RemoteCommitOffset>): Promise<RemoteCommittedOffset[]>
+  offsetFetch(groupId: string, topics?: Array<RemoteTopicPartitions> | undefined | null): Promise<RemoteCommittedOffset[]>
+  describeGroups(groups: Array<string>): Promise<RemoteGroupDescription[]>
+  listGroups(): Promise<RemoteListedGroup[]>
+  deleteGroups(groups: Array<string>): Promise<RemoteNamedResult[]>
+}
+
 /**
  * The physical limit, for the benchmark harness: writes `totalBytes` to a
  * new file at `path` by repeating `chunk`, either with plain sequential
@@ -146,6 +174,9 @@ export interface BrokerStats {
  */
 export declare function compress(codec: number, data: Uint8Array, level?: number | undefined | null): Buffer
 
+/** Connects (bootstrap + metadata) and resolves with a `RemoteClient`. */
+export declare function connectRemote(options: RemoteClientOptions): Promise<RemoteClient>
+
 /**
  * CRC-32C (Castagnoli) of `bytes[start..end]`, hardware-accelerated: the
  * TypeScript encoder calls it once per batch.
@@ -178,6 +209,251 @@ export interface RecoverySummary {
   movedTo?: string
   applied: boolean
   reason: string
+}
+
+export interface RemoteAlterConfig {
+  resourceType: number
+  name: string
+  entries: Array<RemoteConfigValue>
+}
+
+export interface RemoteAssignment {
+  memberId: string
+  assignment: Buffer
+}
+
+export interface RemoteBroker {
+  nodeId: number
+  host: string
+  port: number
+  rack?: string
+}
+
+export interface RemoteClientOptions {
+  brokers: Array<string>
+  clientId?: string
+  /** TLS on; `ssl_ca` (PEM) replaces the system CA bundle. */
+  ssl?: boolean
+  sslCa?: string
+  sslCert?: string
+  sslKey?: string
+  sslServerName?: string
+  /** plain, scram-sha-256 or scram-sha-512. */
+  saslMechanism?: string
+  saslUsername?: string
+  saslPassword?: string
+  connectionTimeoutMs?: number
+  requestTimeoutMs?: number
+  retries?: number
+  retryBackoffMs?: number
+  maxInFlight?: number
+  maxResponseBytes?: number
+  allowAutoTopicCreation?: boolean
+}
+
+export interface RemoteCommitOffset {
+  topic: string
+  partition: number
+  offset: number
+  metadata?: string
+}
+
+export interface RemoteCommittedOffset {
+  topic: string
+  partition: number
+  offset: number
+  metadata?: string
+  errorCode: number
+}
+
+export interface RemoteConfigEntry {
+  name: string
+  value?: string
+  readOnly: boolean
+  isDefault: boolean
+  configSource: number
+  isSensitive: boolean
+}
+
+export interface RemoteConfigResource {
+  resourceType: number
+  name: string
+  keys?: Array<string>
+}
+
+export interface RemoteConfigResult {
+  resourceType: number
+  name: string
+  errorCode: number
+  errorMessage?: string
+  entries: Array<RemoteConfigEntry>
+}
+
+export interface RemoteConfigValue {
+  name: string
+  value?: string
+}
+
+export interface RemoteFetchOptions {
+  maxWaitMs: number
+  minBytes: number
+  maxBytes: number
+  isolationLevel?: number
+}
+
+export interface RemoteFetchPartition {
+  topic: string
+  partition: number
+  offset: number
+  maxBytes: number
+}
+
+export interface RemoteFetchResult {
+  topic: string
+  partition: number
+  errorCode: number
+  highWatermark: number
+  lastStableOffset: number
+  logStartOffset: number
+  records: Buffer
+}
+
+export interface RemoteGroupDescription {
+  groupId: string
+  errorCode: number
+  state: string
+  protocolType: string
+  protocol: string
+  members: Array<RemoteGroupMember>
+}
+
+export interface RemoteGroupMember {
+  memberId: string
+  groupInstanceId?: string
+  clientId: string
+  clientHost: string
+  memberMetadata: Buffer
+  memberAssignment: Buffer
+}
+
+export interface RemoteJoinGroup {
+  groupId: string
+  sessionTimeoutMs: number
+  rebalanceTimeoutMs: number
+  memberId: string
+  groupInstanceId?: string
+  protocolType: string
+  protocols: Array<RemoteProtocol>
+}
+
+export interface RemoteJoinMember {
+  memberId: string
+  groupInstanceId?: string
+  metadata: Buffer
+}
+
+export interface RemoteJoinResult {
+  errorCode: number
+  generationId: number
+  protocolName?: string
+  leader: string
+  memberId: string
+  members: Array<RemoteJoinMember>
+}
+
+export interface RemoteListedGroup {
+  groupId: string
+  protocolType: string
+  state: string
+}
+
+export interface RemoteMetadata {
+  clusterId?: string
+  controllerId: number
+  brokers: Array<RemoteBroker>
+  topics: Array<RemoteTopic>
+}
+
+export interface RemoteNamedResult {
+  name: string
+  errorCode: number
+  errorMessage?: string
+}
+
+export interface RemoteNewTopic {
+  name: string
+  numPartitions: number
+  replicationFactor: number
+  configs?: Record<string, string>
+}
+
+export interface RemoteOffsetResult {
+  topic: string
+  partition: number
+  errorCode: number
+  offset: number
+  timestamp: number
+}
+
+export interface RemotePartition {
+  partition: number
+  errorCode: number
+  leader: number
+  leaderEpoch: number
+  replicas: Array<number>
+  isr: Array<number>
+  offlineReplicas: Array<number>
+}
+
+export interface RemotePartitionValue {
+  topic: string
+  partition: number
+  /** A timestamp (-1 latest, -2 earliest) for listOffsets; an offset for deleteRecords. */
+  value: number
+}
+
+export interface RemoteProduceBatch {
+  topic: string
+  partition: number
+  records: Buffer
+}
+
+export interface RemoteProduceResult {
+  topic: string
+  partition: number
+  errorCode: number
+  errorMessage?: string
+  baseOffset: number
+  logAppendTime: number
+  logStartOffset: number
+}
+
+export interface RemoteProducerId {
+  producerId: number
+  producerEpoch: number
+}
+
+export interface RemoteProtocol {
+  name: string
+  metadata: Buffer
+}
+
+export interface RemoteSyncResult {
+  errorCode: number
+  assignment: Buffer
+}
+
+export interface RemoteTopic {
+  name: string
+  topicId: string
+  errorCode: number
+  isInternal: boolean
+  partitions: Array<RemotePartition>
+}
+
+export interface RemoteTopicPartitions {
+  topic: string
+  partitions: Array<number>
 }
 
 export interface SegmentSummary {

@@ -4,11 +4,16 @@
  *   const kafka = new Kafka({ clientId: 'my-app', dataDir: './ferrolog-data' })
  *   const producer = kafka.producer()
  *
- * `brokers`, `ssl`, `sasl`, `socketFactory`, `connectionTimeout`,
- * `authenticationTimeout`, `reauthenticationThreshold`, `requestTimeout` and
- * `enforceRequestTimeout` are accepted and ignored in process: there is no
- * broker to connect to. Every client of one directory in a process shares
- * one engine.
+ * Without `dataDir` but with `brokers`, the same API speaks the Kafka protocol
+ * to those brokers (a ferrolog broker or an Apache Kafka cluster), with `ssl`,
+ * `sasl`, `connectionTimeout` and `requestTimeout`: the remote transport
+ * (`ts/transport/`).
+ *
+ * With `dataDir`, `brokers`, `ssl`, `sasl`, `socketFactory`,
+ * `connectionTimeout`, `authenticationTimeout`, `reauthenticationThreshold`,
+ * `requestTimeout` and `enforceRequestTimeout` are accepted and ignored: there
+ * is no broker to connect to. Every client of one directory in a process
+ * shares one engine.
  */
 import type * as tls from 'node:tls';
 import { Admin } from '../admin/admin';
@@ -18,15 +23,19 @@ import { Log, type LogOptions, type TopicConfigEntries } from '../log';
 import { Producer, type ProducerConfig } from '../producer/producer';
 import type { RawValue } from '../producer/serializers';
 import { type BrokerServer, type ListenOptions, listen } from '../server/listen';
+import { RemoteTransport } from '../transport/remote';
+import { RemoteAdmin } from '../transport/remote-admin';
+import { RemoteConsumer } from '../transport/remote-consumer';
+import { RemoteProducer } from '../transport/remote-producer';
 import type { AdminConfig, BrokersFunction, ISocketFactory, Mechanism, SASLOptions } from '../types/kafkajs';
 import { createLogger, type Logger, type logCreator, logLevel } from './logger';
 import { type RetryOptions, withRetry } from './retry';
 
 export interface KafkaConfig {
   clientId?: string;
-  /** Where the log lives (default `./ferrolog-data`). */
+  /** Where the log lives (default `./ferrolog-data` unless `brokers` is given). */
   dataDir?: string;
-  /** Accepted and ignored in process (kafkajs requires it; ferrolog does not). */
+  /** Without `dataDir`: the Kafka brokers to bootstrap from (`host:port`); ignored with `dataDir`. */
   brokers?: string[] | BrokersFunction;
   ssl?: tls.ConnectionOptions | boolean;
   sasl?: SASLOptions | Mechanism;
@@ -58,6 +67,8 @@ export class Kafka {
   readonly defaultNumPartitions: number;
   private readonly config: KafkaConfig;
   private readonly rootLogger: Logger;
+  /** The remote transport, when this client talks to brokers instead of a directory. */
+  private readonly remote: RemoteTransport | null;
 
   constructor(config: KafkaConfig = {}) {
     if (config === null || typeof config !== 'object')
@@ -74,6 +85,15 @@ export class Kafka {
       throw new InvalidArgumentError('defaultNumPartitions must be a positive integer');
     }
     this.rootLogger = createLogger(config.logLevel ?? logLevel.INFO, config.logCreator);
+    const hasBrokers =
+      typeof config.brokers === 'function' || (Array.isArray(config.brokers) && config.brokers.length > 0);
+    this.remote =
+      config.dataDir === undefined && hasBrokers ? new RemoteTransport(config, this.clientId) : null;
+  }
+
+  /** `local` (an embedded log in `dataDir`) or `remote` (Kafka brokers). */
+  get transport(): 'local' | 'remote' {
+    return this.remote === null ? 'local' : 'remote';
   }
 
   /** Opens a handle on the shared engine; each client closes its own on disconnect. */
@@ -85,14 +105,20 @@ export class Kafka {
   }
 
   producer<K = RawValue, V = RawValue>(config: ProducerConfig<K, V> = {}): Producer<K, V> {
+    // The remote classes have the public shape of the local ones (kafkajs' API).
+    if (this.remote !== null)
+      return new RemoteProducer<K, V>(this, this.remote, config) as unknown as Producer<K, V>;
     return new Producer<K, V>(this, config);
   }
 
   consumer<K = Buffer | null, V = Buffer | null>(config: ConsumerConfig<K, V>): Consumer<K, V> {
+    if (this.remote !== null)
+      return new RemoteConsumer<K, V>(this, this.remote, config) as unknown as Consumer<K, V>;
     return new Consumer<K, V>(this, config);
   }
 
   admin(config: AdminConfig = {}): Admin {
+    if (this.remote !== null) return new RemoteAdmin(this, this.remote) as unknown as Admin;
     return new Admin(this, config);
   }
 

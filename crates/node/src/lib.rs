@@ -12,6 +12,7 @@
 #![deny(unsafe_code)]
 
 pub mod broker;
+mod client;
 mod external;
 
 use std::collections::HashMap;

@@ -1,0 +1,702 @@
+//! Produce, Fetch, ListOffsets and DeleteRecords: partition-addressed requests
+//! routed to leaders.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::messages::delete_records_request::{
+    DeleteRecordsPartition, DeleteRecordsTopic,
+};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{
+    DeleteRecordsRequest, FetchRequest, InitProducerIdRequest, ListOffsetsRequest, ProduceRequest,
+    ProducerId,
+};
+use uuid::Uuid;
+
+use crate::client::{name, opt_string, Client, Lane, LeaderOp};
+use crate::conn::Connection;
+use crate::error::{codes, is_retriable_produce, Error, Result};
+
+/// One already-encoded RecordBatch (or several, back to back) for one partition.
+#[derive(Clone, Debug)]
+pub struct ProduceBatch {
+    pub topic: String,
+    pub partition: i32,
+    pub records: Bytes,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProduceResult {
+    pub topic: String,
+    pub partition: i32,
+    pub error_code: i16,
+    pub error_message: Option<String>,
+    /// -1 with acks=0 (no answer) and when the broker reports none.
+    pub base_offset: i64,
+    pub log_append_time_ms: i64,
+    pub log_start_offset: i64,
+}
+
+struct ProduceOp {
+    acks: i16,
+    timeout_ms: i32,
+    transactional_id: Option<String>,
+}
+
+fn topic_groups<T>(
+    items: &[(usize, T)],
+    loc: impl Fn(&T) -> (&str, i32),
+) -> Vec<(String, Vec<usize>)> {
+    let mut order: Vec<(String, Vec<usize>)> = Vec::new();
+    for (pos, (_, it)) in items.iter().enumerate() {
+        let (t, _) = loc(it);
+        match order.iter_mut().find(|(n, _)| n == t) {
+            Some((_, v)) => v.push(pos),
+            None => order.push((t.to_string(), vec![pos])),
+        }
+    }
+    order
+}
+
+impl LeaderOp for ProduceOp {
+    type Item = ProduceBatch;
+    type Out = ProduceResult;
+
+    fn locate(item: &ProduceBatch) -> (&str, i32) {
+        (&item.topic, item.partition)
+    }
+
+    fn error_code(out: &ProduceResult) -> i16 {
+        out.error_code
+    }
+
+    fn retriable(code: i16) -> bool {
+        is_retriable_produce(code)
+    }
+
+    fn failed(item: &ProduceBatch, code: i16, message: String) -> ProduceResult {
+        ProduceResult {
+            topic: item.topic.clone(),
+            partition: item.partition,
+            error_code: code,
+            error_message: Some(message),
+            base_offset: -1,
+            log_append_time_ms: -1,
+            log_start_offset: -1,
+        }
+    }
+
+    // Spelled out (not `async fn`) to state the Send + 'static the spawn needs.
+    #[allow(clippy::manual_async_fn)]
+    fn send(
+        self: Arc<Self>,
+        client: Client,
+        conn: Arc<Connection>,
+        items: Vec<(usize, ProduceBatch)>,
+    ) -> impl std::future::Future<Output = Result<Vec<(usize, ProduceResult)>>> + Send + 'static
+    {
+        async move {
+            let mut v = conn.version::<ProduceRequest>(i16::MAX)?;
+            let groups = topic_groups(&items, Self::locate);
+            if v >= 13 && groups.iter().any(|(t, _)| client.topic_id(t).is_nil()) {
+                v = 12;
+            }
+            let topic_data = groups
+                .iter()
+                .map(|(t, pos)| {
+                    TopicProduceData::default()
+                        .with_name(name(t))
+                        .with_topic_id(client.topic_id(t))
+                        .with_partition_data(
+                            pos.iter()
+                                .map(|&p| {
+                                    PartitionProduceData::default()
+                                        .with_index(items[p].1.partition)
+                                        .with_records(Some(items[p].1.records.clone()))
+                                })
+                                .collect(),
+                        )
+                })
+                .collect();
+            let req = ProduceRequest::default()
+                .with_acks(self.acks)
+                .with_timeout_ms(self.timeout_ms)
+                .with_transactional_id(self.transactional_id.as_deref().map(|t| name(t).0.into()))
+                .with_topic_data(topic_data);
+            if self.acks == 0 {
+                conn.send_oneway(&req, v).await?;
+                return Ok(items
+                    .into_iter()
+                    .map(|(i, b)| {
+                        let mut r = Self::failed(&b, codes::NONE, String::new());
+                        r.error_message = None;
+                        (i, r)
+                    })
+                    .collect());
+            }
+            let resp = conn.send(&req, v).await?;
+            let mut by_key: HashMap<(String, i32), ProduceResult> = HashMap::new();
+            for t in resp.responses {
+                let tname = if t.topic_id.is_nil() {
+                    t.name.0.to_string()
+                } else {
+                    groups
+                        .iter()
+                        .find(|(n, _)| client.topic_id(n) == t.topic_id)
+                        .map(|(n, _)| n.clone())
+                        .unwrap_or_default()
+                };
+                for p in t.partition_responses {
+                    // A duplicate the broker already has is success (KIP-98); its offset is unknown.
+                    let code = if p.error_code == codes::DUPLICATE_SEQUENCE_NUMBER {
+                        codes::NONE
+                    } else {
+                        p.error_code
+                    };
+                    let mut msg = opt_string(&p.error_message);
+                    if msg.is_none() && !p.record_errors.is_empty() {
+                        msg = p
+                            .record_errors
+                            .iter()
+                            .find_map(|e| opt_string(&e.batch_index_error_message));
+                    }
+                    by_key.insert(
+                        (tname.clone(), p.index),
+                        ProduceResult {
+                            topic: tname.clone(),
+                            partition: p.index,
+                            error_code: code,
+                            error_message: msg,
+                            base_offset: p.base_offset,
+                            log_append_time_ms: p.log_append_time_ms,
+                            log_start_offset: p.log_start_offset,
+                        },
+                    );
+                }
+            }
+            Ok(items
+                .into_iter()
+                .map(|(i, b)| {
+                    let r = by_key
+                        .remove(&(b.topic.clone(), b.partition))
+                        .unwrap_or_else(|| {
+                            Self::failed(
+                                &b,
+                                codes::UNKNOWN_SERVER_ERROR,
+                                "partition missing from the response".to_string(),
+                            )
+                        });
+                    (i, r)
+                })
+                .collect())
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct FetchPartitionRequest {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    /// Per-partition byte limit (`max.partition.fetch.bytes`).
+    pub max_bytes: i32,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct FetchOptions {
+    pub max_wait_ms: i32,
+    pub min_bytes: i32,
+    /// Response-wide byte limit (`fetch.max.bytes`); at least one batch is returned.
+    pub max_bytes: i32,
+    /// 0 read_uncommitted, 1 read_committed.
+    pub isolation_level: i8,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            max_wait_ms: 500,
+            min_bytes: 1,
+            max_bytes: 50 * 1024 * 1024,
+            isolation_level: 0,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct FetchResult {
+    pub topic: String,
+    pub partition: i32,
+    pub error_code: i16,
+    pub high_watermark: i64,
+    pub last_stable_offset: i64,
+    pub log_start_offset: i64,
+    /// Raw RecordBatch bytes as the broker sent them (a slice of the response
+    /// frame, no copy); the last batch may be truncated, as Kafka allows.
+    pub records: Bytes,
+}
+
+struct FetchOp {
+    opts: FetchOptions,
+}
+
+impl LeaderOp for FetchOp {
+    type Item = FetchPartitionRequest;
+    type Out = FetchResult;
+    const LANE: Lane = Lane::Fetch;
+
+    fn locate(item: &FetchPartitionRequest) -> (&str, i32) {
+        (&item.topic, item.partition)
+    }
+
+    fn error_code(out: &FetchResult) -> i16 {
+        out.error_code
+    }
+
+    fn failed(item: &FetchPartitionRequest, code: i16, _message: String) -> FetchResult {
+        FetchResult {
+            topic: item.topic.clone(),
+            partition: item.partition,
+            error_code: code,
+            high_watermark: -1,
+            last_stable_offset: -1,
+            log_start_offset: -1,
+            records: Bytes::new(),
+        }
+    }
+
+    // Spelled out (not `async fn`) to state the Send + 'static the spawn needs.
+    #[allow(clippy::manual_async_fn)]
+    fn send(
+        self: Arc<Self>,
+        client: Client,
+        conn: Arc<Connection>,
+        items: Vec<(usize, FetchPartitionRequest)>,
+    ) -> impl std::future::Future<Output = Result<Vec<(usize, FetchResult)>>> + Send + 'static {
+        async move {
+            let mut v = conn.version::<FetchRequest>(i16::MAX)?;
+            let groups = topic_groups(&items, Self::locate);
+            if v >= 13 && groups.iter().any(|(t, _)| client.topic_id(t).is_nil()) {
+                v = 12;
+            }
+            let topics = groups
+                .iter()
+                .map(|(t, pos)| {
+                    FetchTopic::default()
+                        .with_topic(name(t))
+                        .with_topic_id(client.topic_id(t))
+                        .with_partitions(
+                            pos.iter()
+                                .map(|&p| {
+                                    let it = &items[p].1;
+                                    FetchPartition::default()
+                                        .with_partition(it.partition)
+                                        .with_fetch_offset(it.offset)
+                                        .with_partition_max_bytes(it.max_bytes)
+                                })
+                                .collect(),
+                        )
+                })
+                .collect();
+            let o = self.opts;
+            let req = FetchRequest::default()
+                .with_max_wait_ms(o.max_wait_ms)
+                .with_min_bytes(o.min_bytes)
+                .with_max_bytes(o.max_bytes)
+                .with_isolation_level(o.isolation_level)
+                .with_topics(topics);
+            let wait = Duration::from_millis(o.max_wait_ms.max(0) as u64);
+            let resp = conn.send_with_wait(&req, v, wait).await?;
+            if resp.error_code != codes::NONE {
+                return Err(Error::kafka(resp.error_code, "fetch refused"));
+            }
+            let ids: HashMap<Uuid, String> = groups
+                .iter()
+                .map(|(t, _)| (client.topic_id(t), t.clone()))
+                .collect();
+            let mut by_key: HashMap<(String, i32), FetchResult> = HashMap::new();
+            for t in resp.responses {
+                let tname = if v >= 13 {
+                    ids.get(&t.topic_id).cloned().unwrap_or_default()
+                } else {
+                    t.topic.0.to_string()
+                };
+                for p in t.partitions {
+                    by_key.insert(
+                        (tname.clone(), p.partition_index),
+                        FetchResult {
+                            topic: tname.clone(),
+                            partition: p.partition_index,
+                            error_code: p.error_code,
+                            high_watermark: p.high_watermark,
+                            last_stable_offset: p.last_stable_offset,
+                            log_start_offset: p.log_start_offset,
+                            records: p.records.unwrap_or_default(),
+                        },
+                    );
+                }
+            }
+            Ok(items
+                .into_iter()
+                .map(|(i, it)| {
+                    // A partition left out of a response (response-wide max_bytes
+                    // reached) simply has no data this time.
+                    let r = by_key
+                        .remove(&(it.topic.clone(), it.partition))
+                        .unwrap_or_else(|| {
+                            let mut r = Self::failed(&it, codes::NONE, String::new());
+                            r.error_code = codes::NONE;
+                            r
+                        });
+                    (i, r)
+                })
+                .collect())
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OffsetResult {
+    pub topic: String,
+    pub partition: i32,
+    pub error_code: i16,
+    /// ListOffsets: the offset found; DeleteRecords: the new low watermark.
+    pub offset: i64,
+    pub timestamp: i64,
+}
+
+/// Timestamps with a special meaning in ListOffsets.
+pub const LATEST: i64 = -1;
+pub const EARLIEST: i64 = -2;
+
+#[derive(Clone, Debug)]
+pub struct PartitionOffset {
+    pub topic: String,
+    pub partition: i32,
+    /// ListOffsets: a timestamp (or LATEST/EARLIEST); DeleteRecords: delete before this offset.
+    pub value: i64,
+}
+
+struct ListOffsetsOp {
+    isolation_level: i8,
+}
+
+fn offset_failed(item: &PartitionOffset, code: i16) -> OffsetResult {
+    OffsetResult {
+        topic: item.topic.clone(),
+        partition: item.partition,
+        error_code: code,
+        offset: -1,
+        timestamp: -1,
+    }
+}
+
+impl LeaderOp for ListOffsetsOp {
+    type Item = PartitionOffset;
+    type Out = OffsetResult;
+
+    fn locate(item: &PartitionOffset) -> (&str, i32) {
+        (&item.topic, item.partition)
+    }
+
+    fn error_code(out: &OffsetResult) -> i16 {
+        out.error_code
+    }
+
+    fn failed(item: &PartitionOffset, code: i16, _message: String) -> OffsetResult {
+        offset_failed(item, code)
+    }
+
+    // Spelled out (not `async fn`) to state the Send + 'static the spawn needs.
+    #[allow(clippy::manual_async_fn)]
+    fn send(
+        self: Arc<Self>,
+        _client: Client,
+        conn: Arc<Connection>,
+        items: Vec<(usize, PartitionOffset)>,
+    ) -> impl std::future::Future<Output = Result<Vec<(usize, OffsetResult)>>> + Send + 'static
+    {
+        async move {
+            let v = conn.version::<ListOffsetsRequest>(i16::MAX)?;
+            let groups = topic_groups(&items, Self::locate);
+            let topics = groups
+                .iter()
+                .map(|(t, pos)| {
+                    ListOffsetsTopic::default()
+                        .with_name(name(t))
+                        .with_partitions(
+                            pos.iter()
+                                .map(|&p| {
+                                    ListOffsetsPartition::default()
+                                        .with_partition_index(items[p].1.partition)
+                                        .with_timestamp(items[p].1.value)
+                                })
+                                .collect(),
+                        )
+                })
+                .collect();
+            let mut req = ListOffsetsRequest::default().with_topics(topics);
+            if v >= 2 {
+                req = req.with_isolation_level(self.isolation_level);
+            }
+            let resp = conn.send(&req, v).await?;
+            let mut by_key = HashMap::new();
+            for t in resp.topics {
+                for p in t.partitions {
+                    by_key.insert(
+                        (t.name.0.to_string(), p.partition_index),
+                        (p.error_code, p.offset, p.timestamp),
+                    );
+                }
+            }
+            Ok(items
+                .into_iter()
+                .map(|(i, it)| {
+                    let r = match by_key.remove(&(it.topic.clone(), it.partition)) {
+                        Some((code, offset, timestamp)) => OffsetResult {
+                            topic: it.topic.clone(),
+                            partition: it.partition,
+                            error_code: code,
+                            offset,
+                            timestamp,
+                        },
+                        None => offset_failed(&it, codes::UNKNOWN_SERVER_ERROR),
+                    };
+                    (i, r)
+                })
+                .collect())
+        }
+    }
+}
+
+struct DeleteRecordsOp {
+    timeout_ms: i32,
+}
+
+impl LeaderOp for DeleteRecordsOp {
+    type Item = PartitionOffset;
+    type Out = OffsetResult;
+
+    fn locate(item: &PartitionOffset) -> (&str, i32) {
+        (&item.topic, item.partition)
+    }
+
+    fn error_code(out: &OffsetResult) -> i16 {
+        out.error_code
+    }
+
+    fn failed(item: &PartitionOffset, code: i16, _message: String) -> OffsetResult {
+        offset_failed(item, code)
+    }
+
+    // Spelled out (not `async fn`) to state the Send + 'static the spawn needs.
+    #[allow(clippy::manual_async_fn)]
+    fn send(
+        self: Arc<Self>,
+        _client: Client,
+        conn: Arc<Connection>,
+        items: Vec<(usize, PartitionOffset)>,
+    ) -> impl std::future::Future<Output = Result<Vec<(usize, OffsetResult)>>> + Send + 'static
+    {
+        async move {
+            let v = conn.version::<DeleteRecordsRequest>(i16::MAX)?;
+            let groups = topic_groups(&items, Self::locate);
+            let topics = groups
+                .iter()
+                .map(|(t, pos)| {
+                    DeleteRecordsTopic::default()
+                        .with_name(name(t))
+                        .with_partitions(
+                            pos.iter()
+                                .map(|&p| {
+                                    DeleteRecordsPartition::default()
+                                        .with_partition_index(items[p].1.partition)
+                                        .with_offset(items[p].1.value)
+                                })
+                                .collect(),
+                        )
+                })
+                .collect();
+            let req = DeleteRecordsRequest::default()
+                .with_topics(topics)
+                .with_timeout_ms(self.timeout_ms);
+            let resp = conn.send(&req, v).await?;
+            let mut by_key = HashMap::new();
+            for t in resp.topics {
+                for p in t.partitions {
+                    by_key.insert(
+                        (t.name.0.to_string(), p.partition_index),
+                        (p.error_code, p.low_watermark),
+                    );
+                }
+            }
+            Ok(items
+                .into_iter()
+                .map(|(i, it)| {
+                    let r = match by_key.remove(&(it.topic.clone(), it.partition)) {
+                        Some((code, low)) => OffsetResult {
+                            topic: it.topic.clone(),
+                            partition: it.partition,
+                            error_code: code,
+                            offset: low,
+                            timestamp: -1,
+                        },
+                        None => offset_failed(&it, codes::UNKNOWN_SERVER_ERROR),
+                    };
+                    (i, r)
+                })
+                .collect())
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProducerIdAndEpoch {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+}
+
+impl Client {
+    /// Produces already-encoded RecordBatch bytes, as they are, to each partition's
+    /// leader. `acks`: 0 (no answer), 1 (leader), -1 (all in-sync replicas).
+    /// Returns one result per batch, in order. Several batches for one partition go
+    /// in successive requests, in order (Kafka takes one per partition per request).
+    pub async fn produce(
+        &self,
+        batches: Vec<ProduceBatch>,
+        acks: i16,
+        timeout_ms: i32,
+    ) -> Result<Vec<ProduceResult>> {
+        self.produce_tx(batches, acks, timeout_ms, None).await
+    }
+
+    pub async fn produce_tx(
+        &self,
+        batches: Vec<ProduceBatch>,
+        acks: i16,
+        timeout_ms: i32,
+        transactional_id: Option<String>,
+    ) -> Result<Vec<ProduceResult>> {
+        if !matches!(acks, -1..=1) {
+            return Err(Error::Config(format!(
+                "acks must be -1, 0 or 1, not {acks}"
+            )));
+        }
+        self.route_rounds(
+            Arc::new(ProduceOp {
+                acks,
+                timeout_ms,
+                transactional_id,
+            }),
+            batches,
+        )
+        .await
+    }
+
+    /// Fetches from each partition's leader. Results come in the request's order
+    /// with the raw record-batch bytes, high watermark and log start offset;
+    /// OFFSET_OUT_OF_RANGE and other partition errors are reported per partition.
+    pub async fn fetch(
+        &self,
+        partitions: Vec<FetchPartitionRequest>,
+        opts: FetchOptions,
+    ) -> Result<Vec<FetchResult>> {
+        for p in &partitions {
+            if p.max_bytes < 0 || p.offset < 0 {
+                return Err(Error::Config(format!(
+                    "bad fetch position for {}-{}",
+                    p.topic, p.partition
+                )));
+            }
+        }
+        let max = self.config().max_response_bytes;
+        if opts.max_bytes < 0 || opts.max_bytes as usize > max {
+            return Err(Error::Config(format!(
+                "fetch max_bytes {} over the response limit {max}",
+                opts.max_bytes
+            )));
+        }
+        self.route_rounds(Arc::new(FetchOp { opts }), partitions)
+            .await
+    }
+
+    /// ListOffsets: the offset for a timestamp, or LATEST (-1) / EARLIEST (-2).
+    pub async fn list_offsets(
+        &self,
+        partitions: Vec<PartitionOffset>,
+        isolation_level: i8,
+    ) -> Result<Vec<OffsetResult>> {
+        self.route_rounds(Arc::new(ListOffsetsOp { isolation_level }), partitions)
+            .await
+    }
+
+    /// DeleteRecords: deletes everything before `value` (-1: up to the high watermark).
+    pub async fn delete_records(
+        &self,
+        partitions: Vec<PartitionOffset>,
+        timeout_ms: i32,
+    ) -> Result<Vec<OffsetResult>> {
+        self.route_rounds(Arc::new(DeleteRecordsOp { timeout_ms }), partitions)
+            .await
+    }
+
+    /// InitProducerId for an idempotent producer. With `current` (InitProducerId
+    /// v3+, KIP-360) the broker may bump that id's epoch or hand out a new id;
+    /// Kafka gives a non-transactional producer a new id. (An idempotent producer
+    /// recovering from OUT_OF_ORDER_SEQUENCE_NUMBER may instead bump its epoch
+    /// itself and restart its sequences at 0, as the Java producer does.)
+    pub async fn init_producer_id(
+        &self,
+        current: Option<ProducerIdAndEpoch>,
+    ) -> Result<ProducerIdAndEpoch> {
+        let mut last = Error::Connection("no broker reachable".to_string());
+        for attempt in 0..=self.config().retries {
+            if attempt > 0 {
+                self.backoff(attempt - 1).await;
+            }
+            let conn = match self.any_conn().await {
+                Ok(c) => c,
+                Err(e) if e.is_retriable() => {
+                    last = e;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let v = conn.version::<InitProducerIdRequest>(i16::MAX)?;
+            let mut req = InitProducerIdRequest::default()
+                .with_transactional_id(None)
+                .with_transaction_timeout_ms(i32::MAX);
+            if let Some(cur) = current {
+                if v < 3 {
+                    return Err(Error::UnsupportedVersion { api_key: 22 });
+                }
+                req = req
+                    .with_producer_id(ProducerId(cur.producer_id))
+                    .with_producer_epoch(cur.producer_epoch);
+            }
+            match conn.send(&req, v).await {
+                Ok(r) if r.error_code == codes::NONE => {
+                    return Ok(ProducerIdAndEpoch {
+                        producer_id: r.producer_id.0,
+                        producer_epoch: r.producer_epoch,
+                    })
+                }
+                Ok(r) => {
+                    let e = Error::kafka(r.error_code, "InitProducerId failed");
+                    if !e.is_retriable() {
+                        return Err(e);
+                    }
+                    last = e;
+                }
+                Err(e) if e.is_retriable() => last = e,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last)
+    }
+}
