@@ -88,6 +88,7 @@ impl Coordinator {
         let (r, outbox) = {
             let mut m = self.inner.manager.lock();
             let r = f(&mut m, now);
+            m.maybe_compact();
             (r, m.take_outbox())
         };
         for done in outbox {
@@ -195,6 +196,7 @@ fn timer_loop(inner: &Inner) {
         let (outbox, next) = {
             let mut m = inner.manager.lock();
             m.tick(now);
+            m.maybe_compact();
             (m.take_outbox(), m.next_deadline())
         };
         for done in outbox {

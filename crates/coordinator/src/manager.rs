@@ -379,6 +379,13 @@ impl GroupManager {
             .write(records)
             .map_err(|_| ErrorCode::CoordinatorNotAvailable)?;
         self.since_compaction += records.len() as u64;
+        Ok(())
+    }
+
+    /// Re-states the live state and drops older records once enough have
+    /// accumulated. Called between operations, never inside one: the state
+    /// re-stated must include every record written so far.
+    pub fn maybe_compact(&mut self) {
         if self.since_compaction >= self.config.compact_every_records {
             let live = self.live_records();
             // A failed compaction leaves the log longer, never wrong.
@@ -386,7 +393,6 @@ impl GroupManager {
                 self.since_compaction = 0;
             }
         }
-        Ok(())
     }
 
     /// The whole state as records (what compaction re-states).
