@@ -126,7 +126,8 @@ impl World {
                 self.clients[c].generation = r.generation_id;
                 let mut assignments = Vec::new();
                 if r.leader == r.member_id && !r.skip_assignment {
-                    let mut ids: Vec<String> = r.members.iter().map(|m| m.member_id.clone()).collect();
+                    let mut ids: Vec<String> =
+                        r.members.iter().map(|m| m.member_id.clone()).collect();
                     ids.sort();
                     let mut unique = ids.clone();
                     unique.dedup();
@@ -139,7 +140,11 @@ impl World {
                         assert_eq!(ids, current, "the leader's list is the group");
                     }
                     for m in &r.members {
-                        let bytes = m.group_instance_id.clone().unwrap_or_else(|| m.member_id.clone()).into_bytes();
+                        let bytes = m
+                            .group_instance_id
+                            .clone()
+                            .unwrap_or_else(|| m.member_id.clone())
+                            .into_bytes();
                         assignments.push((m.member_id.clone(), bytes));
                     }
                     self.assigned
@@ -172,9 +177,20 @@ impl World {
         match r.error {
             ErrorCode::None => {
                 let cl = &self.clients[c];
-                let key = cl.instance.clone().unwrap_or_else(|| cl.member_id.clone()).into_bytes();
-                if let Some(given) = self.assigned.get(&cl.generation).and_then(|g| g.get(&cl.member_id)) {
-                    assert_eq!(&r.assignment, given, "sync returned another member's assignment");
+                let key = cl
+                    .instance
+                    .clone()
+                    .unwrap_or_else(|| cl.member_id.clone())
+                    .into_bytes();
+                if let Some(given) = self
+                    .assigned
+                    .get(&cl.generation)
+                    .and_then(|g| g.get(&cl.member_id))
+                {
+                    assert_eq!(
+                        &r.assignment, given,
+                        "sync returned another member's assignment"
+                    );
                 } else if !r.assignment.is_empty() {
                     // A static member replaced in place keeps the
                     // assignment of its instance.
@@ -183,7 +199,9 @@ impl World {
                 self.clients[c].stable = true;
             }
             ErrorCode::RebalanceInProgress | ErrorCode::IllegalGeneration => {}
-            ErrorCode::UnknownMemberId | ErrorCode::FencedInstanceId => self.clients[c].member_id.clear(),
+            ErrorCode::UnknownMemberId | ErrorCode::FencedInstanceId => {
+                self.clients[c].member_id.clear()
+            }
             other => panic!("unexpected sync error {other:?}"),
         }
     }
@@ -223,7 +241,9 @@ impl World {
         self.h.flush();
         match e {
             ErrorCode::None => {}
-            ErrorCode::RebalanceInProgress | ErrorCode::IllegalGeneration => self.clients[c].stable = false,
+            ErrorCode::RebalanceInProgress | ErrorCode::IllegalGeneration => {
+                self.clients[c].stable = false
+            }
             ErrorCode::UnknownMemberId | ErrorCode::FencedInstanceId => {
                 self.clients[c].stable = false;
                 self.clients[c].member_id.clear();
@@ -234,7 +254,11 @@ impl World {
 
     fn commit(&mut self, c: usize, simple: bool) {
         let cl = &self.clients[c];
-        let (member, generation) = if simple { (String::new(), -1) } else { (cl.member_id.clone(), cl.generation) };
+        let (member, generation) = if simple {
+            (String::new(), -1)
+        } else {
+            (cl.member_id.clone(), cl.generation)
+        };
         let members = self.h.m.member_ids("g");
         let current = self.h.m.generation("g");
         let state = self.h.m.state("g");
@@ -247,7 +271,11 @@ impl World {
                 && state != Some(GroupState::CompletingRebalance)
                 && !self.fenced(c)
         };
-        assert_eq!(r.is_ok(), allowed, "commit {member}@{generation} in {state:?} gen {current:?}: {r:?}");
+        assert_eq!(
+            r.is_ok(),
+            allowed,
+            "commit {member}@{generation} in {state:?} gen {current:?}: {r:?}"
+        );
     }
 
     fn fenced(&self, _c: usize) -> bool {
@@ -325,10 +353,17 @@ fn run(ops: Vec<Op>, statics: [bool; 4], require: [bool; 4]) {
     let alive: Vec<usize> = (0..4).filter(|c| !w.clients[*c].dead).collect();
     let mut members = w.h.m.member_ids("g");
     members.sort();
-    let mut expected: Vec<String> = alive.iter().map(|c| w.clients[*c].member_id.clone()).collect();
+    let mut expected: Vec<String> = alive
+        .iter()
+        .map(|c| w.clients[*c].member_id.clone())
+        .collect();
     expected.sort();
     if alive.is_empty() {
-        assert!(matches!(w.h.m.state("g"), None | Some(GroupState::Empty)), "{:?}", w.h.m.state("g"));
+        assert!(
+            matches!(w.h.m.state("g"), None | Some(GroupState::Empty)),
+            "{:?}",
+            w.h.m.state("g")
+        );
     } else {
         assert_eq!(w.h.m.state("g"), Some(GroupState::Stable));
         assert_eq!(members, expected);
