@@ -16,17 +16,6 @@ export { logLevel } from './client/logger';
 export type { RetryOptions } from './client/retry';
 export * from './codec';
 export type {
-  Assigner,
-  AssignerCluster,
-  GroupMember,
-  GroupMemberAssignment,
-  GroupState,
-  MemberAssignmentValue,
-  MemberMetadataValue,
-  PartitionAssigner,
-} from './consumer/assigners';
-export { AssignerProtocol, PartitionAssigners } from './consumer/assigners';
-export type {
   Batch,
   ConsumerConfig,
   ConsumerEvents,
@@ -39,12 +28,23 @@ export type {
   TopicPartitionOffsetAndMetadata,
 } from './consumer/consumer';
 export { Consumer } from './consumer/consumer';
-export { KafkaJSRebalanceError } from './consumer/coordinator';
 export type { Deserializer, DeserializerContext } from './consumer/deserializers';
 export { Deserializers, KafkaJSDeserializationError } from './consumer/deserializers';
 export type { DeadLetterOptions } from './consumer/dlq';
 export { deadLetterQueue } from './consumer/dlq';
 export * from './errors';
+export type {
+  Assigner,
+  AssignerCluster,
+  GroupMember,
+  GroupMemberAssignment,
+  GroupState,
+  MemberAssignmentValue,
+  MemberMetadataValue,
+  PartitionAssigner,
+} from './group/assigners';
+export { AssignerProtocol, PartitionAssigners } from './group/assigners';
+export { KafkaJSRebalanceError } from './group/errors';
 export type {
   AppendResult,
   CreateTopicOptions,

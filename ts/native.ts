@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type * as G from './group/types';
 import type { RecoveryReport, SegmentDescription } from './log';
 
 /** A topic as the binding reports it. */
@@ -61,6 +62,22 @@ interface Binding {
       },
     ): NativeLog;
   };
+  groupJoin(log: NativeLog, req: G.JoinGroupRequest): Promise<G.JoinGroupResult>;
+  groupSync(log: NativeLog, req: G.SyncGroupRequest): Promise<G.SyncGroupResult>;
+  groupHeartbeat(log: NativeLog, req: G.HeartbeatRequest): Promise<number>;
+  groupLeave: (log: NativeLog, ...a: Parameters<G.GroupCalls['leave']>) => ReturnType<G.GroupCalls['leave']>;
+  groupCommit(log: NativeLog, req: G.OffsetCommitRequest): Promise<G.PartitionsResult>;
+  groupFetchOffsets: (
+    log: NativeLog,
+    ...a: Parameters<G.GroupCalls['fetchOffsets']>
+  ) => ReturnType<G.GroupCalls['fetchOffsets']>;
+  groupDescribe(log: NativeLog, groupIds: string[]): Promise<G.DescribedGroup[]>;
+  groupList: (log: NativeLog, ...a: Parameters<G.GroupCalls['list']>) => ReturnType<G.GroupCalls['list']>;
+  groupDelete(log: NativeLog, groupIds: string[]): ReturnType<G.GroupCalls['delete']>;
+  groupDeleteOffsets: (
+    log: NativeLog,
+    ...a: Parameters<G.GroupCalls['deleteOffsets']>
+  ) => ReturnType<G.GroupCalls['deleteOffsets']>;
   crc32c(bytes: Uint8Array, start: number, end: number): number;
   compress(codec: number, data: Uint8Array, level?: number): Buffer;
   decompress(codec: number, data: Uint8Array, maxBytes: number): Buffer;

@@ -24,15 +24,11 @@ import type { Logger } from '../client/logger';
 import type { RetryOptions } from '../client/retry';
 import { decodeMessages, type IHeaders, type Message as RawMessage } from '../codec';
 import { KafkaJSError, KafkaJSNonRetriableError, OffsetOutOfRangeError } from '../errors';
+import { type Assigner, type AssignerCluster, type PartitionAssigner, roundRobin } from '../group/assigners';
+import { type Assignment, GroupCoordinator, type GroupMember, type MemberHooks } from '../group/coordinator';
+import { KafkaJSRebalanceError } from '../group/errors';
+import { partitionKey } from '../group/member';
 import { type Log, topicEvents } from '../log';
-import {
-  type Assigner,
-  type AssignerCluster,
-  AssignerProtocol,
-  type PartitionAssigner,
-  roundRobin,
-} from './assigners';
-import { type Assignment, Coordinator, KafkaJSRebalanceError, type MemberHooks } from './coordinator';
 import { type Deserializer, KafkaJSDeserializationError } from './deserializers';
 
 export interface ConsumerConfig<K = Buffer | null, V = Buffer | null> {
@@ -263,7 +259,10 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   private assignerInstances: Assigner[] = [];
 
   private state: 'disconnected' | 'connected' | 'running' | 'stopping' = 'disconnected';
-  private coordinator: Coordinator | null = null;
+  private coordinator: GroupCoordinator | null = null;
+  /** This consumer's membership of its group (a new one after an eviction). */
+  private member: GroupMember | null = null;
+  private lastHeartbeat = 0;
   private log: Log | null = null;
   private readonly subscriptions: { matcher: string | RegExp; fromBeginning: boolean }[] = [];
   private memberId = '';
@@ -349,7 +348,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
 
   async connect(): Promise<void> {
     if (this.state !== 'disconnected') return;
-    this.coordinator = Coordinator.acquire(() => this.kafka.openLog());
+    this.coordinator = GroupCoordinator.acquire(() => this.kafka.openLog());
     this.log = this.kafka.openLog();
     const log = this.log;
     const cluster: AssignerCluster = {
@@ -446,7 +445,9 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
       this.topicListener = (d, topic) => {
         if (d !== dir || this.state !== 'running') return;
         if (this.subscriptions.some((s) => s.matcher instanceof RegExp && s.matcher.test(topic))) {
-          void this.coordinator?.requestRebalance(this.groupId);
+          void this.member
+            ?.rebalance()
+            .catch((e: Error) => this.log_.error('rebalance failed', { error: e.message }));
         }
       };
       topicEvents.on('created', this.topicListener);
@@ -469,16 +470,25 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
 
   private hooks(): MemberHooks {
     return {
-      memberId: this.memberId,
       clientId: this.kafka.clientId,
       sessionTimeout: this.sessionTimeout,
       rebalanceTimeout: this.rebalanceTimeout,
       subscribedTopics: () => this.subscribedTopics(),
       assigners: () => this.assignerInstances,
       owned: () => this.ownedAssignment(),
+      partitionCount: (topic) => this.log?.partitionCount(topic) ?? -1,
+      onMemberId: (memberId) => {
+        this.memberId = memberId;
+      },
       onRebalancing: () => this.emit(EVENTS.REBALANCING, { groupId: this.groupId, memberId: this.memberId }),
       revoke: (partitions) => this.revoke(partitions),
-      assign: (generationId, assignment, info) => this.assign(generationId, assignment, info),
+      assign: (generationId, assignment, info, committed) =>
+        this.assign(generationId, assignment, info, committed),
+      onLost: (reason) => {
+        this.log_.warn('partitions lost', { groupId: this.groupId, memberId: this.memberId, reason });
+        for (const ps of this.partitions.values()) this.stopPartition(ps);
+        this.partitions.clear();
+      },
       onEvicted: (reason) => {
         this.log_.warn('evicted from the group', { groupId: this.groupId, memberId: this.memberId, reason });
         this.evicted = true;
@@ -491,12 +501,15 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   }
 
   private async join(): Promise<void> {
-    const coordinator = this.coordinator as Coordinator;
-    this.memberId = `${this.kafka.clientId}-${randomUUID()}`;
+    const coordinator = this.coordinator as GroupCoordinator;
+    if (this.member !== null) coordinator.forget(this.member);
+    this.memberId = '';
     this.evicted = false;
     this.joinStarted = Date.now();
+    const member = coordinator.member(this.groupId, this.hooks());
+    this.member = member;
     try {
-      await coordinator.join(this.groupId, this.hooks());
+      await member.start();
     } catch (e) {
       // stop() or disconnect() during the join left the group: the join is
       // over as asked, not failed.
@@ -530,29 +543,38 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     const now = Date.now();
     for (const ps of this.partitions.values()) {
       if (ps.busySince > 0 && now - ps.busySince > this.rebalanceTimeout) {
-        this.coordinator.evictMember(
-          this.groupId,
-          this.memberId,
+        void this.member?.evict(
           `a handler for ${ps.topic}-${ps.partition} made no progress within ${this.rebalanceTimeout} ms (rebalanceTimeout)`,
         );
         return;
       }
     }
-    this.sendHeartbeat();
+    this.sendHeartbeat(true);
   }
 
-  private sendHeartbeat(): void {
-    if (this.coordinator === null || this.state !== 'running' || this.evicted) return;
-    try {
-      this.coordinator.heartbeat(this.groupId, this.memberId);
-      this.emit(EVENTS.HEARTBEAT, {
-        groupId: this.groupId,
-        memberId: this.memberId,
-        groupGenerationId: this.generationId,
-      });
-    } catch {
-      // Evicted: onEvicted already arranged the rejoin.
-    }
+  /**
+   * A heartbeat to the coordinator (which answers whether a rebalance is
+   * under way): on the timer, and between batches at most once per
+   * heartbeatInterval.
+   */
+  private sendHeartbeat(timer = false): void {
+    const member = this.member;
+    if (member === null || this.state !== 'running' || this.evicted) return;
+    const now = Date.now();
+    if (!timer && now - this.lastHeartbeat < this.heartbeatInterval) return;
+    this.lastHeartbeat = now;
+    member.heartbeat().then(
+      (ok) => {
+        if (ok)
+          this.emit(EVENTS.HEARTBEAT, {
+            groupId: this.groupId,
+            memberId: this.memberId,
+            groupGenerationId: this.generationId,
+          });
+      },
+      // The log closing under a stopping consumer: nothing to tell anyone.
+      () => undefined,
+    );
   }
 
   private ownedAssignment(): Assignment {
@@ -570,9 +592,9 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     generationId: number,
     assignment: Assignment,
     info: { leaderId: string; groupProtocol: string },
+    committedOffsets: Map<string, number>,
   ): void {
     this.generationId = generationId;
-    const coordinator = this.coordinator as Coordinator;
     // kafkajs emits GROUP_JOIN for every generation a member joins.
     this.emit(EVENTS.GROUP_JOIN, {
       duration: Date.now() - this.joinStarted,
@@ -589,18 +611,14 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
         const k = key(topic, partition);
         if (this.partitions.has(k)) continue;
         const w = log.watermarks(topic, partition);
-        const committed = coordinator.offsets.get(this.groupId, topic, partition);
+        const committed = committedOffsets.get(partitionKey(topic, partition));
         const sought = this.pendingSeeks.get(k);
         this.pendingSeeks.delete(k);
         let position: number;
         if (sought !== undefined) {
           position = sought;
-        } else if (
-          committed !== undefined &&
-          committed.offset >= w.logStartOffset &&
-          committed.offset <= w.highWatermark
-        ) {
-          position = committed.offset;
+        } else if (committed !== undefined && committed >= w.logStartOffset && committed <= w.highWatermark) {
+          position = committed;
         } else {
           position = this.fromBeginningFor(topic) ? w.logStartOffset : w.highWatermark;
         }
@@ -609,7 +627,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
           partition,
           position,
           resolved: position,
-          committed: committed?.offset ?? -1,
+          committed: committed ?? -1,
           uncommittedCount: 0,
           stopped: false,
           paused: this.isPaused(topic, partition),
@@ -759,12 +777,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     return async () => {
       // Calling heartbeat() is progress: the handler is alive.
       if (ps.busySince > 0) ps.busySince = Date.now();
-      if (this.coordinator === null || this.evicted) return;
-      try {
-        this.coordinator.heartbeat(this.groupId, this.memberId);
-      } catch {
-        // Evicted meanwhile; the rejoin is arranged.
-      }
+      this.sendHeartbeat();
     };
   }
 
@@ -1015,12 +1028,11 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   /** Commits what was processed (resolved) and not yet committed. */
   private async commitResolved(states: PartitionState[] = [...this.partitions.values()]): Promise<void> {
     const pending = states.filter((ps) => ps.resolved > ps.committed);
-    if (pending.length === 0 || this.coordinator === null || this.evicted) return;
+    const member = this.member;
+    if (pending.length === 0 || this.coordinator === null || member === null || this.evicted) return;
     const commits = pending.map((ps) => ({ topic: ps.topic, partition: ps.partition, offset: ps.resolved }));
-    this.coordinator.commit(this.groupId, commits, {
-      memberId: this.memberId,
-      generationId: this.generationId,
-    });
+    this.coordinator.validate(commits);
+    await member.commit(commits);
     for (const ps of pending) {
       ps.committed = ps.resolved;
       ps.uncommittedCount = 0;
@@ -1053,11 +1065,13 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
       }
       return { topic: o.topic, partition: o.partition, offset, metadata: o.metadata ?? null };
     });
-    const member =
-      this.state === 'running' && !this.evicted
-        ? { memberId: this.memberId, generationId: this.generationId }
-        : undefined;
-    this.coordinator.commit(this.groupId, commits, member);
+    const member = this.member;
+    if (this.state === 'running' && !this.evicted && member !== null && member.active) {
+      this.coordinator.validate(commits);
+      await member.commit(commits);
+    } else {
+      await this.coordinator.commitSimple(this.groupId, commits);
+    }
     for (const c of commits) {
       const ps = this.partitions.get(key(c.topic, c.partition));
       if (ps !== undefined) {
@@ -1097,15 +1111,19 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     ps.epoch++;
     ps.abort?.abort();
     ps.wake.fire();
-    if (this.runConfig.autoCommit) {
-      try {
-        this.coordinator?.commit(this.groupId, [{ topic, partition, offset: o }], {
-          memberId: this.memberId,
-          generationId: this.generationId,
-        });
-        ps.committed = o;
-      } catch (e) {
+    const member = this.member;
+    if (this.runConfig.autoCommit && member !== null) {
+      const commits = [{ topic, partition, offset: o }];
+      const failed = (e: unknown) =>
         this.log_.warn('commit of the seek failed', { error: (e as Error).message });
+      try {
+        this.coordinator?.validate(commits);
+        // seek is synchronous in kafkajs: the commit completes behind it.
+        member.commit(commits).then(() => {
+          if (ps.position === o) ps.committed = o;
+        }, failed);
+      } catch (e) {
+        failed(e);
       }
     }
   }
@@ -1212,22 +1230,19 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     state: string;
   }> {
     if (this.coordinator === null) throw new KafkaJSNonRetriableError('The consumer is not connected');
-    const d = this.coordinator.describe(this.groupId);
+    const d = await this.coordinator.describe(this.groupId);
     return {
       errorCode: 0,
       groupId: d.groupId,
       protocol: d.protocol,
-      protocolType: d.protocolType,
+      protocolType: d.protocolType || 'consumer',
       state: d.state,
       members: d.members.map((m) => ({
         memberId: m.memberId,
         clientId: m.clientId,
         clientHost: m.clientHost,
-        memberMetadata: AssignerProtocol.MemberMetadata.encode({
-          version: 0,
-          topics: Object.keys(m.assignment),
-        }),
-        memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: 0, assignment: m.assignment }),
+        memberMetadata: m.memberMetadata,
+        memberAssignment: m.memberAssignment,
       })),
     };
   }
@@ -1251,7 +1266,12 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
       );
     }
     this.partitions.clear();
-    await this.coordinator?.leave(this.groupId, this.memberId);
+    const member = this.member;
+    this.member = null;
+    if (member !== null) {
+      await member.leave();
+      this.coordinator?.forget(member);
+    }
     this.state = 'connected';
   }
 

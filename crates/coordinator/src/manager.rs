@@ -450,7 +450,18 @@ impl GroupManager {
                     g.protocol_type = Some(v.protocol_type).filter(|s| !s.is_empty());
                     g.protocol = v.protocol;
                     g.leader = v.leader;
-                    for m in v.members {
+                    // Only static members outlive the coordinator: the
+                    // coordinator restarts with the process that owns the
+                    // directory, whose in-process members died with it, and
+                    // a dynamic member elsewhere is answered UNKNOWN_MEMBER_ID
+                    // and rejoins (Kafka's clients do that by themselves). A
+                    // static member keeps its id and assignment for a
+                    // session timeout, to come back without a rebalance.
+                    for m in v
+                        .members
+                        .into_iter()
+                        .filter(|m| m.group_instance_id.is_some())
+                    {
                         let seq = self.next_seq();
                         if let Some(i) = &m.group_instance_id {
                             g.statics.insert(i.clone(), m.member_id.clone());
@@ -477,7 +488,19 @@ impl GroupManager {
                             },
                         );
                     }
+                    if g.leader
+                        .as_ref()
+                        .is_some_and(|l| !g.members.contains_key(l))
+                    {
+                        g.leader = g
+                            .members
+                            .values()
+                            .min_by_key(|m| m.seq)
+                            .map(|m| m.id.clone());
+                    }
                     let state = if g.members.is_empty() {
+                        g.protocol = None;
+                        g.leader = None;
                         GroupState::Empty
                     } else {
                         GroupState::Stable

@@ -142,6 +142,32 @@ fn groups_offsets_and_static_assignments_survive_a_restart() {
     commit(&c, "g", &a.member_id, a.generation_id, 0, 41);
     commit(&c, "g", &a.member_id, a.generation_id, 0, 42);
     commit(&c, "simple", "", -1, 3, 7);
+    // A dynamic member of another group: it does not outlive the restart.
+    let (tx, rx) = mpsc::channel();
+    c.join(
+        JoinRequest {
+            group_id: "dyn".into(),
+            protocol_type: "consumer".into(),
+            protocols: vec![("range".into(), vec![])],
+            session_timeout_ms: 10_000,
+            rebalance_timeout_ms: 10_000,
+            ..JoinRequest::default()
+        },
+        Box::new(move |r| tx.send(r).unwrap()),
+    );
+    let d = rx.recv().unwrap();
+    let (tx, rx) = mpsc::channel();
+    c.sync(
+        SyncRequest {
+            group_id: "dyn".into(),
+            generation_id: d.generation_id,
+            member_id: d.member_id.clone(),
+            assignments: vec![(d.member_id.clone(), vec![1])],
+            ..SyncRequest::default()
+        },
+        Box::new(move |r| tx.send(r).unwrap()),
+    );
+    assert_eq!(rx.recv().unwrap().error, ErrorCode::None);
     // Every record on disk is in Kafka's format.
     for (k, v) in raw_records(&engine) {
         let key = RecordKey::decode(&k).unwrap();
@@ -157,6 +183,12 @@ fn groups_offsets_and_static_assignments_survive_a_restart() {
     assert_eq!(c.state("g"), Some(GroupState::Stable));
     assert_eq!(c.generation("g"), Some(a.generation_id));
     assert_eq!(c.member_ids("g"), vec![a.member_id.clone()]);
+    assert_eq!(c.state("dyn"), Some(GroupState::Empty));
+    assert_eq!(c.generation("dyn"), Some(d.generation_id));
+    assert!(
+        c.member_ids("dyn").is_empty(),
+        "dynamic members rejoin after a restart"
+    );
     let f = c.fetch_offsets("g", None);
     assert_eq!(
         (f[0].offset, f[0].leader_epoch, f[0].metadata.as_str()),

@@ -12,6 +12,7 @@
 #![deny(unsafe_code)]
 
 mod external;
+mod groups;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -349,6 +350,8 @@ impl NativeLog {
         std::thread::Builder::new()
             .name("ferrolog-close".into())
             .spawn(move || {
+                // The group coordinator writes to the engine: it stops first.
+                groups::close_for(&engine);
                 let result = engine.close();
                 // Release the lock for waiting opens before JavaScript hears.
                 drop(engine);
