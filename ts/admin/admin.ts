@@ -61,6 +61,16 @@ export class Admin {
     if (this.log !== null) return;
     this.coordinator = GroupCoordinator.acquire(() => this.kafka.openLog());
     this.log = this.kafka.openLog();
+    try {
+      await this.coordinator.ready();
+    } catch (e) {
+      const [coordinator, log] = [this.coordinator, this.log];
+      this.coordinator = null;
+      this.log = null;
+      await log.close().catch(() => undefined);
+      await coordinator.release().catch(() => undefined);
+      throw e;
+    }
   }
 
   async disconnect(): Promise<void> {

@@ -350,6 +350,16 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     if (this.state !== 'disconnected') return;
     this.coordinator = GroupCoordinator.acquire(() => this.kafka.openLog());
     this.log = this.kafka.openLog();
+    try {
+      await this.coordinator.ready();
+    } catch (e) {
+      const [coordinator, log] = [this.coordinator, this.log];
+      this.coordinator = null;
+      this.log = null;
+      await log.close().catch(() => undefined);
+      await coordinator.release().catch(() => undefined);
+      throw e;
+    }
     const log = this.log;
     const cluster: AssignerCluster = {
       findTopicPartitionMetadata: (topic) =>

@@ -31,10 +31,21 @@ export class GroupCoordinator {
   readonly calls: GroupCalls;
   private readonly log: Log;
   private readonly members = new Set<GroupMember>();
+  private loaded: Promise<void> | null = null;
 
   private constructor(log: Log) {
     this.log = log;
     this.calls = log[groupCalls]();
+  }
+
+  /**
+   * Resolves once the coordinator has loaded `__consumer_offsets` (creating
+   * it if needed), off the JavaScript thread. Consumers and admins await it
+   * in connect, so that errors of the offsets topic surface there.
+   */
+  ready(): Promise<void> {
+    this.loaded ??= this.calls.list([]).then(() => undefined);
+    return this.loaded;
   }
 
   /** The one instance for `log`'s directory in this process; `release` it when done. */

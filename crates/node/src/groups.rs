@@ -70,7 +70,7 @@ pub(crate) fn coordinator_for(
         return Err("ERR_CLOSED: the log is closed".into());
     }
     let (c, _report) = Coordinator::open(engine.clone(), config(), Arc::new(SystemClock), true)
-        .map_err(|e| format!("ERR_GROUP_COORDINATOR: cannot load __consumer_offsets: {e}"))?;
+        .map_err(|e| format!("ERR_IO: cannot load __consumer_offsets: {e}"))?;
     let c = Arc::new(c);
     COORDINATORS
         .lock()
