@@ -196,7 +196,7 @@ fn join_result(r: coord::JoinResponse) -> Resolver<JoinGroupResult> {
     })
 }
 
-#[napi]
+#[napi(ts_return_type = "Promise<JoinGroupResult>")]
 pub fn group_join<'env>(
     env: &'env Env,
     log: &NativeLog,
@@ -249,7 +249,7 @@ pub struct SyncGroupResult {
     pub assignment: Buffer,
 }
 
-#[napi]
+#[napi(ts_return_type = "Promise<SyncGroupResult>")]
 pub fn group_sync<'env>(
     env: &'env Env,
     log: &NativeLog,

@@ -12,7 +12,7 @@
 #![deny(unsafe_code)]
 
 mod external;
-mod groups;
+pub mod groups;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
