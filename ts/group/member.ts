@@ -90,6 +90,8 @@ export class GroupMember {
   private rebalancing: Promise<void> | null = null;
   private again = false;
   private heartbeating = false;
+  /** A JoinGroup or SyncGroup is waiting for the coordinator. */
+  private inFlight = false;
 
   constructor(calls: GroupCalls, groupId: string, hooks: MemberHooks) {
     this.calls = calls;
@@ -139,20 +141,25 @@ export class GroupMember {
       const topics = this.hooks.subscribedTopics();
       const owned = this.hooks.owned();
       const assigners = this.hooks.assigners();
-      const join = await this.calls.join({
-        groupId: this.groupId,
-        memberId: this.memberId,
-        groupInstanceId: this.hooks.groupInstanceId ?? undefined,
-        protocolType: 'consumer',
-        protocols: assigners.map((a) => ({
-          name: a.name,
-          metadata: a.protocol({ topics, ownedPartitions: owned }).metadata,
-        })),
-        sessionTimeout: this.hooks.sessionTimeout,
-        rebalanceTimeout: this.hooks.rebalanceTimeout,
-        clientId: this.hooks.clientId,
-        requireKnownMemberId: true,
-      });
+      this.inFlight = true;
+      const join = await this.calls
+        .join({
+          groupId: this.groupId,
+          memberId: this.memberId,
+          groupInstanceId: this.hooks.groupInstanceId ?? undefined,
+          protocolType: 'consumer',
+          protocols: assigners.map((a) => ({
+            name: a.name,
+            metadata: a.protocol({ topics, ownedPartitions: owned }).metadata,
+          })),
+          sessionTimeout: this.hooks.sessionTimeout,
+          rebalanceTimeout: this.hooks.rebalanceTimeout,
+          clientId: this.hooks.clientId,
+          requireKnownMemberId: true,
+        })
+        .finally(() => {
+          this.inFlight = false;
+        });
       if (this.done) return;
       switch (join.errorCode) {
         case ErrorCodes.NONE:
@@ -180,15 +187,20 @@ export class GroupMember {
       this.hooks.onMemberId(this.memberId);
       const assignments =
         join.leader === join.memberId && !join.skipAssignment ? await this.assignAsLeader(join.members) : [];
-      const sync = await this.calls.sync({
-        groupId: this.groupId,
-        generationId: join.generationId,
-        memberId: this.memberId,
-        groupInstanceId: this.hooks.groupInstanceId ?? undefined,
-        protocolType: 'consumer',
-        protocolName: join.protocolName,
-        assignments,
-      });
+      this.inFlight = true;
+      const sync = await this.calls
+        .sync({
+          groupId: this.groupId,
+          generationId: join.generationId,
+          memberId: this.memberId,
+          groupInstanceId: this.hooks.groupInstanceId ?? undefined,
+          protocolType: 'consumer',
+          protocolName: join.protocolName,
+          assignments,
+        })
+        .finally(() => {
+          this.inFlight = false;
+        });
       if (this.done) return;
       if (sync.errorCode === ErrorCodes.UNKNOWN_MEMBER_ID) {
         this.lose('the coordinator no longer knows this member');
@@ -294,7 +306,10 @@ export class GroupMember {
    */
   async heartbeat(): Promise<boolean> {
     if (this.done) return false;
-    if (this.rebalancing !== null || this.heartbeating || this.memberId === '') return true;
+    // While a member revokes (before it rejoins) it keeps heartbeating, as
+    // the Java client's heartbeat thread does; not while its JoinGroup or
+    // SyncGroup waits, when the coordinator keeps it alive.
+    if (this.inFlight || this.heartbeating || this.memberId === '') return true;
     this.heartbeating = true;
     let code: number;
     try {
@@ -313,7 +328,8 @@ export class GroupMember {
         return true;
       case ErrorCodes.REBALANCE_IN_PROGRESS:
       case ErrorCodes.ILLEGAL_GENERATION:
-        void this.rebalance().catch(() => undefined);
+        // Already rejoining: that join is the answer.
+        if (this.rebalancing === null) void this.rebalance().catch(() => undefined);
         return true;
       case ErrorCodes.UNKNOWN_MEMBER_ID:
       case ErrorCodes.FENCED_INSTANCE_ID:
