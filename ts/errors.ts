@@ -4,13 +4,21 @@
  * engine's own errors extend them, each with a stable `code`.
  */
 
+/** kafkajs' `KafkaJSErrorMetadata`: what its error constructors take. */
+export interface KafkaJSErrorMetadata {
+  retriable?: boolean;
+  topic?: string;
+  partitionId?: number;
+  metadata?: import('./producer/partitioners').PartitionMetadata;
+}
+
 /** kafkajs' root error. `retriable` says whether trying again may succeed. */
 export class KafkaJSError extends Error {
   readonly retriable: boolean;
   readonly helpUrl?: string;
   override readonly cause?: Error;
 
-  constructor(e: string | Error, options: { retriable?: boolean; cause?: Error } = {}) {
+  constructor(e: string | Error, options: KafkaJSErrorMetadata & { cause?: Error } = {}) {
     super(typeof e === 'string' ? e : e.message);
     this.name = 'KafkaJSError';
     this.retriable = options.retriable ?? true;
@@ -25,23 +33,72 @@ export class KafkaJSNonRetriableError extends KafkaJSError {
   }
 }
 
+/**
+ * kafkajs' `retriable` flag of each Kafka error code ferrolog raises. A
+ * protocol error takes its flag from here, so every call site agrees with
+ * kafkajs whatever it passes.
+ */
+export const PROTOCOL_RETRIABLE: Readonly<Record<string, boolean>> = {
+  OFFSET_OUT_OF_RANGE: false,
+  CORRUPT_MESSAGE: true,
+  UNKNOWN_TOPIC_OR_PARTITION: true,
+  MESSAGE_TOO_LARGE: false,
+  ILLEGAL_GENERATION: false,
+  INCONSISTENT_GROUP_PROTOCOL: false,
+  UNKNOWN_MEMBER_ID: false,
+  REBALANCE_IN_PROGRESS: false,
+  TOPIC_ALREADY_EXISTS: false,
+  INVALID_PARTITIONS: false,
+  INVALID_REPLICATION_FACTOR: false,
+  INVALID_REPLICA_ASSIGNMENT: false,
+  INVALID_CONFIG: false,
+  NOT_CONTROLLER: true,
+  INVALID_REQUEST: false,
+  SECURITY_DISABLED: false,
+  KAFKA_STORAGE_ERROR: true,
+  NON_EMPTY_GROUP: false,
+  GROUP_ID_NOT_FOUND: false,
+  NO_REASSIGNMENT_IN_PROGRESS: false,
+  INVALID_RECORD: false,
+  OUT_OF_ORDER_SEQUENCE_NUMBER: false,
+  DUPLICATE_SEQUENCE_NUMBER: false,
+  INVALID_PRODUCER_EPOCH: false,
+};
+
 /** A Kafka protocol error, named by its Kafka error `type` (e.g. `UNKNOWN_TOPIC_OR_PARTITION`). */
 export class KafkaJSProtocolError extends KafkaJSError {
   readonly type: string;
-  readonly code: number | string;
+  readonly code: number;
 
-  constructor(e: string | Error, type: string, code: number | string, retriable: boolean) {
-    super(e, { retriable });
+  /**
+   * kafkajs' forms, `(message)` and `({ type, code, message, retriable })`,
+   * and ferrolog's `(message, type, code, retriable)`.
+   */
+  constructor(
+    e: string | Error | { message: string; type: string; code: number; retriable?: boolean },
+    type?: string | { retriable?: boolean },
+    code?: number,
+    retriable?: boolean,
+  ) {
+    const spec = typeof e === 'object' && e !== null && 'type' in e ? e : null;
+    const t = typeof type === 'string' ? type : (spec?.type ?? 'UNKNOWN');
+    const flag =
+      PROTOCOL_RETRIABLE[t] ??
+      (typeof type === 'object' ? type.retriable : undefined) ??
+      retriable ??
+      spec?.retriable ??
+      true;
+    super(spec !== null ? spec.message : (e as string | Error), { retriable: flag });
     this.name = 'KafkaJSProtocolError';
-    this.type = type;
-    this.code = code;
+    this.type = t;
+    this.code = code ?? spec?.code ?? -1;
   }
 }
 
 export class KafkaJSOffsetOutOfRange extends KafkaJSProtocolError {
   readonly topic: string;
   readonly partition: number;
-  constructor(e: string | Error, meta: { topic: string; partition: number }) {
+  constructor(e: string | Error, meta: { topic: string; partition: number } = { topic: '', partition: -1 }) {
     super(e, 'OFFSET_OUT_OF_RANGE', 1, false);
     this.name = 'KafkaJSOffsetOutOfRange';
     this.topic = meta.topic;
@@ -58,8 +115,11 @@ export class KafkaJSNumberOfRetriesExceeded extends KafkaJSNonRetriableError {
    * not have to unwrap first. The error itself stays reachable as `cause`.
    */
   readonly code?: string;
-  constructor(e: Error, meta: { retryCount: number; retryTime: number }) {
-    super(e, { cause: e });
+  constructor(
+    e: Error | string,
+    meta: { retryCount: number; retryTime: number } = { retryCount: 0, retryTime: 0 },
+  ) {
+    super(e, typeof e === 'string' ? {} : { cause: e });
     this.name = 'KafkaJSNumberOfRetriesExceeded';
     this.retryCount = meta.retryCount;
     this.retryTime = meta.retryTime;
@@ -69,16 +129,183 @@ export class KafkaJSNumberOfRetriesExceeded extends KafkaJSNonRetriableError {
 }
 
 export class KafkaJSConnectionError extends KafkaJSError {
-  constructor(e: string | Error) {
+  readonly broker: string;
+  readonly code?: string;
+  constructor(e: string | Error, meta: { broker?: string; code?: string } = {}) {
     super(e, { retriable: true });
     this.name = 'KafkaJSConnectionError';
+    this.broker = meta.broker ?? '';
+    if (meta.code !== undefined) this.code = meta.code;
   }
 }
 
-export class KafkaJSTimeout extends KafkaJSError {
-  constructor(e: string | Error) {
-    super(e, { retriable: true });
+/** Not retriable in kafkajs: a timeout means the wait was already as long as allowed. */
+export class KafkaJSTimeout extends KafkaJSNonRetriableError {
+  constructor(e: string | Error = 'Timeout') {
+    super(e);
     this.name = 'KafkaJSTimeout';
+  }
+}
+
+/** kafkajs' `KafkaJSAggregateError`: several errors at once (not a KafkaJSError, as in kafkajs). */
+export class KafkaJSAggregateError extends Error {
+  readonly errors: (Error | string)[];
+  constructor(message: Error | string, errors: (Error | string)[]) {
+    super(typeof message === 'string' ? message : message.message);
+    this.name = 'KafkaJSAggregateError';
+    this.errors = errors;
+  }
+}
+
+export class KafkaJSAlterPartitionReassignmentsError extends KafkaJSProtocolError {
+  readonly topic?: string;
+  readonly partition?: number;
+  constructor(e: Error | string, topic?: string, partition?: number) {
+    super(e, 'INVALID_REPLICA_ASSIGNMENT', 39, false);
+    this.name = 'KafkaJSAlterPartitionReassignmentsError';
+    if (topic !== undefined) this.topic = topic;
+    if (partition !== undefined) this.partition = partition;
+  }
+}
+
+export class KafkaJSRequestTimeoutError extends KafkaJSError {
+  readonly broker: string;
+  readonly correlationId: number;
+  readonly createdAt: number;
+  readonly sentAt: number;
+  readonly pendingDuration: number;
+  constructor(
+    e: Error | string,
+    meta: Partial<{
+      broker: string;
+      clientId: string;
+      correlationId: number;
+      createdAt: number;
+      sentAt: number;
+      pendingDuration: number;
+    }> = {},
+  ) {
+    super(e);
+    this.name = 'KafkaJSRequestTimeoutError';
+    this.broker = meta.broker ?? '';
+    this.correlationId = meta.correlationId ?? -1;
+    this.createdAt = meta.createdAt ?? 0;
+    this.sentAt = meta.sentAt ?? 0;
+    this.pendingDuration = meta.pendingDuration ?? 0;
+  }
+}
+
+export class KafkaJSMetadataNotLoaded extends KafkaJSError {
+  constructor(e: Error | string = 'Metadata not loaded') {
+    super(e);
+    this.name = 'KafkaJSMetadataNotLoaded';
+  }
+}
+
+export class KafkaJSTopicMetadataNotLoaded extends KafkaJSMetadataNotLoaded {
+  readonly topic: string;
+  constructor(e: Error | string = 'Topic metadata not loaded', meta: { topic?: string } = {}) {
+    super(e);
+    this.name = 'KafkaJSTopicMetadataNotLoaded';
+    this.topic = meta.topic ?? '';
+  }
+}
+
+export class KafkaJSStaleTopicMetadataAssignment extends KafkaJSError {
+  readonly topic: string;
+  readonly unknownPartitions: number;
+  constructor(
+    e: Error | string = 'Topic has been updated',
+    meta: { topic?: string; unknownPartitions?: unknown[] } = {},
+  ) {
+    super(e);
+    this.name = 'KafkaJSStaleTopicMetadataAssignment';
+    this.topic = meta.topic ?? '';
+    // kafkajs' runtime holds the partitions here and its types say a number: the count fits both readers best.
+    this.unknownPartitions = meta.unknownPartitions?.length ?? 0;
+  }
+}
+
+export class KafkaJSServerDoesNotSupportApiKey extends KafkaJSNonRetriableError {
+  readonly apiKey: number;
+  readonly apiName: string;
+  constructor(e: Error | string, meta: { apiKey?: number; apiName?: string } = {}) {
+    super(e);
+    this.name = 'KafkaJSServerDoesNotSupportApiKey';
+    this.apiKey = meta.apiKey ?? -1;
+    this.apiName = meta.apiName ?? '';
+  }
+}
+
+export class KafkaJSBrokerNotFound extends KafkaJSError {
+  constructor(e: Error | string = 'Broker not found') {
+    super(e);
+    this.name = 'KafkaJSBrokerNotFound';
+  }
+}
+
+export class KafkaJSPartialMessageError extends KafkaJSNonRetriableError {
+  constructor(e: Error | string = 'Partial message') {
+    super(e);
+    this.name = 'KafkaJSPartialMessageError';
+  }
+}
+
+export class KafkaJSSASLAuthenticationError extends KafkaJSNonRetriableError {
+  constructor(e: Error | string = 'SASL authentication failed') {
+    super(e);
+    this.name = 'KafkaJSSASLAuthenticationError';
+  }
+}
+
+export class KafkaJSGroupCoordinatorNotFound extends KafkaJSNonRetriableError {
+  constructor(e: Error | string = 'Group coordinator not found') {
+    super(e);
+    this.name = 'KafkaJSGroupCoordinatorNotFound';
+  }
+}
+
+/** What ferrolog does not do (yet), e.g. `producer.transaction()`. */
+export class KafkaJSNotImplemented extends KafkaJSNonRetriableError {
+  constructor(e: Error | string = 'Not implemented') {
+    super(e);
+    this.name = 'KafkaJSNotImplemented';
+  }
+}
+
+export class KafkaJSLockTimeout extends KafkaJSTimeout {
+  constructor(e: Error | string = 'Timeout while acquiring lock') {
+    super(e);
+    this.name = 'KafkaJSLockTimeout';
+  }
+}
+
+export class KafkaJSUnsupportedMagicByteInMessageSet extends KafkaJSNonRetriableError {
+  constructor(e: Error | string = 'Unsupported magic byte') {
+    super(e);
+    this.name = 'KafkaJSUnsupportedMagicByteInMessageSet';
+  }
+}
+
+export interface KafkaJSDeleteTopicRecordsErrorPartition {
+  partition: number;
+  offset: string;
+  error: KafkaJSError;
+}
+
+export interface KafkaJSDeleteTopicRecordsErrorTopic {
+  topic: string;
+  partitions: KafkaJSDeleteTopicRecordsErrorPartition[];
+}
+
+/** Retriable when every partition's error is, as in kafkajs. */
+export class KafkaJSDeleteTopicRecordsError extends KafkaJSError {
+  readonly partitions: KafkaJSDeleteTopicRecordsErrorPartition[];
+  constructor(meta: KafkaJSDeleteTopicRecordsErrorTopic) {
+    const retriable = meta.partitions.every((p) => p.error == null || p.error.retriable === true);
+    super('Error while deleting records', { retriable });
+    this.name = 'KafkaJSDeleteTopicRecordsError';
+    this.partitions = meta.partitions;
   }
 }
 
@@ -120,10 +347,10 @@ export class MessageTooLargeError extends FerrologError {
   }
 }
 export class UnknownTopicOrPartitionError extends FerrologError {
-  /** kafkajs reports this as a protocol error of this type. */
+  /** kafkajs reports this as a protocol error of this type, which it retries. */
   readonly type = 'UNKNOWN_TOPIC_OR_PARTITION';
   constructor(message: string) {
-    super('ERR_UNKNOWN_TOPIC_OR_PARTITION', message);
+    super('ERR_UNKNOWN_TOPIC_OR_PARTITION', message, true);
     this.name = 'UnknownTopicOrPartitionError';
   }
 }
@@ -160,8 +387,9 @@ export class FsyncFailedError extends FerrologError {
   }
 }
 export class LockedError extends FerrologError {
-  constructor(message: string) {
-    super('ERR_LOCKED', message, true);
+  /** Retriable while the holder may let go; `retriable: false` when waiting cannot help. */
+  constructor(message: string, retriable = true) {
+    super('ERR_LOCKED', message, retriable);
     this.name = 'LockedError';
   }
 }

@@ -2,25 +2,81 @@
  * The kafkajs-compatible admin client, plus a lag report per group, topic
  * and partition (`fetchLag`).
  */
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import * as path from 'node:path';
+import { LOCAL_NODE, partitionMetadata } from '../client/cluster';
 import type { Kafka } from '../client/kafka';
 import type { Logger } from '../client/logger';
-import { FerrologError, KafkaJSError, KafkaJSNonRetriableError, KafkaJSProtocolError } from '../errors';
-import { AssignerProtocol } from '../group/assigners';
+import type { RetryOptions } from '../client/retry';
+import {
+  FerrologError,
+  KafkaJSAlterPartitionReassignmentsError,
+  KafkaJSError,
+  KafkaJSNonRetriableError,
+  KafkaJSProtocolError,
+} from '../errors';
 import { GroupCoordinator, OFFSETS_TOPIC } from '../group/coordinator';
 import type { CommittedOffset } from '../group/types';
 import type { Log, TopicConfigEntries } from '../log';
+import {
+  type AdminEventMap,
+  type AdminEvents,
+  checkEventName,
+  ADMIN_EVENTS as EVENTS,
+  type RemoveInstrumentationEventListener,
+} from '../types/events';
+import {
+  type AclEntry,
+  type AclFilter,
+  type AdminConfig,
+  ConfigResourceTypes,
+  type DeleteAclResponse,
+  type DeleteGroupsResult,
+  type DescribeAclResponse,
+  type DescribeConfigResponse,
+  type FetchOffsetsPartition,
+  type GroupDescriptions,
+  type GroupOverview,
+  type IResourceConfig,
+  type IResourceConfigEntry,
+  type ITopicMetadata,
+  type ITopicPartitionConfig,
+  type KafkaJSDeleteGroupsErrorGroups,
+  type ListPartitionReassignmentsResponse,
+  type PartitionOffset,
+  type PartitionReassignment,
+  type ReplicaAssignment,
+  type ResourceConfigQuery,
+  type SeekEntry,
+  type TopicPartitions,
+} from '../types/kafkajs';
+import {
+  describeBrokerConfig,
+  describeTopicConfig,
+  replacementConfig,
+  VALID_RESOURCE_TYPES,
+} from './configs';
+
+export type { AdminEvents } from '../types/events';
+export type { PartitionOffset } from '../types/kafkajs';
 
 export interface ITopicConfig {
   topic: string;
   numPartitions?: number;
   replicationFactor?: number;
-  replicaAssignment?: object[];
-  configEntries?: { name: string; value: string }[];
+  replicaAssignment?: ReplicaAssignment[];
+  configEntries?: IResourceConfigEntry[];
 }
 
-export interface PartitionOffset {
-  partition: number;
-  offset: string;
+/** What a cluster without an authorizer answers to every ACL call (Kafka's SECURITY_DISABLED). */
+function securityDisabled(): KafkaJSProtocolError {
+  return new KafkaJSProtocolError({
+    type: 'SECURITY_DISABLED',
+    code: 54,
+    retriable: false,
+    message: 'Security features are disabled',
+  });
 }
 
 export interface PartitionLag {
@@ -33,44 +89,67 @@ export interface PartitionLag {
   lag: string;
 }
 
-export class KafkaJSDeleteGroupsError extends KafkaJSNonRetriableError {
-  readonly groups: { groupId: string; errorCode: number; error?: Error }[];
-  constructor(message: string, groups: { groupId: string; errorCode: number; error?: Error }[]) {
-    super(message);
+/** Retriable, as in kafkajs (it extends KafkaJSError there, not the non-retriable one). */
+export class KafkaJSDeleteGroupsError extends KafkaJSError {
+  readonly groups: DeleteGroupsResult[];
+  constructor(e: Error | string, groups: (KafkaJSDeleteGroupsErrorGroups | DeleteGroupsResult)[] = []) {
+    super(e);
     this.name = 'KafkaJSDeleteGroupsError';
-    this.groups = groups;
+    this.groups = groups as DeleteGroupsResult[];
   }
 }
 
 export class Admin {
+  readonly events: AdminEvents = EVENTS;
   private readonly kafka: Kafka;
   private readonly log_: Logger;
+  private readonly emitter = new EventEmitter();
+  /** kafkajs' `admin({ retry })`; in process only `connect` waits on a lock with it. */
+  readonly retry: RetryOptions | undefined;
   private log: Log | null = null;
   private coordinator: GroupCoordinator | null = null;
+  private requestId = 0;
 
-  constructor(kafka: Kafka) {
+  constructor(kafka: Kafka, config: AdminConfig = {}) {
     this.kafka = kafka;
     this.log_ = kafka.logger().namespace('Admin');
+    this.retry = config.retry ?? kafka.retry;
   }
 
   logger(): Logger {
     return this.log_;
   }
 
+  /** kafkajs' instrumentation events, the payload typed by the name; returns a function that removes the listener. */
+  on<E extends keyof AdminEventMap>(
+    eventName: E,
+    listener: (event: AdminEventMap[E]) => void,
+  ): RemoveInstrumentationEventListener<E> {
+    checkEventName('admin', EVENTS, eventName);
+    this.emitter.on(eventName, listener);
+    return () => this.emitter.removeListener(eventName, listener);
+  }
+
+  private emit(type: string, payload: unknown): void {
+    if (this.emitter.listenerCount(type) === 0) return;
+    this.emitter.emit(type, { id: String(this.requestId++), type, timestamp: Date.now(), payload });
+  }
+
   async connect(): Promise<void> {
     if (this.log !== null) return;
-    this.coordinator = GroupCoordinator.acquire(() => this.kafka.openLog());
-    this.log = this.kafka.openLog();
+    const log = await this.kafka.openLogWithRetry(this.retry);
     try {
+      this.coordinator = GroupCoordinator.acquire(() => this.kafka.openLog());
       await this.coordinator.ready();
     } catch (e) {
-      const [coordinator, log] = [this.coordinator, this.log];
+      const coordinator = this.coordinator;
       this.coordinator = null;
-      this.log = null;
-      await log.close().catch(() => undefined);
-      await coordinator.release().catch(() => undefined);
+      await coordinator?.release().catch(() => undefined);
+      await log.close();
       throw e;
     }
+    this.log = log;
+    this.emit(EVENTS.CONNECT, null);
   }
 
   async disconnect(): Promise<void> {
@@ -80,6 +159,7 @@ export class Admin {
     this.coordinator = null;
     await log?.close();
     await coordinator?.release();
+    if (log !== null) this.emit(EVENTS.DISCONNECT, null);
   }
 
   private l(): Log {
@@ -99,7 +179,7 @@ export class Admin {
         `This server does not host this topic-partition: ${topic}`,
         'UNKNOWN_TOPIC_OR_PARTITION',
         3,
-        false,
+        true,
       );
     return n;
   }
@@ -159,8 +239,9 @@ export class Admin {
   }
 
   async createPartitions(options: {
-    topicPartitions: { topic: string; count: number }[];
+    topicPartitions: ITopicPartitionConfig[];
     validateOnly?: boolean;
+    timeout?: number;
   }): Promise<boolean> {
     if (!options || !Array.isArray(options.topicPartitions))
       throw new KafkaJSNonRetriableError('Invalid topic partitions array');
@@ -171,33 +252,189 @@ export class Admin {
     return true;
   }
 
-  async fetchTopicMetadata(options: { topics?: string[] } = {}): Promise<{
-    topics: {
-      name: string;
-      partitions: {
-        partitionErrorCode: number;
-        partitionId: number;
-        leader: number;
-        replicas: number[];
-        isr: number[];
-        offlineReplicas: number[];
-      }[];
+  /** kafkajs' shape: `{ topics: [{ name, partitions: PartitionMetadata[] }] }`; no topics (or `[]`) means all. */
+  async fetchTopicMetadata(options: { topics?: string[] } = {}): Promise<{ topics: ITopicMetadata[] }> {
+    const topics = options?.topics ?? [];
+    for (const t of topics) {
+      if (!t || typeof t !== 'string') throw new KafkaJSNonRetriableError(`Invalid topic ${String(t)}`);
+    }
+    const names = topics.length === 0 ? await this.listTopics() : topics;
+    return {
+      topics: names.map((name) => ({ name, partitions: partitionMetadata(this.partitionsOf(name)) })),
+    };
+  }
+
+  /** The one in-process node is broker and controller; the cluster id is derived from the data directory. */
+  async describeCluster(): Promise<{
+    brokers: Array<{ nodeId: number; host: string; port: number }>;
+    controller: number | null;
+    clusterId: string;
+  }> {
+    this.l();
+    const clusterId = createHash('sha256')
+      .update(path.resolve(this.kafka.dataDir))
+      .digest('base64url')
+      .slice(0, 22);
+    return { brokers: [{ ...LOCAL_NODE }], controller: LOCAL_NODE.nodeId, clusterId };
+  }
+
+  private checkResources(resources: unknown, what: 'configNames' | 'configEntries'): void {
+    if (!resources || !Array.isArray(resources))
+      throw new KafkaJSNonRetriableError(`Invalid resources array ${String(resources)}`);
+    if (resources.length === 0) throw new KafkaJSNonRetriableError('Resources array cannot be empty');
+    for (const r of resources as { type: unknown; name: unknown }[]) {
+      if (!VALID_RESOURCE_TYPES.includes(r?.type as number))
+        throw new KafkaJSNonRetriableError(`Invalid resource type ${String(r?.type)}: ${JSON.stringify(r)}`);
+      if (!r.name || typeof r.name !== 'string')
+        throw new KafkaJSNonRetriableError(`Invalid resource name ${String(r.name)}: ${JSON.stringify(r)}`);
+      const list = (r as Record<string, unknown>)[what];
+      if (what === 'configNames' ? list != null && !Array.isArray(list) : !Array.isArray(list))
+        throw new KafkaJSNonRetriableError(`Invalid resource ${what} ${String(list)}: ${JSON.stringify(r)}`);
+    }
+  }
+
+  private topicConfig(name: string): Record<string, string> {
+    const t = this.l()
+      .topics()
+      .find((d) => d.name === name);
+    if (t === undefined) {
+      throw new KafkaJSProtocolError(
+        `This server does not host this topic-partition: ${name}`,
+        'UNKNOWN_TOPIC_OR_PARTITION',
+        3,
+        true,
+      );
+    }
+    return t.config;
+  }
+
+  /** kafkajs' describeConfigs: topics' configs with their sources, and the broker's (node "0"). */
+  async describeConfigs(configs: {
+    resources: ResourceConfigQuery[];
+    includeSynonyms: boolean;
+  }): Promise<DescribeConfigResponse> {
+    this.checkResources(configs?.resources, 'configNames');
+    const dirDefaults = this.kafka.directoryTopicDefaults();
+    const synonyms = configs.includeSynonyms === true;
+    const resources = configs.resources.map((r) => {
+      let configEntries: DescribeConfigResponse['resources'][number]['configEntries'];
+      if (r.type === ConfigResourceTypes.TOPIC) {
+        configEntries = describeTopicConfig(this.topicConfig(r.name), dirDefaults, r.configNames, synonyms);
+      } else if (r.type === ConfigResourceTypes.BROKER) {
+        if (r.name !== String(LOCAL_NODE.nodeId))
+          throw new KafkaJSProtocolError(`Broker ${r.name} does not exist`, 'INVALID_REQUEST', 42, false);
+        configEntries = describeBrokerConfig(dirDefaults, r.configNames, synonyms);
+      } else {
+        // No loggers to configure in process.
+        configEntries = [];
+      }
+      return {
+        errorCode: 0,
+        errorMessage: null as unknown as string,
+        resourceType: r.type,
+        resourceName: r.name,
+        configEntries,
+      };
+    });
+    return { resources, throttleTime: 0 };
+  }
+
+  /**
+   * kafkajs' alterConfigs (Kafka's AlterConfigs): replaces a topic's
+   * overrides with the entries given; configs not named go back to default.
+   */
+  async alterConfigs(configs: { validateOnly: boolean; resources: IResourceConfig[] }): Promise<{
+    resources: {
+      errorCode: number;
+      errorMessage: string | null;
+      resourceType: number;
+      resourceName: string;
     }[];
   }> {
-    const names = options.topics ?? (await this.listTopics());
+    this.checkResources(configs?.resources, 'configEntries');
+    for (const r of configs.resources) {
+      if (r.configEntries.some((e) => typeof e?.name !== 'string' || typeof e?.value !== 'string'))
+        throw new KafkaJSNonRetriableError(`Invalid resource config value: ${JSON.stringify(r)}`);
+    }
+    const dirDefaults = this.kafka.directoryTopicDefaults();
+    const plans = configs.resources.map((r) => {
+      if (r.type !== ConfigResourceTypes.TOPIC) {
+        throw new KafkaJSProtocolError(
+          `Only topic configs can be altered in process, not resource type ${r.type}`,
+          'INVALID_REQUEST',
+          42,
+          false,
+        );
+      }
+      return { r, next: replacementConfig(this.topicConfig(r.name), dirDefaults, r.configEntries) };
+    });
+    if (!configs.validateOnly) for (const p of plans) this.l().alterTopicConfig(p.r.name, p.next);
     return {
-      topics: names.map((name) => ({
-        name,
-        partitions: Array.from({ length: this.partitionsOf(name) }, (_, partitionId) => ({
-          partitionErrorCode: 0,
-          partitionId,
-          leader: 0,
-          replicas: [0],
-          isr: [0],
-          offlineReplicas: [],
-        })),
+      resources: plans.map((p) => ({
+        errorCode: 0,
+        errorMessage: null,
+        resourceType: p.r.type,
+        resourceName: p.r.name,
       })),
     };
+  }
+
+  /** A cluster without an authorizer: Kafka answers SECURITY_DISABLED. */
+  async describeAcls(options: AclFilter): Promise<DescribeAclResponse> {
+    if (options === null || typeof options !== 'object')
+      throw new KafkaJSNonRetriableError('Invalid ACL filter');
+    throw securityDisabled();
+  }
+
+  /** A cluster without an authorizer: Kafka answers SECURITY_DISABLED. */
+  async createAcls(options: { acl: AclEntry[] }): Promise<boolean> {
+    if (!options || !Array.isArray(options.acl))
+      throw new KafkaJSNonRetriableError(`Invalid ACL array ${String(options?.acl)}`);
+    if (options.acl.length === 0) throw new KafkaJSNonRetriableError('Empty ACL array');
+    throw securityDisabled();
+  }
+
+  /** A cluster without an authorizer: Kafka answers SECURITY_DISABLED. */
+  async deleteAcls(options: { filters: AclFilter[] }): Promise<DeleteAclResponse> {
+    if (!options || !Array.isArray(options.filters))
+      throw new KafkaJSNonRetriableError(`Invalid ACL Filter array ${String(options?.filters)}`);
+    if (options.filters.length === 0) throw new KafkaJSNonRetriableError('Empty ACL Filter array');
+    throw securityDisabled();
+  }
+
+  /** One node holds every partition: only an assignment to node 0 is valid, and it is already in place. */
+  async alterPartitionReassignments(request: {
+    topics: PartitionReassignment[];
+    timeout?: number;
+  }): Promise<void> {
+    if (!request || !Array.isArray(request.topics))
+      throw new KafkaJSNonRetriableError(`Invalid topics array ${String(request?.topics)}`);
+    for (const { topic, partitionAssignment } of request.topics) {
+      const n = this.partitionsOf(topic);
+      for (const a of partitionAssignment ?? []) {
+        const valid =
+          Number.isInteger(a.partition) &&
+          a.partition >= 0 &&
+          a.partition < n &&
+          a.replicas.length === 1 &&
+          a.replicas[0] === LOCAL_NODE.nodeId;
+        if (!valid) {
+          throw new KafkaJSAlterPartitionReassignmentsError(
+            `Replica assignment is invalid: ${topic}-${a.partition} can only live on node ${LOCAL_NODE.nodeId}`,
+            topic,
+            a.partition,
+          );
+        }
+      }
+    }
+  }
+
+  /** Nothing is ever being moved in process. */
+  async listPartitionReassignments(
+    request: { topics?: TopicPartitions[]; timeout?: number } = {},
+  ): Promise<ListPartitionReassignmentsResponse> {
+    for (const t of request?.topics ?? []) this.partitionsOf(t.topic);
+    return { topics: [] };
   }
 
   /** kafkajs' shape: `offset` and `high` are the high watermark, `low` the log start. */
@@ -230,9 +467,7 @@ export class Admin {
     groupId: string;
     topics?: string[];
     resolveOffsets?: boolean;
-  }): Promise<
-    { topic: string; partitions: { partition: number; offset: string; metadata: string | null }[] }[]
-  > {
+  }): Promise<{ topic: string; partitions: FetchOffsetsPartition[] }[]> {
     if (!options || typeof options.groupId !== 'string')
       throw new KafkaJSNonRetriableError('Invalid groupId');
     const all = await this.c().offsets(options.groupId);
@@ -260,11 +495,7 @@ export class Admin {
     }
   }
 
-  async setOffsets(options: {
-    groupId: string;
-    topic: string;
-    partitions: { partition: number; offset: string }[];
-  }): Promise<void> {
+  async setOffsets(options: { groupId: string; topic: string; partitions: SeekEntry[] }): Promise<void> {
     if (!options || typeof options.groupId !== 'string')
       throw new KafkaJSNonRetriableError('Invalid groupId');
     await this.assertEmpty(options.groupId);
@@ -295,48 +526,30 @@ export class Admin {
     await this.c().commitSimple(options.groupId, commits);
   }
 
-  async describeGroups(groupIds: string[]): Promise<{
-    groups: {
-      groupId: string;
-      errorCode: number;
-      state: string;
-      protocol: string;
-      protocolType: string;
-      members: {
-        memberId: string;
-        clientId: string;
-        clientHost: string;
-        memberAssignment: Record<string, number[]>;
-      }[];
-    }[];
-  }> {
+  /** kafkajs' GroupDescriptions: member metadata and assignments are the encoded protocol bytes. */
+  async describeGroups(groupIds: string[]): Promise<GroupDescriptions> {
     if (!Array.isArray(groupIds))
       throw new KafkaJSNonRetriableError('describeGroups needs an array of group ids');
     const described = await this.c().calls.describe(groupIds);
     return {
-      groups: described.map((d) => {
-        const groupId = d.groupId;
-        return {
-          groupId,
-          errorCode: 0,
-          state: d.state,
-          protocol: d.protocol,
-          protocolType: d.protocolType || 'consumer',
-          members: d.members.map((m) => ({
-            memberId: m.memberId,
-            clientId: m.clientId,
-            clientHost: m.clientHost,
-            memberAssignment:
-              m.memberAssignment.length === 0
-                ? {}
-                : (AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment ?? {}),
-          })),
-        };
-      }),
+      groups: described.map((d) => ({
+        groupId: d.groupId,
+        errorCode: 0,
+        state: d.state,
+        protocol: d.protocol,
+        protocolType: d.protocolType || 'consumer',
+        members: d.members.map((m) => ({
+          memberId: m.memberId,
+          clientId: m.clientId,
+          clientHost: m.clientHost,
+          memberMetadata: m.memberMetadata,
+          memberAssignment: m.memberAssignment,
+        })),
+      })),
     };
   }
 
-  async listGroups(): Promise<{ groups: { groupId: string; protocolType: string }[] }> {
+  async listGroups(): Promise<{ groups: GroupOverview[] }> {
     const listed = await this.c().calls.list(null);
     return {
       groups: listed
@@ -345,10 +558,10 @@ export class Admin {
     };
   }
 
-  async deleteGroups(groupIds: string[]): Promise<{ groupId: string; errorCode: number }[]> {
+  async deleteGroups(groupIds: string[]): Promise<DeleteGroupsResult[]> {
     if (!Array.isArray(groupIds))
       throw new KafkaJSNonRetriableError('deleteGroups needs an array of group ids');
-    const results: { groupId: string; errorCode: number; error?: Error }[] = [];
+    const results: { groupId: string; errorCode: number; error?: KafkaJSProtocolError }[] = [];
     for (const groupId of groupIds) {
       try {
         await this.c().deleteGroup(groupId);
@@ -369,7 +582,7 @@ export class Admin {
   }
 
   /** kafkajs' deleteTopicRecords; an offset of '-1' means the high watermark. */
-  async deleteTopicRecords(options: { topic: string; partitions: PartitionOffset[] }): Promise<void> {
+  async deleteTopicRecords(options: { topic: string; partitions: SeekEntry[] }): Promise<void> {
     if (!options || !Array.isArray(options.partitions))
       throw new KafkaJSNonRetriableError('Invalid partitions');
     this.partitionsOf(options.topic);

@@ -25,6 +25,7 @@ import { Kafka } from '../client/kafka';
 import { decodeMessages, readBatchInfo } from '../codec';
 import { HEADER_BYTES } from '../codec/format';
 import { KafkaJSError, LockedError } from '../errors';
+import { AssignerProtocol } from '../group/assigners';
 import { Log } from '../log';
 import { binding } from '../native';
 
@@ -569,7 +570,9 @@ async function groups(argv: string[]): Promise<void> {
           `group ${group}: state ${d.state}, ${d.members.length} member(s) in this process\n`,
         );
         for (const m of d.members) {
-          const a = Object.entries(m.memberAssignment)
+          const a = Object.entries(
+            AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment ?? {},
+          )
             .map(([t, ps]) => `${t}[${ps.join(',')}]`)
             .join(' ');
           process.stdout.write(`  member ${m.memberId} (${m.clientId}): ${a || 'no partitions'}\n`);

@@ -4,31 +4,38 @@
  *   const kafka = new Kafka({ clientId: 'my-app', dataDir: './ferrolog-data' })
  *   const producer = kafka.producer()
  *
- * `brokers`, `ssl` and `sasl` are accepted and ignored: there is no broker.
- * Every client of one directory in a process shares one engine.
+ * `brokers`, `ssl`, `sasl`, `socketFactory`, `connectionTimeout`,
+ * `authenticationTimeout`, `reauthenticationThreshold`, `requestTimeout` and
+ * `enforceRequestTimeout` are accepted and ignored in process: there is no
+ * broker to connect to. Every client of one directory in a process shares
+ * one engine.
  */
-
+import type * as tls from 'node:tls';
 import { Admin } from '../admin/admin';
 import { Consumer, type ConsumerConfig } from '../consumer/consumer';
-import { InvalidArgumentError } from '../errors';
+import { InvalidArgumentError, LockedError } from '../errors';
 import { Log, type LogOptions, type TopicConfigEntries } from '../log';
 import { Producer, type ProducerConfig } from '../producer/producer';
 import type { RawValue } from '../producer/serializers';
+import type { AdminConfig, BrokersFunction, ISocketFactory, Mechanism, SASLOptions } from '../types/kafkajs';
 import { createLogger, type Logger, type logCreator, logLevel } from './logger';
-import type { RetryOptions } from './retry';
+import { type RetryOptions, withRetry } from './retry';
 
 export interface KafkaConfig {
   clientId?: string;
   /** Where the log lives (default `./ferrolog-data`). */
   dataDir?: string;
-  /** Accepted for kafkajs compatibility; unused. */
-  brokers?: string[] | (() => string[] | Promise<string[]>);
-  ssl?: unknown;
-  sasl?: unknown;
+  /** Accepted and ignored in process (kafkajs requires it; ferrolog does not). */
+  brokers?: string[] | BrokersFunction;
+  ssl?: tls.ConnectionOptions | boolean;
+  sasl?: SASLOptions | Mechanism;
   connectionTimeout?: number;
   authenticationTimeout?: number;
+  reauthenticationThreshold?: number;
   requestTimeout?: number;
   enforceRequestTimeout?: boolean;
+  socketFactory?: ISocketFactory;
+  /** Used for retriable errors, and by `connect` while another process holds the data directory. */
   retry?: RetryOptions;
   logLevel?: logLevel;
   logCreator?: logCreator;
@@ -84,11 +91,57 @@ export class Kafka {
     return new Consumer<K, V>(this, config);
   }
 
-  admin(): Admin {
-    return new Admin(this);
+  admin(config: AdminConfig = {}): Admin {
+    return new Admin(this, config);
+  }
+
+  /** The directory-wide topic defaults this client was given, as strings (what `describeConfigs` calls broker config). */
+  directoryTopicDefaults(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(this.config.defaultTopicConfig ?? {})) out[k] = String(v);
+    return out;
+  }
+
+  /**
+   * Opens the log for a client's `connect`. Another process holding the
+   * directory is waited for per `retry` while it is alive (it may be
+   * restarting); when it cannot be waited for, or the retries run out, the
+   * error says what to do instead.
+   */
+  async openLogWithRetry(retry: RetryOptions | undefined = this.retry): Promise<Log> {
+    return withRetry(retry, () => {
+      try {
+        return this.openLog();
+      } catch (e) {
+        if (!(e instanceof LockedError)) throw e;
+        throw lockedAdvice(e, this.dataDir);
+      }
+    });
   }
 
   logger(): Logger {
     return this.rootLogger;
   }
+}
+
+/**
+ * Adds what to do to a LockedError. The lock is an flock, so while it is
+ * held some process holds it; if its pid is not one this process can see
+ * (another container or host), waiting on it is pointless and the error is
+ * not retriable.
+ */
+function lockedAdvice(e: LockedError, dataDir: string): LockedError {
+  const pid = Number(/\(pid (\d+)\)/.exec(e.message)?.[1] ?? Number.NaN);
+  let visible = true;
+  if (Number.isSafeInteger(pid) && pid > 0) {
+    try {
+      process.kill(pid, 0);
+    } catch (err) {
+      visible = (err as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  }
+  const advice =
+    `Only one process may write ${dataDir}: connect to the owning process's broker by passing its ` +
+    'address in `brokers`, or open the directory read-only with `readOnly: true` to read next to it.';
+  return new LockedError(`${e.message}. ${advice}`, visible);
 }

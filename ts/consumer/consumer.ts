@@ -19,21 +19,34 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { createLocalCluster } from '../client/cluster';
 import type { Kafka } from '../client/kafka';
 import type { Logger } from '../client/logger';
 import type { RetryOptions } from '../client/retry';
 import { decodeMessages, type IHeaders, type Message as RawMessage } from '../codec';
 import { KafkaJSError, KafkaJSNonRetriableError, OffsetOutOfRangeError } from '../errors';
-import { type Assigner, type AssignerCluster, type PartitionAssigner, roundRobin } from '../group/assigners';
+import { type Assigner, type GroupMemberAssignment, roundRobin } from '../group/assigners';
 import { type Assignment, GroupCoordinator, type GroupMember, type MemberHooks } from '../group/coordinator';
 import { KafkaJSRebalanceError } from '../group/errors';
 import { partitionKey } from '../group/member';
 import { type Log, topicEvents } from '../log';
+import {
+  type ConsumerEventMap,
+  type ConsumerEvents,
+  checkEventName,
+  CONSUMER_EVENTS as EVENTS,
+  type RemoveInstrumentationEventListener,
+} from '../types/events';
+import type { GroupDescription, PartitionAssigner as KafkaJSPartitionAssigner } from '../types/kafkajs';
 import { type Deserializer, KafkaJSDeserializationError } from './deserializers';
+import { ConsumerLogs } from './kafkajs-log';
+
+export type { ConsumerEvents } from '../types/events';
 
 export interface ConsumerConfig<K = Buffer | null, V = Buffer | null> {
   groupId: string;
-  partitionAssigners?: PartitionAssigner[];
+  /** kafkajs' assigner factories (ferrolog's built-in ones fit too). */
+  partitionAssigners?: KafkaJSPartitionAssigner[];
   metadataMaxAge?: number;
   sessionTimeout?: number;
   rebalanceTimeout?: number;
@@ -55,17 +68,23 @@ export interface ConsumerConfig<K = Buffer | null, V = Buffer | null> {
   deserializers?: { key?: Deserializer<K>; value?: Deserializer<V> };
 }
 
-/** A consumed message in kafkajs' shape; key and value deserialized on read. */
+/**
+ * A consumed message in kafkajs' shape (its RecordBatch entry); key and
+ * value deserialized on read. ferrolog's additions are optional so messages
+ * written by hand, as kafkajs tests do, still fit.
+ */
 export interface KafkaMessage<K = Buffer | null, V = Buffer | null> {
-  readonly key: K | null;
-  readonly value: V | null;
-  readonly timestamp: string;
-  readonly attributes: number;
-  readonly offset: string;
-  readonly headers: IHeaders;
-  /** The bytes before deserialization. */
-  readonly rawKey: Buffer | null;
-  readonly rawValue: Buffer | null;
+  key: K | null;
+  value: V | null;
+  timestamp: string;
+  attributes: number;
+  offset: string;
+  headers: IHeaders;
+  /** Only old (magic 0/1) message sets have a size; RecordBatch entries never do. */
+  size?: never;
+  /** The bytes before deserialization (always set on messages ferrolog delivers). */
+  rawKey?: Buffer | null;
+  rawValue?: Buffer | null;
 }
 
 export interface EachMessagePayload<K = Buffer | null, V = Buffer | null> {
@@ -93,6 +112,16 @@ export interface OffsetsByTopicPartition {
   topics: { topic: string; partitions: { partition: number; offset: string }[] }[];
 }
 
+export type EachMessageHandler<K = Buffer | null, V = Buffer | null> = (
+  payload: EachMessagePayload<K, V>,
+) => Promise<void>;
+export type EachBatchHandler<K = Buffer | null, V = Buffer | null> = (
+  payload: EachBatchPayload<K, V>,
+) => Promise<void>;
+/** kafkajs' aliases from @types/kafkajs. */
+export type ConsumerEachMessagePayload<K = Buffer | null, V = Buffer | null> = EachMessagePayload<K, V>;
+export type ConsumerEachBatchPayload<K = Buffer | null, V = Buffer | null> = EachBatchPayload<K, V>;
+
 export interface EachBatchPayload<K = Buffer | null, V = Buffer | null> {
   batch: Batch<K, V>;
   resolveOffset(offset: string): void;
@@ -110,8 +139,8 @@ export interface ConsumerRunConfig<K = Buffer | null, V = Buffer | null> {
   autoCommitThreshold?: number | null;
   eachBatchAutoResolve?: boolean;
   partitionsConsumedConcurrently?: number;
-  eachBatch?: (payload: EachBatchPayload<K, V>) => Promise<void>;
-  eachMessage?: (payload: EachMessagePayload<K, V>) => Promise<void>;
+  eachBatch?: EachBatchHandler<K, V>;
+  eachMessage?: EachMessageHandler<K, V>;
 }
 
 export interface ConsumerSubscribeTopics {
@@ -126,27 +155,6 @@ export interface TopicPartitionOffsetAndMetadata {
   offset: string;
   metadata?: string | null;
 }
-
-const EVENTS = {
-  HEARTBEAT: 'consumer.heartbeat',
-  COMMIT_OFFSETS: 'consumer.commit_offsets',
-  GROUP_JOIN: 'consumer.group_join',
-  FETCH: 'consumer.fetch',
-  FETCH_START: 'consumer.fetch_start',
-  START_BATCH_PROCESS: 'consumer.start_batch_process',
-  END_BATCH_PROCESS: 'consumer.end_batch_process',
-  CONNECT: 'consumer.connect',
-  DISCONNECT: 'consumer.disconnect',
-  STOP: 'consumer.stop',
-  CRASH: 'consumer.crash',
-  REBALANCING: 'consumer.rebalancing',
-  RECEIVED_UNSUBSCRIBED_TOPICS: 'consumer.received_unsubscribed_topics',
-  REQUEST: 'consumer.network.request',
-  REQUEST_TIMEOUT: 'consumer.network.request_timeout',
-  REQUEST_QUEUE_SIZE: 'consumer.network.request_queue_size',
-} as const;
-
-export type ConsumerEvents = typeof EVENTS;
 
 /** A wake-up that any number of loops can wait on. */
 class Signal {
@@ -217,7 +225,7 @@ class ConsumedMessage<K, V> implements KafkaMessage<K, V> {
   get rawValue(): Buffer | null {
     return this.raw.value;
   }
-  private run<T>(des: Deserializer<T>, field: 'key' | 'value', data: Buffer | null): T {
+  private run<T>(des: Deserializer<T>, field: 'key' | 'value', data: Buffer | null): T | null {
     try {
       return des(data, { topic: this.topic, partition: this.partition, headers: this.raw.headers });
     } catch (e) {
@@ -255,7 +263,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   private readonly maxBytesPerPartition: number;
   private readonly maxWaitTimeInMs: number;
   private readonly retry: RetryOptions;
-  private readonly assignerFactories: PartitionAssigner[];
+  private readonly assignerFactories: KafkaJSPartitionAssigner[];
   private assignerInstances: Assigner[] = [];
 
   private state: 'disconnected' | 'connected' | 'running' | 'stopping' = 'disconnected';
@@ -281,6 +289,9 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   private topicListener: ((dir: string, topic: string) => void) | null = null;
   private rejoining: Promise<void> | null = null;
   private joinStarted = 0;
+  /** kafkajs' log lines; `joinedGeneration` says whether this join has had its assignment. */
+  private readonly kjsLog: ConsumerLogs;
+  private joinedGeneration = false;
 
   constructor(kafka: Kafka, config: ConsumerConfig<K, V>) {
     if (
@@ -295,6 +306,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     this.config = config;
     this.groupId = config.groupId;
     this.log_ = kafka.logger().namespace('Consumer');
+    this.kjsLog = new ConsumerLogs(kafka.logger());
     this.sessionTimeout = config.sessionTimeout ?? 30_000;
     this.rebalanceTimeout = config.rebalanceTimeout ?? 60_000;
     this.heartbeatInterval = config.heartbeatInterval ?? 3_000;
@@ -320,13 +332,12 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     return this.log_;
   }
 
-  on<T>(
-    eventName: string,
-    listener: (event: { id: string; type: string; timestamp: number; payload: T }) => void,
-  ): () => void {
-    if (!(Object.values(EVENTS) as string[]).includes(eventName)) {
-      throw new KafkaJSNonRetriableError(`Event name should be one of ${Object.keys(EVENTS).join(', ')}`);
-    }
+  /** kafkajs' instrumentation events, the payload typed by the name; returns a function that removes the listener. */
+  on<E extends keyof ConsumerEventMap>(
+    eventName: E,
+    listener: (event: ConsumerEventMap[E]) => void,
+  ): RemoveInstrumentationEventListener<E> {
+    checkEventName('consumer', EVENTS, eventName);
     this.emitter.on(eventName, listener);
     return () => this.emitter.removeListener(eventName, listener);
   }
@@ -348,27 +359,23 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
 
   async connect(): Promise<void> {
     if (this.state !== 'disconnected') return;
-    this.coordinator = GroupCoordinator.acquire(() => this.kafka.openLog());
-    this.log = this.kafka.openLog();
+    // The log first: it waits per `retry` while another process holds the directory.
+    const log = await this.kafka.openLogWithRetry(this.retry);
+    const coordinator = GroupCoordinator.acquire(() => this.kafka.openLog());
     try {
-      await this.coordinator.ready();
+      await coordinator.ready();
     } catch (e) {
-      const [coordinator, log] = [this.coordinator, this.log];
-      this.coordinator = null;
-      this.log = null;
       await log.close().catch(() => undefined);
       await coordinator.release().catch(() => undefined);
       throw e;
     }
-    const log = this.log;
-    const cluster: AssignerCluster = {
-      findTopicPartitionMetadata: (topic) =>
-        Array.from({ length: Math.max(0, log.partitionCount(topic)) }, (_, partitionId) => ({
-          partitionId,
-          leader: 0,
-        })),
-    };
-    this.assignerInstances = this.assignerFactories.map((f) => f({ cluster }));
+    this.coordinator = coordinator;
+    this.log = log;
+    // kafkajs hands assigners the cluster, the group id and the root logger.
+    const cluster = createLocalCluster(() => log);
+    this.assignerInstances = this.assignerFactories.map((f) =>
+      f({ cluster, groupId: this.groupId, logger: this.kafka.logger() }),
+    );
     this.state = 'connected';
     this.emit(EVENTS.CONNECT, null);
   }
@@ -402,6 +409,10 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
         }
       }
       this.subscriptions.push({ matcher: t, fromBeginning });
+      if (t instanceof RegExp) {
+        const matched = (this.log?.topics() ?? []).map((d) => d.name).filter((n) => t.test(n));
+        this.kjsLog.subscribedRegExp(this.groupId, t, matched);
+      }
     }
   }
 
@@ -475,6 +486,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     // max.poll.interval.ms does, so its partitions move on.
     this.heartbeatTimer = setInterval(() => this.tick(), Math.max(1, this.heartbeatInterval));
     this.heartbeatTimer.unref();
+    this.kjsLog.starting(this.groupId);
     await this.join();
   }
 
@@ -490,7 +502,12 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
       onMemberId: (memberId) => {
         this.memberId = memberId;
       },
-      onRebalancing: () => this.emit(EVENTS.REBALANCING, { groupId: this.groupId, memberId: this.memberId }),
+      onRebalancing: () => {
+        // Only a member that has joined learns of a rebalance; a joining one is part of it.
+        if (this.joinedGeneration && this.state === 'running')
+          this.kjsLog.rebalancing(this.groupId, this.memberId);
+        this.emit(EVENTS.REBALANCING, { groupId: this.groupId, memberId: this.memberId });
+      },
       revoke: (partitions) => this.revoke(partitions),
       assign: (generationId, assignment, info, committed) =>
         this.assign(generationId, assignment, info, committed),
@@ -515,6 +532,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     if (this.member !== null) coordinator.forget(this.member);
     this.memberId = '';
     this.evicted = false;
+    this.joinedGeneration = false;
     this.joinStarted = Date.now();
     const member = coordinator.member(this.groupId, this.hooks());
     this.member = member;
@@ -601,10 +619,29 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   private assign(
     generationId: number,
     assignment: Assignment,
-    info: { leaderId: string; groupProtocol: string },
+    info: {
+      leaderId: string;
+      groupProtocol: string;
+      groupAssignment?: GroupMemberAssignment[];
+      topicsSubscribed?: string[];
+    },
     committedOffsets: Map<string, number>,
   ): void {
     this.generationId = generationId;
+    this.joinedGeneration = true;
+    this.kjsLog.joined({
+      groupId: this.groupId,
+      generationId,
+      memberId: this.memberId,
+      leaderId: info.leaderId,
+      groupProtocol: info.groupProtocol,
+      topics: this.subscribedTopics(),
+      ...(info.topicsSubscribed === undefined ? {} : { topicsSubscribed: info.topicsSubscribed }),
+      ...(info.groupAssignment === undefined ? {} : { groupAssignment: info.groupAssignment }),
+      memberAssignment: assignment,
+      duration: Date.now() - this.joinStarted,
+      concurrency: this.runConfig.partitionsConsumedConcurrently ?? 1,
+    });
     // kafkajs emits GROUP_JOIN for every generation a member joins.
     this.emit(EVENTS.GROUP_JOIN, {
       duration: Date.now() - this.joinStarted,
@@ -1169,6 +1206,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
         'Consumer group was not initialized, consumer#run must be called first',
       );
     }
+    this.kjsLog.paused(topics);
     const subscribed = new Set(this.subscribedTopics());
     const relevant = topics.filter((tp) => subscribed.has(tp.topic));
     for (const { topic, partitions } of relevant) {
@@ -1195,6 +1233,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   }
 
   resume(topics: { topic: string; partitions?: number[] }[]): void {
+    if (this.state === 'running' && Array.isArray(topics)) this.kjsLog.resumed(topics);
     for (const { topic, partitions } of topics) {
       if (partitions === undefined) this.pausedTopics.delete(topic);
       else {
@@ -1225,20 +1264,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     return out;
   }
 
-  async describeGroup(): Promise<{
-    errorCode: number;
-    groupId: string;
-    members: {
-      memberId: string;
-      clientId: string;
-      clientHost: string;
-      memberMetadata: Buffer;
-      memberAssignment: Buffer;
-    }[];
-    protocol: string;
-    protocolType: string;
-    state: string;
-  }> {
+  async describeGroup(): Promise<GroupDescription & { errorCode: number }> {
     if (this.coordinator === null) throw new KafkaJSNonRetriableError('The consumer is not connected');
     const d = await this.coordinator.describe(this.groupId);
     return {
@@ -1261,6 +1287,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   private async halt(commit: boolean): Promise<void> {
     if (this.state !== 'running') return;
     this.state = 'stopping';
+    this.kjsLog.stopping(this.groupId, this.memberId);
     if (this.topicListener) topicEvents.off('created', this.topicListener);
     this.topicListener = null;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
@@ -1270,6 +1297,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     const states = [...this.partitions.values()];
     for (const ps of states) this.stopPartition(ps);
     await Promise.all(states.map((s) => s.done));
+    this.kjsLog.notRunning(this.groupId, this.memberId);
     if (commit && this.runConfig.autoCommit) {
       await this.commitResolved(states).catch((e: Error) =>
         this.log_.warn('final commit failed', { error: e.message }),
@@ -1288,12 +1316,15 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   async stop(): Promise<void> {
     await this.halt(true);
     this.emit(EVENTS.STOP, null);
+    this.kjsLog.stopped(this.groupId);
   }
 
   async disconnect(): Promise<void> {
     if (this.state === 'disconnected') return;
     await this.halt(true);
     this.emit(EVENTS.STOP, null);
+    this.kjsLog.stopped(this.groupId);
+    this.kjsLog.disconnecting(this.groupId);
     const coordinator = this.coordinator;
     const log = this.log;
     this.coordinator = null;

@@ -12,18 +12,26 @@ export interface DeserializerContext {
   headers: IHeaders;
 }
 
-export type Deserializer<T> = (data: Buffer | null, context: DeserializerContext) => T;
+/** Bytes (or null) to a value; null bytes may stay null, so a deserializer may return null. */
+export type Deserializer<T> = (data: Buffer | null, context: DeserializerContext) => T | null;
 
-export const Deserializers = {
+/**
+ * Typed so a `kafka.consumer<K, V>` checks its deserializers: `string` fits
+ * only a string key or value, and `json` fits any type, which the caller
+ * names, as with JSON.parse.
+ */
+export const Deserializers: {
   /** The default: the bytes as a Buffer view (or null). */
-  buffer: ((data: Buffer | null) => data) as Deserializer<Buffer | null>,
+  buffer: Deserializer<Buffer>;
   /** UTF-8 text (null stays null). */
-  string: ((data: Buffer | null) => (data === null ? null : data.toString('utf8'))) as Deserializer<
-    string | null
-  >,
-  /** UTF-8 JSON (null stays null). */
-  json: ((data: Buffer | null) =>
-    data === null ? null : JSON.parse(data.toString('utf8'))) as Deserializer<unknown>,
+  string: Deserializer<string>;
+  /** UTF-8 JSON (null stays null); the type is the consumer's `K` or `V`. */
+  json: <T = unknown>(data: Buffer | null, context?: DeserializerContext) => T | null;
+} = {
+  buffer: (data) => data,
+  string: (data) => (data === null ? null : data.toString('utf8')),
+  json: <T>(data: Buffer | null): T | null =>
+    data === null ? null : (JSON.parse(data.toString('utf8')) as T),
 };
 
 /** A deserializer threw. The raw bytes stay at hand in `raw`. */

@@ -55,7 +55,7 @@ export function deadLetterQueue<K, V>(
     headers['x-dlq-attempts'] = String(retries);
     await options.producer.send({
       topic: dlqTopic(payload.topic),
-      messages: [{ key: m.rawKey, value: m.rawValue, headers, timestamp: m.timestamp }],
+      messages: [{ key: m.rawKey ?? null, value: m.rawValue ?? null, headers, timestamp: m.timestamp }],
     });
     options.onDeadLetter?.(last, { topic: payload.topic, partition: payload.partition, offset: m.offset });
   };

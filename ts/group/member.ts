@@ -17,7 +17,7 @@
  *   the new owner. Only partitions that move are ever stopped.
  */
 import { KafkaJSError, KafkaJSNonRetriableError } from '../errors';
-import type { Assigner } from './assigners';
+import type { Assigner, GroupMemberAssignment } from './assigners';
 import { AssignerProtocol } from './assigners';
 import { ErrorCodes, groupError } from './errors';
 import type { GroupCalls } from './types';
@@ -43,7 +43,13 @@ export interface MemberHooks {
   assign(
     generationId: number,
     assignment: Assignment,
-    info: { leaderId: string; groupProtocol: string },
+    info: {
+      leaderId: string;
+      groupProtocol: string;
+      /** The leader's assigner output and the group's topics, which kafkajs logs (leader only). */
+      groupAssignment?: GroupMemberAssignment[];
+      topicsSubscribed?: string[];
+    },
     committed: Map<string, number>,
   ): void;
   /** Partitions are lost (the coordinator dropped this member id): stop them without committing. */
@@ -90,6 +96,8 @@ export class GroupMember {
   private rebalancing: Promise<void> | null = null;
   private again = false;
   private heartbeating = false;
+  /** The topics of the group's subscriptions, as the leader last assigned them. */
+  private leaderTopics: string[] = [];
   /** A JoinGroup or SyncGroup is waiting for the coordinator. */
   private inFlight = false;
 
@@ -185,8 +193,8 @@ export class GroupMember {
       this.generationId = join.generationId;
       this.protocol = join.protocolName;
       this.hooks.onMemberId(this.memberId);
-      const assignments =
-        join.leader === join.memberId && !join.skipAssignment ? await this.assignAsLeader(join.members) : [];
+      const leading = join.leader === join.memberId && !join.skipAssignment;
+      const assignments = leading ? await this.assignAsLeader(join.members) : [];
       this.inFlight = true;
       const sync = await this.calls
         .sync({
@@ -238,7 +246,19 @@ export class GroupMember {
       this.hooks.assign(
         this.generationId,
         assignment,
-        { leaderId: join.leader, groupProtocol: join.protocolName ?? '' },
+        {
+          leaderId: join.leader,
+          groupProtocol: join.protocolName ?? '',
+          ...(leading
+            ? {
+                groupAssignment: assignments.map((a) => ({
+                  memberId: a.memberId,
+                  memberAssignment: a.assignment,
+                })),
+                topicsSubscribed: this.leaderTopics,
+              }
+            : {}),
+        },
         committed,
       );
       return;
@@ -269,9 +289,10 @@ export class GroupMember {
         }
       }
     }
+    this.leaderTopics = [...topics].filter((t) => this.hooks.partitionCount(t) > 0).sort();
     const result = await assigner.assign({
       members: members.map((m) => ({ memberId: m.memberId, memberMetadata: m.metadata })),
-      topics: [...topics].filter((t) => this.hooks.partitionCount(t) > 0).sort(),
+      topics: this.leaderTopics,
     });
     if (protocol !== COOPERATIVE) {
       return result.map((r) => ({ memberId: r.memberId, assignment: r.memberAssignment }));

@@ -4,6 +4,8 @@
  * come back as `errorCode` fields; `errors.ts` maps them to kafkajs errors.
  */
 
+import type { ConsumerGroupState } from '../types/kafkajs';
+
 export interface JoinGroupRequest {
   groupId: string;
   /** Empty for a member joining for the first time. */
@@ -83,7 +85,8 @@ export interface CommittedOffset {
 export interface DescribedGroup {
   groupId: string;
   found: boolean;
-  state: string;
+  /** One of Kafka's state names, as the coordinator reports them. */
+  state: ConsumerGroupState;
   protocolType: string;
   protocol: string;
   generationId: number;

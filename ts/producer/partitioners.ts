@@ -14,6 +14,8 @@
  * evenly across calls. A custom partitioner is asked per message instead.
  */
 
+import type { IHeaders } from '../codec/encoder';
+
 export interface PartitionMetadata {
   partitionErrorCode: number;
   partitionId: number;
@@ -30,7 +32,7 @@ export interface PartitionerArgs {
     key?: Buffer | string | null;
     value: Buffer | string | null;
     partition?: number;
-    headers?: object;
+    headers?: IHeaders;
     timestamp?: string;
   };
 }

@@ -34,10 +34,19 @@ import {
   InvalidArgumentError,
   KafkaJSError,
   KafkaJSNonRetriableError,
+  KafkaJSNotImplemented,
   KafkaJSPartialSendError,
   MessageTooLargeError,
 } from '../errors';
 import type { AppendResult, Log } from '../log';
+import {
+  checkEventName,
+  PRODUCER_EVENTS as EVENTS,
+  type ProducerEventMap,
+  type ProducerEvents,
+  type RemoveInstrumentationEventListener,
+} from '../types/events';
+import type { Transaction } from '../types/kafkajs';
 import {
   BUILT_IN,
   type BuiltInPartitioner,
@@ -47,7 +56,10 @@ import {
 } from './partitioners';
 import type { RawValue, Serializer } from './serializers';
 
-export type Acks = -1 | 0 | 1 | 'all';
+export type { InstrumentationEvent, ProducerEvents } from '../types/events';
+
+/** -1 / 'all', 0 or 1; kafkajs types it `number`, so any number compiles and others are refused at run time. */
+export type Acks = -1 | 0 | 1 | 'all' | number;
 
 export interface Message<K = RawValue, V = RawValue> {
   key?: K | null;
@@ -141,32 +153,16 @@ export class KafkaJSSerializationError extends KafkaJSNonRetriableError {
   }
 }
 
-/** The topic does not exist and auto-creation is off. */
-export class KafkaJSTopicNotFound extends KafkaJSNonRetriableError {
+/** The topic does not exist and auto-creation is off. Retriable, as kafkajs treats this code: it may be created meanwhile. */
+export class KafkaJSTopicNotFound extends KafkaJSError {
   readonly topic: string;
   readonly code = 'ERR_UNKNOWN_TOPIC_OR_PARTITION';
   readonly type = 'UNKNOWN_TOPIC_OR_PARTITION';
   constructor(topic: string) {
-    super(`topic "${topic}" does not exist and allowAutoTopicCreation is false`);
+    super(`topic "${topic}" does not exist and allowAutoTopicCreation is false`, { retriable: true });
     this.name = 'KafkaJSTopicNotFound';
     this.topic = topic;
   }
-}
-
-const EVENTS = {
-  CONNECT: 'producer.connect',
-  DISCONNECT: 'producer.disconnect',
-  REQUEST: 'producer.network.request',
-  REQUEST_TIMEOUT: 'producer.network.request_timeout',
-  REQUEST_QUEUE_SIZE: 'producer.network.request_queue_size',
-} as const;
-
-export type ProducerEvents = typeof EVENTS;
-export interface InstrumentationEvent<T> {
-  id: string;
-  type: string;
-  timestamp: number;
-  payload: T;
 }
 
 const BATCH_SIZE_DEFAULT = 1024 * 1024;
@@ -333,10 +329,15 @@ export class Producer<K = RawValue, V = RawValue> {
         'transactions are not implemented by ferrolog yet (transactionalId was set)',
       );
     }
-    this.logHandle = this.kafka.openLog();
+    this.logHandle = await this.kafka.openLogWithRetry(this.retry);
     if (this.idempotent) this.producerId = this.logHandle.allocateProducerId();
     this.state = 'connected';
     this.emit(EVENTS.CONNECT, null);
+    if (this.idempotent) {
+      // kafkajs' eosManager logs these once InitProducerId answers, after CONNECT.
+      this.log_.debug('Transaction state transition UNINITIALIZED --> READY');
+      this.log_.debug('Initialized producer id & epoch', { producerId: this.producerId, producerEpoch: 0 });
+    }
   }
 
   /** Sends what is queued, waits for it, and releases the log. */
@@ -360,14 +361,19 @@ export class Producer<K = RawValue, V = RawValue> {
     return this.log_;
   }
 
-  /** kafkajs' instrumentation events; returns a function that removes the listener. */
-  on<T>(eventName: string, listener: (event: InstrumentationEvent<T>) => void): () => void {
-    const valid = Object.values(EVENTS) as string[];
-    if (!valid.includes(eventName)) {
-      throw new KafkaJSNonRetriableError(`Event name should be one of ${Object.keys(EVENTS).join(', ')}`);
-    }
+  /** kafkajs' instrumentation events, the payload typed by the name; returns a function that removes the listener. */
+  on<E extends keyof ProducerEventMap>(
+    eventName: E,
+    listener: (event: ProducerEventMap[E]) => void,
+  ): RemoveInstrumentationEventListener<E> {
+    checkEventName('producer', EVENTS, eventName);
     this.emitter.on(eventName, listener);
     return () => this.emitter.removeListener(eventName, listener);
+  }
+
+  /** Transactions are not implemented yet: rejects with KafkaJSNotImplemented. */
+  transaction(): Promise<Transaction<K, V>> {
+    return Promise.reject(new KafkaJSNotImplemented('transactions are not implemented by ferrolog yet'));
   }
 
   private emit(type: string, payload: unknown): void {

@@ -616,24 +616,10 @@ pub fn set_base_offset(batch: &mut [u8], base_offset: i64) {
     batch[BASE_OFFSET_OFFSET..BASE_OFFSET_OFFSET + 8].copy_from_slice(&base_offset.to_be_bytes());
 }
 
-/// Sets the timestamp type and max timestamp and re-hashes, as a broker does
-/// for LogAppendTime topics or when the producer's maxTimestamp is wrong.
-pub fn set_max_timestamp(batch: &mut [u8], log_append_time: bool, max_timestamp: i64) {
-    let mut attributes = read_i16(batch, ATTRIBUTES_OFFSET) as u16;
-    if log_append_time {
-        attributes |= TIMESTAMP_TYPE_MASK;
-    } else {
-        attributes &= !TIMESTAMP_TYPE_MASK;
-    }
-    batch[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
-    batch[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8]
-        .copy_from_slice(&max_timestamp.to_be_bytes());
-    let crc = compute_crc(batch);
-    batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
-}
-
-/// Like `set_max_timestamp`, for a header held apart from its records: the
-/// new CRC covers the patched header fields and then `records`.
+/// Sets the timestamp type and max timestamp in a header held apart from its
+/// records and re-hashes, as a broker does for LogAppendTime topics or when
+/// the producer's maxTimestamp is wrong: the new CRC covers the patched
+/// header fields and then `records`.
 pub fn set_header_max_timestamp(
     header: &mut [u8],
     records: &[u8],
@@ -658,6 +644,21 @@ pub fn set_header_max_timestamp(
 
 #[cfg(test)]
 mod tests {
+    /// The whole-batch form of `set_header_max_timestamp`, for tests.
+    fn set_max_timestamp(batch: &mut [u8], log_append_time: bool, max_timestamp: i64) {
+        let mut attributes = read_i16(batch, ATTRIBUTES_OFFSET) as u16;
+        if log_append_time {
+            attributes |= TIMESTAMP_TYPE_MASK;
+        } else {
+            attributes &= !TIMESTAMP_TYPE_MASK;
+        }
+        batch[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
+        batch[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8]
+            .copy_from_slice(&max_timestamp.to_be_bytes());
+        let crc = compute_crc(batch);
+        batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    }
+
     use super::*;
     use proptest::prelude::*;
 

@@ -161,6 +161,14 @@ impl<E: IndexEntry> IndexFile<E> {
     }
 
     pub fn push(&mut self, entry: E) {
+        // Entries name strictly later offsets (time entries may repeat the
+        // offset of the largest timestamp, never go back).
+        debug_assert!(
+            self.entries
+                .last()
+                .is_none_or(|l| l.relative_offset() <= entry.relative_offset()),
+            "index entries only move forward"
+        );
         self.entries.push(entry);
     }
 

@@ -143,8 +143,8 @@ pub struct FaultyStorage {
     write_errno: AtomicU32,
 }
 
-pub const ENOSPC: i32 = 28;
-pub const EIO: i32 = 5;
+pub const ENOSPC: i32 = libc::ENOSPC;
+pub const EIO: i32 = libc::EIO;
 
 impl FaultyStorage {
     pub fn new() -> Arc<FaultyStorage> {

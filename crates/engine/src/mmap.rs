@@ -194,6 +194,8 @@ struct Region {
 // SAFETY: the region is plain memory owned by this struct; concurrent access
 // is governed by the published sizes and by the partition lock for writes.
 unsafe impl Send for Region {}
+// SAFETY: as for Send: shared access goes through the accessors, which
+// bound every read by the published sizes and every write by `&mut self`.
 unsafe impl Sync for Region {}
 
 impl Region {
@@ -311,13 +313,15 @@ impl WriteMap {
 
     /// Faults pages in ahead of the writer, so appends copy into resident
     /// pages instead of taking one page fault per 4 KiB. Best effort: an
-    /// error (an old kernel without MADV_POPULATE_WRITE) is ignored.
+    /// error (an old kernel without MADV_POPULATE_WRITE) is ignored. The
+    /// engine does not use it (measured slower: see the README); the
+    /// engine benchmark keeps the comparison.
     pub fn prefault(&self, at: usize, len: usize) {
         if self.check(at, len).is_err() || len == 0 {
             return;
         }
-        const MADV_POPULATE_WRITE: i32 = 23;
-        let page = 4096usize;
+        const MADV_POPULATE_WRITE: i32 = libc::MADV_POPULATE_WRITE;
+        let page = page_bytes();
         let start = at / page * page;
         // SAFETY: the range lies inside the region and inside allocated blocks.
         unsafe {

@@ -383,6 +383,13 @@ impl Partition {
                 config.segment_preallocate_bytes,
             )?;
             st.high_watermark = last_offset + 1;
+            // Paired with the read side: the active segment ends where the
+            // log does, and what it published is what it holds.
+            debug_assert_eq!(
+                st.segments.last().map(Segment::next_offset),
+                Some(st.high_watermark),
+                "the active segment ends at the high watermark"
+            );
             st.producers.record(&header, base_offset);
             st.messages_since_sync += u64::from(header.record_count as u32);
             let hw = st.high_watermark;
@@ -519,6 +526,13 @@ impl Partition {
                 next_offset = n;
             }
             let map = seg.read_map()?;
+            // Paired with the append side: a read hands out only published,
+            // whole batches, and always makes progress.
+            debug_assert!(
+                end <= map.readable_bytes(),
+                "reads stay below the published size"
+            );
+            debug_assert!(next_offset > offset && next_offset <= watermarks.high_watermark);
             return Ok(ReadResult {
                 chunks: vec![ReadChunk {
                     map,

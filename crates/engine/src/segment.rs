@@ -229,7 +229,7 @@ impl Segment {
             let stop = match mode {
                 ScanMode::Full => seg.scan_full(bytes),
                 ScanMode::Tail => match seg.tail_start(bytes) {
-                    Some(start) => seg.scan_from(bytes, start, false),
+                    Some(start) => seg.scan_from(bytes, start),
                     None => seg.scan_full(bytes),
                 },
             };
@@ -429,13 +429,13 @@ impl Segment {
         self.bytes_since_index_entry = 0;
         self.size_bytes = 0;
         self.next_offset = self.base_offset;
-        let stop = self.scan_from_position(bytes, 0, self.base_offset, true);
+        let stop = self.scan_from_position(bytes, 0, self.base_offset);
         self.verified_bytes = self.size_bytes;
         self.verified_next_offset = self.next_offset;
         stop
     }
 
-    fn scan_from(&mut self, bytes: &[u8], start: (u64, BatchHeader), _full: bool) -> ScanStop {
+    fn scan_from(&mut self, bytes: &[u8], start: (u64, BatchHeader)) -> ScanStop {
         let (pos, header) = start;
         // Entries at or past `pos` are rebuilt by the scan.
         let keep = self
@@ -465,7 +465,10 @@ impl Segment {
         } else {
             self.index_interval_bytes + 1
         };
-        let stop = self.scan_from_position(bytes, pos, header.base_offset as u64, true);
+        // The prefix before `pos` is trusted as the index describes it.
+        self.size_bytes = pos;
+        self.next_offset = header.base_offset as u64;
+        let stop = self.scan_from_position(bytes, pos, header.base_offset as u64);
         // Only the tail was hashed; the prefix is checked when first read.
         self.verified_bytes = 0;
         self.verified_next_offset = self.base_offset;
@@ -474,13 +477,7 @@ impl Segment {
 
     /// Walks batches from `pos`, expecting dense offsets from `expected`,
     /// indexing each, and stops at the first that is not valid.
-    fn scan_from_position(
-        &mut self,
-        bytes: &[u8],
-        mut pos: u64,
-        mut expected: u64,
-        crc: bool,
-    ) -> ScanStop {
+    fn scan_from_position(&mut self, bytes: &[u8], mut pos: u64, mut expected: u64) -> ScanStop {
         let len = bytes.len() as u64;
         let stop = loop {
             if pos == len {
@@ -516,13 +513,11 @@ impl Segment {
                     reason: "offset too far from the segment base".into(),
                 };
             }
-            if crc {
-                if let Err(e) = batch::check_crc(rest, &header) {
-                    break ScanStop::Invalid {
-                        position: pos,
-                        reason: e.to_string(),
-                    };
-                }
+            if let Err(e) = batch::check_crc(rest, &header) {
+                break ScanStop::Invalid {
+                    position: pos,
+                    reason: e.to_string(),
+                };
             }
             self.note_batch(pos, &header);
             pos += header.size_bytes as u64;
@@ -534,6 +529,12 @@ impl Segment {
     /// Records an appended or scanned batch at `pos` in the indexes and
     /// counters (Kafka's `LogSegment.append` rules).
     fn note_batch(&mut self, pos: u64, header: &BatchHeader) {
+        // Batches are noted back to back, each continuing the offsets.
+        debug_assert_eq!(pos, self.size_bytes, "batches are noted in file order");
+        debug_assert_eq!(
+            header.base_offset as u64, self.next_offset,
+            "offsets are dense"
+        );
         let last_offset = header.last_offset() as u64;
         if header.max_timestamp > self.max_timestamp {
             self.max_timestamp = header.max_timestamp;
@@ -585,33 +586,6 @@ impl Segment {
         self.sizes = PublishedSizes::new(self.size_bytes, self.size_bytes);
         self.map_len = self.map_len.min(self.size_bytes as usize);
         Ok(())
-    }
-
-    /// Drops batches from `position` on (recovery truncation). Only called
-    /// while opening, before any reader exists.
-    pub fn truncate_to(&mut self, position: u64, next_offset: u64) -> Result<()> {
-        debug_assert!(position <= self.size_bytes);
-        self.size_bytes = position;
-        self.next_offset = next_offset;
-        let keep = self
-            .offset_index
-            .entries()
-            .partition_point(|e| u64::from(e.position) < position);
-        self.offset_index.truncate(keep);
-        let last_rel = self.last_relative_offset();
-        let keep_t = self
-            .time_index
-            .entries()
-            .partition_point(|e| last_rel.is_some_and(|l| e.relative_offset <= l));
-        self.time_index.truncate(keep_t);
-        if self.verified_bytes > position {
-            self.verified_bytes = position;
-            self.verified_next_offset = next_offset;
-        }
-        self.islands.retain(|(_, to, _)| *to <= position);
-        self.sizes
-            .publish_readable(position.min(self.sizes.backed_bytes()));
-        self.truncate_tail()
     }
 
     /// Makes this segment the active one: maps it for writing, with room to

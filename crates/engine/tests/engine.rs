@@ -324,7 +324,8 @@ fn wrong_max_timestamp_is_corrected_as_kafka_does() {
     e.create_topic("t", 1, None).unwrap();
     let mut b = batch_of(&[b"x".to_vec(), b"y".to_vec()], 100);
     // Claim a later max timestamp than the records hold, and re-hash so the CRC is fine.
-    ferrolog_engine::batch::set_max_timestamp(&mut b, false, 900);
+    let (header, records) = b.split_at_mut(ferrolog_engine::batch::HEADER_BYTES);
+    ferrolog_engine::batch::set_header_max_timestamp(header, records, false, 900);
     e.append("t", 0, &b).unwrap();
     let r = e.read("t", 0, 0, 1000).unwrap();
     let h = BatchHeader::parse(r.chunks[0].bytes()).unwrap();
