@@ -171,12 +171,16 @@ describe('robustness (engine)', () => {
     const log = Log.open(dir, { retentionCheckIntervalMs: 20 });
     log.createTopic('r', { config: { 'segment.bytes': 4096, 'retention.bytes': 8192 } });
     for (let i = 0; i < 400; i++) log.append('r', 0, batchOf([`value-${i}-${'x'.repeat(80)}`]));
+    // Retention runs on the engine's thread every 20 ms: wait (bounded) until
+    // it has brought the partition back under retention.bytes plus the
+    // active segment. With the default 5-minute interval it would not.
+    const size = () => log.segments('r', 0).reduce((n, s) => n + s.sizeBytes, 0);
     const start = Date.now();
-    while (log.watermarks('r', 0).logStartOffset === 0) {
-      if (Date.now() - start > 15_000) throw new Error('retention never ran');
+    while (size() >= 8192 + 4096) {
+      if (Date.now() - start > 15_000) throw new Error(`retention never ran: ${size()} bytes`);
       await new Promise((r) => setTimeout(r, 10));
     }
-    expect(log.segments('r', 0).reduce((n, s) => n + s.sizeBytes, 0)).toBeLessThan(8192 + 4096);
+    expect(log.watermarks('r', 0).logStartOffset).toBeGreaterThan(0);
     expect(() => Log.open(tempDir(), { retentionCheckIntervalMs: 0 })).toThrow(InvalidArgumentError);
     await log.close();
   });
@@ -195,20 +199,20 @@ describe('robustness (engine)', () => {
     expect(fds()).toBeLessThanOrEqual(before + 2);
   });
 
-  it('holds one descriptor per segment, so 3000 partitions fit under ulimit -n 4096', () => {
+  it('holds one descriptor per segment, so 1500 partitions fit under ulimit -n 2048', () => {
     const dir = tempDir();
     const script = `
       const { Log, encodeBatch } = require(${JSON.stringify(join(root, 'dist', 'index.js'))});
       (async () => {
         for (let round = 0; round < 2; round++) {
           const log = Log.open(${JSON.stringify(dir)});
-          if (round === 0) log.createTopic('many', { partitions: 3000 });
-          for (let p = 0; p < 3000; p++) log.append('many', p, encodeBatch([{ value: 'v' + p, timestamp: 1 }]));
+          if (round === 0) log.createTopic('many', { partitions: 1500 });
+          for (let p = 0; p < 1500; p++) log.append('many', p, encodeBatch([{ value: 'v' + p, timestamp: 1 }]));
           await log.close();
         }
         console.log('ok');
       })().catch((e) => { console.log(e.name + ': ' + e.message); process.exit(1); });`;
-    const r = spawnSync('sh', ['-c', 'ulimit -n 4096 && exec "$0" -e "$1"', process.execPath, script], {
+    const r = spawnSync('sh', ['-c', 'ulimit -n 2048 && exec "$0" -e "$1"', process.execPath, script], {
       encoding: 'utf8',
       timeout: 120_000,
     });

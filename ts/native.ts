@@ -1,108 +1,96 @@
 /**
- * The private native binding: loads the compiled addon and describes its
- * shape. Nothing outside `ts/` imports this module; `log.ts` is the API.
+ * The private native binding. Nothing outside `ts/` imports this module;
+ * `log.ts` is the API.
+ *
+ * `binding/index.js` is napi-rs's generated loader: it picks the binary for
+ * this platform (`binding/ferrolog.<platform>.node` when built here, else the
+ * `ferrolog-<platform>` package). `binding/index.d.ts` is generated from the
+ * Rust signatures, so the types below come from it; they are narrowed only
+ * where the Rust side hands back an object napi cannot describe (promises it
+ * builds itself, the `{ id, promise }` pair, the external ArrayBuffer) or a
+ * string that holds one of a few values.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import type * as Generated from '../binding';
 import type * as G from './group/types';
-import type { RecoveryReport, SegmentDescription } from './log';
+import type { RecoveryReport } from './log';
+
+type GeneratedLog = Generated.NativeLog;
+type Narrowed = 'close' | 'syncTo' | 'flush' | 'waitForData' | 'lastMapBuffer' | 'recoveryReports';
 
 /** A topic as the binding reports it. */
-export interface NativeTopicInfo {
-  name: string;
-  partitions: number;
-  config: Record<string, string>;
-}
+export type NativeTopicInfo = Generated.TopicInfo;
 
-export interface NativeLog {
-  readonly dataDir: string;
+export interface NativeLog extends Omit<GeneratedLog, Narrowed> {
+  /** Resolves once the last handle has closed the engine (close fsyncs). */
   close(): Promise<void>;
-  createTopic(name: string, partitions: number, config?: Record<string, string>): void;
-  deleteTopic(name: string): void;
-  createPartitions(name: string, total: number): void;
-  alterTopicConfig(name: string, entries: Record<string, string>): void;
-  topics(): NativeTopicInfo[];
-  /** [logStartOffset, highWatermark, durableOffset] */
-  watermarks(topic: string, partition: number): number[];
-  partitionCount(topic: string): number;
-  batchBytesMax(topic: string): number;
-  allocateProducerId(): number;
-  /** [baseOffset, lastOffset, logAppendTime, needsSync, logStartOffset, duplicate] */
-  append(topic: string, partition: number, batch: Uint8Array): number[];
-  syncTo(topic: string, partition: number, offset: number): Promise<void>;
+  syncTo(...args: Parameters<GeneratedLog['syncTo']>): Promise<void>;
   flush(): Promise<void>;
-  /** [mapId, position, length, nextOffset, highWatermark, logStartOffset, mapLength] */
-  read(topic: string, partition: number, offset: number, maxBytes: number): number[];
+  /** The promise resolves true once data passes the offset, false when cancelled or closed. */
+  waitForData(...args: Parameters<GeneratedLog['waitForData']>): { id: number; promise: Promise<boolean> };
   lastMapBuffer(): ArrayBuffer | null;
-  lastChunkCopy(): Buffer;
-  waitForData(topic: string, partition: number, offset: number): { id: number; promise: Promise<boolean> };
-  cancelWait(topic: string, partition: number, id: number): boolean;
-  deleteRecords(topic: string, partition: number, offset: number): number;
-  offsetForTimestamp(topic: string, partition: number, timestampMs: number): number;
-  enforceRetention(): number;
-  roll(topic: string, partition: number): void;
-  segments(topic: string, partition: number): SegmentDescription[];
+  /** `action` is a Rust String napi types as `string`; the engine writes only RecoveryReport's values. */
   recoveryReports(): RecoveryReport[];
-  readonly readOnly: boolean;
-  createInternalTopic(name: string, partitions: number, config?: Record<string, string>): void;
-  /** [baseOffset, lastOffset] */
-  appendInternal(topic: string, partition: number, batch: Uint8Array): number[];
-  deleteRecordsInternal(topic: string, partition: number, offset: number): number;
 }
 
-interface Binding {
-  NativeLog: {
-    open(
-      dir: string,
-      options?: {
-        defaultConfig?: Record<string, string>;
-        readOnly?: boolean;
-        fullRecovery?: boolean;
-        retentionCheckIntervalMs?: number;
-      },
-    ): NativeLog;
-  };
+/** The group coordinator's calls take the narrowed log and the types of ts/group/types.ts. */
+type GroupFns =
+  | 'groupJoin'
+  | 'groupSync'
+  | 'groupHeartbeat'
+  | 'groupLeave'
+  | 'groupCommit'
+  | 'groupFetchOffsets'
+  | 'groupDescribe'
+  | 'groupList'
+  | 'groupDelete'
+  | 'groupDeleteOffsets';
+
+export interface Binding extends Omit<typeof Generated, 'NativeLog' | GroupFns> {
+  NativeLog: { open(...args: Parameters<typeof Generated.NativeLog.open>): NativeLog };
   groupJoin(log: NativeLog, req: G.JoinGroupRequest): Promise<G.JoinGroupResult>;
   groupSync(log: NativeLog, req: G.SyncGroupRequest): Promise<G.SyncGroupResult>;
   groupHeartbeat(log: NativeLog, req: G.HeartbeatRequest): Promise<number>;
-  groupLeave: (log: NativeLog, ...a: Parameters<G.GroupCalls['leave']>) => ReturnType<G.GroupCalls['leave']>;
+  groupLeave(log: NativeLog, ...a: Parameters<G.GroupCalls['leave']>): ReturnType<G.GroupCalls['leave']>;
   groupCommit(log: NativeLog, req: G.OffsetCommitRequest): Promise<G.PartitionsResult>;
-  groupFetchOffsets: (
+  groupFetchOffsets(
     log: NativeLog,
     ...a: Parameters<G.GroupCalls['fetchOffsets']>
-  ) => ReturnType<G.GroupCalls['fetchOffsets']>;
+  ): ReturnType<G.GroupCalls['fetchOffsets']>;
   groupDescribe(log: NativeLog, groupIds: string[]): Promise<G.DescribedGroup[]>;
-  groupList: (log: NativeLog, ...a: Parameters<G.GroupCalls['list']>) => ReturnType<G.GroupCalls['list']>;
+  groupList(log: NativeLog, ...a: Parameters<G.GroupCalls['list']>): ReturnType<G.GroupCalls['list']>;
   groupDelete(log: NativeLog, groupIds: string[]): ReturnType<G.GroupCalls['delete']>;
-  groupDeleteOffsets: (
+  groupDeleteOffsets(
     log: NativeLog,
     ...a: Parameters<G.GroupCalls['deleteOffsets']>
-  ) => ReturnType<G.GroupCalls['deleteOffsets']>;
-  crc32c(bytes: Uint8Array, start: number, end: number): number;
-  compress(codec: number, data: Uint8Array, level?: number): Buffer;
-  decompress(codec: number, data: Uint8Array, maxBytes: number): Buffer;
-  benchPhysicalWrite(
-    path: string,
-    chunk: Uint8Array,
-    totalBytes: number,
-    mode: 'write' | 'mmap',
-    fsyncEachChunk: boolean,
-  ): number;
+  ): ReturnType<G.GroupCalls['deleteOffsets']>;
+}
+
+function platformTag(): string {
+  const { platform, arch } = process;
+  if (platform !== 'linux') return `${platform}-${arch}`;
+  // glibc's Node reports its runtime glibc version; musl builds do not.
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)
+    ?.header;
+  return `linux-${arch}-${header?.glibcVersionRuntime ? 'gnu' : 'musl'}`;
 }
 
 function load(): Binding {
-  // dist/native.js sits beside dist/native/; the TypeScript sources (run by
-  // the tests) find the same build one level up.
-  const candidates = [
-    join(__dirname, 'native', 'ferrolog.node'),
-    join(__dirname, '..', 'dist', 'native', 'ferrolog.node'),
-  ];
-  for (const path of candidates) {
-    if (existsSync(path)) return require(path) as Binding;
+  try {
+    // A static specifier, so bundlers see the dependency.
+    return require('../binding/index.js') as Binding;
+  } catch (e) {
+    const tag = platformTag();
+    const cause = String((e as Error)?.message ?? e).split('\n')[0];
+    throw new Error(
+      `ferrolog: no native addon loads on ${tag} (${cause}). ` +
+        (process.platform !== 'linux'
+          ? 'ferrolog runs on Linux only.'
+          : `Installed from npm: reinstall without --omit=optional so npm adds ferrolog-${tag}, ` +
+            'or build it from source with Rust 1.88+ and a C compiler on PATH: `npm rebuild ferrolog`. ' +
+            'In the source repository: `npm install` (or `npm run build:native`).'),
+      { cause: e },
+    );
   }
-  throw new Error(
-    `ferrolog: the native addon is not built (looked in ${candidates.join(', ')}); run \`npm install\` or \`npm run build\``,
-  );
 }
 
 export const binding: Binding = load();

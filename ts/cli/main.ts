@@ -15,6 +15,7 @@ import {
   fstatSync,
   openSync,
   readdirSync,
+  readFileSync,
   readSync,
   statSync,
 } from 'node:fs';
@@ -117,9 +118,23 @@ example:
 runs the comparison harness (see npm run bench -- --help).`,
 };
 
+/** bench/harness ships with the source repository only, not in the npm package. */
+const BENCH_HARNESS = join(__dirname, '..', '..', 'bench', 'harness', 'run.mjs');
+
 function help(command: string): never {
-  process.stdout.write(`${HELP[command] ?? HELP.main}\n`);
+  let text = HELP[command] ?? HELP.main ?? '';
+  // An installed package has no harness: its help does not offer the command.
+  if (!existsSync(BENCH_HARNESS)) text = text.replace(/^ {2}bench .*\n/m, '');
+  process.stdout.write(`${text}\n`);
   process.exit(0);
+}
+
+/** The installed package's version: package.json sits two levels up from both ts/cli and dist/cli. */
+function version(): void {
+  const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as {
+    version: string;
+  };
+  process.stdout.write(`${pkg.version}\n`);
 }
 
 function parse(
@@ -896,10 +911,11 @@ async function verify(argv: string[]): Promise<void> {
 }
 
 async function bench(argv: string[]): Promise<void> {
-  const harness = join(__dirname, '..', '..', 'bench', 'harness', 'run.mjs');
-  if (!existsSync(harness))
-    throw new UsageError('the benchmark harness ships with the source repository (bench/harness)');
-  const r = spawnSync(process.execPath, [harness, ...argv], { stdio: 'inherit' });
+  if (!existsSync(BENCH_HARNESS))
+    throw new UsageError(
+      'the benchmark harness ships with the source repository (bench/harness), not the npm package',
+    );
+  const r = spawnSync(process.execPath, [BENCH_HARNESS, ...argv], { stdio: 'inherit' });
   process.exitCode = r.status ?? 1;
 }
 
@@ -912,6 +928,9 @@ async function main(argv: string[]): Promise<void> {
     case 'help':
       help('main');
       break;
+    case '--version':
+    case '-V':
+      return version();
     case 'topics':
       return topics(rest);
     case 'produce':
