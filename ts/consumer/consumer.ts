@@ -39,7 +39,9 @@ import {
 } from '../types/events';
 import type { GroupDescription, PartitionAssigner as KafkaJSPartitionAssigner } from '../types/kafkajs';
 import { type Deserializer, KafkaJSDeserializationError } from './deserializers';
+import { messageIterator } from './iterator';
 import { ConsumerLogs } from './kafkajs-log';
+import { Subscriptions } from './subscriptions';
 
 export type { ConsumerEvents } from '../types/events';
 
@@ -272,11 +274,10 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   private member: GroupMember | null = null;
   private lastHeartbeat = 0;
   private log: Log | null = null;
-  private readonly subscriptions: { matcher: string | RegExp; fromBeginning: boolean }[] = [];
+  private readonly subscriptions = new Subscriptions();
   private memberId = '';
   private generationId = -1;
   private readonly partitions = new Map<string, PartitionState>();
-  private readonly pausedTopics = new Map<string, Set<number> | 'all'>();
   /** Seeks made before their partition was assigned (kafkajs applies them on assignment). */
   private readonly pendingSeeks = new Map<string, number>();
   private runConfig: ConsumerRunConfig<K, V> = {};
@@ -408,7 +409,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
           if (!(e instanceof KafkaJSError && (e as { code?: string }).code === 'ERR_TOPIC_EXISTS')) throw e;
         }
       }
-      this.subscriptions.push({ matcher: t, fromBeginning });
+      this.subscriptions.add(t, fromBeginning);
       if (t instanceof RegExp) {
         const matched = (this.log?.topics() ?? []).map((d) => d.name).filter((n) => t.test(n));
         this.kjsLog.subscribedRegExp(this.groupId, t, matched);
@@ -419,23 +420,11 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   private subscribedTopics(): string[] {
     const log = this.log;
     if (log === null) return [];
-    const names = log
-      .topics()
-      .map((t) => t.name)
-      .filter((n) => !n.startsWith('__'));
-    const out = new Set<string>();
-    for (const s of this.subscriptions) {
-      if (typeof s.matcher === 'string') out.add(s.matcher);
-      else for (const n of names) if (s.matcher.test(n)) out.add(n);
-    }
-    return [...out].sort();
+    return this.subscriptions.topics(log.topics().map((t) => t.name));
   }
 
   private fromBeginningFor(topic: string): boolean {
-    for (const s of this.subscriptions) {
-      if (typeof s.matcher === 'string' ? s.matcher === topic : s.matcher.test(topic)) return s.fromBeginning;
-    }
-    return false;
+    return this.subscriptions.fromBeginningFor(topic);
   }
 
   /** Starts consuming; resolves once the consumer has joined its group. */
@@ -443,7 +432,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     if (this.state === 'disconnected')
       throw new KafkaJSNonRetriableError('The consumer must be connected before run');
     if (this.state === 'running') throw new KafkaJSNonRetriableError('The consumer is already running');
-    if (this.subscriptions.length === 0)
+    if (this.subscriptions.size === 0)
       throw new KafkaJSNonRetriableError('The consumer must subscribe before run');
     if (typeof config.eachMessage !== 'function' && typeof config.eachBatch !== 'function') {
       throw new KafkaJSNonRetriableError('run needs eachMessage or eachBatch');
@@ -461,11 +450,11 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     };
     this.slotsFree = concurrency;
     this.state = 'running';
-    if (this.subscriptions.some((s) => s.matcher instanceof RegExp)) {
+    if (this.subscriptions.hasRegExp()) {
       const dir = this.log?.dataDir;
       this.topicListener = (d, topic) => {
         if (d !== dir || this.state !== 'running') return;
-        if (this.subscriptions.some((s) => s.matcher instanceof RegExp && s.matcher.test(topic))) {
+        if (this.subscriptions.regExpMatches(topic)) {
           void this.member
             ?.rebalance()
             .catch((e: Error) => this.log_.error('rebalance failed', { error: e.message }));
@@ -1176,8 +1165,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   }
 
   private isPaused(topic: string, partition: number): boolean {
-    const p = this.pausedTopics.get(topic);
-    return p === 'all' || p?.has(partition) === true;
+    return this.subscriptions.isPaused(topic, partition);
   }
 
   /**
@@ -1219,14 +1207,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
       }
     }
     for (const { topic, partitions } of relevant) {
-      if (partitions === undefined) this.pausedTopics.set(topic, 'all');
-      else {
-        const cur = this.pausedTopics.get(topic);
-        if (cur === 'all') continue;
-        const set = cur ?? new Set<number>();
-        for (const p of partitions) set.add(p);
-        this.pausedTopics.set(topic, set);
-      }
+      this.subscriptions.pause(topic, partitions);
       for (const ps of this.partitions.values())
         if (ps.topic === topic && this.isPaused(topic, ps.partition)) ps.paused = true;
     }
@@ -1235,16 +1216,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   resume(topics: { topic: string; partitions?: number[] }[]): void {
     if (this.state === 'running' && Array.isArray(topics)) this.kjsLog.resumed(topics);
     for (const { topic, partitions } of topics) {
-      if (partitions === undefined) this.pausedTopics.delete(topic);
-      else {
-        const cur = this.pausedTopics.get(topic);
-        if (cur === 'all') {
-          const n = this.log?.partitionCount(topic) ?? 0;
-          const set = new Set(Array.from({ length: n }, (_, i) => i));
-          for (const p of partitions) set.delete(p);
-          this.pausedTopics.set(topic, set);
-        } else if (cur !== undefined) for (const p of partitions) cur.delete(p);
-      }
+      this.subscriptions.resume(topic, partitions, Math.max(0, this.log?.partitionCount(topic) ?? 0));
       for (const ps of this.partitions.values()) {
         if (ps.topic === topic && ps.paused && !this.isPaused(topic, ps.partition)) {
           ps.paused = false;
@@ -1255,13 +1227,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   }
 
   paused(): { topic: string; partitions: number[] }[] {
-    const out: { topic: string; partitions: number[] }[] = [];
-    for (const [topic, p] of this.pausedTopics) {
-      const n = this.log?.partitionCount(topic) ?? 0;
-      const partitions = p === 'all' ? Array.from({ length: n }, (_, i) => i) : [...p].sort((a, b) => a - b);
-      if (partitions.length > 0) out.push({ topic, partitions });
-    }
-    return out;
+    return this.subscriptions.paused((topic) => Math.max(0, this.log?.partitionCount(topic) ?? 0));
   }
 
   async describeGroup(): Promise<GroupDescription & { errorCode: number }> {
@@ -1343,56 +1309,11 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
    *   for await (const { topic, partition, message } of consumer.messages()) { ... }
    */
   messages(): AsyncIterableIterator<{ topic: string; partition: number; message: KafkaMessage<K, V> }> {
-    type Item = { topic: string; partition: number; message: KafkaMessage<K, V> };
-    const queue: { item: Item; done: () => void }[] = [];
-    let wakeReader: (() => void) | null = null;
-    let started: Promise<void> | null = null;
-    let finished = false;
-    const start = () => {
-      started ??= this.run({
-        eachMessage: (payload) =>
-          new Promise<void>((done) => {
-            queue.push({
-              item: { topic: payload.topic, partition: payload.partition, message: payload.message },
-              done,
-            });
-            wakeReader?.();
-          }),
-      });
-      return started;
-    };
-    let previous: (() => void) | null = null;
-    const iterator: AsyncIterableIterator<Item> = {
-      next: async () => {
-        // Moving on means the previous message was processed.
-        previous?.();
-        previous = null;
-        await start();
-        while (queue.length === 0) {
-          if (finished || this.state !== 'running') return { done: true, value: undefined };
-          await new Promise<void>((r) => {
-            wakeReader = r;
-          });
-          wakeReader = null;
-        }
-        const { item, done } = queue.shift() as { item: Item; done: () => void };
-        previous = done;
-        return { done: false, value: item };
-      },
-      return: async () => {
-        finished = true;
-        previous?.();
-        previous = null;
-        // Messages handed over but not consumed are not committed.
-        await this.stop();
-        for (const q of queue.splice(0)) q.done();
-        return { done: true, value: undefined };
-      },
-      [Symbol.asyncIterator]() {
-        return iterator;
-      },
-    };
-    return iterator;
+    return messageIterator<K, V>({
+      run: (config) => this.run(config),
+      stop: () => this.stop(),
+      running: () => this.state === 'running',
+    });
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<{
