@@ -38,9 +38,11 @@ import {
   type RemoveInstrumentationEventListener,
 } from '../types/events';
 import type { GroupDescription, PartitionAssigner as KafkaJSPartitionAssigner } from '../types/kafkajs';
-import { type Deserializer, KafkaJSDeserializationError } from './deserializers';
+import { batchEventInfo, makeBatch } from './batch';
+import type { Deserializer } from './deserializers';
 import { messageIterator } from './iterator';
 import { ConsumerLogs } from './kafkajs-log';
+import { ConsumedMessage } from './message';
 import { Subscriptions } from './subscriptions';
 
 export type { ConsumerEvents } from '../types/events';
@@ -199,57 +201,6 @@ interface PartitionState {
 
 function key(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
-}
-
-class ConsumedMessage<K, V> implements KafkaMessage<K, V> {
-  readonly attributes = 0;
-  private k: K | null | undefined;
-  private v: V | null | undefined;
-  constructor(
-    private readonly raw: RawMessage,
-    private readonly topic: string,
-    private readonly partition: number,
-    private readonly keyDes: Deserializer<K> | undefined,
-    private readonly valueDes: Deserializer<V> | undefined,
-  ) {}
-  get offset(): string {
-    return this.raw.offset;
-  }
-  get timestamp(): string {
-    return this.raw.timestamp;
-  }
-  get headers(): IHeaders {
-    return this.raw.headers;
-  }
-  get rawKey(): Buffer | null {
-    return this.raw.key;
-  }
-  get rawValue(): Buffer | null {
-    return this.raw.value;
-  }
-  private run<T>(des: Deserializer<T>, field: 'key' | 'value', data: Buffer | null): T | null {
-    try {
-      return des(data, { topic: this.topic, partition: this.partition, headers: this.raw.headers });
-    } catch (e) {
-      throw new KafkaJSDeserializationError(
-        { topic: this.topic, partition: this.partition, offset: this.raw.offset, field, raw: data },
-        e,
-      );
-    }
-  }
-  get key(): K | null {
-    if (this.keyDes === undefined) return this.raw.key as K | null;
-    if (this.k === undefined) this.k = this.run(this.keyDes, 'key', this.raw.key);
-    return this.k;
-  }
-  get value(): V | null {
-    if (this.valueDes === undefined) return this.raw.value as V | null;
-    if (this.v === undefined) this.v = this.run(this.valueDes, 'value', this.raw.value);
-    return this.v;
-  }
-  toJSON(): object {
-    return { ...this.raw.toJSON() };
-  }
 }
 
 export class Consumer<K = Buffer | null, V = Buffer | null> {
@@ -832,18 +783,8 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
       des?.key === undefined && des?.value === undefined
         ? (raw as unknown as KafkaMessage<K, V>[])
         : raw.map((m) => this.wrap(m, ps));
-    const first = raw[0] as RawMessage;
     const last = raw[raw.length - 1] as RawMessage;
-    const batchInfo = {
-      topic: ps.topic,
-      partition: ps.partition,
-      highWatermark: String(highWatermark),
-      offsetLag: String(highWatermark - 1 - last.offsetNumber),
-      offsetLagLow: String(highWatermark - 1 - first.offsetNumber),
-      batchSize: raw.length,
-      firstOffset: first.offset,
-      lastOffset: last.offset,
-    };
+    const batchInfo = batchEventInfo(ps.topic, ps.partition, highWatermark, raw);
     this.emit(EVENTS.START_BATCH_PROCESS, batchInfo);
     const started = Date.now();
     if (cfg.eachMessage !== undefined) {
@@ -885,17 +826,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
       }
     } else if (cfg.eachBatch !== undefined) {
       const handler = cfg.eachBatch;
-      const batch: Batch<K, V> = {
-        topic: ps.topic,
-        partition: ps.partition,
-        highWatermark: String(highWatermark),
-        messages,
-        isEmpty: () => messages.length === 0,
-        firstOffset: () => first.offset,
-        lastOffset: () => last.offset,
-        offsetLag: () => String(highWatermark - 1 - last.offsetNumber),
-        offsetLagLow: () => String(highWatermark - 1 - first.offsetNumber),
-      };
+      const batch = makeBatch<K, V>(ps.topic, ps.partition, highWatermark, raw, messages);
       const resolveOffset = (offset: string) => {
         const next = Number(offset) + 1;
         if (!Number.isSafeInteger(next)) throw new KafkaJSNonRetriableError(`invalid offset ${offset}`);
