@@ -451,6 +451,9 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
       revoke: (partitions) => this.revoke(partitions),
       assign: (generationId, assignment, info, committed) =>
         this.assign(generationId, assignment, info, committed),
+      onError: (error) => {
+        if (this.state === 'running') this.scheduleCrash(error);
+      },
       onLost: (reason) => {
         this.log_.warn('partitions lost', { groupId: this.groupId, memberId: this.memberId, reason });
         for (const ps of this.partitions.values()) this.stopPartition(ps);

@@ -56,6 +56,8 @@ export interface MemberHooks {
   onLost(reason: string): void;
   /** This membership is over (evicted): partitions lost; the consumer joins again with a new one. */
   onEvicted(reason: string): void;
+  /** A rejoin nobody awaits failed (INCONSISTENT_GROUP_PROTOCOL, say): the consumer crashes with it. */
+  onError(error: Error): void;
 }
 
 const COOPERATIVE = 'cooperative-sticky';
@@ -350,7 +352,7 @@ export class GroupMember {
       case ErrorCodes.REBALANCE_IN_PROGRESS:
       case ErrorCodes.ILLEGAL_GENERATION:
         // Already rejoining: that join is the answer.
-        if (this.rebalancing === null) void this.rebalance().catch(() => undefined);
+        if (this.rebalancing === null) void this.rebalance().catch((e: Error) => this.hooks.onError(e));
         return true;
       case ErrorCodes.UNKNOWN_MEMBER_ID:
       case ErrorCodes.FENCED_INSTANCE_ID:
