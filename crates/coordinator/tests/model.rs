@@ -70,6 +70,15 @@ struct World {
 }
 
 impl World {
+    /// Clients 0-3 are in group "g", 4-7 in "g1", and so on.
+    fn group(&self, c: usize) -> String {
+        if c < 4 {
+            "g".into()
+        } else {
+            format!("g{}", c / 4)
+        }
+    }
+
     fn forget(&mut self, c: usize) {
         let cl = &mut self.clients[c];
         cl.member_id.clear();
@@ -93,7 +102,7 @@ impl World {
             return;
         }
         let req = JoinRequest {
-            group_id: "g".into(),
+            group_id: self.group(c),
             member_id: cl.member_id.clone(),
             group_instance_id: cl.instance.clone(),
             protocol_type: "consumer".into(),
@@ -132,10 +141,10 @@ impl World {
                     let mut unique = ids.clone();
                     unique.dedup();
                     assert_eq!(ids, unique, "a member listed twice");
-                    if self.h.m.generation("g") == Some(r.generation_id)
-                        && self.h.m.state("g") == Some(GroupState::CompletingRebalance)
+                    if self.h.m.generation(&self.group(c)) == Some(r.generation_id)
+                        && self.h.m.state(&self.group(c)) == Some(GroupState::CompletingRebalance)
                     {
-                        let mut current = self.h.m.member_ids("g");
+                        let mut current = self.h.m.member_ids(&self.group(c));
                         current.sort();
                         assert_eq!(ids, current, "the leader's list is the group");
                     }
@@ -152,7 +161,9 @@ impl World {
                         .or_default()
                         .extend(assignments.iter().cloned());
                 }
-                let slot = self.h.sync("g", &r.member_id, r.generation_id, assignments);
+                let slot = self
+                    .h
+                    .sync(&self.group(c), &r.member_id, r.generation_id, assignments);
                 self.clients[c].sync = Some(slot);
                 self.check_sync(c);
             }
@@ -231,7 +242,7 @@ impl World {
         }
         let e = self.h.m.heartbeat(
             &HeartbeatRequest {
-                group_id: "g".into(),
+                group_id: self.group(c),
                 generation_id: cl.generation,
                 member_id: cl.member_id.clone(),
                 group_instance_id: cl.instance.clone(),
@@ -259,10 +270,10 @@ impl World {
         } else {
             (cl.member_id.clone(), cl.generation)
         };
-        let members = self.h.m.member_ids("g");
-        let current = self.h.m.generation("g");
-        let state = self.h.m.state("g");
-        let r = self.h.commit("g", &member, generation, 1);
+        let members = self.h.m.member_ids(&self.group(c));
+        let current = self.h.m.generation(&self.group(c));
+        let state = self.h.m.state(&self.group(c));
+        let r = self.h.commit(&self.group(c), &member, generation, 1);
         let allowed = if simple {
             state.is_none() || state == Some(GroupState::Empty)
         } else {
@@ -311,8 +322,9 @@ fn run(ops: Vec<Op>, statics: [bool; 4], require: [bool; 4]) {
             Op::Leave(c) => {
                 let cl = &w.clients[c];
                 if !cl.member_id.is_empty() {
+                    let group = w.group(c);
                     let _ = w.h.m.leave(
-                        "g",
+                        &group,
                         &[LeaveMember {
                             member_id: cl.member_id.clone(),
                             group_instance_id: cl.instance.clone(),
@@ -335,9 +347,15 @@ fn run(ops: Vec<Op>, statics: [bool; 4], require: [bool; 4]) {
             w.check_sync(c);
         }
     }
+    settle_and_check(&mut w, 1);
+}
+
+/// The quiet period: living clients behave well, the dead stay dead; then
+/// every group must have settled.
+fn settle_and_check(w: &mut World, groups: usize) {
     // Quiet period: the living clients behave well, the dead stay dead.
     for _ in 0..80 {
-        for c in 0..4 {
+        for c in 0..w.clients.len() {
             w.step(c);
         }
         w.h.advance(150);
@@ -350,28 +368,92 @@ fn run(ops: Vec<Op>, statics: [bool; 4], require: [bool; 4]) {
     for s in &w.orphan_syncs {
         assert!(s.lock().is_some(), "a sync was never answered");
     }
-    let alive: Vec<usize> = (0..4).filter(|c| !w.clients[*c].dead).collect();
-    let mut members = w.h.m.member_ids("g");
-    members.sort();
-    let mut expected: Vec<String> = alive
-        .iter()
-        .map(|c| w.clients[*c].member_id.clone())
-        .collect();
-    expected.sort();
-    if alive.is_empty() {
-        assert!(
-            matches!(w.h.m.state("g"), None | Some(GroupState::Empty)),
-            "{:?}",
-            w.h.m.state("g")
-        );
-    } else {
-        assert_eq!(w.h.m.state("g"), Some(GroupState::Stable));
-        assert_eq!(members, expected);
-        for c in alive {
-            assert!(w.clients[c].stable, "client {c} settled");
-            assert_eq!(Some(w.clients[c].generation), w.h.m.generation("g"));
+    for g in 0..groups {
+        let group = w.group(g * 4);
+        let alive: Vec<usize> = (g * 4..g * 4 + 4).filter(|c| !w.clients[*c].dead).collect();
+        let mut members = w.h.m.member_ids(&group);
+        members.sort();
+        let mut expected: Vec<String> = alive
+            .iter()
+            .map(|c| w.clients[*c].member_id.clone())
+            .collect();
+        expected.sort();
+        if alive.is_empty() {
+            assert!(
+                matches!(w.h.m.state(&group), None | Some(GroupState::Empty)),
+                "{:?}",
+                w.h.m.state(&group)
+            );
+        } else {
+            assert_eq!(w.h.m.state(&group), Some(GroupState::Stable));
+            assert_eq!(members, expected);
+            for c in alive {
+                assert!(w.clients[c].stable, "client {c} settled");
+                assert_eq!(Some(w.clients[c].generation), w.h.m.generation(&group));
+            }
         }
     }
+}
+
+/// 50 groups of 4 members churn for a minute of simulated time (joins,
+/// leaves, crashes, restarts, commits), then every group settles: no
+/// rebalance stays stuck, and groups do not disturb each other.
+#[test]
+fn fifty_groups_churn_without_a_stuck_rebalance() {
+    let n = 200;
+    let mut w = World {
+        h: H::new(),
+        clients: (0..n)
+            .map(|i| Client {
+                instance: (i % 3 == 0).then(|| format!("inst-{i}")),
+                require_id: i % 2 == 0,
+                ..Client::default()
+            })
+            .collect(),
+        assigned: HashMap::new(),
+        orphans: Vec::new(),
+        orphan_syncs: Vec::new(),
+    };
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut rand = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..600 {
+        for _ in 0..40 {
+            let c = (rand() % n as u64) as usize;
+            match rand() % 12 {
+                0 => {
+                    let cl = &w.clients[c];
+                    if !cl.member_id.is_empty() {
+                        let group = w.group(c);
+                        let leave = LeaveMember {
+                            member_id: cl.member_id.clone(),
+                            group_instance_id: cl.instance.clone(),
+                        };
+                        let _ = w.h.m.leave(&group, &[leave], w.h.now);
+                        w.h.flush();
+                    }
+                    w.forget(c);
+                }
+                1 => w.forget(c),
+                2 | 3 => {
+                    w.clients[c].dead = false;
+                    w.join(c);
+                }
+                4 => w.commit(c, false),
+                _ => w.step(c),
+            }
+        }
+        w.h.advance(100);
+        for c in 0..n {
+            w.check_join(c);
+            w.check_sync(c);
+        }
+    }
+    settle_and_check(&mut w, n / 4);
 }
 
 proptest! {
