@@ -235,3 +235,4 @@ export {
   ConfigSource,
   ResourcePatternTypes,
 } from './types/kafkajs';
+export type { BrokerServer, BrokerStats, ListenOptions } from './server/listen';

@@ -45,7 +45,16 @@ type GroupFns =
   | 'groupDelete'
   | 'groupDeleteOffsets';
 
-export interface Binding extends Omit<typeof Generated, 'NativeLog' | GroupFns> {
+/** The Kafka broker's handle (see `server/listen.ts`). */
+export interface NativeBroker extends Omit<Generated.NativeBroker, 'close'> {
+  /** Resolves once every connection is closed and the port released. */
+  close(): Promise<void>;
+}
+
+export type NativeBrokerOptions = Generated.BrokerOptions;
+
+export interface Binding extends Omit<typeof Generated, 'NativeLog' | 'startBroker' | GroupFns> {
+  startBroker(log: NativeLog, options: NativeBrokerOptions): NativeBroker;
   NativeLog: { open(...args: Parameters<typeof Generated.NativeLog.open>): NativeLog };
   groupJoin(log: NativeLog, req: G.JoinGroupRequest): Promise<G.JoinGroupResult>;
   groupSync(log: NativeLog, req: G.SyncGroupRequest): Promise<G.SyncGroupResult>;

@@ -29,6 +29,7 @@ import { KafkaJSError, LockedError } from '../errors';
 import { AssignerProtocol } from '../group/assigners';
 import { Log } from '../log';
 import { binding } from '../native';
+import { serve } from './serve';
 
 /** An error the user caused: printed as one line, exit code 1. */
 class UsageError extends Error {}
@@ -45,6 +46,7 @@ commands:
   groups     list and describe consumer groups, their offsets and lag; reset offsets
   dump       print the batches (and records) of a segment file
   verify     check every batch CRC and index entry of a data directory
+  serve      serve the data directory over the Kafka protocol (kcat, kafkajs, Java clients)
   bench      run the comparison benchmark (npm run bench)
 
 every command takes --data-dir DIR (default ./ferrolog-data, or $FERROLOG_DATA_DIR),
@@ -945,6 +947,8 @@ async function main(argv: string[]): Promise<void> {
       return verify(rest);
     case 'bench':
       return bench(rest);
+    case 'serve':
+      return serve(rest);
     default:
       throw new UsageError(`unknown command "${command}" (see ferrolog --help)`);
   }

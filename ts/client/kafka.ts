@@ -18,6 +18,7 @@ import { Log, type LogOptions, type TopicConfigEntries } from '../log';
 import { Producer, type ProducerConfig } from '../producer/producer';
 import type { RawValue } from '../producer/serializers';
 import type { AdminConfig, BrokersFunction, ISocketFactory, Mechanism, SASLOptions } from '../types/kafkajs';
+import { type BrokerServer, type ListenOptions, listen } from '../server/listen';
 import { createLogger, type Logger, type logCreator, logLevel } from './logger';
 import { type RetryOptions, withRetry } from './retry';
 
@@ -121,6 +122,15 @@ export class Kafka {
 
   logger(): Logger {
     return this.rootLogger;
+  }
+
+  /** Serves this data directory to other processes over the Kafka protocol. */
+  listen(options: ListenOptions = {}): Promise<BrokerServer> {
+    return listen(this.dataDir, options, {
+      defaultTopicConfig: this.config.defaultTopicConfig,
+      numPartitions: this.defaultNumPartitions,
+      warn: (m) => this.rootLogger.warn(m),
+    });
   }
 }
 

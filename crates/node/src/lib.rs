@@ -11,6 +11,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod broker;
 mod external;
 pub mod groups;
 
@@ -29,7 +30,7 @@ fn to_js(e: ferrolog_engine::Error) -> Error {
     Error::new(Status::GenericFailure, format!("{}: {e}", e.code()))
 }
 
-fn invalid(msg: impl Into<String>) -> Error {
+pub(crate) fn invalid(msg: impl Into<String>) -> Error {
     Error::new(
         Status::InvalidArg,
         format!("ERR_INVALID_ARGUMENT: {}", msg.into()),
@@ -282,7 +283,7 @@ impl NativeLog {
             .map_err(to_js)
     }
 
-    fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> Result<()> {
         if self.closed {
             Err(Error::new(
                 Status::GenericFailure,

@@ -1,0 +1,129 @@
+//! One module per API family. Each handler takes the decoded request and
+//! returns the response to encode; none of them fails as a whole: errors
+//! go into the response's error codes, as Kafka does.
+
+pub mod admin;
+pub mod api_versions;
+pub mod configs;
+pub mod fetch;
+pub mod groups;
+pub mod metadata;
+pub mod offsets;
+pub mod produce;
+pub mod sasl;
+
+use std::sync::Arc;
+
+use ferrolog_engine::{Engine, Error, Topic};
+use kafka_protocol::messages::ApiKey;
+use kafka_protocol::protocol::VersionRange;
+
+use crate::config::BrokerConfig;
+use crate::stats::Stats;
+
+/// What every handler can reach.
+pub struct Ctx {
+    pub engine: Arc<Engine>,
+    pub config: BrokerConfig,
+    pub stats: Stats,
+    /// The host and port Metadata and DescribeCluster report.
+    pub advertised: (String, u16),
+    /// See `BrokerConfig::queued_bytes_max`.
+    pub budget: crate::framing::Budget,
+    /// SCRAM credentials derived from `config.sasl_users`.
+    pub scram: crate::scram::Credentials,
+    /// The group coordinator, loaded on the first group request.
+    pub groups: groups::Slot,
+}
+
+/// The APIs this broker implements. Each is advertised at every version
+/// kafka-protocol can decode and encode (Apache Kafka 4.1's ranges).
+pub const IMPLEMENTED: &[ApiKey] = &[
+    ApiKey::Produce,
+    ApiKey::Fetch,
+    ApiKey::ListOffsets,
+    ApiKey::Metadata,
+    ApiKey::ApiVersions,
+    ApiKey::CreateTopics,
+    ApiKey::DeleteTopics,
+    ApiKey::DeleteRecords,
+    ApiKey::InitProducerId,
+    ApiKey::DescribeConfigs,
+    ApiKey::AlterConfigs,
+    ApiKey::IncrementalAlterConfigs,
+    ApiKey::CreatePartitions,
+    ApiKey::DescribeCluster,
+    ApiKey::FindCoordinator,
+    ApiKey::JoinGroup,
+    ApiKey::SyncGroup,
+    ApiKey::Heartbeat,
+    ApiKey::LeaveGroup,
+    ApiKey::OffsetCommit,
+    ApiKey::OffsetFetch,
+    ApiKey::DescribeGroups,
+    ApiKey::ListGroups,
+    ApiKey::DeleteGroups,
+    ApiKey::OffsetDelete,
+];
+
+/// Served only when SASL is on. SaslHandshake v0 is advertised because
+/// librdkafka will not authenticate without it, but tokens must come in
+/// SaslAuthenticate requests (v1's flow): v0's raw token frames do not
+/// decode as requests, so they close the connection.
+pub const SASL: &[(ApiKey, i16)] = &[(ApiKey::SaslHandshake, 0), (ApiKey::SaslAuthenticate, 0)];
+
+/// The versions of `key` this broker serves, or None when it does not
+/// implement the API (or it is a SASL API and SASL is off).
+pub fn supported(ctx: &Ctx, key: ApiKey) -> Option<VersionRange> {
+    if IMPLEMENTED.contains(&key) {
+        return Some(key.valid_versions());
+    }
+    let sasl = ctx.config.sasl_users.is_some();
+    SASL.iter()
+        .find(|(k, _)| sasl && *k == key)
+        .map(|&(k, min)| VersionRange {
+            min,
+            max: k.valid_versions().max,
+        })
+}
+
+/// Runs engine work that may write or fsync (topic metadata, checkpoints,
+/// producer id blocks) off the tokio workers.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(e) => Err(Error::InvalidArgument(format!("broker task failed: {e}"))),
+    }
+}
+
+/// The topic, created with `num.partitions` when missing and `create` allows
+/// (Kafka's auto.create.topics.enable).
+pub async fn topic_or_create(
+    ctx: &Arc<Ctx>,
+    name: &str,
+    create: bool,
+) -> Result<Arc<Topic>, Error> {
+    match ctx.engine.topic(name) {
+        Ok(t) => Ok(t),
+        Err(Error::UnknownTopicOrPartition { .. }) if create && ctx.config.auto_create_topics => {
+            ferrolog_engine::validate_topic_name(name)?;
+            let engine = ctx.engine.clone();
+            let owned = name.to_string();
+            let partitions = ctx.config.num_partitions;
+            let created = blocking(move || engine.create_topic(&owned, partitions, None)).await;
+            match created {
+                // Another connection created it first: that is fine.
+                Ok(()) | Err(Error::TopicExists(_)) => ctx.engine.topic(name),
+                Err(e) => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A partition index from the wire as the engine's type.
+pub fn partition_index(p: i32) -> Option<u32> {
+    u32::try_from(p).ok()
+}
