@@ -9,6 +9,19 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+export declare class NativeBroker {
+  /** The bound host (an IP address). */
+  get host(): string
+  /** The bound port (the real one when 0 was asked for). */
+  get port(): number
+  stats(): BrokerStats
+  /**
+   * Stops accepting, closes every connection and stops the broker's
+   * threads, on a thread of its own. The engine stays open.
+   */
+  close(): object
+}
+
 export declare class NativeLog {
   /**
    * Opens `dir`, or joins the engine this process already has open there.
@@ -103,6 +116,29 @@ export declare class NativeLog {
  * it exists to be measured, not to serve.
  */
 export declare function benchPhysicalWrite(path: string, chunk: Uint8Array, totalBytes: number, mode: string, fsyncEachChunk: boolean): number
+
+export interface BrokerOptions {
+  host: string
+  port: number
+  advertisedHost?: string
+  advertisedPort?: number
+  numPartitions?: number
+  autoCreateTopics?: boolean
+  maxConnections?: number
+  requestMaxBytes?: number
+  /** SASL/PLAIN users and passwords; when given, clients must authenticate. */
+  saslUsers?: Record<string, string>
+}
+
+export interface BrokerStats {
+  connections: number
+  connectionsTotal: number
+  connectionsRefused: number
+  requests: number
+  bytesIn: number
+  bytesOut: number
+  protocolErrors: number
+}
 
 export interface CommittedOffset {
   topic: string
@@ -308,6 +344,12 @@ export interface SegmentSummary {
   offsetIndexEntries: number
   timeIndexEntries: number
 }
+
+/**
+ * Starts a broker serving the engine behind `log`. The socket is bound
+ * (or the error thrown) when this returns.
+ */
+export declare function startBroker(log: NativeLog, options: BrokerOptions): NativeBroker
 
 export interface SyncGroupRequest {
   groupId: string

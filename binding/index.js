@@ -835,6 +835,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.NativeBroker = nativeBinding.NativeBroker
 module.exports.NativeLog = nativeBinding.NativeLog
 module.exports.benchPhysicalWrite = nativeBinding.benchPhysicalWrite
 module.exports.compress = nativeBinding.compress
@@ -850,3 +851,4 @@ module.exports.groupJoin = nativeBinding.groupJoin
 module.exports.groupLeave = nativeBinding.groupLeave
 module.exports.groupList = nativeBinding.groupList
 module.exports.groupSync = nativeBinding.groupSync
+module.exports.startBroker = nativeBinding.startBroker
