@@ -584,7 +584,7 @@ async function groups(argv: string[]): Promise<void> {
         const [d] = (await admin.describeGroups([group])).groups;
         if (d === undefined || d.state === 'Dead') throw new UsageError(`unknown group "${group}"`);
         process.stdout.write(
-          `group ${group}: state ${d.state}, ${d.members.length} member(s) in this process\n`,
+          `group ${group}: state ${d.state}, ${d.members.length} member(s)\n`,
         );
         for (const m of d.members) {
           const a = Object.entries(
