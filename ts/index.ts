@@ -116,7 +116,7 @@ export type {
 export { KafkaJSSerializationError, KafkaJSTopicNotFound, Producer } from './producer/producer';
 export type { RawValue, Serializer, SerializerContext } from './producer/serializers';
 export { Serializers } from './producer/serializers';
-
+export type { BrokerServer, BrokerStats, ListenOptions } from './server/listen';
 // ---- instrumentation events ----
 export type {
   AdminEventMap,
@@ -143,7 +143,6 @@ export type {
   RequestQueueSizeEvent,
   RequestTimeoutEvent,
 } from './types/events';
-
 // ---- the rest of kafkajs' types ----
 export type {
   Acl,
@@ -235,4 +234,3 @@ export {
   ConfigSource,
   ResourcePatternTypes,
 } from './types/kafkajs';
-export type { BrokerServer, BrokerStats, ListenOptions } from './server/listen';
