@@ -4,7 +4,7 @@
  * (`kafka.listen`) and as `ferrolog serve` in a child process. Records read
  * back must equal what was written.
  *
- * Consumer groups are another issue's (#13): consumers here use kcat's
+ * Consumer groups through the broker are in broker-groups.test.ts; consumers here use kcat's
  * simple consumer (-C without -G) and the log itself.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';

@@ -11,7 +11,7 @@ import {
   AssignerProtocol as assignerProtocol,
   type MemberAssignmentValue,
   type MemberMetadataValue,
-} from './consumer/assigners';
+} from './group/assigners';
 import type { MemberAssignment, MemberMetadata } from './types/kafkajs';
 
 // ---- clients ----
@@ -46,8 +46,8 @@ export type {
   GroupState,
   MemberAssignmentValue,
   MemberMetadataValue,
-} from './consumer/assigners';
-export { PartitionAssigners } from './consumer/assigners';
+} from './group/assigners';
+export { PartitionAssigners } from './group/assigners';
 
 /** kafkajs' protocol codecs; decoded values always carry `userData`. */
 export const AssignerProtocol = assignerProtocol as {
@@ -75,14 +75,13 @@ export type {
   TopicPartitionOffsetAndMetadata,
 } from './consumer/consumer';
 export { Consumer } from './consumer/consumer';
-export { KafkaJSRebalanceError } from './consumer/coordinator';
 export type { Deserializer, DeserializerContext } from './consumer/deserializers';
 export { Deserializers, KafkaJSDeserializationError } from './consumer/deserializers';
 export type { DeadLetterOptions } from './consumer/dlq';
 export { deadLetterQueue } from './consumer/dlq';
-
 // ---- errors ----
 export * from './errors';
+export { KafkaJSRebalanceError } from './group/errors';
 
 // ---- the engine ----
 export type {

@@ -8,6 +8,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { ClosedError, fromNative, InvalidArgumentError } from './errors';
+import type { GroupCalls } from './group/types';
 import { binding, type NativeLog } from './native';
 
 /** Kafka-named topic configs, e.g. `{ 'retention.ms': 3600000, flush: 'always' }`. */
@@ -135,6 +136,12 @@ export interface InternalTopics {
   deleteRecords(topic: string, partition: number, offset: number): number;
 }
 
+/**
+ * The group coordinator of this log's directory (the one the broker
+ * serves too). Only ferrolog's group client and admin use it.
+ */
+export const groupCalls = Symbol('ferrolog.groupCalls');
+
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -250,6 +257,32 @@ export class Log {
           throw fromNative(e);
         }
       },
+    };
+  }
+
+  /** See `groupCalls`. Each call is one native call returning a promise. */
+  [groupCalls](): GroupCalls {
+    const native = this.n();
+    const wrap =
+      <A extends unknown[], R>(f: (n: NativeLog, ...a: A) => Promise<R>) =>
+      async (...a: A): Promise<R> => {
+        try {
+          return await f(native, ...a);
+        } catch (e) {
+          throw fromNative(e);
+        }
+      };
+    return {
+      join: wrap(binding.groupJoin),
+      sync: wrap(binding.groupSync),
+      heartbeat: wrap(binding.groupHeartbeat),
+      leave: wrap(binding.groupLeave),
+      commit: wrap(binding.groupCommit),
+      fetchOffsets: wrap(binding.groupFetchOffsets),
+      describe: wrap(binding.groupDescribe),
+      list: wrap(binding.groupList),
+      delete: wrap(binding.groupDelete),
+      deleteOffsets: wrap(binding.groupDeleteOffsets),
     };
   }
 

@@ -11,6 +11,7 @@
  * string that holds one of a few values.
  */
 import type * as Generated from '../binding';
+import type * as G from './group/types';
 import type { RecoveryReport } from './log';
 
 type GeneratedLog = Generated.NativeLog;
@@ -31,6 +32,19 @@ export interface NativeLog extends Omit<GeneratedLog, Narrowed> {
   recoveryReports(): RecoveryReport[];
 }
 
+/** The group coordinator's calls take the narrowed log and the types of ts/group/types.ts. */
+type GroupFns =
+  | 'groupJoin'
+  | 'groupSync'
+  | 'groupHeartbeat'
+  | 'groupLeave'
+  | 'groupCommit'
+  | 'groupFetchOffsets'
+  | 'groupDescribe'
+  | 'groupList'
+  | 'groupDelete'
+  | 'groupDeleteOffsets';
+
 /** The Kafka broker's handle (see `server/listen.ts`). */
 export interface NativeBroker extends Omit<Generated.NativeBroker, 'close'> {
   /** Resolves once every connection is closed and the port released. */
@@ -39,9 +53,25 @@ export interface NativeBroker extends Omit<Generated.NativeBroker, 'close'> {
 
 export type NativeBrokerOptions = Generated.BrokerOptions;
 
-export interface Binding extends Omit<typeof Generated, 'NativeLog' | 'startBroker'> {
-  NativeLog: { open(...args: Parameters<typeof Generated.NativeLog.open>): NativeLog };
+export interface Binding extends Omit<typeof Generated, 'NativeLog' | 'startBroker' | GroupFns> {
   startBroker(log: NativeLog, options: NativeBrokerOptions): NativeBroker;
+  NativeLog: { open(...args: Parameters<typeof Generated.NativeLog.open>): NativeLog };
+  groupJoin(log: NativeLog, req: G.JoinGroupRequest): Promise<G.JoinGroupResult>;
+  groupSync(log: NativeLog, req: G.SyncGroupRequest): Promise<G.SyncGroupResult>;
+  groupHeartbeat(log: NativeLog, req: G.HeartbeatRequest): Promise<number>;
+  groupLeave(log: NativeLog, ...a: Parameters<G.GroupCalls['leave']>): ReturnType<G.GroupCalls['leave']>;
+  groupCommit(log: NativeLog, req: G.OffsetCommitRequest): Promise<G.PartitionsResult>;
+  groupFetchOffsets(
+    log: NativeLog,
+    ...a: Parameters<G.GroupCalls['fetchOffsets']>
+  ): ReturnType<G.GroupCalls['fetchOffsets']>;
+  groupDescribe(log: NativeLog, groupIds: string[]): Promise<G.DescribedGroup[]>;
+  groupList(log: NativeLog, ...a: Parameters<G.GroupCalls['list']>): ReturnType<G.GroupCalls['list']>;
+  groupDelete(log: NativeLog, groupIds: string[]): ReturnType<G.GroupCalls['delete']>;
+  groupDeleteOffsets(
+    log: NativeLog,
+    ...a: Parameters<G.GroupCalls['deleteOffsets']>
+  ): ReturnType<G.GroupCalls['deleteOffsets']>;
 }
 
 function platformTag(): string {

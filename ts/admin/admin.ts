@@ -9,9 +9,6 @@ import { LOCAL_NODE, partitionMetadata } from '../client/cluster';
 import type { Kafka } from '../client/kafka';
 import type { Logger } from '../client/logger';
 import type { RetryOptions } from '../client/retry';
-import { AssignerProtocol } from '../consumer/assigners';
-import { Coordinator } from '../consumer/coordinator';
-import { OFFSETS_TOPIC } from '../consumer/offsets';
 import {
   FerrologError,
   KafkaJSAlterPartitionReassignmentsError,
@@ -19,6 +16,8 @@ import {
   KafkaJSNonRetriableError,
   KafkaJSProtocolError,
 } from '../errors';
+import { GroupCoordinator, OFFSETS_TOPIC } from '../group/coordinator';
+import type { CommittedOffset } from '../group/types';
 import type { Log, TopicConfigEntries } from '../log';
 import {
   type AdminEventMap,
@@ -108,7 +107,7 @@ export class Admin {
   /** kafkajs' `admin({ retry })`; in process only `connect` waits on a lock with it. */
   readonly retry: RetryOptions | undefined;
   private log: Log | null = null;
-  private coordinator: Coordinator | null = null;
+  private coordinator: GroupCoordinator | null = null;
   private requestId = 0;
 
   constructor(kafka: Kafka, config: AdminConfig = {}) {
@@ -140,8 +139,12 @@ export class Admin {
     if (this.log !== null) return;
     const log = await this.kafka.openLogWithRetry(this.retry);
     try {
-      this.coordinator = Coordinator.acquire(() => this.kafka.openLog());
+      this.coordinator = GroupCoordinator.acquire(() => this.kafka.openLog());
+      await this.coordinator.ready();
     } catch (e) {
+      const coordinator = this.coordinator;
+      this.coordinator = null;
+      await coordinator?.release().catch(() => undefined);
       await log.close();
       throw e;
     }
@@ -164,7 +167,7 @@ export class Admin {
     return this.log;
   }
 
-  private c(): Coordinator {
+  private c(): GroupCoordinator {
     if (this.coordinator === null) throw new KafkaJSError('The admin client is not connected');
     return this.coordinator;
   }
@@ -467,23 +470,25 @@ export class Admin {
   }): Promise<{ topic: string; partitions: FetchOffsetsPartition[] }[]> {
     if (!options || typeof options.groupId !== 'string')
       throw new KafkaJSNonRetriableError('Invalid groupId');
-    const c = this.c();
-    const topics = options.topics ?? [...new Set(c.offsets.all(options.groupId).map((o) => o.topic))];
+    const all = await this.c().offsets(options.groupId);
+    const committedOf = indexOffsets(all);
+    const topics = options.topics ?? [...new Set(all.map((o) => o.topic))];
     return topics.map((topic) => ({
       topic,
       partitions: Array.from({ length: this.partitionsOf(topic) }, (_, partition) => {
-        const committed = c.offsets.get(options.groupId, topic, partition);
+        const committed = committedOf(topic, partition);
         let offset = committed === undefined ? '-1' : String(committed.offset);
         if (options.resolveOffsets && committed === undefined)
           offset = String(this.l().watermarks(topic, partition).highWatermark);
-        return { partition, offset, metadata: committed?.metadata ?? null };
+        return { partition, offset, metadata: committed?.metadata || null };
       }),
     }));
   }
 
-  private assertEmpty(groupId: string): void {
-    const state = this.c().describe(groupId).state;
-    if (this.c().memberCount(groupId) > 0) {
+  private async assertEmpty(groupId: string): Promise<void> {
+    const d = await this.c().describe(groupId);
+    const state = d.state;
+    if (d.members.length > 0) {
       throw new KafkaJSNonRetriableError(
         `The consumer group must have no running instances, current state: ${state}`,
       );
@@ -493,9 +498,9 @@ export class Admin {
   async setOffsets(options: { groupId: string; topic: string; partitions: SeekEntry[] }): Promise<void> {
     if (!options || typeof options.groupId !== 'string')
       throw new KafkaJSNonRetriableError('Invalid groupId');
-    this.assertEmpty(options.groupId);
+    await this.assertEmpty(options.groupId);
     this.partitionsOf(options.topic);
-    this.c().commit(
+    await this.c().commitSimple(
       options.groupId,
       options.partitions.map((p) => ({
         topic: options.topic,
@@ -508,7 +513,7 @@ export class Admin {
   async resetOffsets(options: { groupId: string; topic: string; earliest?: boolean }): Promise<void> {
     if (!options || typeof options.groupId !== 'string')
       throw new KafkaJSNonRetriableError('Invalid groupId');
-    this.assertEmpty(options.groupId);
+    await this.assertEmpty(options.groupId);
     const n = this.partitionsOf(options.topic);
     const commits = Array.from({ length: n }, (_, partition) => {
       const w = this.l().watermarks(options.topic, partition);
@@ -518,45 +523,38 @@ export class Admin {
         offset: options.earliest ? w.logStartOffset : w.highWatermark,
       };
     });
-    this.c().commit(options.groupId, commits);
+    await this.c().commitSimple(options.groupId, commits);
   }
 
   /** kafkajs' GroupDescriptions: member metadata and assignments are the encoded protocol bytes. */
   async describeGroups(groupIds: string[]): Promise<GroupDescriptions> {
     if (!Array.isArray(groupIds))
       throw new KafkaJSNonRetriableError('describeGroups needs an array of group ids');
+    const described = await this.c().calls.describe(groupIds);
     return {
-      groups: groupIds.map((groupId) => {
-        const d = this.c().describe(groupId);
-        return {
-          groupId,
-          errorCode: 0,
-          state: d.state,
-          protocol: d.protocol,
-          protocolType: d.protocolType,
-          members: d.members.map((m) => ({
-            memberId: m.memberId,
-            clientId: m.clientId,
-            clientHost: m.clientHost,
-            memberMetadata: AssignerProtocol.MemberMetadata.encode({
-              version: 0,
-              topics: Object.keys(m.assignment),
-            }),
-            memberAssignment: AssignerProtocol.MemberAssignment.encode({
-              version: 0,
-              assignment: m.assignment,
-            }),
-          })),
-        };
-      }),
+      groups: described.map((d) => ({
+        groupId: d.groupId,
+        errorCode: 0,
+        state: d.state,
+        protocol: d.protocol,
+        protocolType: d.protocolType || 'consumer',
+        members: d.members.map((m) => ({
+          memberId: m.memberId,
+          clientId: m.clientId,
+          clientHost: m.clientHost,
+          memberMetadata: m.memberMetadata,
+          memberAssignment: m.memberAssignment,
+        })),
+      })),
     };
   }
 
   async listGroups(): Promise<{ groups: GroupOverview[] }> {
+    const listed = await this.c().calls.list(null);
     return {
-      groups: this.c()
-        .groupIds()
-        .map((groupId) => ({ groupId, protocolType: 'consumer' })),
+      groups: listed
+        .map((g) => ({ groupId: g.groupId, protocolType: g.protocolType || 'consumer' }))
+        .sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0)),
     };
   }
 
@@ -566,7 +564,7 @@ export class Admin {
     const results: { groupId: string; errorCode: number; error?: KafkaJSProtocolError }[] = [];
     for (const groupId of groupIds) {
       try {
-        this.c().deleteGroup(groupId);
+        await this.c().deleteGroup(groupId);
         results.push({ groupId, errorCode: 0 });
       } catch (e) {
         const err = e as KafkaJSProtocolError;
@@ -602,13 +600,14 @@ export class Admin {
   }): Promise<{ topic: string; partitions: PartitionLag[]; totalLag: string }[]> {
     if (!options || typeof options.groupId !== 'string')
       throw new KafkaJSNonRetriableError('Invalid groupId');
-    const c = this.c();
-    const topics = options.topics ?? [...new Set(c.offsets.all(options.groupId).map((o) => o.topic))].sort();
+    const all = await this.c().offsets(options.groupId);
+    const committedOf = indexOffsets(all);
+    const topics = options.topics ?? [...new Set(all.map((o) => o.topic))].sort();
     return topics.map((topic) => {
       let total = 0;
       const partitions = Array.from({ length: this.partitionsOf(topic) }, (_, partition) => {
         const w = this.l().watermarks(topic, partition);
-        const committed = c.offsets.get(options.groupId, topic, partition);
+        const committed = committedOf(topic, partition);
         const lag =
           w.highWatermark -
           (committed === undefined ? w.logStartOffset : Math.max(committed.offset, w.logStartOffset));
@@ -624,4 +623,12 @@ export class Admin {
       return { topic, partitions, totalLag: String(total) };
     });
   }
+}
+
+function indexOffsets(
+  all: CommittedOffset[],
+): (topic: string, partition: number) => CommittedOffset | undefined {
+  const m = new Map<string, CommittedOffset>();
+  for (const o of all) if (o.offset >= 0) m.set(`${o.topic}\u0000${o.partition}`, o);
+  return (topic, partition) => m.get(`${topic}\u0000${partition}`);
 }

@@ -25,8 +25,8 @@ import { parseArgs } from 'node:util';
 import { Kafka } from '../client/kafka';
 import { decodeMessages, readBatchInfo } from '../codec';
 import { HEADER_BYTES } from '../codec/format';
-import { AssignerProtocol } from '../consumer/assigners';
 import { KafkaJSError, LockedError } from '../errors';
+import { AssignerProtocol } from '../group/assigners';
 import { Log } from '../log';
 import { binding } from '../native';
 import { serve } from './serve';
@@ -583,9 +583,7 @@ async function groups(argv: string[]): Promise<void> {
         if (!group) throw new UsageError('groups describe needs a group id');
         const [d] = (await admin.describeGroups([group])).groups;
         if (d === undefined || d.state === 'Dead') throw new UsageError(`unknown group "${group}"`);
-        process.stdout.write(
-          `group ${group}: state ${d.state}, ${d.members.length} member(s) in this process\n`,
-        );
+        process.stdout.write(`group ${group}: state ${d.state}, ${d.members.length} member(s)\n`);
         for (const m of d.members) {
           const a = Object.entries(
             AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment ?? {},

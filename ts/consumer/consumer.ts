@@ -25,6 +25,10 @@ import type { Logger } from '../client/logger';
 import type { RetryOptions } from '../client/retry';
 import { decodeMessages, type IHeaders, type Message as RawMessage } from '../codec';
 import { KafkaJSError, KafkaJSNonRetriableError, OffsetOutOfRangeError } from '../errors';
+import { type Assigner, type GroupMemberAssignment, roundRobin } from '../group/assigners';
+import { type Assignment, GroupCoordinator, type GroupMember, type MemberHooks } from '../group/coordinator';
+import { KafkaJSRebalanceError } from '../group/errors';
+import { partitionKey } from '../group/member';
 import { type Log, topicEvents } from '../log';
 import {
   type ConsumerEventMap,
@@ -34,10 +38,12 @@ import {
   type RemoveInstrumentationEventListener,
 } from '../types/events';
 import type { GroupDescription, PartitionAssigner as KafkaJSPartitionAssigner } from '../types/kafkajs';
-import { type Assigner, AssignerProtocol, type GroupMemberAssignment, roundRobin } from './assigners';
-import { type Assignment, Coordinator, KafkaJSRebalanceError, type MemberHooks } from './coordinator';
-import { type Deserializer, KafkaJSDeserializationError } from './deserializers';
+import { batchEventInfo, makeBatch } from './batch';
+import type { Deserializer } from './deserializers';
+import { messageIterator } from './iterator';
 import { ConsumerLogs } from './kafkajs-log';
+import { ConsumedMessage } from './message';
+import { Subscriptions } from './subscriptions';
 
 export type { ConsumerEvents } from '../types/events';
 
@@ -197,57 +203,6 @@ function key(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
 }
 
-class ConsumedMessage<K, V> implements KafkaMessage<K, V> {
-  readonly attributes = 0;
-  private k: K | null | undefined;
-  private v: V | null | undefined;
-  constructor(
-    private readonly raw: RawMessage,
-    private readonly topic: string,
-    private readonly partition: number,
-    private readonly keyDes: Deserializer<K> | undefined,
-    private readonly valueDes: Deserializer<V> | undefined,
-  ) {}
-  get offset(): string {
-    return this.raw.offset;
-  }
-  get timestamp(): string {
-    return this.raw.timestamp;
-  }
-  get headers(): IHeaders {
-    return this.raw.headers;
-  }
-  get rawKey(): Buffer | null {
-    return this.raw.key;
-  }
-  get rawValue(): Buffer | null {
-    return this.raw.value;
-  }
-  private run<T>(des: Deserializer<T>, field: 'key' | 'value', data: Buffer | null): T | null {
-    try {
-      return des(data, { topic: this.topic, partition: this.partition, headers: this.raw.headers });
-    } catch (e) {
-      throw new KafkaJSDeserializationError(
-        { topic: this.topic, partition: this.partition, offset: this.raw.offset, field, raw: data },
-        e,
-      );
-    }
-  }
-  get key(): K | null {
-    if (this.keyDes === undefined) return this.raw.key as K | null;
-    if (this.k === undefined) this.k = this.run(this.keyDes, 'key', this.raw.key);
-    return this.k;
-  }
-  get value(): V | null {
-    if (this.valueDes === undefined) return this.raw.value as V | null;
-    if (this.v === undefined) this.v = this.run(this.valueDes, 'value', this.raw.value);
-    return this.v;
-  }
-  toJSON(): object {
-    return { ...this.raw.toJSON() };
-  }
-}
-
 export class Consumer<K = Buffer | null, V = Buffer | null> {
   readonly events: ConsumerEvents = EVENTS;
   readonly groupId: string;
@@ -265,13 +220,15 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   private assignerInstances: Assigner[] = [];
 
   private state: 'disconnected' | 'connected' | 'running' | 'stopping' = 'disconnected';
-  private coordinator: Coordinator | null = null;
+  private coordinator: GroupCoordinator | null = null;
+  /** This consumer's membership of its group (a new one after an eviction). */
+  private member: GroupMember | null = null;
+  private lastHeartbeat = 0;
   private log: Log | null = null;
-  private readonly subscriptions: { matcher: string | RegExp; fromBeginning: boolean }[] = [];
+  private readonly subscriptions = new Subscriptions();
   private memberId = '';
   private generationId = -1;
   private readonly partitions = new Map<string, PartitionState>();
-  private readonly pausedTopics = new Map<string, Set<number> | 'all'>();
   /** Seeks made before their partition was assigned (kafkajs applies them on assignment). */
   private readonly pendingSeeks = new Map<string, number>();
   private runConfig: ConsumerRunConfig<K, V> = {};
@@ -356,7 +313,15 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     if (this.state !== 'disconnected') return;
     // The log first: it waits per `retry` while another process holds the directory.
     const log = await this.kafka.openLogWithRetry(this.retry);
-    this.coordinator = Coordinator.acquire(() => this.kafka.openLog());
+    const coordinator = GroupCoordinator.acquire(() => this.kafka.openLog());
+    try {
+      await coordinator.ready();
+    } catch (e) {
+      await log.close().catch(() => undefined);
+      await coordinator.release().catch(() => undefined);
+      throw e;
+    }
+    this.coordinator = coordinator;
     this.log = log;
     // kafkajs hands assigners the cluster, the group id and the root logger.
     const cluster = createLocalCluster(() => log);
@@ -395,7 +360,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
           if (!(e instanceof KafkaJSError && (e as { code?: string }).code === 'ERR_TOPIC_EXISTS')) throw e;
         }
       }
-      this.subscriptions.push({ matcher: t, fromBeginning });
+      this.subscriptions.add(t, fromBeginning);
       if (t instanceof RegExp) {
         const matched = (this.log?.topics() ?? []).map((d) => d.name).filter((n) => t.test(n));
         this.kjsLog.subscribedRegExp(this.groupId, t, matched);
@@ -406,23 +371,11 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   private subscribedTopics(): string[] {
     const log = this.log;
     if (log === null) return [];
-    const names = log
-      .topics()
-      .map((t) => t.name)
-      .filter((n) => !n.startsWith('__'));
-    const out = new Set<string>();
-    for (const s of this.subscriptions) {
-      if (typeof s.matcher === 'string') out.add(s.matcher);
-      else for (const n of names) if (s.matcher.test(n)) out.add(n);
-    }
-    return [...out].sort();
+    return this.subscriptions.topics(log.topics().map((t) => t.name));
   }
 
   private fromBeginningFor(topic: string): boolean {
-    for (const s of this.subscriptions) {
-      if (typeof s.matcher === 'string' ? s.matcher === topic : s.matcher.test(topic)) return s.fromBeginning;
-    }
-    return false;
+    return this.subscriptions.fromBeginningFor(topic);
   }
 
   /** Starts consuming; resolves once the consumer has joined its group. */
@@ -430,7 +383,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     if (this.state === 'disconnected')
       throw new KafkaJSNonRetriableError('The consumer must be connected before run');
     if (this.state === 'running') throw new KafkaJSNonRetriableError('The consumer is already running');
-    if (this.subscriptions.length === 0)
+    if (this.subscriptions.size === 0)
       throw new KafkaJSNonRetriableError('The consumer must subscribe before run');
     if (typeof config.eachMessage !== 'function' && typeof config.eachBatch !== 'function') {
       throw new KafkaJSNonRetriableError('run needs eachMessage or eachBatch');
@@ -448,12 +401,14 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     };
     this.slotsFree = concurrency;
     this.state = 'running';
-    if (this.subscriptions.some((s) => s.matcher instanceof RegExp)) {
+    if (this.subscriptions.hasRegExp()) {
       const dir = this.log?.dataDir;
       this.topicListener = (d, topic) => {
         if (d !== dir || this.state !== 'running') return;
-        if (this.subscriptions.some((s) => s.matcher instanceof RegExp && s.matcher.test(topic))) {
-          void this.coordinator?.requestRebalance(this.groupId);
+        if (this.subscriptions.regExpMatches(topic)) {
+          void this.member
+            ?.rebalance()
+            .catch((e: Error) => this.log_.error('rebalance failed', { error: e.message }));
         }
       };
       topicEvents.on('created', this.topicListener);
@@ -477,13 +432,16 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
 
   private hooks(): MemberHooks {
     return {
-      memberId: this.memberId,
       clientId: this.kafka.clientId,
       sessionTimeout: this.sessionTimeout,
       rebalanceTimeout: this.rebalanceTimeout,
       subscribedTopics: () => this.subscribedTopics(),
       assigners: () => this.assignerInstances,
       owned: () => this.ownedAssignment(),
+      partitionCount: (topic) => this.log?.partitionCount(topic) ?? -1,
+      onMemberId: (memberId) => {
+        this.memberId = memberId;
+      },
       onRebalancing: () => {
         // Only a member that has joined learns of a rebalance; a joining one is part of it.
         if (this.joinedGeneration && this.state === 'running')
@@ -491,7 +449,16 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
         this.emit(EVENTS.REBALANCING, { groupId: this.groupId, memberId: this.memberId });
       },
       revoke: (partitions) => this.revoke(partitions),
-      assign: (generationId, assignment, info) => this.assign(generationId, assignment, info),
+      assign: (generationId, assignment, info, committed) =>
+        this.assign(generationId, assignment, info, committed),
+      onError: (error) => {
+        if (this.state === 'running') this.scheduleCrash(error);
+      },
+      onLost: (reason) => {
+        this.log_.warn('partitions lost', { groupId: this.groupId, memberId: this.memberId, reason });
+        for (const ps of this.partitions.values()) this.stopPartition(ps);
+        this.partitions.clear();
+      },
       onEvicted: (reason) => {
         this.log_.warn('evicted from the group', { groupId: this.groupId, memberId: this.memberId, reason });
         this.evicted = true;
@@ -504,13 +471,16 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   }
 
   private async join(): Promise<void> {
-    const coordinator = this.coordinator as Coordinator;
-    this.memberId = `${this.kafka.clientId}-${randomUUID()}`;
+    const coordinator = this.coordinator as GroupCoordinator;
+    if (this.member !== null) coordinator.forget(this.member);
+    this.memberId = '';
     this.evicted = false;
     this.joinedGeneration = false;
     this.joinStarted = Date.now();
+    const member = coordinator.member(this.groupId, this.hooks());
+    this.member = member;
     try {
-      await coordinator.join(this.groupId, this.hooks());
+      await member.start();
     } catch (e) {
       // stop() or disconnect() during the join left the group: the join is
       // over as asked, not failed.
@@ -544,29 +514,38 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     const now = Date.now();
     for (const ps of this.partitions.values()) {
       if (ps.busySince > 0 && now - ps.busySince > this.rebalanceTimeout) {
-        this.coordinator.evictMember(
-          this.groupId,
-          this.memberId,
+        void this.member?.evict(
           `a handler for ${ps.topic}-${ps.partition} made no progress within ${this.rebalanceTimeout} ms (rebalanceTimeout)`,
         );
         return;
       }
     }
-    this.sendHeartbeat();
+    this.sendHeartbeat(true);
   }
 
-  private sendHeartbeat(): void {
-    if (this.coordinator === null || this.state !== 'running' || this.evicted) return;
-    try {
-      this.coordinator.heartbeat(this.groupId, this.memberId);
-      this.emit(EVENTS.HEARTBEAT, {
-        groupId: this.groupId,
-        memberId: this.memberId,
-        groupGenerationId: this.generationId,
-      });
-    } catch {
-      // Evicted: onEvicted already arranged the rejoin.
-    }
+  /**
+   * A heartbeat to the coordinator (which answers whether a rebalance is
+   * under way): on the timer, and between batches at most once per
+   * heartbeatInterval.
+   */
+  private sendHeartbeat(timer = false): void {
+    const member = this.member;
+    if (member === null || this.state !== 'running' || this.evicted) return;
+    const now = Date.now();
+    if (!timer && now - this.lastHeartbeat < this.heartbeatInterval) return;
+    this.lastHeartbeat = now;
+    member.heartbeat().then(
+      (ok) => {
+        if (ok)
+          this.emit(EVENTS.HEARTBEAT, {
+            groupId: this.groupId,
+            memberId: this.memberId,
+            groupGenerationId: this.generationId,
+          });
+      },
+      // The log closing under a stopping consumer: nothing to tell anyone.
+      () => undefined,
+    );
   }
 
   private ownedAssignment(): Assignment {
@@ -589,10 +568,10 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
       groupAssignment?: GroupMemberAssignment[];
       topicsSubscribed?: string[];
     },
+    committedOffsets: Map<string, number>,
   ): void {
     this.generationId = generationId;
     this.joinedGeneration = true;
-    const coordinator = this.coordinator as Coordinator;
     this.kjsLog.joined({
       groupId: this.groupId,
       generationId,
@@ -622,18 +601,14 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
         const k = key(topic, partition);
         if (this.partitions.has(k)) continue;
         const w = log.watermarks(topic, partition);
-        const committed = coordinator.offsets.get(this.groupId, topic, partition);
+        const committed = committedOffsets.get(partitionKey(topic, partition));
         const sought = this.pendingSeeks.get(k);
         this.pendingSeeks.delete(k);
         let position: number;
         if (sought !== undefined) {
           position = sought;
-        } else if (
-          committed !== undefined &&
-          committed.offset >= w.logStartOffset &&
-          committed.offset <= w.highWatermark
-        ) {
-          position = committed.offset;
+        } else if (committed !== undefined && committed >= w.logStartOffset && committed <= w.highWatermark) {
+          position = committed;
         } else {
           position = this.fromBeginningFor(topic) ? w.logStartOffset : w.highWatermark;
         }
@@ -642,7 +617,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
           partition,
           position,
           resolved: position,
-          committed: committed?.offset ?? -1,
+          committed: committed ?? -1,
           uncommittedCount: 0,
           stopped: false,
           paused: this.isPaused(topic, partition),
@@ -792,12 +767,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     return async () => {
       // Calling heartbeat() is progress: the handler is alive.
       if (ps.busySince > 0) ps.busySince = Date.now();
-      if (this.coordinator === null || this.evicted) return;
-      try {
-        this.coordinator.heartbeat(this.groupId, this.memberId);
-      } catch {
-        // Evicted meanwhile; the rejoin is arranged.
-      }
+      this.sendHeartbeat();
     };
   }
 
@@ -816,18 +786,8 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
       des?.key === undefined && des?.value === undefined
         ? (raw as unknown as KafkaMessage<K, V>[])
         : raw.map((m) => this.wrap(m, ps));
-    const first = raw[0] as RawMessage;
     const last = raw[raw.length - 1] as RawMessage;
-    const batchInfo = {
-      topic: ps.topic,
-      partition: ps.partition,
-      highWatermark: String(highWatermark),
-      offsetLag: String(highWatermark - 1 - last.offsetNumber),
-      offsetLagLow: String(highWatermark - 1 - first.offsetNumber),
-      batchSize: raw.length,
-      firstOffset: first.offset,
-      lastOffset: last.offset,
-    };
+    const batchInfo = batchEventInfo(ps.topic, ps.partition, highWatermark, raw);
     this.emit(EVENTS.START_BATCH_PROCESS, batchInfo);
     const started = Date.now();
     if (cfg.eachMessage !== undefined) {
@@ -869,17 +829,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
       }
     } else if (cfg.eachBatch !== undefined) {
       const handler = cfg.eachBatch;
-      const batch: Batch<K, V> = {
-        topic: ps.topic,
-        partition: ps.partition,
-        highWatermark: String(highWatermark),
-        messages,
-        isEmpty: () => messages.length === 0,
-        firstOffset: () => first.offset,
-        lastOffset: () => last.offset,
-        offsetLag: () => String(highWatermark - 1 - last.offsetNumber),
-        offsetLagLow: () => String(highWatermark - 1 - first.offsetNumber),
-      };
+      const batch = makeBatch<K, V>(ps.topic, ps.partition, highWatermark, raw, messages);
       const resolveOffset = (offset: string) => {
         const next = Number(offset) + 1;
         if (!Number.isSafeInteger(next)) throw new KafkaJSNonRetriableError(`invalid offset ${offset}`);
@@ -1048,12 +998,11 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   /** Commits what was processed (resolved) and not yet committed. */
   private async commitResolved(states: PartitionState[] = [...this.partitions.values()]): Promise<void> {
     const pending = states.filter((ps) => ps.resolved > ps.committed);
-    if (pending.length === 0 || this.coordinator === null || this.evicted) return;
+    const member = this.member;
+    if (pending.length === 0 || this.coordinator === null || member === null || this.evicted) return;
     const commits = pending.map((ps) => ({ topic: ps.topic, partition: ps.partition, offset: ps.resolved }));
-    this.coordinator.commit(this.groupId, commits, {
-      memberId: this.memberId,
-      generationId: this.generationId,
-    });
+    this.coordinator.validate(commits);
+    await member.commit(commits);
     for (const ps of pending) {
       ps.committed = ps.resolved;
       ps.uncommittedCount = 0;
@@ -1086,11 +1035,13 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
       }
       return { topic: o.topic, partition: o.partition, offset, metadata: o.metadata ?? null };
     });
-    const member =
-      this.state === 'running' && !this.evicted
-        ? { memberId: this.memberId, generationId: this.generationId }
-        : undefined;
-    this.coordinator.commit(this.groupId, commits, member);
+    const member = this.member;
+    if (this.state === 'running' && !this.evicted && member !== null && member.active) {
+      this.coordinator.validate(commits);
+      await member.commit(commits);
+    } else {
+      await this.coordinator.commitSimple(this.groupId, commits);
+    }
     for (const c of commits) {
       const ps = this.partitions.get(key(c.topic, c.partition));
       if (ps !== undefined) {
@@ -1130,22 +1081,25 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     ps.epoch++;
     ps.abort?.abort();
     ps.wake.fire();
-    if (this.runConfig.autoCommit) {
-      try {
-        this.coordinator?.commit(this.groupId, [{ topic, partition, offset: o }], {
-          memberId: this.memberId,
-          generationId: this.generationId,
-        });
-        ps.committed = o;
-      } catch (e) {
+    const member = this.member;
+    if (this.runConfig.autoCommit && member !== null) {
+      const commits = [{ topic, partition, offset: o }];
+      const failed = (e: unknown) =>
         this.log_.warn('commit of the seek failed', { error: (e as Error).message });
+      try {
+        this.coordinator?.validate(commits);
+        // seek is synchronous in kafkajs: the commit completes behind it.
+        member.commit(commits).then(() => {
+          if (ps.position === o) ps.committed = o;
+        }, failed);
+      } catch (e) {
+        failed(e);
       }
     }
   }
 
   private isPaused(topic: string, partition: number): boolean {
-    const p = this.pausedTopics.get(topic);
-    return p === 'all' || p?.has(partition) === true;
+    return this.subscriptions.isPaused(topic, partition);
   }
 
   /**
@@ -1187,14 +1141,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
       }
     }
     for (const { topic, partitions } of relevant) {
-      if (partitions === undefined) this.pausedTopics.set(topic, 'all');
-      else {
-        const cur = this.pausedTopics.get(topic);
-        if (cur === 'all') continue;
-        const set = cur ?? new Set<number>();
-        for (const p of partitions) set.add(p);
-        this.pausedTopics.set(topic, set);
-      }
+      this.subscriptions.pause(topic, partitions);
       for (const ps of this.partitions.values())
         if (ps.topic === topic && this.isPaused(topic, ps.partition)) ps.paused = true;
     }
@@ -1203,16 +1150,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   resume(topics: { topic: string; partitions?: number[] }[]): void {
     if (this.state === 'running' && Array.isArray(topics)) this.kjsLog.resumed(topics);
     for (const { topic, partitions } of topics) {
-      if (partitions === undefined) this.pausedTopics.delete(topic);
-      else {
-        const cur = this.pausedTopics.get(topic);
-        if (cur === 'all') {
-          const n = this.log?.partitionCount(topic) ?? 0;
-          const set = new Set(Array.from({ length: n }, (_, i) => i));
-          for (const p of partitions) set.delete(p);
-          this.pausedTopics.set(topic, set);
-        } else if (cur !== undefined) for (const p of partitions) cur.delete(p);
-      }
+      this.subscriptions.resume(topic, partitions, Math.max(0, this.log?.partitionCount(topic) ?? 0));
       for (const ps of this.partitions.values()) {
         if (ps.topic === topic && ps.paused && !this.isPaused(topic, ps.partition)) {
           ps.paused = false;
@@ -1223,33 +1161,24 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   }
 
   paused(): { topic: string; partitions: number[] }[] {
-    const out: { topic: string; partitions: number[] }[] = [];
-    for (const [topic, p] of this.pausedTopics) {
-      const n = this.log?.partitionCount(topic) ?? 0;
-      const partitions = p === 'all' ? Array.from({ length: n }, (_, i) => i) : [...p].sort((a, b) => a - b);
-      if (partitions.length > 0) out.push({ topic, partitions });
-    }
-    return out;
+    return this.subscriptions.paused((topic) => Math.max(0, this.log?.partitionCount(topic) ?? 0));
   }
 
   async describeGroup(): Promise<GroupDescription & { errorCode: number }> {
     if (this.coordinator === null) throw new KafkaJSNonRetriableError('The consumer is not connected');
-    const d = this.coordinator.describe(this.groupId);
+    const d = await this.coordinator.describe(this.groupId);
     return {
       errorCode: 0,
       groupId: d.groupId,
       protocol: d.protocol,
-      protocolType: d.protocolType,
+      protocolType: d.protocolType || 'consumer',
       state: d.state,
       members: d.members.map((m) => ({
         memberId: m.memberId,
         clientId: m.clientId,
         clientHost: m.clientHost,
-        memberMetadata: AssignerProtocol.MemberMetadata.encode({
-          version: 0,
-          topics: Object.keys(m.assignment),
-        }),
-        memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: 0, assignment: m.assignment }),
+        memberMetadata: m.memberMetadata,
+        memberAssignment: m.memberAssignment,
       })),
     };
   }
@@ -1275,7 +1204,12 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
       );
     }
     this.partitions.clear();
-    await this.coordinator?.leave(this.groupId, this.memberId);
+    const member = this.member;
+    this.member = null;
+    if (member !== null) {
+      await member.leave();
+      this.coordinator?.forget(member);
+    }
     this.state = 'connected';
   }
 
@@ -1309,56 +1243,11 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
    *   for await (const { topic, partition, message } of consumer.messages()) { ... }
    */
   messages(): AsyncIterableIterator<{ topic: string; partition: number; message: KafkaMessage<K, V> }> {
-    type Item = { topic: string; partition: number; message: KafkaMessage<K, V> };
-    const queue: { item: Item; done: () => void }[] = [];
-    let wakeReader: (() => void) | null = null;
-    let started: Promise<void> | null = null;
-    let finished = false;
-    const start = () => {
-      started ??= this.run({
-        eachMessage: (payload) =>
-          new Promise<void>((done) => {
-            queue.push({
-              item: { topic: payload.topic, partition: payload.partition, message: payload.message },
-              done,
-            });
-            wakeReader?.();
-          }),
-      });
-      return started;
-    };
-    let previous: (() => void) | null = null;
-    const iterator: AsyncIterableIterator<Item> = {
-      next: async () => {
-        // Moving on means the previous message was processed.
-        previous?.();
-        previous = null;
-        await start();
-        while (queue.length === 0) {
-          if (finished || this.state !== 'running') return { done: true, value: undefined };
-          await new Promise<void>((r) => {
-            wakeReader = r;
-          });
-          wakeReader = null;
-        }
-        const { item, done } = queue.shift() as { item: Item; done: () => void };
-        previous = done;
-        return { done: false, value: item };
-      },
-      return: async () => {
-        finished = true;
-        previous?.();
-        previous = null;
-        // Messages handed over but not consumed are not committed.
-        await this.stop();
-        for (const q of queue.splice(0)) q.done();
-        return { done: true, value: undefined };
-      },
-      [Symbol.asyncIterator]() {
-        return iterator;
-      },
-    };
-    return iterator;
+    return messageIterator<K, V>({
+      run: (config) => this.run(config),
+      stop: () => this.stop(),
+      running: () => this.state === 'running',
+    });
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<{

@@ -9,7 +9,7 @@
  * the consumer's own code about consuming.
  */
 import type { Logger } from '../client/logger';
-import type { GroupMemberAssignment } from './assigners';
+import type { GroupMemberAssignment } from '../group/assigners';
 
 /** The one node of an in-process cluster, which kafkajs' fetch manager runs a fetcher for. */
 const NODE_IDS = [0];

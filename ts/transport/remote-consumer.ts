@@ -14,7 +14,7 @@ import {
   type AssignerCluster,
   AssignerProtocol,
   PartitionAssigners,
-} from '../consumer/assigners';
+} from '../group/assigners';
 import type {
   Batch,
   ConsumerConfig,

@@ -218,7 +218,7 @@ export type PartitionAssigner = (config: {
   cluster: Cluster;
   groupId: string;
   logger: Logger;
-}) => import('../consumer/assigners').Assigner;
+}) => import('../group/assigners').Assigner;
 
 export interface ISerializer<T> {
   encode(value: T): Buffer;

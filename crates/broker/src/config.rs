@@ -9,6 +9,10 @@ use std::time::Duration;
 pub const REQUEST_BYTES_MAX_DEFAULT: usize = 100 * 1024 * 1024;
 /// Where broker log lines go (one line per call, no trailing newline).
 pub type LogSink = Arc<dyn Fn(&str) + Send + Sync>;
+/// Hands the broker the data directory's group coordinator (the one
+/// in-process consumers use too); called off the tokio workers, once.
+pub type GroupsProvider =
+    Arc<dyn Fn() -> Result<Arc<ferrolog_coordinator::Coordinator>, String> + Send + Sync>;
 
 #[derive(Clone)]
 pub struct BrokerConfig {
@@ -50,6 +54,9 @@ pub struct BrokerConfig {
     /// Tokio worker threads of the broker's runtime.
     pub worker_threads: usize,
     pub log: LogSink,
+    /// The group coordinator to serve the group APIs from. None: the
+    /// broker opens one of its own on the engine (with Kafka's defaults).
+    pub groups: Option<GroupsProvider>,
 }
 
 impl Default for BrokerConfig {
@@ -71,6 +78,7 @@ impl Default for BrokerConfig {
             sasl_users: None,
             worker_threads: 2,
             log: Arc::new(|line: &str| eprintln!("ferrolog-broker: {line}")),
+            groups: None,
         }
     }
 }

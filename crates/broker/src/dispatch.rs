@@ -9,10 +9,12 @@ use std::sync::Arc;
 use bytes::{Buf, Bytes};
 use kafka_protocol::messages::{
     AlterConfigsRequest, ApiKey, ApiVersionsRequest, CreatePartitionsRequest, CreateTopicsRequest,
-    DeleteRecordsRequest, DeleteTopicsRequest, DescribeClusterRequest, DescribeConfigsRequest,
-    FetchRequest, IncrementalAlterConfigsRequest, InitProducerIdRequest, ListOffsetsRequest,
-    MetadataRequest, ProduceRequest, RequestHeader, ResponseHeader, SaslAuthenticateRequest,
-    SaslHandshakeRequest,
+    DeleteGroupsRequest, DeleteRecordsRequest, DeleteTopicsRequest, DescribeClusterRequest,
+    DescribeConfigsRequest, DescribeGroupsRequest, FetchRequest, FindCoordinatorRequest,
+    HeartbeatRequest, IncrementalAlterConfigsRequest, InitProducerIdRequest, JoinGroupRequest,
+    LeaveGroupRequest, ListGroupsRequest, ListOffsetsRequest, MetadataRequest, OffsetCommitRequest,
+    OffsetDeleteRequest, OffsetFetchRequest, ProduceRequest, RequestHeader, ResponseHeader,
+    SaslAuthenticateRequest, SaslHandshakeRequest, SyncGroupRequest,
 };
 use kafka_protocol::protocol::{Decodable, Encodable};
 
@@ -155,13 +157,14 @@ pub async fn handle(
         return Err(DispatchError::UnsupportedVersion { key, version });
     }
     let mut body = frame;
-    RequestHeader::decode(&mut body, key.request_header_version(version)).map_err(|e| {
-        DispatchError::Malformed {
-            key,
-            version,
-            reason: format!("header: {e}"),
-        }
-    })?;
+    let header =
+        RequestHeader::decode(&mut body, key.request_header_version(version)).map_err(|e| {
+            DispatchError::Malformed {
+                key,
+                version,
+                reason: format!("header: {e}"),
+            }
+        })?;
     let mut req = Req {
         key,
         version,
@@ -247,6 +250,68 @@ pub async fn handle(
         ApiKey::DescribeCluster => {
             let r: DescribeClusterRequest = req.decode()?;
             req.encode(&handlers::metadata::describe_cluster(ctx, &r), none())?
+        }
+        ApiKey::FindCoordinator => {
+            let r: FindCoordinatorRequest = req.decode()?;
+            req.encode(
+                &handlers::groups::find_coordinator(ctx, &r, version),
+                none(),
+            )?
+        }
+        ApiKey::JoinGroup => {
+            let r: JoinGroupRequest = req.decode()?;
+            let client_id = header
+                .client_id
+                .as_ref()
+                .map(|c| c.as_str().to_string())
+                .unwrap_or_default();
+            let resp = handlers::groups::join_group(ctx, r, version, client_id).await;
+            req.encode(&resp, none())?
+        }
+        ApiKey::SyncGroup => {
+            let r: SyncGroupRequest = req.decode()?;
+            let resp = handlers::groups::sync_group(ctx, r).await;
+            req.encode(&resp, none())?
+        }
+        ApiKey::Heartbeat => {
+            let r: HeartbeatRequest = req.decode()?;
+            let resp = handlers::groups::heartbeat(ctx, &r).await;
+            req.encode(&resp, none())?
+        }
+        ApiKey::LeaveGroup => {
+            let r: LeaveGroupRequest = req.decode()?;
+            let resp = handlers::groups::leave_group(ctx, &r, version).await;
+            req.encode(&resp, none())?
+        }
+        ApiKey::OffsetCommit => {
+            let r: OffsetCommitRequest = req.decode()?;
+            let resp = handlers::groups::offset_commit(ctx, &r, version).await;
+            req.encode(&resp, none())?
+        }
+        ApiKey::OffsetFetch => {
+            let r: OffsetFetchRequest = req.decode()?;
+            let resp = handlers::groups::offset_fetch(ctx, &r, version).await;
+            req.encode(&resp, none())?
+        }
+        ApiKey::DescribeGroups => {
+            let r: DescribeGroupsRequest = req.decode()?;
+            let resp = handlers::groups::describe_groups(ctx, &r, version).await;
+            req.encode(&resp, none())?
+        }
+        ApiKey::ListGroups => {
+            let r: ListGroupsRequest = req.decode()?;
+            let resp = handlers::groups::list_groups(ctx, &r).await;
+            req.encode(&resp, none())?
+        }
+        ApiKey::DeleteGroups => {
+            let r: DeleteGroupsRequest = req.decode()?;
+            let resp = handlers::groups::delete_groups(ctx, &r).await;
+            req.encode(&resp, none())?
+        }
+        ApiKey::OffsetDelete => {
+            let r: OffsetDeleteRequest = req.decode()?;
+            let resp = handlers::groups::offset_delete(ctx, &r).await;
+            req.encode(&resp, none())?
         }
         other => return Err(DispatchError::NotImplemented(other)),
     };

@@ -103,6 +103,7 @@ impl Broker {
             config,
             stats: Stats::default(),
             advertised,
+            groups: Default::default(),
         });
         let (shutdown, rx) = watch::channel(false);
         runtime.spawn(accept_loop(listener, ctx.clone(), rx));

@@ -174,7 +174,145 @@ fn seeds() -> Vec<Vec<u8>> {
         &mut out,
     );
     at_versions(DescribeClusterRequest::default(), &mut out);
+    group_seeds(&mut out);
     out
+}
+
+/// The group APIs, with a session timeout the fuzz coordinator accepts
+/// (see `fuzz_groups`), so that mutations reach the state machine.
+fn group_seeds(out: &mut Vec<Vec<u8>>) {
+    let s = |v: &str| StrBytes::from_string(v.to_string());
+    let group = || GroupId(s("fuzz-group"));
+    at_versions(
+        FindCoordinatorRequest::default().with_key(s("fuzz-group")),
+        out,
+    );
+    at_versions(
+        FindCoordinatorRequest::default().with_coordinator_keys(vec![s("fuzz-group")]),
+        out,
+    );
+    at_versions(
+        JoinGroupRequest::default()
+            .with_group_id(group())
+            .with_session_timeout_ms(5)
+            .with_rebalance_timeout_ms(5)
+            .with_protocol_type(s("consumer"))
+            .with_protocols(vec![join_group_request::JoinGroupRequestProtocol::default(
+            )
+            .with_name(s("range"))
+            .with_metadata(Bytes::from_static(&[
+                0, 0, 0, 0, 0, 1, 0, 4, b'f', b'u', b'z', b'z',
+            ]))]),
+        out,
+    );
+    at_versions(
+        SyncGroupRequest::default()
+            .with_group_id(group())
+            .with_generation_id(1)
+            .with_member_id(s("m"))
+            .with_assignments(vec![
+                sync_group_request::SyncGroupRequestAssignment::default()
+                    .with_member_id(s("m"))
+                    .with_assignment(Bytes::from_static(&[0, 0, 0, 0, 0, 0])),
+            ]),
+        out,
+    );
+    at_versions(
+        HeartbeatRequest::default()
+            .with_group_id(group())
+            .with_member_id(s("m")),
+        out,
+    );
+    at_versions(
+        LeaveGroupRequest::default()
+            .with_group_id(group())
+            .with_member_id(s("m")),
+        out,
+    );
+    at_versions(
+        LeaveGroupRequest::default()
+            .with_group_id(group())
+            .with_members(vec![
+                leave_group_request::MemberIdentity::default().with_member_id(s("m"))
+            ]),
+        out,
+    );
+    at_versions(
+        OffsetCommitRequest::default()
+            .with_group_id(group())
+            .with_generation_id_or_member_epoch(-1)
+            .with_topics(vec![
+                offset_commit_request::OffsetCommitRequestTopic::default()
+                    .with_name(name("fuzz"))
+                    .with_partitions(vec![
+                        offset_commit_request::OffsetCommitRequestPartition::default()
+                            .with_partition_index(0)
+                            .with_committed_offset(1),
+                    ]),
+            ]),
+        out,
+    );
+    at_versions(
+        OffsetFetchRequest::default()
+            .with_group_id(group())
+            .with_topics(Some(vec![
+                offset_fetch_request::OffsetFetchRequestTopic::default()
+                    .with_name(name("fuzz"))
+                    .with_partition_indexes(vec![0, 1]),
+            ])),
+        out,
+    );
+    at_versions(
+        OffsetFetchRequest::default().with_groups(vec![
+            offset_fetch_request::OffsetFetchRequestGroup::default()
+                .with_group_id(group())
+                .with_topics(None),
+        ]),
+        out,
+    );
+    at_versions(
+        DescribeGroupsRequest::default().with_groups(vec![group()]),
+        out,
+    );
+    at_versions(ListGroupsRequest::default(), out);
+    at_versions(
+        DeleteGroupsRequest::default().with_groups_names(vec![group()]),
+        out,
+    );
+    at_versions(
+        OffsetDeleteRequest::default()
+            .with_group_id(group())
+            .with_topics(vec![
+                offset_delete_request::OffsetDeleteRequestTopic::default()
+                    .with_name(name("fuzz"))
+                    .with_partitions(vec![
+                        offset_delete_request::OffsetDeleteRequestPartition::default()
+                            .with_partition_index(0),
+                    ]),
+            ]),
+        out,
+    );
+}
+
+/// A coordinator whose sessions last at most 10 ms and that starts a
+/// generation at once: a mutated JoinGroup waits milliseconds, not the
+/// Kafka defaults' seconds, so 100,000 cases stay quick.
+fn fuzz_groups(engine: &Arc<Engine>) -> ferrolog_broker::config::GroupsProvider {
+    let config = ferrolog_coordinator::Config {
+        min_session_timeout_ms: 1,
+        max_session_timeout_ms: 10,
+        initial_rebalance_delay_ms: 0,
+        ..ferrolog_coordinator::Config::default()
+    };
+    let (c, _) = ferrolog_coordinator::Coordinator::open(
+        engine.clone(),
+        config,
+        Arc::new(ferrolog_coordinator::SystemClock),
+        true,
+    )
+    .unwrap();
+    let c = Arc::new(c);
+    Arc::new(move || Ok(c.clone()))
 }
 
 const EXTREMES: [i32; 6] = [i32::MAX, i32::MIN, -1, 0x7fff_fff0, 0x0100_0000, 65_535];
@@ -240,12 +378,14 @@ fn dispatcher_survives_100k_mutated_and_random_requests() {
             fetch_wait_max: Duration::ZERO,
             auto_create_topics: false,
             log: Arc::new(|_: &str| {}),
+            groups: Some(fuzz_groups(&engine)),
             ..BrokerConfig::default()
         },
         stats: Default::default(),
         advertised: ("127.0.0.1".to_string(), 9092),
         budget: ferrolog_broker::framing::Budget::new(1 << 20),
         scram: Default::default(),
+        groups: Default::default(),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -291,6 +431,9 @@ fn broker_socket_survives_mutated_requests_while_others_are_served() {
         c.fetch_wait_max = Duration::from_millis(10);
         c.auto_create_topics = false;
     });
+    // (This broker uses its own coordinator with Kafka's defaults: mutated
+    // JoinGroups there answer at once with an error or MEMBER_ID_REQUIRED,
+    // or wait at most the 3 s initial delay, within the 30 s read timeout.)
     s.engine.create_topic("fuzz", 2, None).unwrap();
     let addr = s.broker.local_addr();
     let seeds = seeds();

@@ -59,9 +59,9 @@ fn unknown_unimplemented_and_unsupported_requests_close_the_connection() {
         &[0, 0, 0, 10, 0x03, 0xe7, 0, 0, 0, 0, 0, 1, 0xff, 0xff],
     );
     assert!(c.is_closed());
-    // FindCoordinator: groups are another issue's.
+    // DescribeProducers: not implemented (not advertised).
     let mut c = Conn::open(addr);
-    let f = c.frame(&FindCoordinatorRequest::default(), 1);
+    let f = c.frame(&DescribeProducersRequest::default(), 0);
     c.stream.write_all(&f).unwrap();
     assert!(c.is_closed());
     // Produce v2 is below Kafka 4's minimum.

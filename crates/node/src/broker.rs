@@ -100,6 +100,10 @@ pub fn start_broker(log: &NativeLog, options: BrokerOptions) -> Result<NativeBro
         // Port 0: the port actually bound.
         config.advertised = Some((host, port));
     }
+    // The group APIs are served by the coordinator in-process consumers
+    // use, so a group can mix both kinds of members.
+    let engine = log.engine.clone();
+    config.groups = Some(Arc::new(move || crate::groups::coordinator_for(&engine)));
     let broker = Broker::start(log.engine.clone(), config)
         .map_err(|e| Error::new(Status::GenericFailure, format!("ERR_IO: {e}")))?;
     let bound = broker.local_addr();

@@ -14,6 +14,7 @@
 pub mod broker;
 mod client;
 mod external;
+pub mod groups;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -351,6 +352,8 @@ impl NativeLog {
         std::thread::Builder::new()
             .name("ferrolog-close".into())
             .spawn(move || {
+                // The group coordinator writes to the engine: it stops first.
+                groups::close_for(&engine);
                 let result = engine.close();
                 // Release the lock for waiting opens before JavaScript hears.
                 drop(engine);

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod api_versions;
 pub mod configs;
 pub mod fetch;
+pub mod groups;
 pub mod metadata;
 pub mod offsets;
 pub mod produce;
@@ -31,6 +32,8 @@ pub struct Ctx {
     pub budget: crate::framing::Budget,
     /// SCRAM credentials derived from `config.sasl_users`.
     pub scram: crate::scram::Credentials,
+    /// The group coordinator, loaded on the first group request.
+    pub groups: groups::Slot,
 }
 
 /// The APIs this broker implements. Each is advertised at every version
@@ -50,6 +53,17 @@ pub const IMPLEMENTED: &[ApiKey] = &[
     ApiKey::IncrementalAlterConfigs,
     ApiKey::CreatePartitions,
     ApiKey::DescribeCluster,
+    ApiKey::FindCoordinator,
+    ApiKey::JoinGroup,
+    ApiKey::SyncGroup,
+    ApiKey::Heartbeat,
+    ApiKey::LeaveGroup,
+    ApiKey::OffsetCommit,
+    ApiKey::OffsetFetch,
+    ApiKey::DescribeGroups,
+    ApiKey::ListGroups,
+    ApiKey::DeleteGroups,
+    ApiKey::OffsetDelete,
 ];
 
 /// Served only when SASL is on. SaslHandshake v0 is advertised because
