@@ -168,6 +168,16 @@ export interface BrokerStats {
   protocolErrors: number
 }
 
+export interface CommittedOffset {
+  topic: string
+  partition: number
+  /** -1 when nothing is committed. */
+  offset: number
+  leaderEpoch: number
+  metadata: string
+  commitTimestamp: number
+}
+
 /**
  * Compresses a records section with codec 0-4 (none, gzip, snappy, lz4,
  * zstd), in the framing Kafka's clients write.
@@ -186,6 +196,140 @@ export declare function crc32c(bytes: Uint8Array, start: number, end: number): n
 /** Decompresses a records section, producing at most `maxBytes`. */
 export declare function decompress(codec: number, data: Uint8Array, maxBytes: number): Buffer
 
+export interface DeletedGroup {
+  groupId: string
+  errorCode: number
+}
+
+export interface DescribedGroup {
+  groupId: string
+  found: boolean
+  state: string
+  protocolType: string
+  protocol: string
+  generationId: number
+  leader: string
+  members: Array<DescribedGroupMember>
+}
+
+export interface DescribedGroupMember {
+  memberId: string
+  groupInstanceId?: string
+  clientId: string
+  clientHost: string
+  memberMetadata: Buffer
+  memberAssignment: Buffer
+}
+
+export interface GroupAssignment {
+  memberId: string
+  assignment: Buffer
+}
+
+export declare function groupCommit(log: NativeLog, req: OffsetCommitRequest): Promise<PartitionsResult>
+
+export declare function groupDelete(log: NativeLog, groupIds: Array<string>): Promise<DeletedGroup[]>
+
+export declare function groupDeleteOffsets(log: NativeLog, groupId: string, partitions: Array<TopicPartition>): Promise<PartitionsResult>
+
+export declare function groupDescribe(log: NativeLog, groupIds: Array<string>): Promise<DescribedGroup[]>
+
+/**
+ * Committed offsets of the given partitions (-1 for none), or of every
+ * partition the group committed when `topics` is null.
+ */
+export declare function groupFetchOffsets(log: NativeLog, groupId: string, topics?: Array<TopicPartitions> | undefined | null): Promise<CommittedOffset[]>
+
+/** Resolves with Kafka's error code (0 = NONE, 27 = REBALANCE_IN_PROGRESS, ...). */
+export declare function groupHeartbeat(log: NativeLog, req: HeartbeatRequest): Promise<number>
+
+export declare function groupJoin(log: NativeLog, req: JoinGroupRequest): Promise<JoinGroupResult>
+
+export declare function groupLeave(log: NativeLog, groupId: string, members: Array<LeavingMember>): Promise<LeaveGroupResult>
+
+export declare function groupList(log: NativeLog, states?: Array<string> | undefined | null): Promise<ListedGroup[]>
+
+export interface GroupProtocol {
+  name: string
+  metadata: Buffer
+}
+
+export declare function groupSync(log: NativeLog, req: SyncGroupRequest): Promise<SyncGroupResult>
+
+export interface HeartbeatRequest {
+  groupId: string
+  generationId: number
+  memberId: string
+  groupInstanceId?: string
+}
+
+export interface JoinGroupMember {
+  memberId: string
+  groupInstanceId?: string
+  metadata: Buffer
+}
+
+export interface JoinGroupRequest {
+  groupId: string
+  memberId: string
+  groupInstanceId?: string
+  protocolType: string
+  protocols: Array<GroupProtocol>
+  sessionTimeout: number
+  rebalanceTimeout: number
+  clientId: string
+  clientHost?: string
+  requireKnownMemberId?: boolean
+}
+
+export interface JoinGroupResult {
+  errorCode: number
+  generationId: number
+  protocolName?: string
+  leader: string
+  skipAssignment: boolean
+  memberId: string
+  members: Array<JoinGroupMember>
+}
+
+export interface LeaveGroupResult {
+  errorCode: number
+  members: Array<LeftMember>
+}
+
+export interface LeavingMember {
+  memberId: string
+  groupInstanceId?: string
+}
+
+export interface LeftMember {
+  memberId: string
+  groupInstanceId?: string
+  errorCode: number
+}
+
+export interface ListedGroup {
+  groupId: string
+  protocolType: string
+  state: string
+}
+
+export interface OffsetCommitRequest {
+  groupId: string
+  generationId: number
+  memberId: string
+  groupInstanceId?: string
+  offsets: Array<OffsetToCommit>
+}
+
+export interface OffsetToCommit {
+  topic: string
+  partition: number
+  offset: number
+  leaderEpoch?: number
+  metadata?: string
+}
+
 /** How to open a data directory (`Log.open`'s options). */
 export interface OpenOptions {
   defaultConfig?: Record<string, string>
@@ -193,6 +337,17 @@ export interface OpenOptions {
   fullRecovery?: boolean
   /** Kafka's `log.retention.check.interval.ms` (default 300000). */
   retentionCheckIntervalMs?: number
+}
+
+export interface PartitionError {
+  topic: string
+  partition: number
+  errorCode: number
+}
+
+export interface PartitionsResult {
+  errorCode: number
+  partitions: Array<PartitionError>
 }
 
 /**
@@ -472,8 +627,34 @@ export interface SegmentSummary {
  */
 export declare function startBroker(log: NativeLog, options: BrokerOptions): NativeBroker
 
+export interface SyncGroupRequest {
+  groupId: string
+  generationId: number
+  memberId: string
+  groupInstanceId?: string
+  protocolType?: string
+  protocolName?: string
+  assignments: Array<GroupAssignment>
+}
+
+export interface SyncGroupResult {
+  errorCode: number
+  protocolName?: string
+  assignment: Buffer
+}
+
 export interface TopicInfo {
   name: string
   partitions: number
   config: Record<string, string>
+}
+
+export interface TopicPartition {
+  topic: string
+  partition: number
+}
+
+export interface TopicPartitions {
+  topic: string
+  partitions: Array<number>
 }
