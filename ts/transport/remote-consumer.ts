@@ -9,12 +9,6 @@ import { EventEmitter } from 'node:events';
 import type { Kafka } from '../client/kafka';
 import type { Logger } from '../client/logger';
 import { decodeMessages, type Message } from '../codec/decoder';
-import {
-  type Assigner,
-  type AssignerCluster,
-  AssignerProtocol,
-  PartitionAssigners,
-} from '../group/assigners';
 import type {
   Batch,
   ConsumerConfig,
@@ -26,6 +20,12 @@ import type {
   TopicPartitionOffsetAndMetadata,
 } from '../consumer/consumer';
 import { KafkaJSError, KafkaJSNonRetriableError } from '../errors';
+import {
+  type Assigner,
+  type AssignerCluster,
+  AssignerProtocol,
+  PartitionAssigners,
+} from '../group/assigners';
 import { call, kafkaError } from './kafka-errors';
 import type { NativeRemoteClient } from './native-remote';
 import type { RemoteTransport } from './remote';
