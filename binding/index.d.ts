@@ -36,8 +36,6 @@ export declare class NativeLog {
   close(): object
   get dataDir(): string
   createTopic(name: string, partitions: number, config?: Record<string, string> | undefined | null): void
-  /** Creates one of Kafka's internal topics (the offset store's). */
-  createInternalTopic(name: string, partitions: number, config?: Record<string, string> | undefined | null): void
   deleteTopic(name: string): void
   createPartitions(name: string, total: number): void
   alterTopicConfig(name: string, entries: Record<string, string>): void
@@ -58,16 +56,6 @@ export declare class NativeLog {
    * logAppendTime, needsSync (0/1), logStartOffset, duplicate (0/1)].
    */
   append(topic: string, partition: number, batch: Uint8Array): Array<number>
-  /**
-   * Appends to one of Kafka's internal topics (the offset store's
-   * records); `append` refuses them. Returns [baseOffset, lastOffset].
-   */
-  appendInternal(topic: string, partition: number, batch: Uint8Array): Array<number>
-  /**
-   * DeleteRecords on one of Kafka's internal topics; `deleteRecords`
-   * refuses them.
-   */
-  deleteRecordsInternal(topic: string, partition: number, offset: number): number
   /**
    * Resolves once everything below `offset` is fsynced (group commit on
    * the engine's flusher thread).

@@ -124,19 +124,6 @@ export interface RecoveryReport {
 }
 
 /**
- * Access to Kafka's internal topics (`__consumer_offsets`), which the public
- * methods refuse. Only ferrolog's own offset store uses it; it is not
- * exported from the package.
- */
-export const internalTopics = Symbol('ferrolog.internalTopics');
-
-export interface InternalTopics {
-  createTopic(name: string, partitions: number, config?: Record<string, string>): void;
-  append(topic: string, partition: number, batch: Uint8Array): number;
-  deleteRecords(topic: string, partition: number, offset: number): number;
-}
-
-/**
  * The group coordinator of this log's directory (the one the broker
  * serves too). Only ferrolog's group client and admin use it.
  */
@@ -230,34 +217,6 @@ export class Log {
   /** True when opened with `readOnly`: no lock taken, nothing written. */
   get readOnly(): boolean {
     return this.n().readOnly;
-  }
-
-  /** See `internalTopics`. */
-  [internalTopics](): InternalTopics {
-    const native = this.n();
-    return {
-      createTopic: (name, partitions, config) => {
-        try {
-          native.createInternalTopic(name, partitions, config);
-        } catch (e) {
-          throw fromNative(e);
-        }
-      },
-      append: (topic, partition, batch) => {
-        try {
-          return native.appendInternal(topic, partition, batch)[0] ?? 0;
-        } catch (e) {
-          throw fromNative(e);
-        }
-      },
-      deleteRecords: (topic, partition, offset) => {
-        try {
-          return native.deleteRecordsInternal(topic, partition, offset);
-        } catch (e) {
-          throw fromNative(e);
-        }
-      },
-    };
   }
 
   /** See `groupCalls`. Each call is one native call returning a promise. */

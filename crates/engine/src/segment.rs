@@ -166,6 +166,40 @@ impl Segment {
         })
     }
 
+    /// A segment over `file` before any batch of it has been scanned.
+    fn unscanned(
+        dir: &Path,
+        base_offset: u64,
+        file: File,
+        offset_index: IndexFile<OffsetEntry>,
+        time_index: IndexFile<TimeEntry>,
+        index_interval_bytes: u64,
+    ) -> Segment {
+        Segment {
+            base_offset,
+            dir: dir.to_path_buf(),
+            file: Arc::new(file),
+            sizes: PublishedSizes::new(0, 0),
+            map_len: 0,
+            write_map: None,
+            read_map: None,
+            size_bytes: 0,
+            next_offset: base_offset,
+            max_timestamp: -1,
+            first_timestamp: None,
+            offset_index,
+            time_index,
+            bytes_since_index_entry: 0,
+            offset_of_max_timestamp: base_offset,
+            index_interval_bytes,
+            verified_bytes: 0,
+            verified_next_offset: base_offset,
+            islands: Vec::new(),
+            prefix_blocked: false,
+            size_checked_at: None,
+        }
+    }
+
     /// Opens an existing segment and finds its last whole batch. The caller
     /// decides what to do with a `ScanStop::Invalid` (Kafka's recovery:
     /// truncate there and drop every later segment) and then calls
@@ -193,29 +227,15 @@ impl Segment {
         }
         let offset_index = IndexFile::open(&index_path(dir, base_offset), writable)?;
         let time_index = IndexFile::open(&time_index_path(dir, base_offset), writable)?;
-        let mut seg = Segment {
+        let mut seg = Segment::unscanned(
+            dir,
             base_offset,
-            dir: dir.to_path_buf(),
-            file: Arc::new(file),
-            sizes: PublishedSizes::new(0, 0),
-            map_len: file_len as usize,
-            write_map: None,
-            read_map: None,
-            size_bytes: 0,
-            next_offset: base_offset,
-            max_timestamp: -1,
-            first_timestamp: None,
+            file,
             offset_index,
             time_index,
-            bytes_since_index_entry: 0,
-            offset_of_max_timestamp: base_offset,
             index_interval_bytes,
-            verified_bytes: 0,
-            verified_next_offset: base_offset,
-            islands: Vec::new(),
-            prefix_blocked: false,
-            size_checked_at: None,
-        };
+        );
+        seg.map_len = file_len as usize;
         let stop = if file_len == 0 {
             seg.offset_index.clear();
             seg.time_index.clear();
@@ -272,29 +292,14 @@ impl Segment {
     pub fn open_live(dir: &Path, base_offset: u64, index_interval_bytes: u64) -> Result<Segment> {
         let path = log_path(dir, base_offset);
         let file = open_file(&path, false, false)?;
-        let mut seg = Segment {
+        let mut seg = Segment::unscanned(
+            dir,
             base_offset,
-            dir: dir.to_path_buf(),
-            file: Arc::new(file),
-            sizes: PublishedSizes::new(0, 0),
-            map_len: 0,
-            write_map: None,
-            read_map: None,
-            size_bytes: 0,
-            next_offset: base_offset,
-            max_timestamp: -1,
-            first_timestamp: None,
-            offset_index: IndexFile::open(&index_path(dir, base_offset), false)?,
-            time_index: IndexFile::open(&time_index_path(dir, base_offset), false)?,
-            bytes_since_index_entry: 0,
-            offset_of_max_timestamp: base_offset,
+            file,
+            IndexFile::open(&index_path(dir, base_offset), false)?,
+            IndexFile::open(&time_index_path(dir, base_offset), false)?,
             index_interval_bytes,
-            verified_bytes: 0,
-            verified_next_offset: base_offset,
-            islands: Vec::new(),
-            prefix_blocked: false,
-            size_checked_at: None,
-        };
+        );
         // The files' index entries are rebuilt from the batches read.
         seg.offset_index.clear();
         seg.time_index.clear();

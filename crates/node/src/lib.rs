@@ -399,22 +399,6 @@ impl NativeLog {
             .map_err(to_js)
     }
 
-    /// Creates one of Kafka's internal topics (the offset store's).
-    #[napi]
-    pub fn create_internal_topic(
-        &self,
-        name: String,
-        partitions: f64,
-        config: Option<HashMap<String, String>>,
-    ) -> Result<()> {
-        self.check()?;
-        let partitions = count_arg("partitions", partitions)?;
-        let config = config_from(self.engine.default_topic_config(), config)?;
-        self.engine
-            .create_internal_topic(&name, partitions, Some(config))
-            .map_err(to_js)
-    }
-
     #[napi]
     pub fn delete_topic(&self, name: String) -> Result<()> {
         self.check()?;
@@ -513,35 +497,6 @@ impl NativeLog {
             o.log_start_offset as f64,
             if o.duplicate { 1.0 } else { 0.0 },
         ])
-    }
-
-    /// Appends to one of Kafka's internal topics (the offset store's
-    /// records); `append` refuses them. Returns [baseOffset, lastOffset].
-    #[napi]
-    pub fn append_internal(&self, topic: String, partition: i64, batch: &[u8]) -> Result<Vec<f64>> {
-        self.check()?;
-        let o = self
-            .engine
-            .append_internal(&topic, partition_arg(partition)?, batch)
-            .map_err(to_js)?;
-        Ok(vec![o.base_offset as f64, o.last_offset as f64])
-    }
-
-    /// DeleteRecords on one of Kafka's internal topics; `deleteRecords`
-    /// refuses them.
-    #[napi]
-    pub fn delete_records_internal(
-        &self,
-        topic: String,
-        partition: i64,
-        offset: f64,
-    ) -> Result<f64> {
-        self.check()?;
-        let offset = offset_arg("offset", offset)?;
-        self.engine
-            .delete_records_internal(&topic, partition_arg(partition)?, offset)
-            .map(|o| o as f64)
-            .map_err(to_js)
     }
 
     /// Resolves once everything below `offset` is fsynced (group commit on
