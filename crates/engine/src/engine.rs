@@ -1072,10 +1072,7 @@ fn plan_open(dir: &Path) -> Result<OpenPlan> {
                 "topic `{topic}` has {} partition(s), so this directory is not one of them; left as it is",
                 known.get(topic).copied().unwrap_or(0)
             ))
-        } else if is_internal_topic(topic)
-            || topic.starts_with('.')
-            || RESERVED_NAMES.contains(&topic)
-        {
+        } else if topic.starts_with('.') || RESERVED_NAMES.contains(&topic) {
             Some(format!("`{topic}` is a reserved topic name; left as it is"))
         } else if !holds_segments(&path) {
             Some("named like a partition but holds no segment file; left as it is".to_string())
@@ -1098,7 +1095,9 @@ fn plan_open(dir: &Path) -> Result<OpenPlan> {
     let names: Vec<String> = known.keys().map(|k| k.to_string()).collect();
     let mut clashing = Vec::new();
     for (topic, found) in &adopt {
-        if validate_new_topic_name(topic, false, names.iter()).is_err() {
+        // An internal topic's directories (a lost `__consumer_offsets`
+        // metadata file) are adopted as that internal topic.
+        if validate_new_topic_name(topic, is_internal_topic(topic), names.iter()).is_err() {
             for f in found {
                 debug_assert_eq!(&f.topic, topic);
                 reports.push(directory_report(

@@ -830,3 +830,36 @@ fn a_lost_producer_id_reservation_never_hands_out_an_id_the_log_holds() {
         Err(Error::Corrupt { .. })
     ));
 }
+
+#[test]
+fn a_lost_offsets_topic_metadata_adopts_it_as_the_internal_topic() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let e = open(dir.path());
+        e.create_internal_topic("__consumer_offsets", 1, None)
+            .unwrap();
+        e.append_internal("__consumer_offsets", 0, &batch_of(&[b"o".to_vec()], 1))
+            .unwrap();
+        e.close().unwrap();
+    }
+    std::fs::remove_file(dir.path().join(".meta/topics/__consumer_offsets.json")).unwrap();
+    let e = open(dir.path());
+    assert_eq!(
+        e.partition("__consumer_offsets", 0)
+            .unwrap()
+            .watermarks()
+            .high_watermark,
+        1
+    );
+    let b = batch_of(&[b"x".to_vec()], 1);
+    assert!(matches!(
+        e.append("__consumer_offsets", 0, &b),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert_eq!(
+        e.append_internal("__consumer_offsets", 0, &b)
+            .unwrap()
+            .base_offset,
+        1
+    );
+}
