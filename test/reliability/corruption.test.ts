@@ -174,6 +174,8 @@ describe('corruption of every file kind', () => {
         expect(wrong.slice(0, 5)).toEqual([]);
         expect(foreign).toBe(0);
         expect(untyped.slice(0, 3)).toEqual([]);
+        // Every handle closed releases the directory, even after a failed connect.
+        expect(leaked.slice(0, 3).map((i) => results.get(i)?.damages)).toEqual([]);
         expect(results.size).toBe(CASES);
         expect(readFileSync(outside, 'utf8')).toBe('beside the data directory\n');
         // Every kind was damaged, with every operation that applies to it.
