@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import {
   CompressionTypes,
   decodeMessages,
@@ -37,7 +37,11 @@ describe('data safety', () => {
         console.log('ready ' + hw + ' ' + error);
         const woke = await log.waitForData('live', 0, hw, 20000);
         // Wait until the parent's whole burst is visible.
-        while (log.watermarks('live', 0).highWatermark < 210) await new Promise((r) => setTimeout(r, 5));
+        const deadline = Date.now() + 30000;
+        while (log.watermarks('live', 0).highWatermark < 210) {
+          if (Date.now() > deadline) throw new Error('the appends never became visible');
+          await new Promise((r) => setTimeout(r, 5));
+        }
         const values = [];
         let offset = 0;
         while (offset < log.watermarks('live', 0).highWatermark) {
@@ -49,6 +53,10 @@ describe('data safety', () => {
         await log.close();
       })().catch((e) => { console.log('error ' + e.stack); process.exit(1); });`;
     const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // A failing assertion below must not leave the reader running.
+    onTestFinished(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
     const lines = createInterface({ input: child.stdout });
     const expected = Array.from({ length: 10 }, (_, i) => `early-${i}`);
     for await (const line of lines) {
