@@ -1238,6 +1238,11 @@ fn tick(weak: &Weak<Inner>, now: Instant) -> Instant {
     if inner.closed.load(Ordering::Acquire) {
         return far;
     }
+    if !inner.opened.load(Ordering::Acquire) {
+        // Nothing periodic runs (and nothing is written) before the open
+        // has finished: a failed open must leave the directory as it was.
+        return now + Duration::from_millis(50);
+    }
     if inner.read_only {
         // Read-only: poll the files for another process's appends while
         // anyone waits for data; write nothing.
