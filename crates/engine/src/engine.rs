@@ -1166,9 +1166,14 @@ fn remove_segment_files_in(dir: &Path) -> Result<()> {
             }
         }
     }
+    remove_dir_if_empty(dir)
+}
+
+/// Removes a partition directory if nothing is left in it. Not empty means
+/// someone else's files are in it: they, and so the directory, stay.
+pub(crate) fn remove_dir_if_empty(dir: &Path) -> Result<()> {
     match std::fs::remove_dir(dir) {
         Ok(()) => Ok(()),
-        // Not empty: someone else's files are in it; they stay.
         Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(Error::io("delete partition dir", dir, e)),

@@ -947,12 +947,7 @@ impl Partition {
         for w in waiters {
             (w.callback)(DataOutcome::Closed);
         }
-        match std::fs::remove_dir(&self.dir) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::io("delete partition dir", &self.dir, e)),
-        }
+        crate::engine::remove_dir_if_empty(&self.dir)
     }
 
     pub fn is_closed(&self) -> bool {
