@@ -16,7 +16,6 @@ import { call, kafkaError } from './kafka-errors';
 import type { NativeRemoteClient } from './native-remote';
 import type { RemoteTransport } from './remote';
 import type {
-  CommitOffset,
   ConsumerTransport,
   FetchedPartition,
   FetchOptions,
