@@ -15,12 +15,7 @@ import type { Cluster, ConsumerGroupState } from '../types/kafkajs';
 import { call, kafkaError } from './kafka-errors';
 import type { NativeRemoteClient } from './native-remote';
 import type { RemoteTransport } from './remote';
-import type {
-  ConsumerTransport,
-  FetchedPartition,
-  FetchOptions,
-  FetchPartition,
-} from './types';
+import type { ConsumerTransport, FetchedPartition, FetchOptions, FetchPartition } from './types';
 
 /** Kafka's TOPIC_ALREADY_EXISTS. */
 const TOPIC_ALREADY_EXISTS = 36;
@@ -51,7 +46,10 @@ function remoteGroupCalls(client: () => NativeRemoteClient): GroupCalls {
           sessionTimeoutMs: req.sessionTimeout,
           rebalanceTimeoutMs: req.rebalanceTimeout,
           memberId: req.memberId,
-          groupInstanceId: req.groupInstanceId ?? null,
+          // napi takes undefined, not null, for an absent field.
+          ...(req.groupInstanceId === undefined || req.groupInstanceId === null
+            ? {}
+            : { groupInstanceId: req.groupInstanceId }),
           protocolType: req.protocolType,
           protocols: req.protocols,
         }),
