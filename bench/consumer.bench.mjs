@@ -1,6 +1,7 @@
 // Consumer throughput and end-to-end latency: `npm run bench:consumer`.
-// 100 B values, one and eight partitions; eachBatch, eachMessage and the
-// async iterator. Latency: produce → eachMessage at a fixed rate.
+// 100 B values, one and eight partitions; eachBatch (messages, and the
+// columnar batch.records), eachMessage and the async iterator. Latency:
+// produce → eachMessage at a fixed rate.
 import { execSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,6 +41,16 @@ async function consume(dataDir, mode) {
           if (n >= N) resolve();
         },
       });
+    } else if (mode === 'eachBatch records') {
+      // The columnar view: no object per record.
+      consumer.run({
+        eachBatch: async ({ batch }) => {
+          const r = batch.records;
+          for (let i = 0; i < r.length; i++) bytes += r.valueLengths[i];
+          n += r.length;
+          if (n >= N) resolve();
+        },
+      });
     } else if (mode === 'eachMessage') {
       consumer.run({
         eachMessage: async ({ message }) => {
@@ -65,7 +76,7 @@ async function consume(dataDir, mode) {
 
 for (const partitions of [1, 8]) {
   const { dataDir, log } = prepare(partitions);
-  for (const mode of ['eachBatch', 'eachMessage', 'async iterator']) {
+  for (const mode of ['eachBatch', 'eachBatch records', 'eachMessage', 'async iterator']) {
     const rate = await consume(dataDir, mode);
     rows.push({ case: mode, partitions, 'msg/s': Math.round(rate).toLocaleString('en-US') });
   }
