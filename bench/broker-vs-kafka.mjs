@@ -33,7 +33,6 @@ import { ensureKafkaJars } from '../test/kafka/jars.mjs';
 import {
   BENCH_DIR,
   cliArgs,
-  fmtNum,
   fmtRatio,
   fmtSummary,
   machineInfo,

@@ -158,7 +158,11 @@ export function outputDir(args, quick) {
  * Writes <name>.json and <name>.md into dir. `sections` are [title, rows]
  * pairs rendered as markdown tables; `notes` are paragraphs.
  */
-export function writeResults(dir, name, { title, quick, machine, options, data, sections, notes = [] }) {
+export function writeResults(
+  dir,
+  name,
+  { title, command, quick, machine, options, data, sections, notes = [] },
+) {
   mkdirSync(dir, { recursive: true });
   const generatedAt = new Date().toISOString();
   const json = { generatedAt, quick, representative: !quick, machine, options, ...data };
@@ -167,9 +171,7 @@ export function writeResults(dir, name, { title, quick, machine, options, data, 
     `# ${title}`,
     '',
     ...(quick ? [`**${NOT_REPRESENTATIVE}**`, ''] : []),
-    `Generated ${generatedAt} by \`node bench/${name}${name.endsWith('.mjs') ? '' : '.mjs'}\`${
-      quick ? ' --quick' : ''
-    }.`,
+    `Generated ${generatedAt} by \`${command ?? `node bench/${name}.mjs${quick ? ' --quick' : ''}`}\`.`,
     '',
     `Machine: ${machineLine(machine)}.`,
     '',
