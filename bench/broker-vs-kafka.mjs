@@ -21,15 +21,20 @@
 // Then start time: each server is stopped and restarted on its directory,
 // which now holds every topic above, and timed until it accepts a TCP
 // connection. Ratios are ferrolog/Kafka of the medians of this run.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Kafka as KafkaJS, logLevel as kjsLogLevel } from 'kafkajs';
 import { Kafka as Ferrolog } from '../dist/index.js';
 import { startCluster, stopCluster } from '../test/kafka/cluster.mjs';
-import { ensureKafkaJars } from '../test/kafka/jars.mjs';
+import {
+  clientCases,
+  consumerPerformance,
+  createTopics,
+  makeKafkajs,
+  producerPerformance,
+} from './lib/clients.mjs';
 import {
   BENCH_DIR,
   cliArgs,
@@ -39,7 +44,6 @@ import {
   machineLine,
   NOT_REPRESENTATIVE,
   outputDir,
-  percentile,
   ratioOf,
   ratioRange,
   summarize,
@@ -50,7 +54,7 @@ const args = cliArgs();
 if (args.has('help')) {
   console.log(`usage: node bench/broker-vs-kafka.mjs [--quick] [--runs N] [--seconds S] [--single-seconds S]
        [--max-messages N] [--java-records N] [--partitions 1,8] [--acks 1|-1|0]
-       [--clients kafkajs,ferrolog,java] [--start-runs N] [--out DIR]`);
+       [--clients kafkajs,ferrolog,java] [--start-runs N] [--in-flight N] [--out DIR]`);
   process.exit(0);
 }
 const quick = args.has('quick');
@@ -64,13 +68,12 @@ const opts = {
   acks: Number(args.opt('acks', '1')),
   clients: args.list('clients', 'kafkajs,ferrolog,java'),
   startRuns: args.num('start-runs', quick ? 1 : 3),
+  inFlight: args.num('in-flight', 1),
   valueBytes: 100,
 };
 const outDir = outputDir(args, quick);
 const ROOT = join(BENCH_DIR, '..');
 const CLI = join(ROOT, 'dist', 'cli', 'main.js');
-const value = Buffer.alloc(opts.valueBytes, 'v');
-const BATCH = Array.from({ length: 1000 }, (_, i) => ({ key: `k${i}`, value }));
 const log = (s) => process.stderr.write(`${s}\n`);
 const errors = [];
 
@@ -147,7 +150,7 @@ async function startFerrolog(dataDir, port) {
 // ---- client cases -----------------------------------------------------------
 
 const clientMakers = {
-  kafkajs: (brokers) => new KafkaJS({ clientId: 'bench-kafkajs', brokers, logLevel: kjsLogLevel.NOTHING }),
+  kafkajs: makeKafkajs,
   ferrolog: (brokers) => new Ferrolog({ clientId: 'bench-ferrolog', brokers, logLevel: 0 }),
 };
 const CLIENT_LABEL = {
@@ -156,171 +159,15 @@ const CLIENT_LABEL = {
   java: "Kafka's Java perf tools",
 };
 
-async function createTopics(brokers, topics, partitions) {
-  const admin = clientMakers.kafkajs(brokers).admin();
-  await admin.connect();
-  try {
-    await admin.createTopics({
-      topics: topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
-      waitForLeaders: true,
-    });
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-async function produceBatches(producer, topic) {
-  let sent = 0;
-  const lat = [];
-  const start = performance.now();
-  const end = start + opts.seconds * 1000;
-  while (performance.now() < end && sent < opts.maxMessages) {
-    const t = performance.now();
-    await producer.send({ topic, acks: opts.acks, messages: BATCH });
-    lat.push(performance.now() - t);
-    sent += BATCH.length;
-  }
-  return { sent, rate: sent / ((performance.now() - start) / 1000), p99ms: percentile(lat, 0.99) };
-}
-
-async function singleSends(producer, topic) {
-  const lat = [];
-  const start = performance.now();
-  const end = start + opts.singleSeconds * 1000;
-  while (performance.now() < end) {
-    const t = performance.now();
-    await producer.send({ topic, acks: opts.acks, messages: [{ value }] });
-    lat.push(performance.now() - t);
-  }
-  return {
-    rate: lat.length / ((performance.now() - start) / 1000),
-    p50ms: percentile(lat, 0.5),
-    p99ms: percentile(lat, 0.99),
-  };
-}
-
-async function groupConsume(kafka, topic, total) {
-  const consumer = kafka.consumer({ groupId: `${topic}-g` });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  let n = 0;
-  const start = performance.now();
-  let timer;
-  try {
-    await new Promise((resolve, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`consumed ${n} of ${total} in 60 s`)),
-        Math.max(60_000, opts.seconds * 10_000),
-      );
-      consumer
-        .run({
-          eachBatch: async ({ batch }) => {
-            n += batch.messages.length;
-            if (n >= total) resolve();
-          },
-        })
-        .catch(reject);
-    });
-  } finally {
-    clearTimeout(timer);
-  }
-  const rate = n / ((performance.now() - start) / 1000);
-  await consumer.disconnect();
-  if (n !== total) throw new Error(`consumed ${n} messages, produced ${total}`);
-  return rate;
-}
-
-/** produce, then single sends, then consume back what produce wrote. */
-async function jsClientCase(clientName, brokers, topic, partitions) {
-  await createTopics(brokers, [topic, `${topic}-single`], partitions);
-  const kafka = clientMakers[clientName](brokers);
-  const producer = kafka.producer();
-  await producer.connect();
-  const out = {};
-  let sent = 0;
-  try {
-    const p = await produceBatches(producer, topic);
-    sent = p.sent;
-    out.produce = p.rate;
-    out.produceSendP99ms = p.p99ms;
-    const s = await singleSends(producer, `${topic}-single`);
-    out.single = s.rate;
-    out.singleP50ms = s.p50ms;
-    out.singleP99ms = s.p99ms;
-  } finally {
-    await producer.disconnect();
-  }
-  out.consume = await groupConsume(kafka, topic, sent);
-  return out;
-}
-
-const jarsClasspath = () => ensureKafkaJars();
-
-function java(mainClass, argv) {
-  const r = spawnSync(
-    'java',
-    ['-Xmx512m', '-cp', jarsClasspath(), '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn', mainClass, ...argv],
-    { encoding: 'utf8', timeout: 180_000 },
-  );
-  if (r.error || r.status !== 0)
-    throw new Error(`${mainClass} failed: ${r.error?.message ?? ''}${(r.stderr || r.stdout).slice(-1500)}`);
-  return r.stdout;
-}
-
-/** "N records sent, X records/sec (Y MB/sec), A ms avg latency, M ms max latency, a ms 50th, b ms 95th, c ms 99th, d ms 99.9th." */
-export function parseProducerPerformance(stdout) {
-  const m =
-    /(\d+) records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\), ([\d.]+) ms avg latency, ([\d.]+) ms max latency, (\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th/.exec(
-      stdout,
-    );
-  if (!m) throw new Error(`cannot parse ProducerPerformance output: ${stdout.slice(-500)}`);
-  return { records: Number(m[1]), rate: Number(m[2]), p50ms: Number(m[6]), p99ms: Number(m[8]) };
-}
-
-/** The CSV line after ConsumerPerformance's header: nMsg.sec is field 5, fetch.nMsg.sec field 9. */
-export function parseConsumerPerformance(stdout) {
-  const lines = stdout.split('\n').filter((l) => l.trim() !== '');
-  const h = lines.findIndex((l) => l.includes('fetch.nMsg.sec'));
-  const cols = h >= 0 && lines[h + 1] ? lines[h + 1].split(',').map((x) => x.trim()) : [];
-  if (cols.length < 10) throw new Error(`cannot parse ConsumerPerformance output: ${stdout.slice(-500)}`);
-  return { messages: Number(cols[4]), rate: Number(cols[5]), fetchRate: Number(cols[9]) };
-}
-
 async function javaCase(brokers, topic, partitions) {
   await createTopics(brokers, [topic], partitions);
   const bootstrap = brokers.join(',');
-  const p = parseProducerPerformance(
-    java('org.apache.kafka.tools.ProducerPerformance', [
-      '--topic',
-      topic,
-      '--num-records',
-      String(opts.javaRecords),
-      '--record-size',
-      String(opts.valueBytes),
-      '--throughput',
-      '-1',
-      '--producer-props',
-      `bootstrap.servers=${bootstrap}`,
-      `acks=${opts.acks === -1 ? 'all' : opts.acks}`,
-    ]),
-  );
-  if (p.records !== opts.javaRecords) throw new Error(`ProducerPerformance sent ${p.records}`);
-  const c = parseConsumerPerformance(
-    java('org.apache.kafka.tools.ConsumerPerformance', [
-      '--bootstrap-server',
-      bootstrap,
-      '--topic',
-      topic,
-      '--messages',
-      String(opts.javaRecords),
-      '--group',
-      `${topic}-g`,
-      '--timeout',
-      '30000',
-    ]),
-  );
-  if (c.messages !== opts.javaRecords)
-    throw new Error(`ConsumerPerformance read ${c.messages} of ${opts.javaRecords}`);
+  const p = producerPerformance(bootstrap, topic, {
+    records: opts.javaRecords,
+    valueBytes: opts.valueBytes,
+    acks: opts.acks,
+  });
+  const c = consumerPerformance(bootstrap, topic, opts.javaRecords);
   return {
     produce: p.rate,
     produceP50ms: p.p50ms,
@@ -386,7 +233,13 @@ try {
             let out;
             if (client === 'java') out = await javaCase(targets[target], topic, partitions);
             else if (clientMakers[client])
-              out = await jsClientCase(client, targets[target], topic, partitions);
+              out = await clientCases(
+                clientMakers[client](targets[target]),
+                targets[target],
+                topic,
+                partitions,
+                opts,
+              );
             else throw new Error(`unknown client ${client}`);
             for (const [metric, v] of Object.entries(out)) push(target, client, partitions, metric, v);
           } catch (e) {
