@@ -130,12 +130,12 @@ export function ferrologVariant({ name, describe, send, consume, hidden = false,
   };
 }
 
-async function sendArrays(producer, values) {
+export async function sendArrays(producer, values) {
   const groups = batches(values, (vs) => vs.map((value) => ({ value })));
   for (const messages of groups) await producer.send({ topic: 't', messages });
 }
 
-const eachBatchConsume = (kafka, w) =>
+export const eachBatchConsume = (kafka, w) =>
   consumeWithGroup(kafka.consumer({ groupId: 'bench', maxBytesPerPartition: 4 << 20 }), 't', w.messages);
 
 const ferrologClient = ferrologVariant({
