@@ -94,7 +94,11 @@ export function ratioRange(a, b) {
 export const fmtRatio = (r, range) =>
   r === null || r === undefined || !Number.isFinite(r)
     ? '—'
-    : `${r.toFixed(2)}×${range ? ` (${range.low.toFixed(2)}-${range.high.toFixed(2)})` : ''}`;
+    : `${fmtR(r)}×${range ? ` (${fmtR(range.low)}-${fmtR(range.high)})` : ''}`;
+// Two decimals, or two significant digits below 0.1 (a 0.004× ratio is not "0.00×").
+function fmtR(x) {
+  return Math.abs(x) >= 0.1 || x === 0 ? x.toFixed(2) : x.toPrecision(2);
+}
 
 function cpuModel() {
   try {
