@@ -136,6 +136,51 @@ describe('npm start and the benchmark harness', () => {
     expect(labelsOnBars(broken)).toEqual(['on a bar']);
   });
 
+  it('the Kafka comparison scripts load and explain their options', () => {
+    // --help exits before starting Kafka, after every import has resolved.
+    for (const script of ['broker-vs-kafka.mjs', 'remote.bench.mjs']) {
+      const r = spawnSync(process.execPath, [join(root, 'bench', script), '--help'], {
+        cwd: root,
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(r.status, `${script}: ${r.stderr}`).toBe(0);
+      expect(r.stdout).toMatch(/--quick/);
+      expect(r.stdout).toMatch(/--runs N/);
+    }
+  }, 120_000);
+
+  it("parses the summaries of Kafka's ProducerPerformance and ConsumerPerformance", () => {
+    const producerOut = [
+      '50000 records sent, 24402.1 records/sec (2.33 MB/sec), 512.3 ms avg latency, 1203.0 ms max latency.',
+      '200000 records sent, 101936.8 records/sec (9.72 MB/sec), 171.44 ms avg latency, 402.00 ms max latency, 160 ms 50th, 361 ms 95th, 392 ms 99th, 401 ms 99.9th.',
+    ].join('\n');
+    const consumerOut = [
+      'start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec',
+      '2026-11-29 04:40:52:001, 2026-11-29 04:40:55:311, 19.0735, 5.7624, 200000, 60422.9607, 3010, 300, 63.5783, 666666.6667',
+    ].join('\n');
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import { parseProducerPerformance, parseConsumerPerformance } from ${JSON.stringify(join(root, 'bench', 'lib', 'clients.mjs'))};
+         const [p, c] = JSON.parse(process.argv[1]);
+         let bad = 'parsed';
+         try { parseProducerPerformance('no summary here'); } catch { bad = 'threw'; }
+         process.stdout.write(JSON.stringify({ p: parseProducerPerformance(p), c: parseConsumerPerformance(c), bad }));`,
+        JSON.stringify([producerOut, consumerOut]),
+      ],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    // The final summary line, not the interim progress line.
+    expect(out.p).toEqual({ records: 200000, rate: 101936.8, p50ms: 160, p99ms: 392 });
+    expect(out.c).toEqual({ messages: 200000, rate: 60422.9607, fetchRate: 666666.6667 });
+    expect(out.bad).toBe('threw');
+  });
+
   it('fails the run when a contestant reads back the wrong data', () => {
     const out = tempDir();
     const r = spawnSync(
