@@ -21,7 +21,7 @@
 // Then start time: each server is stopped and restarted on its directory,
 // which now holds every topic above, and timed until it accepts a TCP
 // connection. Ratios are ferrolog/Kafka of the medians of this run.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -147,6 +147,27 @@ async function startFerrolog(dataDir, port) {
   return child;
 }
 
+/**
+ * The part of the start that is ferrolog's own: inside a Node process,
+ * from before loading ferrolog to `kafka.listen()` resolving on the same
+ * directory (what `ferrolog serve` does after Node has started).
+ */
+function inProcessListenMs(dataDir, port) {
+  const script = `const t0 = performance.now();
+const { Kafka } = await import(${JSON.stringify(join(ROOT, 'dist', 'index.js'))});
+const kafka = new Kafka({ dataDir: ${JSON.stringify(dataDir)}, logLevel: 0 });
+const server = await kafka.listen({ host: '127.0.0.1', port: ${port} });
+const ms = performance.now() - t0;
+await server.close();
+process.stdout.write(String(ms));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  if (r.status !== 0) throw new Error(`in-process listen failed: ${r.stderr}`);
+  return Number(r.stdout);
+}
+
 // ---- client cases -----------------------------------------------------------
 
 const clientMakers = {
@@ -209,7 +230,7 @@ const push = (target, client, partitions, metric, v) => {
   if (cell[metric] === undefined) cell[metric] = [];
   cell[metric].push(v);
 };
-const startTimes = { ferrolog: [], kafka: [], node: [] };
+const startTimes = { ferrolog: [], kafka: [], node: [], inProcess: [] };
 let kafkaFirstStartWithFormatMs = null;
 
 try {
@@ -270,6 +291,7 @@ try {
     );
     startTimes.node.push(n.ms);
     await stopChild(n.child);
+    startTimes.inProcess.push(inProcessListenMs(ferroDir, ferroPort));
   }
   for (let i = 0; i < opts.startRuns; i++) {
     const { clusterId, ports, dir } = cluster;
@@ -328,6 +350,7 @@ for (const client of opts.clients) {
 }
 const fs = summarize(startTimes.ferrolog);
 const ns = summarize(startTimes.node);
+const is = summarize(startTimes.inProcess);
 const ks = summarize(startTimes.kafka);
 const startRows = [
   {
@@ -339,6 +362,12 @@ const startRows = [
   {
     server: 'a Node process that only listens (reference: Node start alone)',
     'ms to accept TCP': fmtSummary(ns, 1),
+    target: '',
+    status: '',
+  },
+  {
+    server: "ferrolog's own part: import, open the directory, kafka.listen() (inside Node)",
+    'ms to accept TCP': fmtSummary(is, 1),
     target: '',
     status: '',
   },
