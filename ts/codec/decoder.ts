@@ -127,22 +127,30 @@ export class Message {
 
   /** A view of the key, or null. */
   get key(): Buffer | null {
-    return this.t.key(this.i);
+    // Inline (no index check: `i` is in range by construction): this is
+    // the per-message hot path.
+    const t = this.t;
+    const len = t.keyLengths[this.i] as number;
+    const start = t.keyStarts[this.i] as number;
+    return len < 0 ? null : t.buffer.subarray(start, start + len);
   }
 
   /** A view of the value, or null. */
   get value(): Buffer | null {
-    return this.t.value(this.i);
+    const t = this.t;
+    const len = t.valueLengths[this.i] as number;
+    const start = t.valueStarts[this.i] as number;
+    return len < 0 ? null : t.buffer.subarray(start, start + len);
   }
 
   /** The key bytes (the same as `key`; consumers with deserializers differ). */
   get rawKey(): Buffer | null {
-    return this.t.key(this.i);
+    return this.key;
   }
 
   /** The value bytes (the same as `value`; consumers with deserializers differ). */
   get rawValue(): Buffer | null {
-    return this.t.value(this.i);
+    return this.value;
   }
 
   /** Header values are Buffer views; a repeated key gives an array, as in kafkajs. */

@@ -11,7 +11,7 @@
  * (the host decides, through `restartOnFailure`, whether it rejoins).
  */
 import type { Logger } from '../client/logger';
-import { type RetryOptions, withRetry } from '../client/retry';
+import { RETRY_DEFAULTS, type RetryOptions, withRetry } from '../client/retry';
 import { decodeColumns, type RecordColumns } from '../codec';
 import { KafkaJSError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded } from '../errors';
 import type { ConsumerTransport, FetchPartition } from '../transport/types';
@@ -172,11 +172,29 @@ export class Runner<K, V> {
   }
 
   private async loop(token: number): Promise<void> {
+    // A retriable failure of the transport (a connection lost, a leader
+    // moving) is retried with backoff per `retry`; only then, or at once for
+    // any other error, the consumer crashes.
+    const retries = this.host.retry.retries ?? RETRY_DEFAULTS.retries;
+    let failures = 0;
+    let backoff = this.host.retry.initialRetryTime ?? RETRY_DEFAULTS.initialRetryTime;
     while (token === this.token && this.host.running()) {
       try {
         await this.round(token);
+        failures = 0;
+        backoff = this.host.retry.initialRetryTime ?? RETRY_DEFAULTS.initialRetryTime;
       } catch (e) {
         if (token !== this.token || !this.host.running()) return;
+        if (e instanceof KafkaJSError && e.retriable && failures < retries) {
+          failures++;
+          this.host.logger.warn('fetch failed; retrying', { error: e.message, attempt: failures });
+          await new Promise((r) => setTimeout(r, backoff));
+          backoff = Math.min(
+            backoff * (this.host.retry.multiplier ?? RETRY_DEFAULTS.multiplier),
+            this.host.retry.maxRetryTime ?? RETRY_DEFAULTS.maxRetryTime,
+          );
+          continue;
+        }
         this.end();
         this.host.crash(e instanceof Error ? e : new KafkaJSError(String(e)));
         return;
@@ -378,7 +396,22 @@ export class Runner<K, V> {
         if (isStale() || !host.running()) break;
         const message = messages[i] as KafkaMessage<K, V>;
         const payload = { topic: ps.topic, partition: ps.partition, message, heartbeat, pause };
-        if (!(await this.invoke(ps, () => handler(payload)))) return;
+        // The first attempt runs inline (no closure per message); only a
+        // failure takes the retry path.
+        let failure: unknown;
+        let failed = false;
+        this.handlersRunning++;
+        ps.busySince = Date.now();
+        try {
+          await handler(payload);
+        } catch (e) {
+          failed = true;
+          failure = e;
+        } finally {
+          this.handlersRunning--;
+          ps.busySince = 0;
+        }
+        if (failed && !(await this.retryHandler(ps, failure, () => handler(payload)))) return;
         // After a seek the message in hand no longer counts; after a stop it does.
         if (ps.epoch !== epoch) break;
         const next = (at[i] as number) + 1;
@@ -430,23 +463,23 @@ export class Runner<K, V> {
    * event, then `restartOnFailure`); false then.
    */
   private async invoke(ps: PartitionState, fn: () => Promise<void>): Promise<boolean> {
-    const attempt = async (): Promise<void> => {
-      this.handlersRunning++;
-      ps.busySince = Date.now();
-      try {
-        await fn();
-      } finally {
-        this.handlersRunning--;
-        ps.busySince = 0;
-      }
-    };
     let failure: unknown;
+    this.handlersRunning++;
+    ps.busySince = Date.now();
     try {
-      await attempt();
+      await fn();
       return true;
     } catch (e) {
       failure = e;
+    } finally {
+      this.handlersRunning--;
+      ps.busySince = 0;
     }
+    return this.retryHandler(ps, failure, fn);
+  }
+
+  /** The retry path after a handler's first attempt failed with `first`; false once crashed. */
+  private async retryHandler(ps: PartitionState, first: unknown, fn: () => Promise<void>): Promise<boolean> {
     try {
       await withRetry(
         {
@@ -461,8 +494,17 @@ export class Runner<K, V> {
             return retriable;
           },
         },
-        attempt,
-        failure,
+        async () => {
+          this.handlersRunning++;
+          ps.busySince = Date.now();
+          try {
+            await fn();
+          } finally {
+            this.handlersRunning--;
+            ps.busySince = 0;
+          }
+        },
+        first,
       );
       return true;
     } catch (e) {
