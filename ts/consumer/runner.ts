@@ -47,12 +47,18 @@ export interface PartitionState extends PartitionOffsets {
   paused: boolean;
   /** Bumped by seek and revocation: batches fetched before are stale. */
   epoch: number;
+  /** Handlers running for this partition now. */
+  busy: number;
   /**
-   * When the handler in hand started, or last called heartbeat(); 0 while no
-   * handler runs. The heartbeat timer evicts the member when this is older
-   * than rebalanceTimeout (Kafka's max.poll.interval.ms).
+   * Bumped when a handler returns or calls heartbeat(). The heartbeat timer
+   * evicts the member when a handler runs and this has not moved for longer
+   * than rebalanceTimeout (Kafka's max.poll.interval.ms). A counter rather
+   * than a clock reading per message: the per-message path stays cheap.
    */
-  busySince: number;
+  progress: number;
+  /** What the heartbeat timer last saw of `progress`, and since when. */
+  watchedProgress: number;
+  watchedSince: number;
   /** Settles when the batch in hand is done (never rejects). */
   done: Promise<void>;
 }
@@ -135,7 +141,10 @@ export class Runner<K, V> {
       stopped: false,
       paused,
       epoch: 0,
-      busySince: 0,
+      busy: 0,
+      progress: 0,
+      watchedProgress: 0,
+      watchedSince: 0,
       done: Promise.resolve(),
     };
     this.partitions.set(partitionStateKey(topic, partition), ps);
@@ -166,8 +175,14 @@ export class Runner<K, V> {
 
   /** The partition whose handler has made no progress for longer than `timeoutMs`. */
   stalled(now: number, timeoutMs: number): PartitionState | undefined {
-    for (const ps of this.partitions.values())
-      if (ps.busySince > 0 && now - ps.busySince > timeoutMs) return ps;
+    for (const ps of this.partitions.values()) {
+      if (ps.busy === 0 || ps.progress !== ps.watchedProgress) {
+        ps.watchedProgress = ps.progress;
+        ps.watchedSince = now;
+      } else if (now - ps.watchedSince > timeoutMs) {
+        return ps;
+      }
+    }
     return undefined;
   }
 
@@ -278,8 +293,11 @@ export class Runner<K, V> {
       const q = asked.get(partitionStateKey(r.topic, r.partition));
       if (q === undefined) continue;
       const ps = q.ps;
+      // Stopped, sought or paused since the fetch was sent: its records are
+      // dropped (a paused partition reads them again when resumed).
       if (
         ps.stopped ||
+        ps.paused ||
         ps.epoch !== q.epoch ||
         this.partitions.get(partitionStateKey(ps.topic, ps.partition)) !== ps
       )
@@ -357,7 +375,7 @@ export class Runner<K, V> {
   private heartbeatFn(ps: PartitionState): () => Promise<void> {
     return async () => {
       // Calling heartbeat() is progress: the handler is alive.
-      if (ps.busySince > 0) ps.busySince = Date.now();
+      ps.progress++;
       this.host.heartbeat();
     };
   }
@@ -401,7 +419,7 @@ export class Runner<K, V> {
         let failure: unknown;
         let failed = false;
         this.handlersRunning++;
-        ps.busySince = Date.now();
+        ps.busy++;
         try {
           await handler(payload);
         } catch (e) {
@@ -409,7 +427,8 @@ export class Runner<K, V> {
           failure = e;
         } finally {
           this.handlersRunning--;
-          ps.busySince = 0;
+          ps.busy--;
+          ps.progress++;
         }
         if (failed && !(await this.retryHandler(ps, failure, () => handler(payload)))) return;
         // After a seek the message in hand no longer counts; after a stop it does.
@@ -465,7 +484,7 @@ export class Runner<K, V> {
   private async invoke(ps: PartitionState, fn: () => Promise<void>): Promise<boolean> {
     let failure: unknown;
     this.handlersRunning++;
-    ps.busySince = Date.now();
+    ps.busy++;
     try {
       await fn();
       return true;
@@ -473,7 +492,8 @@ export class Runner<K, V> {
       failure = e;
     } finally {
       this.handlersRunning--;
-      ps.busySince = 0;
+      ps.busy--;
+      ps.progress++;
     }
     return this.retryHandler(ps, failure, fn);
   }
@@ -496,12 +516,13 @@ export class Runner<K, V> {
         },
         async () => {
           this.handlersRunning++;
-          ps.busySince = Date.now();
+          ps.busy++;
           try {
             await fn();
           } finally {
             this.handlersRunning--;
-            ps.busySince = 0;
+            ps.busy--;
+            ps.progress++;
           }
         },
         first,
