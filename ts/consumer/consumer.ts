@@ -280,14 +280,35 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     };
     this.state = 'running';
     if (this.subscriptions.hasRegExp()) {
-      this.topicListener = this.transport.onTopicCreated((topic) => {
-        if (this.state !== 'running') return;
-        if (this.subscriptions.regExpMatches(topic)) {
-          void this.member
-            ?.rebalance()
-            .catch((e: Error) => this.log_.error('rebalance failed', { error: e.message }));
-        }
+      const rebalance = () =>
+        void this.member
+          ?.rebalance()
+          .catch((e: Error) => this.log_.error('rebalance failed', { error: e.message }));
+      const stopListening = this.transport.onTopicCreated((topic) => {
+        if (this.state === 'running' && this.subscriptions.regExpMatches(topic)) rebalance();
       });
+      // A remote cluster announces no new topics: its metadata is looked at
+      // every metadataMaxAge (kafkajs' default 5 minutes), and a change in
+      // the matching topics rejoins.
+      const every = this.config.metadataMaxAge ?? 300_000;
+      const timer =
+        this.transport.kind === 'remote' && every > 0
+          ? setInterval(() => {
+              const before = this.subscribedTopics().join('\u0000');
+              this.transport.refreshMetadata(null).then(
+                () => {
+                  if (this.state === 'running' && this.subscribedTopics().join('\u0000') !== before)
+                    rebalance();
+                },
+                (e: Error) => this.log_.warn('metadata refresh failed', { error: e.message }),
+              );
+            }, every)
+          : null;
+      timer?.unref();
+      this.topicListener = () => {
+        stopListening();
+        if (timer !== null) clearInterval(timer);
+      };
     }
     this.offsets.start({
       autoCommit: this.runConfig.autoCommit ?? true,
