@@ -2,12 +2,14 @@
  * The kafkajs-compatible consumer, over either transport (ts/transport:
  * the local engine and coordinator, or a Kafka cluster).
  *
- * This class is the public API and the group membership's owner: connect,
- * subscribe, run, stop, pause/resume, seek, commits, events. The work is
- * split by job: `runner.ts` (fetch rounds, handlers, retries), `offsets.ts`
- * (resolved and committed offsets, the commit policy), `subscriptions.ts`
- * (what is subscribed and paused), `batch.ts`, `iterator.ts`, and the group
- * client in ts/group.
+ * This class is the public API and its lifecycle: connect, subscribe, run,
+ * stop, disconnect, pause/resume, seek, commits, events, and the crash path
+ * (`restartOnFailure`). The work is split by job: `runner.ts` (fetch
+ * rounds, handlers, retries), `offsets.ts` (resolved and committed offsets,
+ * the commit policy), `membership.ts` (the group membership: assignment,
+ * revocation, heartbeats, liveness), `subscriptions.ts` (what is subscribed
+ * and paused), `batch.ts`, `iterator.ts`, `types.ts` (the public types),
+ * and the group client in ts/group.
  *
  * Liveness does not depend on the handlers: a timer heartbeats every
  * `heartbeatInterval` however busy they are, and a handler that makes no
@@ -24,15 +26,9 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from '../client/logger';
 import type { RetryOptions } from '../client/retry';
 import { KafkaJSNonRetriableError } from '../errors';
-import { type Assigner, type GroupMemberAssignment, roundRobin } from '../group/assigners';
+import { type Assigner, roundRobin } from '../group/assigners';
 import { KafkaJSRebalanceError } from '../group/errors';
-import {
-  type Assignment,
-  checkCommit,
-  type GroupMember,
-  type MemberHooks,
-  nativeOffset,
-} from '../group/member';
+import { checkCommit, nativeOffset } from '../group/member';
 import type { ConsumerTransport } from '../transport/types';
 import {
   type ConsumerEventMap,
@@ -44,6 +40,7 @@ import {
 import type { GroupDescription, PartitionAssigner as KafkaJSPartitionAssigner } from '../types/kafkajs';
 import { messageIterator } from './iterator';
 import { ConsumerLogs } from './kafkajs-log';
+import { Membership } from './membership';
 import { OffsetTracker } from './offsets';
 import { Runner } from './runner';
 import { Subscriptions } from './subscriptions';
@@ -89,25 +86,17 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   private assignerInstances: Assigner[] = [];
 
   private state: 'disconnected' | 'connected' | 'running' | 'stopping' = 'disconnected';
-  /** This consumer's membership of its group (a new one after an eviction). */
-  private member: GroupMember | null = null;
-  private lastHeartbeat = 0;
   private readonly subscriptions = new Subscriptions();
-  private memberId = '';
-  private generationId = -1;
   /** Seeks made before their partition was assigned (kafkajs applies them on assignment). */
   private readonly pendingSeeks = new Map<string, number>();
   private runConfig: ConsumerRunConfig<K, V> = {};
   private heartbeatTimer: NodeJS.Timeout | null = null;
-  private evicted = false;
   private topicListener: (() => void) | null = null;
-  private rejoining: Promise<void> | null = null;
-  private joinStarted = 0;
-  /** kafkajs' log lines; `joinedGeneration` says whether this join has had its assignment. */
+  /** kafkajs' log lines. */
   private readonly kjsLog: ConsumerLogs;
-  private joinedGeneration = false;
   private readonly offsets: OffsetTracker;
   private readonly runner: Runner<K, V>;
+  private readonly membership: Membership<K, V>;
 
   constructor(context: ConsumerContext, config: ConsumerConfig<K, V>) {
     if (
@@ -146,7 +135,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     this.offsets = new OffsetTracker({
       transport: this.transport,
       logger: this.log_,
-      committer: () => (this.evicted ? null : this.member),
+      committer: () => this.membership.committer(),
       owned: () => this.runner.partitions.values(),
       committed: (commits) => this.emitCommit(commits),
     });
@@ -166,10 +155,31 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
       running: () => this.state === 'running',
       fromBeginningFor: (topic) => this.subscriptions.fromBeginningFor(topic),
       emit: (type, payload) => this.emit(type, payload),
-      heartbeat: () => this.sendHeartbeat(),
+      heartbeat: () => this.membership.sendHeartbeat(),
       pause: (topics) => this.pause(topics),
       resume: (topics) => this.resume(topics),
       commitOffsets: (offsets) => this.commitOffsets(offsets),
+      crash: (error) => this.scheduleCrash(error),
+    });
+    this.membership = new Membership<K, V>({
+      groupId: this.groupId,
+      clientId: context.clientId,
+      sessionTimeout: this.sessionTimeout,
+      rebalanceTimeout: this.rebalanceTimeout,
+      heartbeatInterval: this.heartbeatInterval,
+      transport: this.transport,
+      logger: this.log_,
+      kjsLog: this.kjsLog,
+      runner: this.runner,
+      offsets: this.offsets,
+      subscriptions: this.subscriptions,
+      pendingSeeks: this.pendingSeeks,
+      running: () => this.state === 'running',
+      subscribedTopics: () => this.subscribedTopics(),
+      assigners: () => this.assignerInstances,
+      autoCommit: () => this.runConfig.autoCommit === true,
+      concurrency: () => this.runConfig.partitionsConsumedConcurrently ?? 1,
+      emit: (type, payload) => this.emit(type, payload),
       crash: (error) => this.scheduleCrash(error),
     });
   }
@@ -281,7 +291,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     this.state = 'running';
     if (this.subscriptions.hasRegExp()) {
       const rebalance = () =>
-        void this.member
+        void this.membership.member
           ?.rebalance()
           .catch((e: Error) => this.log_.error('rebalance failed', { error: e.message }));
       const stopListening = this.transport.onTopicCreated((topic) => {
@@ -321,222 +331,16 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     // makes no progress (returns or calls heartbeat()) within
     // rebalanceTimeout gets the member out of the group, as
     // max.poll.interval.ms does, so its partitions move on.
-    this.heartbeatTimer = setInterval(() => this.tick(), Math.max(1, this.heartbeatInterval));
+    this.heartbeatTimer = setInterval(() => this.membership.tick(), Math.max(1, this.heartbeatInterval));
     this.heartbeatTimer.unref();
     this.kjsLog.starting(this.groupId);
     this.runner.start(this.runConfig);
-    await this.join();
-  }
-
-  private hooks(): MemberHooks {
-    return {
-      clientId: this.context.clientId,
-      sessionTimeout: this.sessionTimeout,
-      rebalanceTimeout: this.rebalanceTimeout,
-      subscribedTopics: () => this.subscribedTopics(),
-      assigners: () => this.assignerInstances,
-      owned: () => this.ownedAssignment(),
-      partitionCount: (topic) => this.transport.partitionCount(topic),
-      onMemberId: (memberId) => {
-        this.memberId = memberId;
-      },
-      onRebalancing: () => {
-        // Only a member that has joined learns of a rebalance; a joining one is part of it.
-        if (this.joinedGeneration && this.state === 'running')
-          this.kjsLog.rebalancing(this.groupId, this.memberId);
-        this.emit(EVENTS.REBALANCING, { groupId: this.groupId, memberId: this.memberId });
-      },
-      revoke: (partitions) => this.revoke(partitions),
-      assign: (generationId, assignment, info, committed) =>
-        this.assign(generationId, assignment, info, committed),
-      onError: (error) => {
-        if (this.state === 'running') this.scheduleCrash(error);
-      },
-      onLost: (reason) => {
-        this.log_.warn('partitions lost', { groupId: this.groupId, memberId: this.memberId, reason });
-        this.dropPartitions();
-      },
-      onEvicted: (reason) => {
-        this.log_.warn('evicted from the group', { groupId: this.groupId, memberId: this.memberId, reason });
-        this.evicted = true;
-        // Partitions are gone: stop them now without committing.
-        this.dropPartitions();
-        void this.rejoinWhenIdle();
-      },
-    };
+    await this.membership.join();
   }
 
   /** @internal The partitions this consumer runs now (tests look at it). */
   get partitions(): ReadonlyMap<string, unknown> {
     return this.runner.partitions;
-  }
-
-  private dropPartitions(): void {
-    for (const ps of this.runner.partitions.values()) this.runner.stopPartition(ps);
-    this.runner.partitions.clear();
-  }
-
-  private async join(): Promise<void> {
-    if (this.member !== null) this.transport.forget(this.member);
-    this.memberId = '';
-    this.evicted = false;
-    this.joinedGeneration = false;
-    this.joinStarted = Date.now();
-    // A remote target's metadata: the subscription's topics and their partitions.
-    const names = this.subscriptions.hasRegExp() ? null : this.subscribedTopics();
-    await this.transport.refreshMetadata(names);
-    if (this.state !== 'running') return;
-    const member = this.transport.member(this.groupId, this.hooks());
-    this.member = member;
-    try {
-      await member.start();
-    } catch (e) {
-      // stop() or disconnect() during the join left the group: the join is
-      // over as asked, not failed.
-      if (this.state !== 'running') return;
-      throw e;
-    }
-  }
-
-  /** After an eviction: once the stalled handler is done, join again. */
-  private rejoinWhenIdle(): Promise<void> {
-    if (this.rejoining !== null) return this.rejoining;
-    this.rejoining = (async () => {
-      while (this.runner.handlersRunning > 0 && this.state === 'running')
-        await new Promise((r) => setTimeout(r, 10));
-      if (this.state === 'running') {
-        try {
-          await this.join();
-        } catch (e) {
-          this.log_.error('rejoin failed', { error: (e as Error).message });
-        }
-      }
-    })().finally(() => {
-      this.rejoining = null;
-    });
-    return this.rejoining;
-  }
-
-  /** The heartbeat timer: a heartbeat, or leaving when a handler is stuck. */
-  private tick(): void {
-    if (this.state !== 'running' || this.evicted) return;
-    const ps = this.runner.stalled(Date.now(), this.rebalanceTimeout);
-    if (ps !== undefined) {
-      void this.member?.evict(
-        `a handler for ${ps.topic}-${ps.partition} made no progress within ${this.rebalanceTimeout} ms (rebalanceTimeout)`,
-      );
-      return;
-    }
-    this.sendHeartbeat(true);
-  }
-
-  /**
-   * A heartbeat to the coordinator (which answers whether a rebalance is
-   * under way): on the timer, and between batches at most once per
-   * heartbeatInterval.
-   */
-  private sendHeartbeat(timer = false): void {
-    const member = this.member;
-    if (member === null || this.state !== 'running' || this.evicted) return;
-    const now = Date.now();
-    if (!timer && now - this.lastHeartbeat < this.heartbeatInterval) return;
-    this.lastHeartbeat = now;
-    member.heartbeat().then(
-      (ok) => {
-        if (ok)
-          this.emit(EVENTS.HEARTBEAT, {
-            groupId: this.groupId,
-            memberId: this.memberId,
-            groupGenerationId: this.generationId,
-          });
-      },
-      // The log closing under a stopping consumer: nothing to tell anyone.
-      () => undefined,
-    );
-  }
-
-  private ownedAssignment(): Assignment {
-    const out: Assignment = {};
-    for (const ps of this.runner.partitions.values()) {
-      const list = out[ps.topic] ?? [];
-      list.push(ps.partition);
-      out[ps.topic] = list;
-    }
-    for (const ps of Object.values(out)) ps.sort((a, b) => a - b);
-    return out;
-  }
-
-  private assign(
-    generationId: number,
-    assignment: Assignment,
-    info: {
-      leaderId: string;
-      groupProtocol: string;
-      groupAssignment?: GroupMemberAssignment[];
-      topicsSubscribed?: string[];
-    },
-    committedOffsets: Map<string, number>,
-  ): void {
-    this.generationId = generationId;
-    this.joinedGeneration = true;
-    this.kjsLog.joined({
-      groupId: this.groupId,
-      generationId,
-      memberId: this.memberId,
-      leaderId: info.leaderId,
-      groupProtocol: info.groupProtocol,
-      topics: this.subscribedTopics(),
-      ...(info.topicsSubscribed === undefined ? {} : { topicsSubscribed: info.topicsSubscribed }),
-      ...(info.groupAssignment === undefined ? {} : { groupAssignment: info.groupAssignment }),
-      memberAssignment: assignment,
-      duration: Date.now() - this.joinStarted,
-      concurrency: this.runConfig.partitionsConsumedConcurrently ?? 1,
-    });
-    // kafkajs emits GROUP_JOIN for every generation a member joins.
-    this.emit(EVENTS.GROUP_JOIN, {
-      duration: Date.now() - this.joinStarted,
-      groupId: this.groupId,
-      isLeader: info.leaderId === this.memberId,
-      leaderId: info.leaderId,
-      groupProtocol: info.groupProtocol,
-      memberId: this.memberId,
-      memberAssignment: assignment,
-    });
-    for (const [topic, parts] of Object.entries(assignment)) {
-      for (const partition of parts) {
-        if (this.runner.get(topic, partition) !== undefined) continue;
-        const k = `${topic}\u0000${partition}`;
-        const committed = committedOffsets.get(k);
-        const sought = this.pendingSeeks.get(k);
-        this.pendingSeeks.delete(k);
-        // A committed offset the log no longer has (or not yet) is out of
-        // range on the first fetch, which resets it per fromBeginning; with
-        // none, the position starts there (-1 until looked up).
-        const position = sought ?? committed ?? -1;
-        this.runner.add(
-          topic,
-          partition,
-          position,
-          committed ?? -1,
-          this.subscriptions.isPaused(topic, partition),
-        );
-      }
-    }
-  }
-
-  /** Releases partitions for a rebalance: stop, finish the message in hand, commit. */
-  private async revoke(partitions: Assignment): Promise<void> {
-    const states = [];
-    for (const [topic, ps] of Object.entries(partitions)) {
-      for (const p of ps) {
-        const s = this.runner.get(topic, p);
-        if (s !== undefined) states.push(s);
-      }
-    }
-    for (const s of states) this.runner.stopPartition(s);
-    await Promise.all(states.map((s) => s.done));
-    if (this.runConfig.autoCommit) await this.offsets.commitResolved(states).catch(() => undefined);
-    for (const s of states) this.runner.partitions.delete(`${s.topic}\u0000${s.partition}`);
   }
 
   private crashing = false;
@@ -591,8 +395,8 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   private emitCommit(commits: { topic: string; partition: number; offset: number }[]): void {
     this.emit(EVENTS.COMMIT_OFFSETS, {
       groupId: this.groupId,
-      memberId: this.memberId,
-      groupGenerationId: this.generationId,
+      memberId: this.membership.memberId,
+      groupGenerationId: this.membership.generationId,
       topics: groupByTopic(commits.map((c) => ({ ...c, offset: String(c.offset) }))),
     });
   }
@@ -614,8 +418,8 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
       return { topic: o.topic, partition: o.partition, offset, metadata: o.metadata ?? null };
     });
     this.transport.validateCommits(commits);
-    const member = this.member;
-    if (this.state === 'running' && !this.evicted && member !== null && member.active) {
+    const member = this.membership.member;
+    if (this.state === 'running' && !this.membership.evicted && member !== null && member.active) {
       await member.commit(commits);
     } else {
       // Outside group management (generation -1): only to a group without members.
@@ -655,7 +459,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
       return;
     }
     this.runner.seek(ps, o);
-    const member = this.member;
+    const member = this.membership.member;
     if (this.runConfig.autoCommit && member !== null) {
       const commits = [{ topic, partition, offset: o }];
       const failed = (e: unknown) =>
@@ -762,7 +566,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   private async halt(commit: boolean): Promise<void> {
     if (this.state !== 'running') return;
     this.state = 'stopping';
-    this.kjsLog.stopping(this.groupId, this.memberId);
+    this.kjsLog.stopping(this.groupId, this.membership.memberId);
     this.topicListener?.();
     this.topicListener = null;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
@@ -772,19 +576,14 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     for (const ps of states) this.runner.stopPartition(ps);
     this.runner.end();
     await Promise.all(states.map((s) => s.done));
-    this.kjsLog.notRunning(this.groupId, this.memberId);
+    this.kjsLog.notRunning(this.groupId, this.membership.memberId);
     if (commit && this.runConfig.autoCommit) {
       await this.offsets
         .commitResolved(states)
         .catch((e: Error) => this.log_.warn('final commit failed', { error: e.message }));
     }
     this.runner.partitions.clear();
-    const member = this.member;
-    this.member = null;
-    if (member !== null) {
-      await member.leave();
-      this.transport.forget(member);
-    }
+    await this.membership.leave();
     this.state = 'connected';
   }
 
