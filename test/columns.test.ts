@@ -70,7 +70,15 @@ interface Expected {
 }
 
 /** Batches back to back, each at its base offset, and the records a reader must see. */
-function build(batches: fc.GeneratorValue<typeof batchArb>[]): { chunk: Buffer; expected: Expected[] } {
+interface GenBatch {
+  control: boolean;
+  records: Rec[];
+  compression: CompressionTypes;
+  gap: number;
+  logAppendTime: boolean;
+}
+
+function build(batches: GenBatch[]): { chunk: Buffer; expected: Expected[] } {
   const parts: Buffer[] = [];
   const expected: Expected[] = [];
   let next = 0;
@@ -103,15 +111,15 @@ function build(batches: fc.GeneratorValue<typeof batchArb>[]): { chunk: Buffer; 
       }
       count = inputs.length;
       const maxTs = Math.max(...inputs.map((r) => r.timestamp));
-      b.records.forEach((r, i) =>
+      b.records.forEach((r, i) => {
         expected.push({
           offset: base + i,
           timestamp: b.logAppendTime ? maxTs : BASE_TS + r.dt,
           key: r.key,
           value: r.value,
           headers: r.headers,
-        }),
-      );
+        });
+      });
     }
     batch.writeBigInt64BE(BigInt(base), 0);
     parts.push(batch);
