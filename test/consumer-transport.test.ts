@@ -208,3 +208,45 @@ for (const target of targets) {
     }, 60_000);
   });
 }
+
+describe('liveness', () => {
+  it('keeps a member whose first handler is still running at the heartbeat timer’s first look', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferrolog-ct-live-'));
+    const warnings: string[] = [];
+    const kafka = new Kafka({
+      clientId: 'ct',
+      dataDir: dir,
+      logCreator: () => (entry) => {
+        if (/evicted/.test(entry.log.message)) warnings.push(entry.log.message);
+      },
+    });
+    try {
+      const producer = kafka.producer();
+      await producer.connect();
+      const topic = unique('live');
+      await producer.send({ topic, messages: [{ value: 'slow' }, { value: 'next' }] });
+      await producer.disconnect();
+      // Ticks every 10 ms while the first handler runs for 150 ms: far less than rebalanceTimeout.
+      const consumer = kafka.consumer({
+        groupId: unique('g'),
+        heartbeatInterval: 10,
+        rebalanceTimeout: 5_000,
+      });
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      const seen: string[] = [];
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          if (seen.length === 0) await new Promise((r) => setTimeout(r, 150));
+          seen.push(String(message.value));
+        },
+      });
+      await until(() => seen.length === 2, 'both messages');
+      await consumer.disconnect();
+      expect(warnings).toEqual([]);
+      expect(seen).toEqual(['slow', 'next']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -143,7 +143,8 @@ export class Runner<K, V> {
       epoch: 0,
       busy: 0,
       progress: 0,
-      watchedProgress: 0,
+      // Nothing watched yet: the timer's first look starts the clock.
+      watchedProgress: -1,
       watchedSince: 0,
       done: Promise.resolve(),
     };
