@@ -6,7 +6,8 @@
 //! There is one coordinator per engine (so per data directory) in the
 //! process, shared by every in-process consumer and by the broker. It is
 //! loaded (replaying `__consumer_offsets`) on a thread of its own the first
-//! time it is needed, never on the JavaScript thread. JoinGroup and
+//! time it is needed, and every call runs on the groups worker thread,
+//! never on the JavaScript thread. JoinGroup and
 //! SyncGroup settle from whichever thread completes them (the timer, or
 //! another member's request).
 //!
@@ -94,8 +95,56 @@ pub(crate) fn close_for(engine: &Arc<Engine>) {
 type Resolver<T> = Box<dyn FnOnce(Env) -> Result<T> + Send>;
 type Deferred<T> = napi::JsDeferred<T, Resolver<T>>;
 
-/// Runs `f` with the coordinator: at once when it is loaded, else on a
-/// loader thread. `f` settles the deferred (now or later).
+type Job = Box<dyn FnOnce() + Send>;
+
+/// How many group calls may wait for the worker before a caller runs its
+/// own call inline (a bound on queued memory; far above what consumers
+/// awaiting their calls can reach).
+const WORKER_QUEUE_JOBS: usize = 65_536;
+
+/// The one thread that runs in-process group calls once the coordinator is
+/// loaded. A commit appends to `__consumer_offsets` (a segment roll creates
+/// files) and every call takes the coordinator's lock, which the broker's
+/// threads hold too: neither may stall the JavaScript thread. One FIFO
+/// thread keeps each member's calls in the order it made them.
+static WORKER: Mutex<Option<std::sync::mpsc::SyncSender<Job>>> = Mutex::new(None);
+
+/// Queues `job` on the worker, starting it if needed; gives the job back
+/// when it cannot be queued (queue full, no thread), for the caller to run.
+fn run_on_worker(job: Job) -> std::result::Result<(), Job> {
+    use std::sync::mpsc::TrySendError;
+    let mut worker = WORKER.lock();
+    if worker.is_none() {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(WORKER_QUEUE_JOBS);
+        let started = std::thread::Builder::new()
+            .name("ferrolog-groups".into())
+            .spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    job();
+                }
+            });
+        if started.is_err() {
+            return Err(job);
+        }
+        *worker = Some(tx);
+    }
+    let Some(tx) = worker.as_ref() else {
+        return Err(job);
+    };
+    match tx.try_send(job) {
+        Ok(()) => Ok(()),
+        Err(TrySendError::Full(job)) => Err(job),
+        Err(TrySendError::Disconnected(job)) => {
+            // The thread is gone; the next call starts another.
+            *worker = None;
+            Err(job)
+        }
+    }
+}
+
+/// Runs `f` with the coordinator off the JavaScript thread: on the groups
+/// worker when it is loaded, else on a loader thread. `f` settles the
+/// deferred (now or later).
 fn dispatch<'env, T: napi::bindgen_prelude::ToNapiValue + 'static>(
     env: &'env Env,
     log: &NativeLog,
@@ -105,7 +154,11 @@ fn dispatch<'env, T: napi::bindgen_prelude::ToNapiValue + 'static>(
     let (deferred, promise) = env.create_deferred::<T, Resolver<T>>()?;
     let engine = log.engine.clone();
     if let Some(c) = cached(&engine) {
-        f(c, deferred);
+        if let Err(job) = run_on_worker(Box::new(move || f(c, deferred))) {
+            // Only when the queue is full or no thread can start: the call
+            // still runs, on this thread, rather than failing.
+            job();
+        }
         return Ok(promise);
     }
     std::thread::Builder::new()
