@@ -43,43 +43,12 @@ pub const HEADER_BYTES: usize = 61;
 pub const LOG_OVERHEAD_BYTES: usize = 12;
 pub const MAGIC_V2: u8 = 2;
 
-pub const COMPRESSION_MASK: u16 = 0x07;
+pub use crate::compression::COMPRESSION_MASK;
 pub const TIMESTAMP_TYPE_MASK: u16 = 0x08;
 pub const TRANSACTIONAL_MASK: u16 = 0x10;
 pub const CONTROL_MASK: u16 = 0x20;
 
-/// Compression codecs as numbered in the batch attributes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
-    None = 0,
-    Gzip = 1,
-    Snappy = 2,
-    Lz4 = 3,
-    Zstd = 4,
-}
-
-impl Compression {
-    pub fn from_attributes(attributes: u16) -> Option<Compression> {
-        match attributes & COMPRESSION_MASK {
-            0 => Some(Compression::None),
-            1 => Some(Compression::Gzip),
-            2 => Some(Compression::Snappy),
-            3 => Some(Compression::Lz4),
-            4 => Some(Compression::Zstd),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Compression::None => "none",
-            Compression::Gzip => "gzip",
-            Compression::Snappy => "snappy",
-            Compression::Lz4 => "lz4",
-            Compression::Zstd => "zstd",
-        }
-    }
-}
+pub use crate::compression::Compression;
 
 /// Why bytes are not a valid RecordBatch v2.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -14,7 +14,41 @@
 
 use std::io::{Read, Write};
 
-use crate::batch::Compression;
+/// The attribute bits (0-2) that number a batch's codec.
+pub const COMPRESSION_MASK: u16 = 0x07;
+
+/// Compression codecs as numbered in the batch attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None = 0,
+    Gzip = 1,
+    Snappy = 2,
+    Lz4 = 3,
+    Zstd = 4,
+}
+
+impl Compression {
+    pub fn from_attributes(attributes: u16) -> Option<Compression> {
+        match attributes & COMPRESSION_MASK {
+            0 => Some(Compression::None),
+            1 => Some(Compression::Gzip),
+            2 => Some(Compression::Snappy),
+            3 => Some(Compression::Lz4),
+            4 => Some(Compression::Zstd),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Snappy => "snappy",
+            Compression::Lz4 => "lz4",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CompressionError {
