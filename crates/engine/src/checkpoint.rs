@@ -67,6 +67,7 @@ fn render(checkpoint: &Checkpoint) -> String {
     text
 }
 
+#[cfg(test)]
 pub fn write(storage: &dyn Storage, path: &Path, checkpoint: &Checkpoint) -> Result<()> {
     storage
         .write_atomic(path, render(checkpoint).as_bytes())

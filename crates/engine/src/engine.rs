@@ -61,6 +61,9 @@ pub const PARTITIONS_MAX: u32 = 10_000;
 pub const PRODUCER_ID_BLOCK: i64 = 1000;
 
 pub struct EngineOptions {
+    /// Where every disk call that can fail goes; tests swap in a storage
+    /// that fails on command (the `fault-injection` feature).
+    #[cfg(any(test, feature = "fault-injection"))]
     pub storage: Arc<dyn Storage>,
     /// Config for topics created without one (and auto-created topics).
     pub default_topic_config: TopicConfig,
@@ -79,6 +82,7 @@ pub struct EngineOptions {
 impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
+            #[cfg(any(test, feature = "fault-injection"))]
             storage: Arc::new(RealStorage),
             default_topic_config: TopicConfig::default(),
             checkpoint_interval_ms: 60_000,
@@ -333,9 +337,13 @@ impl Engine {
             plan.recovery_points.clear();
         }
 
+        #[cfg(any(test, feature = "fault-injection"))]
+        let storage = options.storage.clone();
+        #[cfg(not(any(test, feature = "fault-injection")))]
+        let storage: Arc<dyn Storage> = Arc::new(RealStorage);
         let inner = Arc::new(Inner {
             dir: dir.clone(),
-            storage: options.storage.clone(),
+            storage,
             default_config: options.default_topic_config.clone(),
             topics: RwLock::new(BTreeMap::new()),
             admin: Mutex::new(()),

@@ -238,10 +238,6 @@ impl<E: IndexEntry> IndexFile<E> {
         self.file_bytes = want;
         Ok(())
     }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
 }
 
 impl IndexFile<OffsetEntry> {

@@ -11,6 +11,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+#[cfg(any(test, feature = "fault-injection"))]
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
@@ -133,6 +134,7 @@ impl Storage for RealStorage {}
 
 /// A storage that fails on command. Each counter says how many of the next
 /// calls of that kind fail (`u32::MAX`: all of them) and with which errno.
+#[cfg(any(test, feature = "fault-injection"))]
 #[derive(Debug, Default)]
 pub struct FaultyStorage {
     allocate_failures: AtomicU32,
@@ -143,9 +145,12 @@ pub struct FaultyStorage {
     write_errno: AtomicU32,
 }
 
+#[cfg(any(test, feature = "fault-injection"))]
 pub const ENOSPC: i32 = libc::ENOSPC;
+#[cfg(any(test, feature = "fault-injection"))]
 pub const EIO: i32 = libc::EIO;
 
+#[cfg(any(test, feature = "fault-injection"))]
 impl FaultyStorage {
     pub fn new() -> Arc<FaultyStorage> {
         Arc::new(FaultyStorage::default())
@@ -190,6 +195,7 @@ impl FaultyStorage {
     }
 }
 
+#[cfg(any(test, feature = "fault-injection"))]
 impl Storage for FaultyStorage {
     fn allocate(&self, file: &File, offset: u64, len: u64) -> io::Result<()> {
         Self::take(&self.allocate_failures, &self.allocate_errno)?;

@@ -23,21 +23,26 @@
 )]
 
 pub mod batch;
-pub mod checkpoint;
+mod checkpoint;
 pub mod compression;
-pub mod config;
+mod config;
 mod engine;
-pub mod error;
+mod error;
 mod flusher;
-pub mod index;
+mod index;
+/// The storage seam, public only to tests that inject disk faults.
+#[cfg(any(test, feature = "fault-injection"))]
 pub mod io;
+#[cfg(not(any(test, feature = "fault-injection")))]
+mod io;
 mod lock;
-pub mod mmap;
+mod mmap;
 mod partition;
-pub mod producer_state;
+pub mod physical;
+mod producer_state;
 pub mod recovery;
-pub mod segment;
-pub mod varint;
+mod segment;
+mod varint;
 
 pub use config::{FlushPolicy, TimestampType, TopicConfig};
 pub use engine::{validate_topic_name, Engine, EngineOptions, Topic, CLEAN_SHUTDOWN_FILE};

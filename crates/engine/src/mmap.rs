@@ -108,6 +108,7 @@ fn file_key(file: &File) -> io::Result<FileKey> {
 }
 
 /// Whether any map of this file is alive in this process.
+#[cfg(test)]
 pub fn is_mapped(file: &File) -> io::Result<bool> {
     let key = file_key(file)?;
     Ok(MAPPED_FILES
@@ -267,10 +268,6 @@ impl WriteMap {
             libc::MAP_SHARED,
         )?;
         Ok(WriteMap { region, sizes })
-    }
-
-    pub fn map_len(&self) -> usize {
-        self.region.len
     }
 
     fn check(&self, at: usize, len: usize) -> io::Result<()> {

@@ -673,9 +673,6 @@ impl Segment {
     pub fn file(&self) -> &Arc<File> {
         &self.file
     }
-    pub fn map_len(&self) -> usize {
-        self.map_len
-    }
     pub fn log_path(&self) -> PathBuf {
         log_path(&self.dir, self.base_offset)
     }
