@@ -84,23 +84,44 @@ pub enum BatchError {
     BadCompression(String),
 }
 
+/// The `N` bytes of a header field at `at`, or `TooShort` when `b` ends
+/// first: every field read is checked, even after a length check, so a
+/// wrong offset is an error and never a panic.
 #[inline]
-pub fn read_i16(b: &[u8], at: usize) -> i16 {
-    i16::from_be_bytes([b[at], b[at + 1]])
+fn field<const N: usize>(b: &[u8], at: usize) -> Result<[u8; N], BatchError> {
+    b.get(at..)
+        .and_then(<[u8]>::first_chunk::<N>)
+        .copied()
+        .ok_or(BatchError::TooShort {
+            size_bytes: b.len(),
+        })
 }
 #[inline]
-pub fn read_i32(b: &[u8], at: usize) -> i32 {
-    i32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+fn read_i16(b: &[u8], at: usize) -> Result<i16, BatchError> {
+    field(b, at).map(i16::from_be_bytes)
 }
 #[inline]
-pub fn read_u32(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+fn read_i32(b: &[u8], at: usize) -> Result<i32, BatchError> {
+    field(b, at).map(i32::from_be_bytes)
 }
 #[inline]
-pub fn read_i64(b: &[u8], at: usize) -> i64 {
-    let mut x = [0u8; 8];
-    x.copy_from_slice(&b[at..at + 8]);
-    i64::from_be_bytes(x)
+fn read_u32(b: &[u8], at: usize) -> Result<u32, BatchError> {
+    field(b, at).map(u32::from_be_bytes)
+}
+#[inline]
+fn read_i64(b: &[u8], at: usize) -> Result<i64, BatchError> {
+    field(b, at).map(i64::from_be_bytes)
+}
+/// Writes `value` over the header field at `at`, or `TooShort` when `b`
+/// ends first.
+#[inline]
+fn put(b: &mut [u8], at: usize, value: &[u8]) -> Result<(), BatchError> {
+    let size_bytes = b.len();
+    at.checked_add(value.len())
+        .and_then(|end| b.get_mut(at..end))
+        .ok_or(BatchError::TooShort { size_bytes })?
+        .copy_from_slice(value);
+    Ok(())
 }
 
 /// The decoded fixed header of one batch. Parsing checks only what can be
@@ -137,7 +158,7 @@ impl BatchHeader {
                 size_bytes: bytes.len().min(available),
             });
         }
-        let batch_length = i64::from(read_i32(bytes, BATCH_LENGTH_OFFSET));
+        let batch_length = i64::from(read_i32(bytes, BATCH_LENGTH_OFFSET)?);
         let min_length = (HEADER_BYTES - LOG_OVERHEAD_BYTES) as i64;
         let available = available - LOG_OVERHEAD_BYTES;
         if batch_length < min_length || batch_length > available as i64 {
@@ -146,18 +167,19 @@ impl BatchHeader {
                 available_bytes: available,
             });
         }
-        let magic = bytes[MAGIC_OFFSET] as i8;
+        let [magic] = field::<1>(bytes, MAGIC_OFFSET)?;
+        let magic = magic as i8;
         if magic != MAGIC_V2 as i8 {
             return Err(BatchError::BadMagic { magic });
         }
-        let attributes = read_i16(bytes, ATTRIBUTES_OFFSET) as u16;
+        let attributes = read_i16(bytes, ATTRIBUTES_OFFSET)? as u16;
         if Compression::from_attributes(attributes).is_none() {
             return Err(BatchError::UnknownCompression {
                 codec: attributes & COMPRESSION_MASK,
             });
         }
-        let last_offset_delta = read_i32(bytes, LAST_OFFSET_DELTA_OFFSET);
-        let record_count = read_i32(bytes, RECORD_COUNT_OFFSET);
+        let last_offset_delta = read_i32(bytes, LAST_OFFSET_DELTA_OFFSET)?;
+        let record_count = read_i32(bytes, RECORD_COUNT_OFFSET)?;
         // Our log is dense (no compaction yet), so every batch holds exactly
         // lastOffsetDelta + 1 records, and at least one.
         if last_offset_delta < 0 || record_count != last_offset_delta.wrapping_add(1) {
@@ -166,20 +188,20 @@ impl BatchHeader {
                 last_offset_delta,
             });
         }
-        let base_timestamp = read_i64(bytes, BASE_TIMESTAMP_OFFSET);
-        let max_timestamp = read_i64(bytes, MAX_TIMESTAMP_OFFSET);
+        let base_timestamp = read_i64(bytes, BASE_TIMESTAMP_OFFSET)?;
+        let max_timestamp = read_i64(bytes, MAX_TIMESTAMP_OFFSET)?;
         Ok(BatchHeader {
-            base_offset: read_i64(bytes, BASE_OFFSET_OFFSET),
+            base_offset: read_i64(bytes, BASE_OFFSET_OFFSET)?,
             size_bytes: batch_length as usize + LOG_OVERHEAD_BYTES,
-            partition_leader_epoch: read_i32(bytes, PARTITION_LEADER_EPOCH_OFFSET),
-            crc: read_u32(bytes, CRC_OFFSET),
+            partition_leader_epoch: read_i32(bytes, PARTITION_LEADER_EPOCH_OFFSET)?,
+            crc: read_u32(bytes, CRC_OFFSET)?,
             attributes,
             last_offset_delta,
             base_timestamp,
             max_timestamp,
-            producer_id: read_i64(bytes, PRODUCER_ID_OFFSET),
-            producer_epoch: read_i16(bytes, PRODUCER_EPOCH_OFFSET),
-            base_sequence: read_i32(bytes, BASE_SEQUENCE_OFFSET),
+            producer_id: read_i64(bytes, PRODUCER_ID_OFFSET)?,
+            producer_epoch: read_i16(bytes, PRODUCER_EPOCH_OFFSET)?,
+            base_sequence: read_i32(bytes, BASE_SEQUENCE_OFFSET)?,
             record_count,
         })
     }
@@ -215,15 +237,27 @@ pub fn crc32c(bytes: &[u8]) -> u32 {
     crc32c::crc32c(bytes)
 }
 
-/// CRC-32C of the bytes the batch CRC covers (attributes to the end).
+/// CRC-32C of the bytes the batch CRC covers (attributes to the end), or
+/// `TooShort` for bytes that end before the attributes.
 #[inline]
-pub fn compute_crc(batch: &[u8]) -> u32 {
-    crc32c::crc32c(&batch[ATTRIBUTES_OFFSET..])
+pub fn compute_crc(batch: &[u8]) -> Result<u32, BatchError> {
+    batch
+        .get(ATTRIBUTES_OFFSET..)
+        .map(crc32c::crc32c)
+        .ok_or(BatchError::TooShort {
+            size_bytes: batch.len(),
+        })
 }
 
-/// Checks the CRC of a whole batch (`batch.len()` must equal its size).
+/// Checks the CRC of a whole batch (`batch` holds at least its size).
 pub fn check_crc(batch: &[u8], header: &BatchHeader) -> Result<(), BatchError> {
-    let computed = compute_crc(&batch[..header.size_bytes]);
+    let whole = batch
+        .get(..header.size_bytes)
+        .ok_or(BatchError::LengthMismatch {
+            declared_bytes: header.size_bytes as i64 - LOG_OVERHEAD_BYTES as i64,
+            available_bytes: batch.len().saturating_sub(LOG_OVERHEAD_BYTES),
+        })?;
+    let computed = compute_crc(whole)?;
     if computed != header.crc {
         return Err(BatchError::CrcMismatch {
             stored: header.crc,
@@ -286,12 +320,15 @@ pub fn validate_incoming_within(
     }
     check_crc(bytes, &header)?;
     let max_timestamp = if header.compression() == Compression::None {
-        validate_records(&bytes[..header.size_bytes], HEADER_BYTES, &header)?
+        validate_records(bytes, HEADER_BYTES, &header)?
     } else {
         // As Kafka's broker does, look inside compressed batches too.
+        let compressed = bytes.get(HEADER_BYTES..).ok_or(BatchError::TooShort {
+            size_bytes: bytes.len(),
+        })?;
         let records = crate::compression::decompress(
             header.compression(),
-            &bytes[HEADER_BYTES..header.size_bytes],
+            compressed,
             inflated_bytes_max,
         )
         .map_err(|e| {
@@ -400,14 +437,20 @@ impl<'a> RecordIter<'a> {
         if self.pos + len > limit {
             return Err(bad(self.index, "a field runs past the end of the record"));
         }
-        let slice = &self.bytes[self.pos..self.pos + len];
+        let slice = self
+            .bytes
+            .get(self.pos..self.pos + len)
+            .ok_or_else(|| bad(self.index, "a field runs past the end of the batch"))?;
         self.pos += len;
         Ok(Some(slice))
     }
 
     fn next_record(&mut self) -> Result<RecordView<'a>, BatchError> {
         let idx = self.index;
-        let window = &self.bytes[..self.end];
+        let window = self
+            .bytes
+            .get(..self.end)
+            .ok_or_else(|| bad(idx, "the records run past the end of the batch"))?;
         let length = read_varint(window, &mut self.pos).map_err(|e| bad(idx, varint_reason(e)))?;
         if length < 0 {
             return Err(bad(idx, "negative record length"));
@@ -416,7 +459,10 @@ impl<'a> RecordIter<'a> {
         if limit > self.end {
             return Err(bad(idx, "record length runs past the end of the batch"));
         }
-        let window = &self.bytes[..limit];
+        let window = self
+            .bytes
+            .get(..limit)
+            .ok_or_else(|| bad(idx, "record length runs past the end of the batch"))?;
         if self.pos >= limit {
             return Err(bad(idx, "record is empty"));
         }
@@ -556,33 +602,34 @@ pub fn encode_batch(
     }
     let batch_length = (out.len() - LOG_OVERHEAD_BYTES) as i32;
     let count = records.len() as i32;
-    out[BATCH_LENGTH_OFFSET..BATCH_LENGTH_OFFSET + 4].copy_from_slice(&batch_length.to_be_bytes());
-    out[PARTITION_LEADER_EPOCH_OFFSET..PARTITION_LEADER_EPOCH_OFFSET + 4]
-        .copy_from_slice(&0i32.to_be_bytes());
-    out[MAGIC_OFFSET] = MAGIC_V2;
-    out[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&0u16.to_be_bytes());
-    out[LAST_OFFSET_DELTA_OFFSET..LAST_OFFSET_DELTA_OFFSET + 4]
-        .copy_from_slice(&(count - 1).to_be_bytes());
-    out[BASE_TIMESTAMP_OFFSET..BASE_TIMESTAMP_OFFSET + 8]
-        .copy_from_slice(&base_timestamp.to_be_bytes());
-    out[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8]
-        .copy_from_slice(&max_timestamp.to_be_bytes());
-    out[PRODUCER_ID_OFFSET..PRODUCER_ID_OFFSET + 8]
-        .copy_from_slice(&producer.producer_id.to_be_bytes());
-    out[PRODUCER_EPOCH_OFFSET..PRODUCER_EPOCH_OFFSET + 2]
-        .copy_from_slice(&producer.producer_epoch.to_be_bytes());
-    out[BASE_SEQUENCE_OFFSET..BASE_SEQUENCE_OFFSET + 4]
-        .copy_from_slice(&producer.base_sequence.to_be_bytes());
-    out[RECORD_COUNT_OFFSET..RECORD_COUNT_OFFSET + 4].copy_from_slice(&count.to_be_bytes());
-    let crc = compute_crc(out);
-    out[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    put(out, BATCH_LENGTH_OFFSET, &batch_length.to_be_bytes())?;
+    put(out, PARTITION_LEADER_EPOCH_OFFSET, &0i32.to_be_bytes())?;
+    put(out, MAGIC_OFFSET, &[MAGIC_V2])?;
+    put(out, ATTRIBUTES_OFFSET, &0u16.to_be_bytes())?;
+    put(out, LAST_OFFSET_DELTA_OFFSET, &(count - 1).to_be_bytes())?;
+    put(out, BASE_TIMESTAMP_OFFSET, &base_timestamp.to_be_bytes())?;
+    put(out, MAX_TIMESTAMP_OFFSET, &max_timestamp.to_be_bytes())?;
+    put(out, PRODUCER_ID_OFFSET, &producer.producer_id.to_be_bytes())?;
+    put(
+        out,
+        PRODUCER_EPOCH_OFFSET,
+        &producer.producer_epoch.to_be_bytes(),
+    )?;
+    put(
+        out,
+        BASE_SEQUENCE_OFFSET,
+        &producer.base_sequence.to_be_bytes(),
+    )?;
+    put(out, RECORD_COUNT_OFFSET, &count.to_be_bytes())?;
+    let crc = compute_crc(out)?;
+    put(out, CRC_OFFSET, &crc.to_be_bytes())?;
     Ok(())
 }
 
 /// Writes a new base offset into a batch in place (outside the CRC).
 #[inline]
-pub fn set_base_offset(batch: &mut [u8], base_offset: i64) {
-    batch[BASE_OFFSET_OFFSET..BASE_OFFSET_OFFSET + 8].copy_from_slice(&base_offset.to_be_bytes());
+pub fn set_base_offset(batch: &mut [u8], base_offset: i64) -> Result<(), BatchError> {
+    put(batch, BASE_OFFSET_OFFSET, &base_offset.to_be_bytes())
 }
 
 /// Sets the timestamp type and max timestamp in a header held apart from its
@@ -594,28 +641,29 @@ pub fn set_header_max_timestamp(
     records: &[u8],
     log_append_time: bool,
     max_timestamp: i64,
-) {
-    let mut attributes = read_i16(header, ATTRIBUTES_OFFSET) as u16;
+) -> Result<(), BatchError> {
+    let mut attributes = read_i16(header, ATTRIBUTES_OFFSET)? as u16;
     if log_append_time {
         attributes |= TIMESTAMP_TYPE_MASK;
     } else {
         attributes &= !TIMESTAMP_TYPE_MASK;
     }
-    header[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
-    header[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8]
-        .copy_from_slice(&max_timestamp.to_be_bytes());
-    let crc = crc32c::crc32c_append(
-        crc32c::crc32c(&header[ATTRIBUTES_OFFSET..HEADER_BYTES]),
-        records,
-    );
-    header[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    put(header, ATTRIBUTES_OFFSET, &attributes.to_be_bytes())?;
+    put(header, MAX_TIMESTAMP_OFFSET, &max_timestamp.to_be_bytes())?;
+    let covered = header
+        .get(ATTRIBUTES_OFFSET..HEADER_BYTES)
+        .ok_or(BatchError::TooShort {
+            size_bytes: header.len(),
+        })?;
+    let crc = crc32c::crc32c_append(crc32c::crc32c(covered), records);
+    put(header, CRC_OFFSET, &crc.to_be_bytes())
 }
 
 #[cfg(test)]
 mod tests {
     /// The whole-batch form of `set_header_max_timestamp`, for tests.
     fn set_max_timestamp(batch: &mut [u8], log_append_time: bool, max_timestamp: i64) {
-        let mut attributes = read_i16(batch, ATTRIBUTES_OFFSET) as u16;
+        let mut attributes = read_i16(batch, ATTRIBUTES_OFFSET).unwrap() as u16;
         if log_append_time {
             attributes |= TIMESTAMP_TYPE_MASK;
         } else {
@@ -624,7 +672,7 @@ mod tests {
         batch[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
         batch[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8]
             .copy_from_slice(&max_timestamp.to_be_bytes());
-        let crc = compute_crc(batch);
+        let crc = compute_crc(batch).unwrap();
         batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
     }
 
@@ -657,14 +705,14 @@ mod tests {
     #[test]
     fn encoded_header_fields_are_where_kafka_puts_them() {
         let b = one_record_batch();
-        assert_eq!(read_i64(&b, 0), 0);
-        assert_eq!(read_i32(&b, 8) as usize, b.len() - 12);
+        assert_eq!(read_i64(&b, 0).unwrap(), 0);
+        assert_eq!(read_i32(&b, 8).unwrap() as usize, b.len() - 12);
         assert_eq!(b[16], 2);
-        assert_eq!(read_i32(&b, 23), 0);
-        assert_eq!(read_i64(&b, 43), -1);
-        assert_eq!(read_i16(&b, 51), -1);
-        assert_eq!(read_i32(&b, 53), -1);
-        assert_eq!(read_i32(&b, 57), 1);
+        assert_eq!(read_i32(&b, 23).unwrap(), 0);
+        assert_eq!(read_i64(&b, 43).unwrap(), -1);
+        assert_eq!(read_i16(&b, 51).unwrap(), -1);
+        assert_eq!(read_i32(&b, 53).unwrap(), -1);
+        assert_eq!(read_i32(&b, 57).unwrap(), 1);
         // The record itself, byte by byte: length 18 (zig-zag 0x24), attributes 0,
         // timestampDelta 0, offsetDelta 0, key "key", value "value",
         // one header h=v.
@@ -692,7 +740,7 @@ mod tests {
     #[test]
     fn base_offset_and_leader_epoch_are_outside_the_crc() {
         let mut b = one_record_batch();
-        set_base_offset(&mut b, 12345);
+        set_base_offset(&mut b, 12345).unwrap();
         b[12] = 7;
         assert!(validate_incoming(&b).is_ok());
     }

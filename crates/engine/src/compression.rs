@@ -65,6 +65,8 @@ pub enum CompressionError {
 
 /// xerial snappy-java's stream magic.
 const XERIAL_MAGIC: [u8; 8] = [0x82, b'S', b'N', b'A', b'P', b'P', b'Y', 0];
+/// The magic and the two int32 versions that open a xerial stream.
+const XERIAL_HEADER_BYTES: usize = 16;
 /// Uncompressed bytes per xerial block (snappy-java's default).
 const XERIAL_BLOCK_BYTES: usize = 32 * 1024;
 
@@ -192,9 +194,13 @@ fn snappy_block(block: &[u8], out: &mut Vec<u8>, max_bytes: usize) -> Result<(),
     }
     let start = out.len();
     out.resize(start + len, 0);
-    snap::raw::Decoder::new()
-        .decompress(block, &mut out[start..])
+    let target = out
+        .get_mut(start..)
+        .ok_or_else(|| malformed("snappy", "output buffer did not grow"))?;
+    let written = snap::raw::Decoder::new()
+        .decompress(block, target)
         .map_err(|e| malformed("snappy", e))?;
+    debug_assert_eq!(written, len, "snappy wrote what its header promised");
     Ok(())
 }
 
@@ -204,21 +210,21 @@ fn decompress_snappy(data: &[u8], max_bytes: usize) -> Result<Vec<u8>, Compressi
         snappy_block(data, &mut out, max_bytes)?;
         return Ok(out);
     }
-    if data.len() < 16 {
+    // The magic, then two int32 versions.
+    let Some(mut rest) = data.get(XERIAL_HEADER_BYTES..) else {
         return Err(malformed("snappy", "xerial header is truncated"));
-    }
-    let mut pos = 16;
-    while pos < data.len() {
-        if data.len() - pos < 4 {
-            return Err(malformed("snappy", "xerial block length is truncated"));
-        }
-        let len = i32::from_be_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]);
-        pos += 4;
-        if len < 0 || pos + len as usize > data.len() {
-            return Err(malformed("snappy", "xerial block runs past the data"));
-        }
-        snappy_block(&data[pos..pos + len as usize], &mut out, max_bytes)?;
-        pos += len as usize;
+    };
+    while !rest.is_empty() {
+        let (len, after) = rest
+            .split_first_chunk::<4>()
+            .ok_or_else(|| malformed("snappy", "xerial block length is truncated"))?;
+        let len = usize::try_from(i32::from_be_bytes(*len))
+            .map_err(|_| malformed("snappy", "xerial block length is negative"))?;
+        let (block, after) = after
+            .split_at_checked(len)
+            .ok_or_else(|| malformed("snappy", "xerial block runs past the data"))?;
+        snappy_block(block, &mut out, max_bytes)?;
+        rest = after;
     }
     Ok(out)
 }

@@ -26,7 +26,7 @@ pub const INDEX_FILE_BYTES_MAX: u64 = 64 << 20;
 pub trait IndexEntry: Copy + std::fmt::Debug {
     const SIZE: usize;
     fn encode(&self, out: &mut Vec<u8>);
-    fn decode(bytes: &[u8]) -> Self;
+    fn decode(bytes: &[u8]) -> Option<Self>;
     /// The relative offset this entry refers to.
     fn relative_offset(&self) -> u32;
 }
@@ -43,11 +43,13 @@ impl IndexEntry for OffsetEntry {
         out.extend_from_slice(&self.relative_offset.to_be_bytes());
         out.extend_from_slice(&self.position.to_be_bytes());
     }
-    fn decode(b: &[u8]) -> Self {
-        OffsetEntry {
-            relative_offset: u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
-            position: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
-        }
+    fn decode(b: &[u8]) -> Option<Self> {
+        let (relative_offset, rest) = b.split_first_chunk::<4>()?;
+        let (position, _) = rest.split_first_chunk::<4>()?;
+        Some(OffsetEntry {
+            relative_offset: u32::from_be_bytes(*relative_offset),
+            position: u32::from_be_bytes(*position),
+        })
     }
     fn relative_offset(&self) -> u32 {
         self.relative_offset
@@ -66,13 +68,13 @@ impl IndexEntry for TimeEntry {
         out.extend_from_slice(&self.timestamp_ms.to_be_bytes());
         out.extend_from_slice(&self.relative_offset.to_be_bytes());
     }
-    fn decode(b: &[u8]) -> Self {
-        let mut ts = [0u8; 8];
-        ts.copy_from_slice(&b[..8]);
-        TimeEntry {
-            timestamp_ms: i64::from_be_bytes(ts),
-            relative_offset: u32::from_be_bytes([b[8], b[9], b[10], b[11]]),
-        }
+    fn decode(b: &[u8]) -> Option<Self> {
+        let (timestamp_ms, rest) = b.split_first_chunk::<8>()?;
+        let (relative_offset, _) = rest.split_first_chunk::<4>()?;
+        Some(TimeEntry {
+            timestamp_ms: i64::from_be_bytes(*timestamp_ms),
+            relative_offset: u32::from_be_bytes(*relative_offset),
+        })
     }
     fn relative_offset(&self) -> u32 {
         self.relative_offset
@@ -136,9 +138,16 @@ impl<E: IndexEntry> IndexFile<E> {
             .map_err(|e| Error::io("read index", path, e))?;
         // A torn tail entry (a crash mid-write) is dropped, not trusted.
         let whole = bytes.len() / E::SIZE;
-        let entries: Vec<E> = (0..whole)
-            .map(|i| E::decode(&bytes[i * E::SIZE..(i + 1) * E::SIZE]))
-            .collect();
+        let entries = bytes
+            .chunks_exact(E::SIZE)
+            .enumerate()
+            .map(|(i, b)| {
+                E::decode(b).ok_or_else(|| {
+                    Error::corrupt(path, (i * E::SIZE) as u64, "index entry is truncated")
+                })
+            })
+            .collect::<Result<Vec<E>>>()?;
+        debug_assert_eq!(entries.len(), whole);
         Ok(IndexFile {
             path: path.to_path_buf(),
             persisted: if bytes.len() % E::SIZE == 0 && writable {
@@ -225,11 +234,13 @@ impl<E: IndexEntry> IndexFile<E> {
             file.set_len((self.persisted * E::SIZE) as u64)
                 .map_err(|e| Error::io("truncate index", &self.path, e))?;
         }
-        if self.persisted < self.entries.len() {
-            let mut buf = Vec::with_capacity((self.entries.len() - self.persisted) * E::SIZE);
-            for e in &self.entries[self.persisted..] {
+        debug_assert!(self.persisted <= self.entries.len());
+        if let Some(unwritten) = self.entries.get(self.persisted..).filter(|u| !u.is_empty()) {
+            let mut buf = Vec::with_capacity(unwritten.len() * E::SIZE);
+            for e in unwritten {
                 e.encode(&mut buf);
             }
+            debug_assert_eq!(buf.len(), unwritten.len() * E::SIZE);
             storage
                 .write_at(&file, (self.persisted * E::SIZE) as u64, &buf)
                 .map_err(|e| Error::io("write index", &self.path, e))?;
@@ -246,7 +257,7 @@ impl IndexFile<OffsetEntry> {
         let i = self
             .entries
             .partition_point(|e| e.relative_offset <= relative_offset);
-        i.checked_sub(1).map(|i| self.entries[i])
+        i.checked_sub(1).and_then(|i| self.entries.get(i)).copied()
     }
 
     /// True when offsets and positions both strictly increase and every
@@ -274,7 +285,7 @@ impl IndexFile<TimeEntry> {
         let i = self
             .entries
             .partition_point(|e| e.timestamp_ms <= timestamp_ms);
-        i.checked_sub(1).map(|i| self.entries[i])
+        i.checked_sub(1).and_then(|i| self.entries.get(i)).copied()
     }
 
     /// True when timestamps strictly increase, offsets never decrease and

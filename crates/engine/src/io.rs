@@ -89,13 +89,21 @@ pub fn write_all_vectored_at(file: &File, mut offset: u64, bufs: &[&[u8]]) -> io
             ));
         }
         offset += n as u64;
+        // Drop the buffers pwritev finished and trim the one it stopped in.
         while n > 0 {
-            let first = bufs[0];
-            if n >= first.len() {
-                n -= first.len();
+            let Some(first) = bufs.first_mut() else {
+                return Err(io::Error::other(
+                    "pwritev reported more bytes than it was given",
+                ));
+            };
+            let current: &[u8] = first;
+            if n >= current.len() {
+                n -= current.len();
                 bufs.remove(0);
             } else {
-                bufs[0] = &first[n..];
+                *first = current
+                    .get(n..)
+                    .ok_or_else(|| io::Error::other("pwritev stopped outside its buffer"))?;
                 n = 0;
             }
         }
@@ -117,7 +125,10 @@ pub fn real_allocate(file: &File, offset: u64, len: u64) -> io::Result<()> {
             let end = offset + len;
             while at < end {
                 let n = (end - at).min(zeros.len() as u64) as usize;
-                file.write_all_at(&zeros[..n], at)?;
+                let chunk = zeros
+                    .get(..n)
+                    .ok_or_else(|| io::Error::other("zero chunk larger than its buffer"))?;
+                file.write_all_at(chunk, at)?;
                 at += n as u64;
             }
             Ok(())

@@ -12,13 +12,19 @@
 //! `unsafe` code lives only in `mmap`.
 
 #![deny(unsafe_code)]
+// Every byte the engine reads comes from a caller or from disk, so an index
+// out of bounds is corrupt or hostile input, never a reason to panic: reads
+// are checked (`get`, `split_first_chunk`, `chunks_exact`) and turn into
+// typed errors.
+#![deny(clippy::indexing_slicing)]
 #![cfg_attr(
     test,
     allow(
         clippy::unwrap_used,
         clippy::expect_used,
         clippy::panic,
-        clippy::type_complexity
+        clippy::type_complexity,
+        clippy::indexing_slicing
     )
 )]
 

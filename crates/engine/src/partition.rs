@@ -208,7 +208,7 @@ impl Partition {
         let first_base = segments.first().map_or(0, |s| s.base_offset);
         let mut producers = ProducerStates::default();
         let from = segments.len().saturating_sub(PRODUCER_STATE_SEGMENTS);
-        for seg in &mut segments[from..] {
+        for seg in segments.iter_mut().skip(from) {
             seg.for_each_batch(|h| {
                 if h.producer_id >= 0 {
                     producers.record(h, h.base_offset as u64);
@@ -514,7 +514,7 @@ impl Partition {
             .segments
             .partition_point(|s| s.base_offset <= offset)
             .saturating_sub(1);
-        for seg in &mut st.segments[idx..] {
+        for seg in st.segments.iter_mut().skip(idx) {
             if offset >= seg.base_offset && offset < seg.next_offset() {
                 // Before any byte of its map is touched.
                 seg.check_not_shrunk(seg.size_bytes())?;
@@ -609,7 +609,9 @@ impl Partition {
             let config = st.config.clone();
             let mut total: u64 = st.segments.iter().map(|s| s.size_bytes()).sum();
             while st.segments.len() > 1 {
-                let first = &st.segments[0];
+                let Some(first) = st.segments.first() else {
+                    break;
+                };
                 let below_start = first.next_offset() <= st.log_start_offset;
                 let newest = if first.max_timestamp() >= 0 {
                     first.max_timestamp()
@@ -1021,8 +1023,8 @@ fn span(seg: &mut Segment, pos: u64, max_bytes: u64) -> Result<(u64, u64)> {
 
 fn take_ready_waiters(waiters: &mut Vec<Waiter>, hw: u64, out: &mut Vec<(DataCallback, u64)>) {
     let mut i = 0;
-    while i < waiters.len() {
-        if waiters[i].offset < hw {
+    while let Some(waiter) = waiters.get(i) {
+        if waiter.offset < hw {
             let w = waiters.swap_remove(i);
             out.push((w.callback, hw));
         } else {

@@ -308,7 +308,7 @@ pub(crate) fn scan(dir: &Path, options: &ScanOptions) -> Result<Scanned> {
     debug_assert!(
         segments
             .windows(2)
-            .all(|w| w[0].next_offset() == w[1].base_offset),
+            .all(|w| matches!(w, [a, b] if a.next_offset() == b.base_offset)),
         "kept segments are contiguous"
     );
     Ok(Scanned { segments, repairs })
@@ -491,8 +491,11 @@ fn last_nonzero_end(file: &mut File, from: u64, len: u64) -> std::io::Result<u64
         let start = end.saturating_sub(STEP_BYTES).max(from);
         let n = (end - start) as usize;
         file.seek(SeekFrom::Start(start))?;
-        file.read_exact(&mut buf[..n])?;
-        if let Some(i) = buf[..n].iter().rposition(|&b| b != 0) {
+        let window = buf
+            .get_mut(..n)
+            .ok_or_else(|| std::io::Error::other("scan window larger than its buffer"))?;
+        file.read_exact(window)?;
+        if let Some(i) = window.iter().rposition(|&b| b != 0) {
             return Ok(start + i as u64 + 1);
         }
         end = start;

@@ -415,14 +415,14 @@ impl Segment {
                 .filter(|(_, h)| h.base_offset as u64 == self.base_offset);
         };
         let pos = last.position as usize;
-        let header = BatchHeader::parse(&bytes[pos..]).ok()?;
+        let header = BatchHeader::parse(bytes.get(pos..)?).ok()?;
         let want_last = self.base_offset + u64::from(last.relative_offset);
         if header.last_offset() != want_last as i64 {
             return None;
         }
         // Also spot-check the first entry, cheaply catching a shifted index.
         if let Some(first) = self.offset_index.entries().first().copied() {
-            let h = BatchHeader::parse(&bytes[first.position as usize..]).ok()?;
+            let h = BatchHeader::parse(bytes.get(first.position as usize..)?).ok()?;
             if h.last_offset() != (self.base_offset + u64::from(first.relative_offset)) as i64 {
                 return None;
             }
@@ -493,12 +493,16 @@ impl Segment {
             if pos == len {
                 break ScanStop::End;
             }
-            let rest = &bytes[pos as usize..];
+            let Some(rest) = bytes.get(pos as usize..) else {
+                break ScanStop::Invalid {
+                    position: pos,
+                    reason: format!("position is past the {len} bytes scanned"),
+                };
+            };
             let header = match BatchHeader::parse(rest) {
                 Ok(h) => h,
                 Err(e) => {
-                    let probe = &rest[..rest.len().min(HEADER_BYTES)];
-                    if probe.iter().all(|&b| b == 0) {
+                    if rest.iter().take(HEADER_BYTES).all(|&b| b == 0) {
                         break ScanStop::Padding;
                     }
                     break ScanStop::Invalid {
@@ -735,16 +739,16 @@ impl Segment {
           // ~2x faster into new files). Both land in the same page cache, so
           // readers see one file either way. The caller's bytes were validated
           // before.
-        let mut header = [0u8; HEADER_BYTES];
-        header.copy_from_slice(&bytes[..HEADER_BYTES]);
-        batch::set_base_offset(&mut header, base_offset as i64);
+        let (caller_header, records) =
+            bytes
+                .split_first_chunk::<HEADER_BYTES>()
+                .ok_or(batch::BatchError::TooShort {
+                    size_bytes: bytes.len(),
+                })?;
+        let mut header = *caller_header;
+        batch::set_base_offset(&mut header, base_offset as i64)?;
         if let Some((log_append_time, ts)) = rewrite_max_timestamp {
-            batch::set_header_max_timestamp(
-                &mut header,
-                &bytes[HEADER_BYTES..],
-                log_append_time,
-                ts,
-            );
+            batch::set_header_max_timestamp(&mut header, records, log_append_time, ts)?;
         }
         let header_view = BatchHeader::parse_header_only(&header, bytes.len()).map_err(|e| {
             Error::corrupt(&path, pos, format!("patched header does not parse: {e}"))
@@ -761,11 +765,11 @@ impl Segment {
         };
         if bytes.len() >= PWRITE_BATCH_BYTES_MIN {
             storage
-                .write_vectored_at(&self.file, pos, &[&header, &bytes[HEADER_BYTES..]])
+                .write_vectored_at(&self.file, pos, &[&header, records])
                 .map_err(|e| Error::io("write segment", &path, e))?;
         } else {
             wm.write(pos as usize, &header)
-                .and_then(|()| wm.write(pos as usize + HEADER_BYTES, &bytes[HEADER_BYTES..]))
+                .and_then(|()| wm.write(pos as usize + HEADER_BYTES, records))
                 .map_err(|e| Error::io("write segment", &path, e))?;
         }
         // Check after writing: the header in the map is the one we meant.
