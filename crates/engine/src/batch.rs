@@ -24,63 +24,105 @@
 
 use crate::varint::{read_varint, read_varlong, write_varint, write_varlong, VarintError};
 
-pub const BASE_OFFSET_OFFSET: usize = 0;
-pub const BATCH_LENGTH_OFFSET: usize = 8;
-pub const PARTITION_LEADER_EPOCH_OFFSET: usize = 12;
-pub const MAGIC_OFFSET: usize = 16;
-pub const CRC_OFFSET: usize = 17;
-pub const ATTRIBUTES_OFFSET: usize = 21;
-pub const LAST_OFFSET_DELTA_OFFSET: usize = 23;
-pub const BASE_TIMESTAMP_OFFSET: usize = 27;
-pub const MAX_TIMESTAMP_OFFSET: usize = 35;
-pub const PRODUCER_ID_OFFSET: usize = 43;
-pub const PRODUCER_EPOCH_OFFSET: usize = 51;
-pub const BASE_SEQUENCE_OFFSET: usize = 53;
-pub const RECORD_COUNT_OFFSET: usize = 57;
+// Byte offsets of the header fields, as in the table above.
+pub(crate) const BASE_OFFSET_OFFSET: usize = 0;
+pub(crate) const BATCH_LENGTH_OFFSET: usize = 8;
+pub(crate) const PARTITION_LEADER_EPOCH_OFFSET: usize = 12;
+pub(crate) const MAGIC_OFFSET: usize = 16;
+pub(crate) const CRC_OFFSET: usize = 17;
+pub(crate) const ATTRIBUTES_OFFSET: usize = 21;
+pub(crate) const LAST_OFFSET_DELTA_OFFSET: usize = 23;
+pub(crate) const BASE_TIMESTAMP_OFFSET: usize = 27;
+pub(crate) const MAX_TIMESTAMP_OFFSET: usize = 35;
+pub(crate) const PRODUCER_ID_OFFSET: usize = 43;
+pub(crate) const PRODUCER_EPOCH_OFFSET: usize = 51;
+pub(crate) const BASE_SEQUENCE_OFFSET: usize = 53;
+pub(crate) const RECORD_COUNT_OFFSET: usize = 57;
 /// The fixed header size; also the smallest possible batch.
 pub const HEADER_BYTES: usize = 61;
 /// `batchLength` counts the bytes after the length field itself.
-pub const LOG_OVERHEAD_BYTES: usize = 12;
-pub const MAGIC_V2: u8 = 2;
+pub(crate) const LOG_OVERHEAD_BYTES: usize = 12;
+/// The only batch format the engine reads or writes.
+pub(crate) const MAGIC_V2: u8 = 2;
 
-pub use crate::compression::COMPRESSION_MASK;
-pub const TIMESTAMP_TYPE_MASK: u16 = 0x08;
-pub const TRANSACTIONAL_MASK: u16 = 0x10;
-pub const CONTROL_MASK: u16 = 0x20;
+pub(crate) use crate::compression::COMPRESSION_MASK;
+/// Attribute bit 3: set when the broker stamped LogAppendTime.
+pub(crate) const TIMESTAMP_TYPE_MASK: u16 = 0x08;
+/// Attribute bit 4: the batch belongs to a transaction (refused).
+pub(crate) const TRANSACTIONAL_MASK: u16 = 0x10;
+/// Attribute bit 5: a transaction marker, not data (refused).
+pub(crate) const CONTROL_MASK: u16 = 0x20;
 
+/// Re-exported where the batch attributes name it, for callers that
+/// decode batches.
 pub use crate::compression::Compression;
 
 /// Why bytes are not a valid RecordBatch v2.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BatchError {
     #[error("batch is {size_bytes} bytes, shorter than the {HEADER_BYTES}-byte header")]
-    TooShort { size_bytes: usize },
+    /// Fewer bytes than the fixed header, or a field read past the end.
+    TooShort {
+        /// How many bytes there were.
+        size_bytes: usize,
+    },
     #[error("batchLength field says {declared_bytes} bytes follow it, but {available_bytes} do")]
+    /// The batchLength field disagrees with the bytes there are.
     LengthMismatch {
+        /// What batchLength says follows it.
         declared_bytes: i64,
+        /// What actually follows it.
         available_bytes: usize,
     },
     #[error("magic byte is {magic}, only RecordBatch v2 (magic 2) is supported")]
-    BadMagic { magic: i8 },
+    /// Not RecordBatch v2 (older message sets are not supported).
+    BadMagic {
+        /// The magic byte found.
+        magic: i8,
+    },
     #[error("CRC-32C mismatch: header says {stored:#010x}, bytes hash to {computed:#010x}")]
-    CrcMismatch { stored: u32, computed: u32 },
+    /// The bytes after the CRC field do not hash to it: torn or corrupt.
+    CrcMismatch {
+        /// The CRC the header carries.
+        stored: u32,
+        /// The CRC of the bytes.
+        computed: u32,
+    },
     #[error("unknown compression codec {codec} in attributes")]
-    UnknownCompression { codec: u16 },
+    /// Attribute bits 0-2 name no codec Kafka defines.
+    UnknownCompression {
+        /// The codec number found.
+        codec: u16,
+    },
     #[error("recordCount {record_count} does not match lastOffsetDelta {last_offset_delta} + 1")]
+    /// The header's counts contradict each other, so offsets would be wrong.
     RecordCountMismatch {
+        /// The header's recordCount.
         record_count: i32,
+        /// The header's lastOffsetDelta.
         last_offset_delta: i32,
     },
     #[error("maxTimestamp {max_timestamp} is before baseTimestamp {base_timestamp}")]
+    /// maxTimestamp is earlier than baseTimestamp, so time lookups would lie.
     TimestampOrder {
+        /// The header's baseTimestamp.
         base_timestamp: i64,
+        /// The header's maxTimestamp.
         max_timestamp: i64,
     },
     #[error("transactional and control batches are not supported")]
+    /// Transactions are not implemented, so their batches are refused.
     Transactional,
     #[error("record {index} is malformed: {reason}")]
-    BadRecord { index: i32, reason: &'static str },
+    /// A record's framing is wrong; the rest of the batch cannot be read.
+    BadRecord {
+        /// The record's index in its batch.
+        index: i32,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     #[error("compressed records do not decompress: {0}")]
+    /// The records section does not decompress, or expands past the limit.
     BadCompression(String),
 }
 
@@ -128,18 +170,29 @@ fn put(b: &mut [u8], at: usize, value: &[u8]) -> Result<(), BatchError> {
 /// checked without hashing (sizes, magic, counts); `check_crc` does the rest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchHeader {
+    /// Offset of the first record; the log assigns it on append.
     pub base_offset: i64,
     /// Total bytes of the batch, header included (batchLength + 12).
     pub size_bytes: usize,
+    /// The leader epoch that wrote the batch; outside the CRC.
     pub partition_leader_epoch: i32,
+    /// CRC-32C of the bytes from the attributes to the end.
     pub crc: u32,
+    /// Codec, timestamp type and transactional/control bits.
     pub attributes: u16,
+    /// Offset of the last record minus `base_offset`.
     pub last_offset_delta: i32,
+    /// Timestamp the record deltas are relative to.
     pub base_timestamp: i64,
+    /// Largest record timestamp (or the append time), for time lookups.
     pub max_timestamp: i64,
+    /// Idempotent producer id, -1 when not idempotent.
     pub producer_id: i64,
+    /// The producer's epoch, which fences older instances.
     pub producer_epoch: i16,
+    /// Sequence number of the first record, for duplicate detection.
     pub base_sequence: i32,
+    /// Number of records; must equal `last_offset_delta + 1`.
     pub record_count: i32,
 }
 
@@ -212,20 +265,24 @@ impl BatchHeader {
         Self::parse_within(header, batch_bytes)
     }
 
+    /// The codec of the records section, which decides how to read it.
     pub fn compression(&self) -> Compression {
         // parse() rejected unknown codecs, so this cannot fail; fall back to
         // None rather than panic if a caller built a header by hand.
         Compression::from_attributes(self.attributes).unwrap_or(Compression::None)
     }
 
+    /// True when timestamps are the broker's append time, not the producer's.
     pub fn is_log_append_time(&self) -> bool {
         self.attributes & TIMESTAMP_TYPE_MASK != 0
     }
 
+    /// True for the transactional and control batches the engine refuses.
     pub fn is_transactional_or_control(&self) -> bool {
         self.attributes & (TRANSACTIONAL_MASK | CONTROL_MASK) != 0
     }
 
+    /// Offset of the batch's last record: where the next batch starts, less one.
     pub fn last_offset(&self) -> i64 {
         self.base_offset + i64::from(self.last_offset_delta)
     }
@@ -388,10 +445,15 @@ fn validate_records(bytes: &[u8], start: usize, header: &BatchHeader) -> Result<
 /// One record, borrowed from its batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordView<'a> {
+    /// Milliseconds after the batch's base timestamp.
     pub timestamp_delta: i64,
+    /// Position in the batch; the record's offset is the base plus this.
     pub offset_delta: i32,
+    /// The key, None when null.
     pub key: Option<&'a [u8]>,
+    /// The value, None when null (a tombstone).
     pub value: Option<&'a [u8]>,
+    /// Header keys and values, in order; a value may be null.
     pub headers: Vec<(&'a [u8], Option<&'a [u8]>)>,
 }
 
@@ -534,17 +596,24 @@ impl<'a> Iterator for RecordIter<'a> {
 /// A record to encode.
 #[derive(Debug, Clone, Copy)]
 pub struct Record<'a> {
+    /// Create time in ms since the epoch.
     pub timestamp_ms: i64,
+    /// The key, None for null.
     pub key: Option<&'a [u8]>,
+    /// The value, None for null (a tombstone).
     pub value: Option<&'a [u8]>,
+    /// Header keys and values, in order; a value may be null.
     pub headers: &'a [(&'a [u8], Option<&'a [u8]>)],
 }
 
 /// Producer identity written into a batch header; all -1 when not idempotent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProducerFields {
+    /// The idempotent producer's id.
     pub producer_id: i64,
+    /// Its epoch, which fences older instances.
     pub producer_epoch: i16,
+    /// Sequence number of the batch's first record.
     pub base_sequence: i32,
 }
 

@@ -20,14 +20,21 @@ pub const COMPRESSION_MASK: u16 = 0x07;
 /// Compression codecs as numbered in the batch attributes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
+    /// Records stored as they are.
     None = 0,
+    /// A gzip member (RFC 1952).
     Gzip = 1,
+    /// snappy in xerial snappy-java's framing.
     Snappy = 2,
+    /// An LZ4 frame.
     Lz4 = 3,
+    /// A zstd frame.
     Zstd = 4,
 }
 
 impl Compression {
+    /// The codec that batch attributes name, None for an unknown number
+    /// (which makes the batch invalid).
     pub fn from_attributes(attributes: u16) -> Option<Compression> {
         match attributes & COMPRESSION_MASK {
             0 => Some(Compression::None),
@@ -39,6 +46,7 @@ impl Compression {
         }
     }
 
+    /// The codec's name as Kafka's `compression.type` spells it, for messages.
     pub fn name(self) -> &'static str {
         match self {
             Compression::None => "none",
@@ -50,15 +58,26 @@ impl Compression {
     }
 }
 
+/// Why records could not be compressed or decompressed.
 #[derive(Debug, thiserror::Error)]
 pub enum CompressionError {
+    /// The input is not valid data of the codec.
     #[error("{codec} data is malformed: {reason}")]
-    Malformed { codec: &'static str, reason: String },
+    Malformed {
+        /// The codec's name.
+        codec: &'static str,
+        /// What the codec reported.
+        reason: String,
+    },
+    /// Decompression would pass the caller's bound (a possible bomb).
     #[error("{codec} data expands past the {max_bytes}-byte limit")]
     TooLarge {
+        /// The codec's name.
         codec: &'static str,
+        /// The bound it passed.
         max_bytes: usize,
     },
+    /// A codec number outside 0-4.
     #[error("compression codec {0} is not known")]
     Unknown(u16),
 }

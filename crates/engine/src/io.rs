@@ -17,6 +17,8 @@ use std::sync::Arc;
 
 use rustix::fs::FallocateFlags;
 
+/// The disk calls that can fail, each with the real system call as its
+/// default, so a test storage overrides only what it injects faults into.
 pub trait Storage: Send + Sync + 'static {
     /// Allocates real disk blocks for `offset..offset+len`, growing the file
     /// if needed. Must not leave the range sparse.
@@ -156,13 +158,16 @@ pub struct FaultyStorage {
     write_errno: AtomicU32,
 }
 
+/// errno of a full disk, for `fail_allocate`.
 #[cfg(any(test, feature = "fault-injection"))]
 pub const ENOSPC: i32 = libc::ENOSPC;
+/// errno of a failing disk, for `fail_sync` and `fail_write`.
 #[cfg(any(test, feature = "fault-injection"))]
 pub const EIO: i32 = libc::EIO;
 
 #[cfg(any(test, feature = "fault-injection"))]
 impl FaultyStorage {
+    /// A storage that fails nothing until told to, shared with the engine.
     pub fn new() -> Arc<FaultyStorage> {
         Arc::new(FaultyStorage::default())
     }
@@ -185,6 +190,7 @@ impl FaultyStorage {
         self.write_failures.store(count, Ordering::SeqCst);
     }
 
+    /// Cancels every pending failure: the disk works again.
     pub fn heal(&self) {
         self.allocate_failures.store(0, Ordering::SeqCst);
         self.sync_failures.store(0, Ordering::SeqCst);

@@ -17,6 +17,9 @@
 // are checked (`get`, `split_first_chunk`, `chunks_exact`) and turn into
 // typed errors.
 #![deny(clippy::indexing_slicing)]
+// Every public item says what it is for: the binding, the broker and the
+// coordinator are written against these docs.
+#![deny(missing_docs)]
 #![cfg_attr(
     test,
     allow(

@@ -44,6 +44,7 @@ pub enum RecoveryAction {
 }
 
 impl RecoveryAction {
+    /// The action's name in reports and in the binding's objects.
     pub fn as_str(self) -> &'static str {
         match self {
             RecoveryAction::Truncated => "truncated",
@@ -60,7 +61,9 @@ impl RecoveryAction {
 pub struct RecoveryReport {
     /// Empty for findings about the data directory itself.
     pub topic: String,
+    /// The partition concerned.
     pub partition: u32,
+    /// What recovery did.
     pub action: RecoveryAction,
     /// Where the log now ends (truncation), or the corrected offset.
     pub offset: u64,
@@ -70,6 +73,7 @@ pub struct RecoveryReport {
     pub moved_to: Option<PathBuf>,
     /// Whether this happened on disk (false: a read-only open only decided it).
     pub applied: bool,
+    /// Why, in words an operator can act on.
     pub reason: String,
 }
 
