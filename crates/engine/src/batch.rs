@@ -422,6 +422,7 @@ fn varint_reason(e: VarintError) -> &'static str {
 /// returns the largest record timestamp.
 fn validate_records(bytes: &[u8], start: usize, header: &BatchHeader) -> Result<i64, BatchError> {
     let mut max_timestamp = header.base_timestamp;
+    debug_assert!(start <= bytes.len());
     let mut iter = RecordIter::over(bytes, start, bytes.len(), header.record_count);
     let mut index = 0i32;
     for record in iter.by_ref() {
@@ -692,6 +693,15 @@ pub fn encode_batch(
     put(out, RECORD_COUNT_OFFSET, &count.to_be_bytes())?;
     let crc = compute_crc(out)?;
     put(out, CRC_OFFSET, &crc.to_be_bytes())?;
+    // Paired with the append-side validation: an encoded batch is one the
+    // engine accepts, with the counts and timestamps it was given.
+    debug_assert!(
+        validate_incoming(out).is_ok_and(|(h, summary)| h.record_count == count
+            && h.size_bytes == out.len()
+            && h.base_timestamp == base_timestamp
+            && summary.max_timestamp == Some(max_timestamp)),
+        "an encoded batch validates as encoded"
+    );
     Ok(())
 }
 
@@ -725,7 +735,13 @@ pub fn set_header_max_timestamp(
             size_bytes: header.len(),
         })?;
     let crc = crc32c::crc32c_append(crc32c::crc32c(covered), records);
-    put(header, CRC_OFFSET, &crc.to_be_bytes())
+    put(header, CRC_OFFSET, &crc.to_be_bytes())?;
+    debug_assert!(
+        read_i64(header, MAX_TIMESTAMP_OFFSET).is_ok_and(|t| t == max_timestamp)
+            && read_u32(header, CRC_OFFSET).is_ok_and(|c| c == crc),
+        "the patched fields read back"
+    );
+    Ok(())
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use crate::io::Storage;
 /// segment.index.bytes is 10 MiB).
 pub const INDEX_FILE_BYTES_MAX: u64 = 64 << 20;
 
-pub trait IndexEntry: Copy + std::fmt::Debug {
+pub trait IndexEntry: Copy + PartialEq + std::fmt::Debug {
     const SIZE: usize;
     fn encode(&self, out: &mut Vec<u8>);
     fn decode(bytes: &[u8]) -> Option<Self>;
@@ -240,7 +240,15 @@ impl<E: IndexEntry> IndexFile<E> {
             for e in unwritten {
                 e.encode(&mut buf);
             }
-            debug_assert_eq!(buf.len(), unwritten.len() * E::SIZE);
+            // Paired with `open`: the bytes decode to the entries written.
+            debug_assert!(
+                buf.len() == unwritten.len() * E::SIZE
+                    && buf
+                        .chunks_exact(E::SIZE)
+                        .zip(unwritten)
+                        .all(|(b, e)| E::decode(b) == Some(*e)),
+                "index entries read back as written"
+            );
             storage
                 .write_at(&file, (self.persisted * E::SIZE) as u64, &buf)
                 .map_err(|e| Error::io("write index", &self.path, e))?;
@@ -257,7 +265,9 @@ impl IndexFile<OffsetEntry> {
         let i = self
             .entries
             .partition_point(|e| e.relative_offset <= relative_offset);
-        i.checked_sub(1).and_then(|i| self.entries.get(i)).copied()
+        let found = i.checked_sub(1).and_then(|i| self.entries.get(i)).copied();
+        debug_assert!(found.is_none_or(|e| e.relative_offset <= relative_offset));
+        found
     }
 
     /// True when offsets and positions both strictly increase and every
@@ -285,7 +295,9 @@ impl IndexFile<TimeEntry> {
         let i = self
             .entries
             .partition_point(|e| e.timestamp_ms <= timestamp_ms);
-        i.checked_sub(1).and_then(|i| self.entries.get(i)).copied()
+        let found = i.checked_sub(1).and_then(|i| self.entries.get(i)).copied();
+        debug_assert!(found.is_none_or(|e| e.timestamp_ms <= timestamp_ms));
+        found
     }
 
     /// True when timestamps strictly increase, offsets never decrease and
@@ -305,5 +317,54 @@ impl IndexFile<TimeEntry> {
             prev = Some(*e);
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::RealStorage;
+    use proptest::prelude::*;
+
+    proptest! {
+        // Exercises the paired debug assertions of `push`, `persist`,
+        // `open` and `lookup` (tests build with debug assertions): strictly
+        // increasing entries, persisted in steps and truncated, read back as
+        // written, and every lookup lands at or below what it asked for.
+        #[test]
+        fn entries_persist_read_back_and_look_up(
+            steps in proptest::collection::vec((1u32..1000, 1u32..5000), 1..80),
+            cut in any::<prop::sample::Index>(),
+            probes in proptest::collection::vec(any::<u32>(), 1..20),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("0.index");
+            let mut index = IndexFile::<OffsetEntry>::open(&path, true).unwrap();
+            let (mut rel, mut pos) = (0u32, 0u32);
+            let mut written = Vec::new();
+            for (i, (dr, dp)) in steps.iter().enumerate() {
+                rel += dr;
+                pos += dp;
+                let entry = OffsetEntry { relative_offset: rel, position: pos };
+                index.push(entry);
+                written.push(entry);
+                if i % 7 == 0 {
+                    index.persist(&RealStorage).unwrap();
+                }
+            }
+            let keep = cut.index(written.len() + 1);
+            index.truncate(keep);
+            written.truncate(keep);
+            index.persist(&RealStorage).unwrap();
+            drop(index);
+
+            let reopened = IndexFile::<OffsetEntry>::open(&path, true).unwrap();
+            prop_assert_eq!(reopened.entries(), &written[..]);
+            prop_assert!(reopened.is_consistent(u64::from(pos) + 1));
+            for probe in probes {
+                let want = written.iter().rev().find(|e| e.relative_offset <= probe).copied();
+                prop_assert_eq!(reopened.lookup(probe), want);
+            }
+        }
     }
 }

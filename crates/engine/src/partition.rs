@@ -85,9 +85,12 @@ impl ReadChunk {
     pub fn bytes(&self) -> &[u8] {
         // The range was published when the read was made, and published
         // bytes stay readable for as long as the map lives.
-        self.map
+        let bytes = self
+            .map
             .read(self.position as usize, self.len as usize)
-            .unwrap_or(&[])
+            .unwrap_or(&[]);
+        debug_assert_eq!(bytes.len() as u64, self.len, "a chunk reads back whole");
+        bytes
     }
 }
 
