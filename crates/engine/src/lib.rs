@@ -2,10 +2,10 @@
 //!
 //! Follow an append from the top: [`Engine::append`] finds the
 //! [`Partition`], which validates the RecordBatch v2 ([`batch`]), rolls the
-//! active [`segment`] if needed, allocates space with fallocate (`io`),
+//! active `segment` if needed, allocates space with fallocate (`io`),
 //! patches the base offset into a copy of the header, copies header and
 //! records into the segment's shared map (`mmap`), updates the sparse
-//! indexes ([`index`]) and publishes the new size to readers, who read
+//! indexes (`index`) and publishes the new size to readers, who read
 //! through copy-on-write maps.
 //! Durability comes from the `flusher` thread's group-committed fdatasync.
 //!

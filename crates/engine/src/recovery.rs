@@ -3,11 +3,11 @@
 //! It runs in two phases, so that an open that fails part-way changes
 //! nothing on disk, and so that a read-only open can run the first alone:
 //!
-//! 1. [`scan`] reads: it lists the segment files, opens each, CRC-checks
+//! 1. `scan` reads: it lists the segment files, opens each, CRC-checks
 //!    what needs checking (Kafka's rules: everything after an unclean stop
 //!    without a recovery point, else from the recovery point on) and decides
 //!    what must change. It writes nothing.
-//! 2. [`apply`] writes the decisions, after every partition of the data
+//! 2. `apply` writes the decisions, after every partition of the data
 //!    directory scanned cleanly.
 //!
 //! Nothing is ever deleted. What Kafka's recovery deletes (segments after a
