@@ -24,34 +24,46 @@
 
 use crate::varint::{read_varint, read_varlong, write_varint, write_varlong, VarintError};
 
-// Byte offsets of the header fields, as in the table above.
-pub(crate) const BASE_OFFSET_OFFSET: usize = 0;
-pub(crate) const BATCH_LENGTH_OFFSET: usize = 8;
-pub(crate) const PARTITION_LEADER_EPOCH_OFFSET: usize = 12;
-pub(crate) const MAGIC_OFFSET: usize = 16;
-pub(crate) const CRC_OFFSET: usize = 17;
-pub(crate) const ATTRIBUTES_OFFSET: usize = 21;
-pub(crate) const LAST_OFFSET_DELTA_OFFSET: usize = 23;
-pub(crate) const BASE_TIMESTAMP_OFFSET: usize = 27;
-pub(crate) const MAX_TIMESTAMP_OFFSET: usize = 35;
-pub(crate) const PRODUCER_ID_OFFSET: usize = 43;
-pub(crate) const PRODUCER_EPOCH_OFFSET: usize = 51;
-pub(crate) const BASE_SEQUENCE_OFFSET: usize = 53;
-pub(crate) const RECORD_COUNT_OFFSET: usize = 57;
+/// Byte offset of baseOffset (int64), which the log sets on append.
+pub const BASE_OFFSET_OFFSET: usize = 0;
+/// Byte offset of batchLength (int32): the bytes after this field.
+pub const BATCH_LENGTH_OFFSET: usize = 8;
+/// Byte offset of partitionLeaderEpoch (int32), outside the CRC.
+pub const PARTITION_LEADER_EPOCH_OFFSET: usize = 12;
+/// Byte offset of magic (int8), 2 for RecordBatch v2.
+pub const MAGIC_OFFSET: usize = 16;
+/// Byte offset of crc (uint32): CRC-32C from the attributes to the end.
+pub const CRC_OFFSET: usize = 17;
+/// Byte offset of attributes (int16), where the CRC's coverage starts.
+pub const ATTRIBUTES_OFFSET: usize = 21;
+/// Byte offset of lastOffsetDelta (int32).
+pub const LAST_OFFSET_DELTA_OFFSET: usize = 23;
+/// Byte offset of baseTimestamp (int64).
+pub const BASE_TIMESTAMP_OFFSET: usize = 27;
+/// Byte offset of maxTimestamp (int64).
+pub const MAX_TIMESTAMP_OFFSET: usize = 35;
+/// Byte offset of producerId (int64).
+pub const PRODUCER_ID_OFFSET: usize = 43;
+/// Byte offset of producerEpoch (int16).
+pub const PRODUCER_EPOCH_OFFSET: usize = 51;
+/// Byte offset of baseSequence (int32).
+pub const BASE_SEQUENCE_OFFSET: usize = 53;
+/// Byte offset of recordCount (int32).
+pub const RECORD_COUNT_OFFSET: usize = 57;
 /// The fixed header size; also the smallest possible batch.
 pub const HEADER_BYTES: usize = 61;
 /// `batchLength` counts the bytes after the length field itself.
-pub(crate) const LOG_OVERHEAD_BYTES: usize = 12;
+pub const LOG_OVERHEAD_BYTES: usize = 12;
 /// The only batch format the engine reads or writes.
-pub(crate) const MAGIC_V2: u8 = 2;
+pub const MAGIC_V2: u8 = 2;
 
-pub(crate) use crate::compression::COMPRESSION_MASK;
+pub use crate::compression::COMPRESSION_MASK;
 /// Attribute bit 3: set when the broker stamped LogAppendTime.
-pub(crate) const TIMESTAMP_TYPE_MASK: u16 = 0x08;
+pub const TIMESTAMP_TYPE_MASK: u16 = 0x08;
 /// Attribute bit 4: the batch belongs to a transaction (refused).
-pub(crate) const TRANSACTIONAL_MASK: u16 = 0x10;
+pub const TRANSACTIONAL_MASK: u16 = 0x10;
 /// Attribute bit 5: a transaction marker, not data (refused).
-pub(crate) const CONTROL_MASK: u16 = 0x20;
+pub const CONTROL_MASK: u16 = 0x20;
 
 /// Re-exported where the batch attributes name it, for callers that
 /// decode batches.
@@ -60,69 +72,69 @@ pub use crate::compression::Compression;
 /// Why bytes are not a valid RecordBatch v2.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BatchError {
-    #[error("batch is {size_bytes} bytes, shorter than the {HEADER_BYTES}-byte header")]
     /// Fewer bytes than the fixed header, or a field read past the end.
+    #[error("batch is {size_bytes} bytes, shorter than the {HEADER_BYTES}-byte header")]
     TooShort {
         /// How many bytes there were.
         size_bytes: usize,
     },
-    #[error("batchLength field says {declared_bytes} bytes follow it, but {available_bytes} do")]
     /// The batchLength field disagrees with the bytes there are.
+    #[error("batchLength field says {declared_bytes} bytes follow it, but {available_bytes} do")]
     LengthMismatch {
         /// What batchLength says follows it.
         declared_bytes: i64,
         /// What actually follows it.
         available_bytes: usize,
     },
-    #[error("magic byte is {magic}, only RecordBatch v2 (magic 2) is supported")]
     /// Not RecordBatch v2 (older message sets are not supported).
+    #[error("magic byte is {magic}, only RecordBatch v2 (magic 2) is supported")]
     BadMagic {
         /// The magic byte found.
         magic: i8,
     },
-    #[error("CRC-32C mismatch: header says {stored:#010x}, bytes hash to {computed:#010x}")]
     /// The bytes after the CRC field do not hash to it: torn or corrupt.
+    #[error("CRC-32C mismatch: header says {stored:#010x}, bytes hash to {computed:#010x}")]
     CrcMismatch {
         /// The CRC the header carries.
         stored: u32,
         /// The CRC of the bytes.
         computed: u32,
     },
-    #[error("unknown compression codec {codec} in attributes")]
     /// Attribute bits 0-2 name no codec Kafka defines.
+    #[error("unknown compression codec {codec} in attributes")]
     UnknownCompression {
         /// The codec number found.
         codec: u16,
     },
-    #[error("recordCount {record_count} does not match lastOffsetDelta {last_offset_delta} + 1")]
     /// The header's counts contradict each other, so offsets would be wrong.
+    #[error("recordCount {record_count} does not match lastOffsetDelta {last_offset_delta} + 1")]
     RecordCountMismatch {
         /// The header's recordCount.
         record_count: i32,
         /// The header's lastOffsetDelta.
         last_offset_delta: i32,
     },
-    #[error("maxTimestamp {max_timestamp} is before baseTimestamp {base_timestamp}")]
     /// maxTimestamp is earlier than baseTimestamp, so time lookups would lie.
+    #[error("maxTimestamp {max_timestamp} is before baseTimestamp {base_timestamp}")]
     TimestampOrder {
         /// The header's baseTimestamp.
         base_timestamp: i64,
         /// The header's maxTimestamp.
         max_timestamp: i64,
     },
-    #[error("transactional and control batches are not supported")]
     /// Transactions are not implemented, so their batches are refused.
+    #[error("transactional and control batches are not supported")]
     Transactional,
-    #[error("record {index} is malformed: {reason}")]
     /// A record's framing is wrong; the rest of the batch cannot be read.
+    #[error("record {index} is malformed: {reason}")]
     BadRecord {
         /// The record's index in its batch.
         index: i32,
         /// What is wrong with it.
         reason: &'static str,
     },
-    #[error("compressed records do not decompress: {0}")]
     /// The records section does not decompress, or expands past the limit.
+    #[error("compressed records do not decompress: {0}")]
     BadCompression(String),
 }
 
