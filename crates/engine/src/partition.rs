@@ -47,9 +47,9 @@ pub struct Watermarks {
     pub durable_offset: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 /// What an append did: the offsets it got and whether the caller must wait
 /// for an fsync before acknowledging.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AppendOutcome {
     /// Offset of the batch's first record.
     pub base_offset: u64,
