@@ -569,7 +569,9 @@ impl<'a> RecordIter<'a> {
             if klen < 0 {
                 return Err(bad(idx, "header key is null"));
             }
-            let hkey = self.read_bytes(limit, klen)?.unwrap_or(&[]);
+            let hkey = self
+                .read_bytes(limit, klen)?
+                .ok_or_else(|| bad(idx, "header key is null"))?;
             let vlen =
                 read_varint(window, &mut self.pos).map_err(|e| bad(idx, varint_reason(e)))?;
             let hval = self.read_bytes(limit, vlen)?;

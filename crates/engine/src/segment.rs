@@ -1219,7 +1219,9 @@ impl Segment {
             if h.max_timestamp >= timestamp_ms {
                 if h.compression() == Compression::None && !h.is_log_append_time() {
                     self.verify_range(pos, pos + h.size_bytes as u64)?;
-                    let bytes = map.read(pos as usize, h.size_bytes).unwrap_or(&[]);
+                    let bytes = map.read(pos as usize, h.size_bytes).ok_or_else(|| {
+                        Error::corrupt(self.log_path(), pos, "batch outside published bytes")
+                    })?;
                     for (i, r) in RecordIter::new(bytes, &h).enumerate() {
                         let r =
                             r.map_err(|e| Error::corrupt(self.log_path(), pos, e.to_string()))?;
