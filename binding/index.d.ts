@@ -124,14 +124,12 @@ export declare class RemoteClient {
 }
 
 /**
- * The physical limit, for the benchmark harness: writes `totalBytes` to a
- * new file at `path` by repeating `chunk`, either with plain sequential
- * write(2) calls (`mode` "write") or by copying into a fallocated, shared
- * memory map (`mode` "mmap"), with an fdatasync after every chunk when
- * `fsyncEachChunk`. Returns the seconds taken. Runs on the calling thread:
+ * Internal to the benchmark harness (bench/harness), not part of ferrolog's
+ * API: the physical write limit (see `ferrolog_engine::physical`), `mode`
+ * "write" or "mmap". Returns the seconds taken. Runs on the calling thread:
  * it exists to be measured, not to serve.
  */
-export declare function benchPhysicalWrite(path: string, chunk: Uint8Array, totalBytes: number, mode: string, fsyncEachChunk: boolean): number
+export declare function __benchPhysicalWrite(path: string, chunk: Uint8Array, totalBytes: number, mode: string, fsyncEachChunk: boolean): number
 
 export interface BrokerOptions {
   host: string

@@ -1,6 +1,8 @@
 /**
  * What the benchmark harness needs from the native side: the physical
  * limit of writing the same bytes with write(2) or into a fallocated map.
+ * Internal: not exported from the package (bench/harness imports this file
+ * from dist), because a benchmark helper is no part of ferrolog's API.
  */
 import { binding } from './native';
 
@@ -12,5 +14,5 @@ export function benchPhysicalWrite(
   mode: 'write' | 'mmap',
   fsyncEachChunk: boolean,
 ): number {
-  return binding.benchPhysicalWrite(path, chunk, totalBytes, mode, fsyncEachChunk);
+  return binding.__benchPhysicalWrite(path, chunk, totalBytes, mode, fsyncEachChunk);
 }

@@ -17,8 +17,6 @@ import type { MemberAssignment, MemberMetadata } from './types/kafkajs';
 // ---- clients ----
 export type { ITopicConfig, PartitionLag } from './admin/admin';
 export { Admin, KafkaJSDeleteGroupsError } from './admin/admin';
-/** For the benchmark harness: the physical write limit, measured natively. */
-export { benchPhysicalWrite } from './bench-support';
 export type { KafkaConfig } from './client/kafka';
 export { Kafka } from './client/kafka';
 export type { LogEntry, Logger, LoggerEntryContent, logCreator } from './client/logger';

@@ -3,7 +3,9 @@
 // durability asked for. Each returns what it read so the harness can check
 // it read back exactly what was written.
 import { join } from 'node:path';
-import { benchPhysicalWrite, decodeMessages, encodeBatch, Kafka, Log } from 'ferrolog';
+import { decodeMessages, encodeBatch, Kafka, Log } from 'ferrolog';
+// Internal to the harness, deliberately not a package export.
+import { benchPhysicalWrite } from '../../dist/bench-support.js';
 
 export const BATCH = 1000;
 

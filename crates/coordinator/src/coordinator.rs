@@ -30,6 +30,9 @@ struct Inner {
     wake: Condvar,
 }
 
+/// The group coordinator of one data directory: Kafka's classic group
+/// protocol over a `GroupManager`, its deadlines fired by a timer thread,
+/// shared by every caller in the process behind one mutex.
 pub struct Coordinator {
     inner: Arc<Inner>,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -100,18 +103,23 @@ impl Coordinator {
         r
     }
 
+    /// JoinGroup: `cb` is called when the rebalance completes (or fails),
+    /// possibly from the timer thread.
     pub fn join(&self, req: JoinRequest, cb: JoinCallback) {
         self.with(|m, now| m.join(req, now, cb));
     }
 
+    /// SyncGroup: `cb` gets the member's assignment once the leader sent it.
     pub fn sync(&self, req: SyncRequest, cb: SyncCallback) {
         self.with(|m, now| m.sync(req, now, cb));
     }
 
+    /// Heartbeat: keeps the member's session alive and tells it of a rebalance.
     pub fn heartbeat(&self, req: &HeartbeatRequest) -> ErrorCode {
         self.with(|m, now| m.heartbeat(req, now))
     }
 
+    /// LeaveGroup for one or more members (by member id or instance id).
     pub fn leave(
         &self,
         group: &str,
@@ -120,10 +128,14 @@ impl Coordinator {
         self.with(|m, now| m.leave(group, members, now))
     }
 
+    /// OffsetCommit: checks the member and generation, then records the
+    /// offsets in `__consumer_offsets`.
     pub fn commit(&self, req: &CommitRequest) -> Result<Vec<PartitionResult>, ErrorCode> {
         self.with(|m, now| m.commit(req, now))
     }
 
+    /// OffsetFetch: the group's committed offsets, for the given partitions
+    /// or (None) all of them.
     pub fn fetch_offsets(
         &self,
         group: &str,
@@ -132,19 +144,24 @@ impl Coordinator {
         self.inner.manager.lock().fetch_offsets(group, partitions)
     }
 
+    /// DescribeGroups: state, protocol and members of each group.
     pub fn describe(&self, groups: &[String]) -> Vec<GroupDescription> {
         let m = self.inner.manager.lock();
         groups.iter().map(|g| m.describe(g)).collect()
     }
 
+    /// ListGroups, filtered by state when `states` is not empty.
     pub fn list(&self, states: &[String]) -> Vec<ListedGroup> {
         self.inner.manager.lock().list(states)
     }
 
+    /// DeleteGroups: removes empty groups and their offsets, one result each.
     pub fn delete_groups(&self, groups: &[String]) -> Vec<(String, ErrorCode)> {
         self.with(|m, now| m.delete_groups(groups, now))
     }
 
+    /// OffsetDelete: removes committed offsets of partitions the group does
+    /// not consume.
     pub fn delete_offsets(
         &self,
         group: &str,
@@ -158,14 +175,17 @@ impl Coordinator {
         self.with(|m, now| m.tick(now));
     }
 
+    /// The group's state, None for an unknown group (for tests and tools).
     pub fn state(&self, group: &str) -> Option<GroupState> {
         self.inner.manager.lock().state(group)
     }
 
+    /// The group's generation id, None for an unknown group.
     pub fn generation(&self, group: &str) -> Option<i32> {
         self.inner.manager.lock().generation(group)
     }
 
+    /// The ids of the group's current members.
     pub fn member_ids(&self, group: &str) -> Vec<String> {
         self.inner.manager.lock().member_ids(group)
     }

@@ -17,12 +17,18 @@
 
 use std::fmt;
 
+/// Key version 0: an offset commit written by old Kafka versions (read only).
 pub const OFFSET_COMMIT_KEY_LEGACY: i16 = 0;
+/// Key version 1: an offset commit.
 pub const OFFSET_COMMIT_KEY: i16 = 1;
+/// Key version 2: a group's metadata.
 pub const GROUP_METADATA_KEY: i16 = 2;
+/// The offset-commit value version written.
 pub const OFFSET_COMMIT_VALUE_VERSION: i16 = 3;
+/// The group-metadata value version written.
 pub const GROUP_METADATA_VALUE_VERSION: i16 = 3;
 
+/// Why a `__consumer_offsets` record does not decode; replay skips it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodeError(pub String);
 
@@ -38,47 +44,77 @@ fn err<T>(what: impl Into<String>) -> Result<T, DecodeError> {
     Err(DecodeError(what.into()))
 }
 
+/// A record's key, which says what the record is about; a compacted topic
+/// keeps the last value per key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RecordKey {
+    /// A group's committed offset for one partition.
     OffsetCommit {
+        /// The group.
         group: String,
+        /// The topic.
         topic: String,
+        /// The partition.
         partition: i32,
     },
+    /// A group's generation and members.
     GroupMetadata {
+        /// The group.
         group: String,
     },
 }
 
+/// A committed offset, as Kafka stores it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OffsetCommitValue {
+    /// The next offset the group will consume.
     pub offset: i64,
+    /// The leader epoch of the committed record, -1 when unknown.
     pub leader_epoch: i32,
+    /// The client's metadata string.
     pub metadata: String,
+    /// When the commit was made (ms).
     pub commit_timestamp: i64,
     /// Only version 1 carries it; -1 otherwise.
     pub expire_timestamp: i64,
 }
 
+/// One member as stored in the group's metadata, so static members keep
+/// their id and assignment across a restart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberMetadata {
+    /// The id the coordinator handed out.
     pub member_id: String,
+    /// `group.instance.id` for static members.
     pub group_instance_id: Option<String>,
+    /// The client's `client.id`.
     pub client_id: String,
+    /// The client's address as the coordinator saw it.
     pub client_host: String,
+    /// How long a rebalance waits for this member (ms).
     pub rebalance_timeout: i32,
+    /// How long without a heartbeat before the member is removed (ms).
     pub session_timeout: i32,
+    /// The member's protocol metadata for the chosen protocol.
     pub subscription: Vec<u8>,
+    /// The assignment the leader gave it.
     pub assignment: Vec<u8>,
 }
 
+/// A group's state as Kafka stores it after each generation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupMetadataValue {
+    /// The protocol type (`consumer` for consumer groups).
     pub protocol_type: String,
+    /// The generation id.
     pub generation: i32,
+    /// The chosen assignment protocol, None when empty.
     pub protocol: Option<String>,
+    /// The leader's member id, None when empty.
     pub leader: Option<String>,
+    /// When the group entered its current state (ms), -1 when unknown.
     pub current_state_timestamp: i64,
+    /// The members of the generation.
     pub members: Vec<MemberMetadata>,
 }
 
@@ -115,6 +151,7 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
 }
 
 impl RecordKey {
+    /// The key's bytes, at the version Kafka writes for its kind.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(64);
         match self {
@@ -136,6 +173,7 @@ impl RecordKey {
         out
     }
 
+    /// Parses a key of any version Kafka writes, checking every length.
     pub fn decode(bytes: &[u8]) -> Result<RecordKey, DecodeError> {
         let mut r = Reader::new(bytes);
         let key = match r.i16()? {
@@ -151,6 +189,7 @@ impl RecordKey {
         Ok(key)
     }
 
+    /// The group the record belongs to.
     pub fn group(&self) -> &str {
         match self {
             RecordKey::OffsetCommit { group, .. } | RecordKey::GroupMetadata { group } => group,
@@ -159,6 +198,7 @@ impl RecordKey {
 }
 
 impl OffsetCommitValue {
+    /// The value's bytes (version 1 when it carries an expiry).
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(32 + self.metadata.len());
         if self.expire_timestamp >= 0 {
@@ -178,6 +218,7 @@ impl OffsetCommitValue {
         out
     }
 
+    /// Parses a value of versions 0-4, checking every length.
     pub fn decode(bytes: &[u8]) -> Result<OffsetCommitValue, DecodeError> {
         let mut r = Reader::new(bytes);
         let version = r.i16()?;
@@ -208,6 +249,7 @@ impl OffsetCommitValue {
 }
 
 impl GroupMetadataValue {
+    /// The value's bytes, at `GROUP_METADATA_VALUE_VERSION`.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(128);
         put_i16(&mut out, GROUP_METADATA_VALUE_VERSION);
@@ -230,6 +272,8 @@ impl GroupMetadataValue {
         out
     }
 
+    /// Parses a value of versions 0-3, checking every length before it
+    /// allocates for it.
     pub fn decode(bytes: &[u8]) -> Result<GroupMetadataValue, DecodeError> {
         let mut r = Reader::new(bytes);
         let version = r.i16()?;

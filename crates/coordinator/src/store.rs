@@ -18,6 +18,7 @@ use ferrolog_engine::{now_ms, Engine, FlushPolicy, TopicConfig};
 use crate::manager::{GroupManager, Record, RecordSink};
 use crate::records::{GroupMetadataValue, OffsetCommitValue, RecordKey};
 
+/// The internal topic that holds commits and group metadata, as in Kafka.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 /// Records per batch when re-stating the live state.
 const COMPACT_BATCH_RECORDS: usize = 1000;
@@ -26,12 +27,14 @@ const READ_BYTES: u64 = 1 << 20;
 /// The most a compressed batch of this topic may inflate to.
 const INFLATE_MAX: usize = 64 << 20;
 
+/// Writes the coordinator's records to `__consumer_offsets` in the engine.
 pub struct EngineSink {
     engine: Arc<Engine>,
     buf: Vec<u8>,
 }
 
 impl EngineSink {
+    /// A sink appending to `engine`'s offsets topic.
     pub fn new(engine: Arc<Engine>) -> EngineSink {
         EngineSink {
             engine,

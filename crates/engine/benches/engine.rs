@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferrolog_engine::batch::{encode_batch, BatchHeader, ProducerFields, Record};
-use ferrolog_engine::mmap::{PublishedSizes, WriteMap};
+use ferrolog_engine::physical::{physical_write, PhysicalMode};
 use ferrolog_engine::{Engine, EngineOptions, FlushPolicy, TopicConfig};
 
 fn seconds() -> Duration {
@@ -168,33 +168,18 @@ fn physical_limits(dir: &std::path::Path) {
 
     for prefault in [false, true] {
         let path = dir.join("mapped");
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .unwrap();
-        let start = Instant::now();
-        ferrolog_engine::io::real_allocate(&f, 0, total as u64).unwrap();
-        let sizes = PublishedSizes::new(0, total as u64);
-        let mut map = WriteMap::new(&f, total, sizes).unwrap();
-        let step = 16 << 20;
-        let mut at = 0;
-        while at < total {
-            if prefault && at % step == 0 {
-                map.prefault(at, step);
-            }
-            map.write(at, &chunk).unwrap();
-            at += chunk.len();
-        }
+        let mode = if prefault {
+            PhysicalMode::MmapPrefaulted
+        } else {
+            PhysicalMode::Mmap
+        };
+        let took = physical_write(&path, &chunk, total, mode, false).unwrap();
         let label = if prefault {
             "  memcpy into fallocated map, prefaulted"
         } else {
             "  memcpy into fallocated map"
         };
-        row(label, 0, total as u64, start.elapsed());
-        drop(map);
+        row(label, 0, total as u64, took);
         std::fs::remove_file(&path).unwrap();
     }
 }

@@ -24,132 +24,187 @@
 
 use crate::varint::{read_varint, read_varlong, write_varint, write_varlong, VarintError};
 
+/// Byte offset of baseOffset (int64), which the log sets on append.
 pub const BASE_OFFSET_OFFSET: usize = 0;
+/// Byte offset of batchLength (int32): the bytes after this field.
 pub const BATCH_LENGTH_OFFSET: usize = 8;
+/// Byte offset of partitionLeaderEpoch (int32), outside the CRC.
 pub const PARTITION_LEADER_EPOCH_OFFSET: usize = 12;
+/// Byte offset of magic (int8), 2 for RecordBatch v2.
 pub const MAGIC_OFFSET: usize = 16;
+/// Byte offset of crc (uint32): CRC-32C from the attributes to the end.
 pub const CRC_OFFSET: usize = 17;
+/// Byte offset of attributes (int16), where the CRC's coverage starts.
 pub const ATTRIBUTES_OFFSET: usize = 21;
+/// Byte offset of lastOffsetDelta (int32).
 pub const LAST_OFFSET_DELTA_OFFSET: usize = 23;
+/// Byte offset of baseTimestamp (int64).
 pub const BASE_TIMESTAMP_OFFSET: usize = 27;
+/// Byte offset of maxTimestamp (int64).
 pub const MAX_TIMESTAMP_OFFSET: usize = 35;
+/// Byte offset of producerId (int64).
 pub const PRODUCER_ID_OFFSET: usize = 43;
+/// Byte offset of producerEpoch (int16).
 pub const PRODUCER_EPOCH_OFFSET: usize = 51;
+/// Byte offset of baseSequence (int32).
 pub const BASE_SEQUENCE_OFFSET: usize = 53;
+/// Byte offset of recordCount (int32).
 pub const RECORD_COUNT_OFFSET: usize = 57;
 /// The fixed header size; also the smallest possible batch.
 pub const HEADER_BYTES: usize = 61;
 /// `batchLength` counts the bytes after the length field itself.
 pub const LOG_OVERHEAD_BYTES: usize = 12;
+/// The only batch format the engine reads or writes.
 pub const MAGIC_V2: u8 = 2;
 
-pub const COMPRESSION_MASK: u16 = 0x07;
+pub use crate::compression::COMPRESSION_MASK;
+/// Attribute bit 3: set when the broker stamped LogAppendTime.
 pub const TIMESTAMP_TYPE_MASK: u16 = 0x08;
+/// Attribute bit 4: the batch belongs to a transaction (refused).
 pub const TRANSACTIONAL_MASK: u16 = 0x10;
+/// Attribute bit 5: a transaction marker, not data (refused).
 pub const CONTROL_MASK: u16 = 0x20;
 
-/// Compression codecs as numbered in the batch attributes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
-    None = 0,
-    Gzip = 1,
-    Snappy = 2,
-    Lz4 = 3,
-    Zstd = 4,
-}
-
-impl Compression {
-    pub fn from_attributes(attributes: u16) -> Option<Compression> {
-        match attributes & COMPRESSION_MASK {
-            0 => Some(Compression::None),
-            1 => Some(Compression::Gzip),
-            2 => Some(Compression::Snappy),
-            3 => Some(Compression::Lz4),
-            4 => Some(Compression::Zstd),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Compression::None => "none",
-            Compression::Gzip => "gzip",
-            Compression::Snappy => "snappy",
-            Compression::Lz4 => "lz4",
-            Compression::Zstd => "zstd",
-        }
-    }
-}
+/// Re-exported where the batch attributes name it, for callers that
+/// decode batches.
+pub use crate::compression::Compression;
 
 /// Why bytes are not a valid RecordBatch v2.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BatchError {
+    /// Fewer bytes than the fixed header, or a field read past the end.
     #[error("batch is {size_bytes} bytes, shorter than the {HEADER_BYTES}-byte header")]
-    TooShort { size_bytes: usize },
+    TooShort {
+        /// How many bytes there were.
+        size_bytes: usize,
+    },
+    /// The batchLength field disagrees with the bytes there are.
     #[error("batchLength field says {declared_bytes} bytes follow it, but {available_bytes} do")]
     LengthMismatch {
+        /// What batchLength says follows it.
         declared_bytes: i64,
+        /// What actually follows it.
         available_bytes: usize,
     },
+    /// Not RecordBatch v2 (older message sets are not supported).
     #[error("magic byte is {magic}, only RecordBatch v2 (magic 2) is supported")]
-    BadMagic { magic: i8 },
+    BadMagic {
+        /// The magic byte found.
+        magic: i8,
+    },
+    /// The bytes after the CRC field do not hash to it: torn or corrupt.
     #[error("CRC-32C mismatch: header says {stored:#010x}, bytes hash to {computed:#010x}")]
-    CrcMismatch { stored: u32, computed: u32 },
+    CrcMismatch {
+        /// The CRC the header carries.
+        stored: u32,
+        /// The CRC of the bytes.
+        computed: u32,
+    },
+    /// Attribute bits 0-2 name no codec Kafka defines.
     #[error("unknown compression codec {codec} in attributes")]
-    UnknownCompression { codec: u16 },
+    UnknownCompression {
+        /// The codec number found.
+        codec: u16,
+    },
+    /// The header's counts contradict each other, so offsets would be wrong.
     #[error("recordCount {record_count} does not match lastOffsetDelta {last_offset_delta} + 1")]
     RecordCountMismatch {
+        /// The header's recordCount.
         record_count: i32,
+        /// The header's lastOffsetDelta.
         last_offset_delta: i32,
     },
+    /// maxTimestamp is earlier than baseTimestamp, so time lookups would lie.
     #[error("maxTimestamp {max_timestamp} is before baseTimestamp {base_timestamp}")]
     TimestampOrder {
+        /// The header's baseTimestamp.
         base_timestamp: i64,
+        /// The header's maxTimestamp.
         max_timestamp: i64,
     },
+    /// Transactions are not implemented, so their batches are refused.
     #[error("transactional and control batches are not supported")]
     Transactional,
+    /// A record's framing is wrong; the rest of the batch cannot be read.
     #[error("record {index} is malformed: {reason}")]
-    BadRecord { index: i32, reason: &'static str },
+    BadRecord {
+        /// The record's index in its batch.
+        index: i32,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The records section does not decompress, or expands past the limit.
     #[error("compressed records do not decompress: {0}")]
     BadCompression(String),
 }
 
+/// The `N` bytes of a header field at `at`, or `TooShort` when `b` ends
+/// first: every field read is checked, even after a length check, so a
+/// wrong offset is an error and never a panic.
 #[inline]
-pub fn read_i16(b: &[u8], at: usize) -> i16 {
-    i16::from_be_bytes([b[at], b[at + 1]])
+fn field<const N: usize>(b: &[u8], at: usize) -> Result<[u8; N], BatchError> {
+    b.get(at..)
+        .and_then(<[u8]>::first_chunk::<N>)
+        .copied()
+        .ok_or(BatchError::TooShort {
+            size_bytes: b.len(),
+        })
 }
 #[inline]
-pub fn read_i32(b: &[u8], at: usize) -> i32 {
-    i32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+fn read_i16(b: &[u8], at: usize) -> Result<i16, BatchError> {
+    field(b, at).map(i16::from_be_bytes)
 }
 #[inline]
-pub fn read_u32(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+fn read_i32(b: &[u8], at: usize) -> Result<i32, BatchError> {
+    field(b, at).map(i32::from_be_bytes)
 }
 #[inline]
-pub fn read_i64(b: &[u8], at: usize) -> i64 {
-    let mut x = [0u8; 8];
-    x.copy_from_slice(&b[at..at + 8]);
-    i64::from_be_bytes(x)
+fn read_u32(b: &[u8], at: usize) -> Result<u32, BatchError> {
+    field(b, at).map(u32::from_be_bytes)
+}
+#[inline]
+fn read_i64(b: &[u8], at: usize) -> Result<i64, BatchError> {
+    field(b, at).map(i64::from_be_bytes)
+}
+/// Writes `value` over the header field at `at`, or `TooShort` when `b`
+/// ends first.
+#[inline]
+fn put(b: &mut [u8], at: usize, value: &[u8]) -> Result<(), BatchError> {
+    let size_bytes = b.len();
+    at.checked_add(value.len())
+        .and_then(|end| b.get_mut(at..end))
+        .ok_or(BatchError::TooShort { size_bytes })?
+        .copy_from_slice(value);
+    Ok(())
 }
 
 /// The decoded fixed header of one batch. Parsing checks only what can be
 /// checked without hashing (sizes, magic, counts); `check_crc` does the rest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchHeader {
+    /// Offset of the first record; the log assigns it on append.
     pub base_offset: i64,
     /// Total bytes of the batch, header included (batchLength + 12).
     pub size_bytes: usize,
+    /// The leader epoch that wrote the batch; outside the CRC.
     pub partition_leader_epoch: i32,
+    /// CRC-32C of the bytes from the attributes to the end.
     pub crc: u32,
+    /// Codec, timestamp type and transactional/control bits.
     pub attributes: u16,
+    /// Offset of the last record minus `base_offset`.
     pub last_offset_delta: i32,
+    /// Timestamp the record deltas are relative to.
     pub base_timestamp: i64,
+    /// Largest record timestamp (or the append time), for time lookups.
     pub max_timestamp: i64,
+    /// Idempotent producer id, -1 when not idempotent.
     pub producer_id: i64,
+    /// The producer's epoch, which fences older instances.
     pub producer_epoch: i16,
+    /// Sequence number of the first record, for duplicate detection.
     pub base_sequence: i32,
+    /// Number of records; must equal `last_offset_delta + 1`.
     pub record_count: i32,
 }
 
@@ -168,7 +223,7 @@ impl BatchHeader {
                 size_bytes: bytes.len().min(available),
             });
         }
-        let batch_length = i64::from(read_i32(bytes, BATCH_LENGTH_OFFSET));
+        let batch_length = i64::from(read_i32(bytes, BATCH_LENGTH_OFFSET)?);
         let min_length = (HEADER_BYTES - LOG_OVERHEAD_BYTES) as i64;
         let available = available - LOG_OVERHEAD_BYTES;
         if batch_length < min_length || batch_length > available as i64 {
@@ -177,18 +232,19 @@ impl BatchHeader {
                 available_bytes: available,
             });
         }
-        let magic = bytes[MAGIC_OFFSET] as i8;
+        let [magic] = field::<1>(bytes, MAGIC_OFFSET)?;
+        let magic = magic as i8;
         if magic != MAGIC_V2 as i8 {
             return Err(BatchError::BadMagic { magic });
         }
-        let attributes = read_i16(bytes, ATTRIBUTES_OFFSET) as u16;
+        let attributes = read_i16(bytes, ATTRIBUTES_OFFSET)? as u16;
         if Compression::from_attributes(attributes).is_none() {
             return Err(BatchError::UnknownCompression {
                 codec: attributes & COMPRESSION_MASK,
             });
         }
-        let last_offset_delta = read_i32(bytes, LAST_OFFSET_DELTA_OFFSET);
-        let record_count = read_i32(bytes, RECORD_COUNT_OFFSET);
+        let last_offset_delta = read_i32(bytes, LAST_OFFSET_DELTA_OFFSET)?;
+        let record_count = read_i32(bytes, RECORD_COUNT_OFFSET)?;
         // Our log is dense (no compaction yet), so every batch holds exactly
         // lastOffsetDelta + 1 records, and at least one.
         if last_offset_delta < 0 || record_count != last_offset_delta.wrapping_add(1) {
@@ -197,20 +253,20 @@ impl BatchHeader {
                 last_offset_delta,
             });
         }
-        let base_timestamp = read_i64(bytes, BASE_TIMESTAMP_OFFSET);
-        let max_timestamp = read_i64(bytes, MAX_TIMESTAMP_OFFSET);
+        let base_timestamp = read_i64(bytes, BASE_TIMESTAMP_OFFSET)?;
+        let max_timestamp = read_i64(bytes, MAX_TIMESTAMP_OFFSET)?;
         Ok(BatchHeader {
-            base_offset: read_i64(bytes, BASE_OFFSET_OFFSET),
+            base_offset: read_i64(bytes, BASE_OFFSET_OFFSET)?,
             size_bytes: batch_length as usize + LOG_OVERHEAD_BYTES,
-            partition_leader_epoch: read_i32(bytes, PARTITION_LEADER_EPOCH_OFFSET),
-            crc: read_u32(bytes, CRC_OFFSET),
+            partition_leader_epoch: read_i32(bytes, PARTITION_LEADER_EPOCH_OFFSET)?,
+            crc: read_u32(bytes, CRC_OFFSET)?,
             attributes,
             last_offset_delta,
             base_timestamp,
             max_timestamp,
-            producer_id: read_i64(bytes, PRODUCER_ID_OFFSET),
-            producer_epoch: read_i16(bytes, PRODUCER_EPOCH_OFFSET),
-            base_sequence: read_i32(bytes, BASE_SEQUENCE_OFFSET),
+            producer_id: read_i64(bytes, PRODUCER_ID_OFFSET)?,
+            producer_epoch: read_i16(bytes, PRODUCER_EPOCH_OFFSET)?,
+            base_sequence: read_i32(bytes, BASE_SEQUENCE_OFFSET)?,
             record_count,
         })
     }
@@ -221,20 +277,24 @@ impl BatchHeader {
         Self::parse_within(header, batch_bytes)
     }
 
+    /// The codec of the records section, which decides how to read it.
     pub fn compression(&self) -> Compression {
         // parse() rejected unknown codecs, so this cannot fail; fall back to
         // None rather than panic if a caller built a header by hand.
         Compression::from_attributes(self.attributes).unwrap_or(Compression::None)
     }
 
+    /// True when timestamps are the broker's append time, not the producer's.
     pub fn is_log_append_time(&self) -> bool {
         self.attributes & TIMESTAMP_TYPE_MASK != 0
     }
 
+    /// True for the transactional and control batches the engine refuses.
     pub fn is_transactional_or_control(&self) -> bool {
         self.attributes & (TRANSACTIONAL_MASK | CONTROL_MASK) != 0
     }
 
+    /// Offset of the batch's last record: where the next batch starts, less one.
     pub fn last_offset(&self) -> i64 {
         self.base_offset + i64::from(self.last_offset_delta)
     }
@@ -246,15 +306,27 @@ pub fn crc32c(bytes: &[u8]) -> u32 {
     crc32c::crc32c(bytes)
 }
 
-/// CRC-32C of the bytes the batch CRC covers (attributes to the end).
+/// CRC-32C of the bytes the batch CRC covers (attributes to the end), or
+/// `TooShort` for bytes that end before the attributes.
 #[inline]
-pub fn compute_crc(batch: &[u8]) -> u32 {
-    crc32c::crc32c(&batch[ATTRIBUTES_OFFSET..])
+pub fn compute_crc(batch: &[u8]) -> Result<u32, BatchError> {
+    batch
+        .get(ATTRIBUTES_OFFSET..)
+        .map(crc32c::crc32c)
+        .ok_or(BatchError::TooShort {
+            size_bytes: batch.len(),
+        })
 }
 
-/// Checks the CRC of a whole batch (`batch.len()` must equal its size).
+/// Checks the CRC of a whole batch (`batch` holds at least its size).
 pub fn check_crc(batch: &[u8], header: &BatchHeader) -> Result<(), BatchError> {
-    let computed = compute_crc(&batch[..header.size_bytes]);
+    let whole = batch
+        .get(..header.size_bytes)
+        .ok_or(BatchError::LengthMismatch {
+            declared_bytes: header.size_bytes as i64 - LOG_OVERHEAD_BYTES as i64,
+            available_bytes: batch.len().saturating_sub(LOG_OVERHEAD_BYTES),
+        })?;
+    let computed = compute_crc(whole)?;
     if computed != header.crc {
         return Err(BatchError::CrcMismatch {
             stored: header.crc,
@@ -317,12 +389,15 @@ pub fn validate_incoming_within(
     }
     check_crc(bytes, &header)?;
     let max_timestamp = if header.compression() == Compression::None {
-        validate_records(&bytes[..header.size_bytes], HEADER_BYTES, &header)?
+        validate_records(bytes, HEADER_BYTES, &header)?
     } else {
         // As Kafka's broker does, look inside compressed batches too.
+        let compressed = bytes.get(HEADER_BYTES..).ok_or(BatchError::TooShort {
+            size_bytes: bytes.len(),
+        })?;
         let records = crate::compression::decompress(
             header.compression(),
-            &bytes[HEADER_BYTES..header.size_bytes],
+            compressed,
             inflated_bytes_max,
         )
         .map_err(|e| {
@@ -359,6 +434,7 @@ fn varint_reason(e: VarintError) -> &'static str {
 /// returns the largest record timestamp.
 fn validate_records(bytes: &[u8], start: usize, header: &BatchHeader) -> Result<i64, BatchError> {
     let mut max_timestamp = header.base_timestamp;
+    debug_assert!(start <= bytes.len());
     let mut iter = RecordIter::over(bytes, start, bytes.len(), header.record_count);
     let mut index = 0i32;
     for record in iter.by_ref() {
@@ -382,10 +458,15 @@ fn validate_records(bytes: &[u8], start: usize, header: &BatchHeader) -> Result<
 /// One record, borrowed from its batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordView<'a> {
+    /// Milliseconds after the batch's base timestamp.
     pub timestamp_delta: i64,
+    /// Position in the batch; the record's offset is the base plus this.
     pub offset_delta: i32,
+    /// The key, None when null.
     pub key: Option<&'a [u8]>,
+    /// The value, None when null (a tombstone).
     pub value: Option<&'a [u8]>,
+    /// Header keys and values, in order; a value may be null.
     pub headers: Vec<(&'a [u8], Option<&'a [u8]>)>,
 }
 
@@ -431,14 +512,20 @@ impl<'a> RecordIter<'a> {
         if self.pos + len > limit {
             return Err(bad(self.index, "a field runs past the end of the record"));
         }
-        let slice = &self.bytes[self.pos..self.pos + len];
+        let slice = self
+            .bytes
+            .get(self.pos..self.pos + len)
+            .ok_or_else(|| bad(self.index, "a field runs past the end of the batch"))?;
         self.pos += len;
         Ok(Some(slice))
     }
 
     fn next_record(&mut self) -> Result<RecordView<'a>, BatchError> {
         let idx = self.index;
-        let window = &self.bytes[..self.end];
+        let window = self
+            .bytes
+            .get(..self.end)
+            .ok_or_else(|| bad(idx, "the records run past the end of the batch"))?;
         let length = read_varint(window, &mut self.pos).map_err(|e| bad(idx, varint_reason(e)))?;
         if length < 0 {
             return Err(bad(idx, "negative record length"));
@@ -447,7 +534,10 @@ impl<'a> RecordIter<'a> {
         if limit > self.end {
             return Err(bad(idx, "record length runs past the end of the batch"));
         }
-        let window = &self.bytes[..limit];
+        let window = self
+            .bytes
+            .get(..limit)
+            .ok_or_else(|| bad(idx, "record length runs past the end of the batch"))?;
         if self.pos >= limit {
             return Err(bad(idx, "record is empty"));
         }
@@ -479,7 +569,9 @@ impl<'a> RecordIter<'a> {
             if klen < 0 {
                 return Err(bad(idx, "header key is null"));
             }
-            let hkey = self.read_bytes(limit, klen)?.unwrap_or(&[]);
+            let hkey = self
+                .read_bytes(limit, klen)?
+                .ok_or_else(|| bad(idx, "header key is null"))?;
             let vlen =
                 read_varint(window, &mut self.pos).map_err(|e| bad(idx, varint_reason(e)))?;
             let hval = self.read_bytes(limit, vlen)?;
@@ -519,17 +611,24 @@ impl<'a> Iterator for RecordIter<'a> {
 /// A record to encode.
 #[derive(Debug, Clone, Copy)]
 pub struct Record<'a> {
+    /// Create time in ms since the epoch.
     pub timestamp_ms: i64,
+    /// The key, None for null.
     pub key: Option<&'a [u8]>,
+    /// The value, None for null (a tombstone).
     pub value: Option<&'a [u8]>,
+    /// Header keys and values, in order; a value may be null.
     pub headers: &'a [(&'a [u8], Option<&'a [u8]>)],
 }
 
 /// Producer identity written into a batch header; all -1 when not idempotent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProducerFields {
+    /// The idempotent producer's id.
     pub producer_id: i64,
+    /// Its epoch, which fences older instances.
     pub producer_epoch: i16,
+    /// Sequence number of the batch's first record.
     pub base_sequence: i32,
 }
 
@@ -587,33 +686,43 @@ pub fn encode_batch(
     }
     let batch_length = (out.len() - LOG_OVERHEAD_BYTES) as i32;
     let count = records.len() as i32;
-    out[BATCH_LENGTH_OFFSET..BATCH_LENGTH_OFFSET + 4].copy_from_slice(&batch_length.to_be_bytes());
-    out[PARTITION_LEADER_EPOCH_OFFSET..PARTITION_LEADER_EPOCH_OFFSET + 4]
-        .copy_from_slice(&0i32.to_be_bytes());
-    out[MAGIC_OFFSET] = MAGIC_V2;
-    out[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&0u16.to_be_bytes());
-    out[LAST_OFFSET_DELTA_OFFSET..LAST_OFFSET_DELTA_OFFSET + 4]
-        .copy_from_slice(&(count - 1).to_be_bytes());
-    out[BASE_TIMESTAMP_OFFSET..BASE_TIMESTAMP_OFFSET + 8]
-        .copy_from_slice(&base_timestamp.to_be_bytes());
-    out[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8]
-        .copy_from_slice(&max_timestamp.to_be_bytes());
-    out[PRODUCER_ID_OFFSET..PRODUCER_ID_OFFSET + 8]
-        .copy_from_slice(&producer.producer_id.to_be_bytes());
-    out[PRODUCER_EPOCH_OFFSET..PRODUCER_EPOCH_OFFSET + 2]
-        .copy_from_slice(&producer.producer_epoch.to_be_bytes());
-    out[BASE_SEQUENCE_OFFSET..BASE_SEQUENCE_OFFSET + 4]
-        .copy_from_slice(&producer.base_sequence.to_be_bytes());
-    out[RECORD_COUNT_OFFSET..RECORD_COUNT_OFFSET + 4].copy_from_slice(&count.to_be_bytes());
-    let crc = compute_crc(out);
-    out[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    put(out, BATCH_LENGTH_OFFSET, &batch_length.to_be_bytes())?;
+    put(out, PARTITION_LEADER_EPOCH_OFFSET, &0i32.to_be_bytes())?;
+    put(out, MAGIC_OFFSET, &[MAGIC_V2])?;
+    put(out, ATTRIBUTES_OFFSET, &0u16.to_be_bytes())?;
+    put(out, LAST_OFFSET_DELTA_OFFSET, &(count - 1).to_be_bytes())?;
+    put(out, BASE_TIMESTAMP_OFFSET, &base_timestamp.to_be_bytes())?;
+    put(out, MAX_TIMESTAMP_OFFSET, &max_timestamp.to_be_bytes())?;
+    put(out, PRODUCER_ID_OFFSET, &producer.producer_id.to_be_bytes())?;
+    put(
+        out,
+        PRODUCER_EPOCH_OFFSET,
+        &producer.producer_epoch.to_be_bytes(),
+    )?;
+    put(
+        out,
+        BASE_SEQUENCE_OFFSET,
+        &producer.base_sequence.to_be_bytes(),
+    )?;
+    put(out, RECORD_COUNT_OFFSET, &count.to_be_bytes())?;
+    let crc = compute_crc(out)?;
+    put(out, CRC_OFFSET, &crc.to_be_bytes())?;
+    // Paired with the append-side validation: an encoded batch is one the
+    // engine accepts, with the counts and timestamps it was given.
+    debug_assert!(
+        validate_incoming(out).is_ok_and(|(h, summary)| h.record_count == count
+            && h.size_bytes == out.len()
+            && h.base_timestamp == base_timestamp
+            && summary.max_timestamp == Some(max_timestamp)),
+        "an encoded batch validates as encoded"
+    );
     Ok(())
 }
 
 /// Writes a new base offset into a batch in place (outside the CRC).
 #[inline]
-pub fn set_base_offset(batch: &mut [u8], base_offset: i64) {
-    batch[BASE_OFFSET_OFFSET..BASE_OFFSET_OFFSET + 8].copy_from_slice(&base_offset.to_be_bytes());
+pub fn set_base_offset(batch: &mut [u8], base_offset: i64) -> Result<(), BatchError> {
+    put(batch, BASE_OFFSET_OFFSET, &base_offset.to_be_bytes())
 }
 
 /// Sets the timestamp type and max timestamp in a header held apart from its
@@ -625,28 +734,35 @@ pub fn set_header_max_timestamp(
     records: &[u8],
     log_append_time: bool,
     max_timestamp: i64,
-) {
-    let mut attributes = read_i16(header, ATTRIBUTES_OFFSET) as u16;
+) -> Result<(), BatchError> {
+    let mut attributes = read_i16(header, ATTRIBUTES_OFFSET)? as u16;
     if log_append_time {
         attributes |= TIMESTAMP_TYPE_MASK;
     } else {
         attributes &= !TIMESTAMP_TYPE_MASK;
     }
-    header[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
-    header[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8]
-        .copy_from_slice(&max_timestamp.to_be_bytes());
-    let crc = crc32c::crc32c_append(
-        crc32c::crc32c(&header[ATTRIBUTES_OFFSET..HEADER_BYTES]),
-        records,
+    put(header, ATTRIBUTES_OFFSET, &attributes.to_be_bytes())?;
+    put(header, MAX_TIMESTAMP_OFFSET, &max_timestamp.to_be_bytes())?;
+    let covered = header
+        .get(ATTRIBUTES_OFFSET..HEADER_BYTES)
+        .ok_or(BatchError::TooShort {
+            size_bytes: header.len(),
+        })?;
+    let crc = crc32c::crc32c_append(crc32c::crc32c(covered), records);
+    put(header, CRC_OFFSET, &crc.to_be_bytes())?;
+    debug_assert!(
+        read_i64(header, MAX_TIMESTAMP_OFFSET).is_ok_and(|t| t == max_timestamp)
+            && read_u32(header, CRC_OFFSET).is_ok_and(|c| c == crc),
+        "the patched fields read back"
     );
-    header[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     /// The whole-batch form of `set_header_max_timestamp`, for tests.
     fn set_max_timestamp(batch: &mut [u8], log_append_time: bool, max_timestamp: i64) {
-        let mut attributes = read_i16(batch, ATTRIBUTES_OFFSET) as u16;
+        let mut attributes = read_i16(batch, ATTRIBUTES_OFFSET).unwrap() as u16;
         if log_append_time {
             attributes |= TIMESTAMP_TYPE_MASK;
         } else {
@@ -655,7 +771,7 @@ mod tests {
         batch[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
         batch[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8]
             .copy_from_slice(&max_timestamp.to_be_bytes());
-        let crc = compute_crc(batch);
+        let crc = compute_crc(batch).unwrap();
         batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
     }
 
@@ -688,14 +804,14 @@ mod tests {
     #[test]
     fn encoded_header_fields_are_where_kafka_puts_them() {
         let b = one_record_batch();
-        assert_eq!(read_i64(&b, 0), 0);
-        assert_eq!(read_i32(&b, 8) as usize, b.len() - 12);
+        assert_eq!(read_i64(&b, 0).unwrap(), 0);
+        assert_eq!(read_i32(&b, 8).unwrap() as usize, b.len() - 12);
         assert_eq!(b[16], 2);
-        assert_eq!(read_i32(&b, 23), 0);
-        assert_eq!(read_i64(&b, 43), -1);
-        assert_eq!(read_i16(&b, 51), -1);
-        assert_eq!(read_i32(&b, 53), -1);
-        assert_eq!(read_i32(&b, 57), 1);
+        assert_eq!(read_i32(&b, 23).unwrap(), 0);
+        assert_eq!(read_i64(&b, 43).unwrap(), -1);
+        assert_eq!(read_i16(&b, 51).unwrap(), -1);
+        assert_eq!(read_i32(&b, 53).unwrap(), -1);
+        assert_eq!(read_i32(&b, 57).unwrap(), 1);
         // The record itself, byte by byte: length 18 (zig-zag 0x24), attributes 0,
         // timestampDelta 0, offsetDelta 0, key "key", value "value",
         // one header h=v.
@@ -723,7 +839,7 @@ mod tests {
     #[test]
     fn base_offset_and_leader_epoch_are_outside_the_crc() {
         let mut b = one_record_batch();
-        set_base_offset(&mut b, 12345);
+        set_base_offset(&mut b, 12345).unwrap();
         b[12] = 7;
         assert!(validate_incoming(&b).is_ok());
     }

@@ -67,6 +67,7 @@ fn render(checkpoint: &Checkpoint) -> String {
     text
 }
 
+#[cfg(test)]
 pub fn write(storage: &dyn Storage, path: &Path, checkpoint: &Checkpoint) -> Result<()> {
     storage
         .write_atomic(path, render(checkpoint).as_bytes())
@@ -82,6 +83,12 @@ pub fn write_with_mirror(
     checkpoint: &Checkpoint,
 ) -> Result<()> {
     let text = render(checkpoint);
+    // Paired with `parse` on open: what is written reads back the same.
+    debug_assert_eq!(
+        parse(&text).as_ref(),
+        Some(checkpoint),
+        "a checkpoint reads back as written"
+    );
     let crc = crc32c::crc32c(text.as_bytes());
     let mirrored = format!("{text}crc32c {crc:08x}\n");
     storage
@@ -95,7 +102,7 @@ pub fn write_with_mirror(
 fn read_mirror(mirror: &Path) -> Option<Checkpoint> {
     let text = std::fs::read_to_string(mirror).ok()?;
     let body_end = text.trim_end_matches('\n').rfind('\n')? + 1;
-    let (body, crc_line) = text.split_at(body_end);
+    let (body, crc_line) = text.split_at_checked(body_end)?;
     let crc = u32::from_str_radix(crc_line.trim().strip_prefix("crc32c ")?, 16).ok()?;
     if crc32c::crc32c(body.as_bytes()) != crc {
         return None;

@@ -14,23 +14,78 @@
 
 use std::io::{Read, Write};
 
-use crate::batch::Compression;
+/// The attribute bits (0-2) that number a batch's codec.
+pub const COMPRESSION_MASK: u16 = 0x07;
 
+/// Compression codecs as numbered in the batch attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// Records stored as they are.
+    None = 0,
+    /// A gzip member (RFC 1952).
+    Gzip = 1,
+    /// snappy in xerial snappy-java's framing.
+    Snappy = 2,
+    /// An LZ4 frame.
+    Lz4 = 3,
+    /// A zstd frame.
+    Zstd = 4,
+}
+
+impl Compression {
+    /// The codec that batch attributes name, None for an unknown number
+    /// (which makes the batch invalid).
+    pub fn from_attributes(attributes: u16) -> Option<Compression> {
+        match attributes & COMPRESSION_MASK {
+            0 => Some(Compression::None),
+            1 => Some(Compression::Gzip),
+            2 => Some(Compression::Snappy),
+            3 => Some(Compression::Lz4),
+            4 => Some(Compression::Zstd),
+            _ => None,
+        }
+    }
+
+    /// The codec's name as Kafka's `compression.type` spells it, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Snappy => "snappy",
+            Compression::Lz4 => "lz4",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
+
+/// Why records could not be compressed or decompressed.
 #[derive(Debug, thiserror::Error)]
 pub enum CompressionError {
+    /// The input is not valid data of the codec.
     #[error("{codec} data is malformed: {reason}")]
-    Malformed { codec: &'static str, reason: String },
+    Malformed {
+        /// The codec's name.
+        codec: &'static str,
+        /// What the codec reported.
+        reason: String,
+    },
+    /// Decompression would pass the caller's bound (a possible bomb).
     #[error("{codec} data expands past the {max_bytes}-byte limit")]
     TooLarge {
+        /// The codec's name.
         codec: &'static str,
+        /// The bound it passed.
         max_bytes: usize,
     },
+    /// A codec number outside 0-4.
     #[error("compression codec {0} is not known")]
     Unknown(u16),
 }
 
 /// xerial snappy-java's stream magic.
 const XERIAL_MAGIC: [u8; 8] = [0x82, b'S', b'N', b'A', b'P', b'P', b'Y', 0];
+/// The magic and the two int32 versions that open a xerial stream.
+const XERIAL_HEADER_BYTES: usize = 16;
 /// Uncompressed bytes per xerial block (snappy-java's default).
 const XERIAL_BLOCK_BYTES: usize = 32 * 1024;
 
@@ -158,9 +213,13 @@ fn snappy_block(block: &[u8], out: &mut Vec<u8>, max_bytes: usize) -> Result<(),
     }
     let start = out.len();
     out.resize(start + len, 0);
-    snap::raw::Decoder::new()
-        .decompress(block, &mut out[start..])
+    let target = out
+        .get_mut(start..)
+        .ok_or_else(|| malformed("snappy", "output buffer did not grow"))?;
+    let written = snap::raw::Decoder::new()
+        .decompress(block, target)
         .map_err(|e| malformed("snappy", e))?;
+    debug_assert_eq!(written, len, "snappy wrote what its header promised");
     Ok(())
 }
 
@@ -170,21 +229,21 @@ fn decompress_snappy(data: &[u8], max_bytes: usize) -> Result<Vec<u8>, Compressi
         snappy_block(data, &mut out, max_bytes)?;
         return Ok(out);
     }
-    if data.len() < 16 {
+    // The magic, then two int32 versions.
+    let Some(mut rest) = data.get(XERIAL_HEADER_BYTES..) else {
         return Err(malformed("snappy", "xerial header is truncated"));
-    }
-    let mut pos = 16;
-    while pos < data.len() {
-        if data.len() - pos < 4 {
-            return Err(malformed("snappy", "xerial block length is truncated"));
-        }
-        let len = i32::from_be_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]);
-        pos += 4;
-        if len < 0 || pos + len as usize > data.len() {
-            return Err(malformed("snappy", "xerial block runs past the data"));
-        }
-        snappy_block(&data[pos..pos + len as usize], &mut out, max_bytes)?;
-        pos += len as usize;
+    };
+    while !rest.is_empty() {
+        let (len, after) = rest
+            .split_first_chunk::<4>()
+            .ok_or_else(|| malformed("snappy", "xerial block length is truncated"))?;
+        let len = usize::try_from(i32::from_be_bytes(*len))
+            .map_err(|_| malformed("snappy", "xerial block length is negative"))?;
+        let (block, after) = after
+            .split_at_checked(len)
+            .ok_or_else(|| malformed("snappy", "xerial block runs past the data"))?;
+        snappy_block(block, &mut out, max_bytes)?;
+        rest = after;
     }
     Ok(out)
 }

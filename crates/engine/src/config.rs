@@ -31,7 +31,9 @@ pub enum FlushPolicy {
     /// fdatasync after `interval_ms` or `interval_messages`, whichever first
     /// (0 disables that trigger).
     Interval {
+        /// Kafka's `flush.ms`: the longest an append waits for its fsync.
         interval_ms: u64,
+        /// Kafka's `flush.messages`: appends between fsyncs.
         interval_messages: u64,
     },
     /// fdatasync before the append is acknowledged; concurrent appends share
@@ -39,12 +41,17 @@ pub enum FlushPolicy {
     Always,
 }
 
+/// Kafka's `message.timestamp.type`: which clock a record's timestamp is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TimestampType {
+    /// The producer's timestamp is kept.
     CreateTime,
+    /// The engine stamps each batch with the time of the append.
     LogAppendTime,
 }
 
+/// A topic's configuration, in Kafka's topic-config terms; stored in the
+/// topic's metadata file so it survives restarts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TopicConfig {
@@ -251,6 +258,8 @@ impl TopicConfig {
         out
     }
 
+    /// Checks every value against the engine's bounds, so a bad config is
+    /// an `InvalidConfig` error before anything is created with it.
     pub fn validate(&self) -> Result<()> {
         if !(SEGMENT_BYTES_MIN..=SEGMENT_BYTES_MAX).contains(&self.segment_bytes) {
             return Err(invalid(

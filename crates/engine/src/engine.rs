@@ -30,6 +30,8 @@ use crate::partition::{self, AppendOutcome, Partition, ReadResult};
 use crate::recovery::{self, RecoveryAction, RecoveryReport, ScanOptions};
 use crate::segment;
 
+/// Marker file a clean close leaves in the data dir; without it, the next
+/// open scans every segment written since the last recovery point.
 pub const CLEAN_SHUTDOWN_FILE: &str = ".ferrolog_cleanshutdown";
 pub const RECOVERY_POINT_FILE: &str = "recovery-point-offset-checkpoint";
 pub const LOG_START_FILE: &str = "log-start-offset-checkpoint";
@@ -60,7 +62,11 @@ pub const PARTITIONS_MAX: u32 = 10_000;
 /// never hands out an id twice without a write per id.
 pub const PRODUCER_ID_BLOCK: i64 = 1000;
 
+/// How to open an engine; `Default` is what a server wants.
 pub struct EngineOptions {
+    /// Where every disk call that can fail goes; tests swap in a storage
+    /// that fails on command (the `fault-injection` feature).
+    #[cfg(any(test, feature = "fault-injection"))]
     pub storage: Arc<dyn Storage>,
     /// Config for topics created without one (and auto-created topics).
     pub default_topic_config: TopicConfig,
@@ -79,6 +85,7 @@ pub struct EngineOptions {
 impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
+            #[cfg(any(test, feature = "fault-injection"))]
             storage: Arc::new(RealStorage),
             default_topic_config: TopicConfig::default(),
             checkpoint_interval_ms: 60_000,
@@ -96,19 +103,26 @@ struct TopicMeta {
     config: TopicConfig,
 }
 
+/// One topic: its config and its partitions, shared with readers so a
+/// fetch needs no engine-wide lock.
 pub struct Topic {
+    /// The topic's name, also its directory prefix (`name-N`).
     pub name: String,
     config: RwLock<Arc<TopicConfig>>,
     partitions: RwLock<Vec<Arc<Partition>>>,
 }
 
 impl Topic {
+    /// The current config; a snapshot, so a concurrent alter does not
+    /// change it under the caller.
     pub fn config(&self) -> Arc<TopicConfig> {
         self.config.read().clone()
     }
+    /// The partitions in order of their number.
     pub fn partitions(&self) -> Vec<Arc<Partition>> {
         self.partitions.read().clone()
     }
+    /// How many partitions the topic has now (partitions may be added).
     pub fn partition_count(&self) -> u32 {
         self.partitions.read().len() as u32
     }
@@ -139,6 +153,9 @@ struct Periodic {
     next_retention: Instant,
 }
 
+/// The storage engine of one data directory: its topics, their partitions,
+/// the flusher thread and the directory lock. Cheap calls take `&self`, so
+/// one `Arc<Engine>` serves every thread.
 pub struct Engine {
     inner: Arc<Inner>,
     flusher: Mutex<Option<Flusher>>,
@@ -333,9 +350,13 @@ impl Engine {
             plan.recovery_points.clear();
         }
 
+        #[cfg(any(test, feature = "fault-injection"))]
+        let storage = options.storage.clone();
+        #[cfg(not(any(test, feature = "fault-injection")))]
+        let storage: Arc<dyn Storage> = Arc::new(RealStorage);
         let inner = Arc::new(Inner {
             dir: dir.clone(),
-            storage: options.storage.clone(),
+            storage,
             default_config: options.default_topic_config.clone(),
             topics: RwLock::new(BTreeMap::new()),
             admin: Mutex::new(()),
@@ -610,14 +631,17 @@ impl Engine {
         Ok(())
     }
 
+    /// True when opened with `read_only`: every write is refused.
     pub fn is_read_only(&self) -> bool {
         self.inner.read_only
     }
 
+    /// The data directory.
     pub fn dir(&self) -> &Path {
         &self.inner.dir
     }
 
+    /// The config a topic created without one (or auto-created) gets.
     pub fn default_topic_config(&self) -> &TopicConfig {
         &self.inner.default_config
     }
@@ -637,6 +661,9 @@ impl Engine {
             .map_err(|e| Error::io("write topic metadata", &path, e))
     }
 
+    /// Creates a topic with `partitions` partitions and `config` (else the
+    /// default), durably: its directories and metadata are fsynced before it
+    /// returns. Kafka's internal names are refused.
     pub fn create_topic(
         &self,
         name: &str,
@@ -778,6 +805,8 @@ impl Engine {
         Ok(())
     }
 
+    /// Replaces a topic's config: validated, persisted to the topic's
+    /// metadata, then handed to every partition.
     pub fn set_topic_config(&self, name: &str, config: TopicConfig) -> Result<()> {
         self.check_writable()?;
         refuse_internal(name, "alter")?;
@@ -825,10 +854,12 @@ impl Engine {
         Ok(())
     }
 
+    /// Every topic, in name order.
     pub fn topics(&self) -> Vec<Arc<Topic>> {
         self.inner.topics.read().values().cloned().collect()
     }
 
+    /// The topic called `name`, or `UnknownTopicOrPartition`.
     pub fn topic(&self, name: &str) -> Result<Arc<Topic>> {
         self.inner
             .topics
@@ -841,6 +872,8 @@ impl Engine {
             })
     }
 
+    /// One partition, for callers that append or read it many times without
+    /// looking the topic up each time.
     pub fn partition(&self, topic: &str, partition: u32) -> Result<Arc<Partition>> {
         self.check_open()?;
         let t = self.topic(topic)?;
@@ -893,6 +926,8 @@ impl Engine {
         Ok(outcome)
     }
 
+    /// Reads whole batches from `offset`, up to `max_bytes`, as ranges of the
+    /// segments' read maps rather than copies (see `Partition::read`).
     pub fn read(
         &self,
         topic: &str,
@@ -1006,6 +1041,7 @@ impl Engine {
         result
     }
 
+    /// True after `close`: every call but this one fails with `Closed`.
     pub fn is_closed(&self) -> bool {
         self.inner.closed.load(Ordering::Acquire)
     }

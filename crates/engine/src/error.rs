@@ -6,91 +6,161 @@ use std::path::PathBuf;
 
 use crate::batch::BatchError;
 
+/// The engine's result type: every fallible call returns an [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Everything that can go wrong in the engine, one variant per cause, so
+/// callers (the binding, the broker) can map each to the right Kafka error.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A caller passed a value the engine cannot use; nothing was written.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
 
+    /// A topic config value is out of bounds or malformed.
     #[error("invalid config `{key}`: {reason}")]
-    InvalidConfig { key: String, reason: String },
-
-    #[error("invalid record batch: {0}")]
-    InvalidBatch(#[from] BatchError),
-
-    #[error("batch of {size_bytes} bytes is larger than max.message.bytes ({max_bytes})")]
-    MessageTooLarge { size_bytes: usize, max_bytes: usize },
-
-    #[error("unknown topic or partition: {topic}-{partition}")]
-    UnknownTopicOrPartition { topic: String, partition: u32 },
-
-    #[error("topic `{0}` already exists")]
-    TopicExists(String),
-
-    #[error("offset {offset} is out of range for {topic}-{partition}: valid offsets are {log_start_offset}..={high_watermark}")]
-    OffsetOutOfRange {
-        topic: String,
-        partition: u32,
-        offset: i64,
-        log_start_offset: u64,
-        high_watermark: u64,
-    },
-
-    #[error("corrupt data in {path} at byte {position}: {reason}")]
-    Corrupt {
-        path: PathBuf,
-        position: u64,
+    InvalidConfig {
+        /// The Kafka config key.
+        key: String,
+        /// What is wrong with its value.
         reason: String,
     },
 
+    /// An appended batch is not valid RecordBatch v2; nothing was written.
+    #[error("invalid record batch: {0}")]
+    InvalidBatch(#[from] BatchError),
+
+    /// A batch exceeds the topic's `max.message.bytes`.
+    #[error("batch of {size_bytes} bytes is larger than max.message.bytes ({max_bytes})")]
+    MessageTooLarge {
+        /// The batch's size.
+        size_bytes: usize,
+        /// The topic's limit.
+        max_bytes: usize,
+    },
+
+    /// No such topic, or no such partition of it.
+    #[error("unknown topic or partition: {topic}-{partition}")]
+    UnknownTopicOrPartition {
+        /// The topic asked for.
+        topic: String,
+        /// The partition asked for (0 when the topic itself is unknown).
+        partition: u32,
+    },
+
+    /// `create_topic` of a name that is taken.
+    #[error("topic `{0}` already exists")]
+    TopicExists(String),
+
+    /// A read or lookup outside the partition's readable range.
+    #[error("offset {offset} is out of range for {topic}-{partition}: valid offsets are {log_start_offset}..={high_watermark}")]
+    OffsetOutOfRange {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: u32,
+        /// The offset asked for.
+        offset: i64,
+        /// The first readable offset.
+        log_start_offset: u64,
+        /// The offset after the last readable one.
+        high_watermark: u64,
+    },
+
+    /// Bytes read from disk are not what the engine wrote: where and why,
+    /// so an operator can find the file.
+    #[error("corrupt data in {path} at byte {position}: {reason}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// Byte position in it.
+        position: u64,
+        /// What check failed.
+        reason: String,
+    },
+
+    /// A system call failed; retrying may succeed (see `is_retriable`).
     #[error("{op} failed on {path}: {source}")]
     Io {
+        /// What the engine was doing.
         op: &'static str,
+        /// The file or directory.
         path: PathBuf,
+        /// The OS error.
         #[source]
         source: io::Error,
     },
 
+    /// An fsync failed earlier, so the partition refuses writes until the
+    /// log is reopened and recovered (the page cache may hold lost data).
     #[error("{topic}-{partition} refuses writes: an earlier fsync failed ({reason}); data after the last successful fsync may not be on disk, so reopen the log to recover")]
     FsyncFailed {
+        /// The topic.
         topic: String,
+        /// The partition.
         partition: u32,
+        /// The first failure's message.
         reason: String,
     },
 
+    /// Another process holds the data directory's lock.
     #[error("data directory {path} is locked by another process{holder}")]
-    Locked { path: PathBuf, holder: String },
+    Locked {
+        /// The data directory.
+        path: PathBuf,
+        /// Who holds it (pid), when known, as a message suffix.
+        holder: String,
+    },
 
+    /// The engine (or the partition) was closed.
     #[error("the log is closed")]
     Closed,
 
+    /// An idempotent producer's batch skips or repeats sequence numbers
+    /// (other than an exact retry, which is deduplicated).
     #[error("out of order sequence for producer {producer_id} on {topic}-{partition}: expected {expected}, got {got}")]
     OutOfOrderSequence {
+        /// The topic.
         topic: String,
+        /// The partition.
         partition: u32,
+        /// The idempotent producer.
         producer_id: i64,
+        /// The sequence the engine expected next.
         expected: i32,
+        /// The batch's base sequence.
         got: i32,
     },
 
+    /// An idempotent producer's batch carries an older epoch: a newer
+    /// instance of the producer exists, so this one is fenced.
     #[error("producer {producer_id} epoch {epoch} is fenced on {topic}-{partition}: the current epoch is {current}")]
     InvalidProducerEpoch {
+        /// The topic.
         topic: String,
+        /// The partition.
         partition: u32,
+        /// The idempotent producer.
         producer_id: i64,
+        /// The batch's epoch.
         epoch: i16,
+        /// The newest epoch seen for the producer.
         current: i16,
     },
 
+    /// A write to an engine opened read-only.
     #[error("read-only: {0}")]
     ReadOnly(String),
 
+    /// A batch that no segment of the topic could hold.
     #[error("a partition of {topic} is full: segment of {size_bytes} bytes cannot take a {batch_bytes}-byte batch")]
     SegmentFull {
+        /// The topic.
         topic: String,
+        /// The segment's size limit.
         size_bytes: u64,
+        /// The batch's size.
         batch_bytes: usize,
     },
 }

@@ -23,10 +23,10 @@ use crate::io::Storage;
 /// segment.index.bytes is 10 MiB).
 pub const INDEX_FILE_BYTES_MAX: u64 = 64 << 20;
 
-pub trait IndexEntry: Copy + std::fmt::Debug {
+pub trait IndexEntry: Copy + PartialEq + std::fmt::Debug {
     const SIZE: usize;
     fn encode(&self, out: &mut Vec<u8>);
-    fn decode(bytes: &[u8]) -> Self;
+    fn decode(bytes: &[u8]) -> Option<Self>;
     /// The relative offset this entry refers to.
     fn relative_offset(&self) -> u32;
 }
@@ -43,11 +43,13 @@ impl IndexEntry for OffsetEntry {
         out.extend_from_slice(&self.relative_offset.to_be_bytes());
         out.extend_from_slice(&self.position.to_be_bytes());
     }
-    fn decode(b: &[u8]) -> Self {
-        OffsetEntry {
-            relative_offset: u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
-            position: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
-        }
+    fn decode(b: &[u8]) -> Option<Self> {
+        let (relative_offset, rest) = b.split_first_chunk::<4>()?;
+        let (position, _) = rest.split_first_chunk::<4>()?;
+        Some(OffsetEntry {
+            relative_offset: u32::from_be_bytes(*relative_offset),
+            position: u32::from_be_bytes(*position),
+        })
     }
     fn relative_offset(&self) -> u32 {
         self.relative_offset
@@ -66,13 +68,13 @@ impl IndexEntry for TimeEntry {
         out.extend_from_slice(&self.timestamp_ms.to_be_bytes());
         out.extend_from_slice(&self.relative_offset.to_be_bytes());
     }
-    fn decode(b: &[u8]) -> Self {
-        let mut ts = [0u8; 8];
-        ts.copy_from_slice(&b[..8]);
-        TimeEntry {
-            timestamp_ms: i64::from_be_bytes(ts),
-            relative_offset: u32::from_be_bytes([b[8], b[9], b[10], b[11]]),
-        }
+    fn decode(b: &[u8]) -> Option<Self> {
+        let (timestamp_ms, rest) = b.split_first_chunk::<8>()?;
+        let (relative_offset, _) = rest.split_first_chunk::<4>()?;
+        Some(TimeEntry {
+            timestamp_ms: i64::from_be_bytes(*timestamp_ms),
+            relative_offset: u32::from_be_bytes(*relative_offset),
+        })
     }
     fn relative_offset(&self) -> u32 {
         self.relative_offset
@@ -136,9 +138,16 @@ impl<E: IndexEntry> IndexFile<E> {
             .map_err(|e| Error::io("read index", path, e))?;
         // A torn tail entry (a crash mid-write) is dropped, not trusted.
         let whole = bytes.len() / E::SIZE;
-        let entries: Vec<E> = (0..whole)
-            .map(|i| E::decode(&bytes[i * E::SIZE..(i + 1) * E::SIZE]))
-            .collect();
+        let entries = bytes
+            .chunks_exact(E::SIZE)
+            .enumerate()
+            .map(|(i, b)| {
+                E::decode(b).ok_or_else(|| {
+                    Error::corrupt(path, (i * E::SIZE) as u64, "index entry is truncated")
+                })
+            })
+            .collect::<Result<Vec<E>>>()?;
+        debug_assert_eq!(entries.len(), whole);
         Ok(IndexFile {
             path: path.to_path_buf(),
             persisted: if bytes.len() % E::SIZE == 0 && writable {
@@ -225,11 +234,21 @@ impl<E: IndexEntry> IndexFile<E> {
             file.set_len((self.persisted * E::SIZE) as u64)
                 .map_err(|e| Error::io("truncate index", &self.path, e))?;
         }
-        if self.persisted < self.entries.len() {
-            let mut buf = Vec::with_capacity((self.entries.len() - self.persisted) * E::SIZE);
-            for e in &self.entries[self.persisted..] {
+        debug_assert!(self.persisted <= self.entries.len());
+        if let Some(unwritten) = self.entries.get(self.persisted..).filter(|u| !u.is_empty()) {
+            let mut buf = Vec::with_capacity(unwritten.len() * E::SIZE);
+            for e in unwritten {
                 e.encode(&mut buf);
             }
+            // Paired with `open`: the bytes decode to the entries written.
+            debug_assert!(
+                buf.len() == unwritten.len() * E::SIZE
+                    && buf
+                        .chunks_exact(E::SIZE)
+                        .zip(unwritten)
+                        .all(|(b, e)| E::decode(b) == Some(*e)),
+                "index entries read back as written"
+            );
             storage
                 .write_at(&file, (self.persisted * E::SIZE) as u64, &buf)
                 .map_err(|e| Error::io("write index", &self.path, e))?;
@@ -237,10 +256,6 @@ impl<E: IndexEntry> IndexFile<E> {
         }
         self.file_bytes = want;
         Ok(())
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 
@@ -250,7 +265,9 @@ impl IndexFile<OffsetEntry> {
         let i = self
             .entries
             .partition_point(|e| e.relative_offset <= relative_offset);
-        i.checked_sub(1).map(|i| self.entries[i])
+        let found = i.checked_sub(1).and_then(|i| self.entries.get(i)).copied();
+        debug_assert!(found.is_none_or(|e| e.relative_offset <= relative_offset));
+        found
     }
 
     /// True when offsets and positions both strictly increase and every
@@ -278,7 +295,9 @@ impl IndexFile<TimeEntry> {
         let i = self
             .entries
             .partition_point(|e| e.timestamp_ms <= timestamp_ms);
-        i.checked_sub(1).map(|i| self.entries[i])
+        let found = i.checked_sub(1).and_then(|i| self.entries.get(i)).copied();
+        debug_assert!(found.is_none_or(|e| e.timestamp_ms <= timestamp_ms));
+        found
     }
 
     /// True when timestamps strictly increase, offsets never decrease and
@@ -298,5 +317,54 @@ impl IndexFile<TimeEntry> {
             prev = Some(*e);
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::RealStorage;
+    use proptest::prelude::*;
+
+    proptest! {
+        // Exercises the paired debug assertions of `push`, `persist`,
+        // `open` and `lookup` (tests build with debug assertions): strictly
+        // increasing entries, persisted in steps and truncated, read back as
+        // written, and every lookup lands at or below what it asked for.
+        #[test]
+        fn entries_persist_read_back_and_look_up(
+            steps in proptest::collection::vec((1u32..1000, 1u32..5000), 1..80),
+            cut in any::<prop::sample::Index>(),
+            probes in proptest::collection::vec(any::<u32>(), 1..20),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("0.index");
+            let mut index = IndexFile::<OffsetEntry>::open(&path, true).unwrap();
+            let (mut rel, mut pos) = (0u32, 0u32);
+            let mut written = Vec::new();
+            for (i, (dr, dp)) in steps.iter().enumerate() {
+                rel += dr;
+                pos += dp;
+                let entry = OffsetEntry { relative_offset: rel, position: pos };
+                index.push(entry);
+                written.push(entry);
+                if i % 7 == 0 {
+                    index.persist(&RealStorage).unwrap();
+                }
+            }
+            let keep = cut.index(written.len() + 1);
+            index.truncate(keep);
+            written.truncate(keep);
+            index.persist(&RealStorage).unwrap();
+            drop(index);
+
+            let reopened = IndexFile::<OffsetEntry>::open(&path, true).unwrap();
+            prop_assert_eq!(reopened.entries(), &written[..]);
+            prop_assert!(reopened.is_consistent(u64::from(pos) + 1));
+            for probe in probes {
+                let want = written.iter().rev().find(|e| e.relative_offset <= probe).copied();
+                prop_assert_eq!(reopened.lookup(probe), want);
+            }
+        }
     }
 }

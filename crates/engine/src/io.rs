@@ -11,11 +11,14 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+#[cfg(any(test, feature = "fault-injection"))]
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use rustix::fs::FallocateFlags;
 
+/// The disk calls that can fail, each with the real system call as its
+/// default, so a test storage overrides only what it injects faults into.
 pub trait Storage: Send + Sync + 'static {
     /// Allocates real disk blocks for `offset..offset+len`, growing the file
     /// if needed. Must not leave the range sparse.
@@ -88,13 +91,21 @@ pub fn write_all_vectored_at(file: &File, mut offset: u64, bufs: &[&[u8]]) -> io
             ));
         }
         offset += n as u64;
+        // Drop the buffers pwritev finished and trim the one it stopped in.
         while n > 0 {
-            let first = bufs[0];
-            if n >= first.len() {
-                n -= first.len();
+            let Some(first) = bufs.first_mut() else {
+                return Err(io::Error::other(
+                    "pwritev reported more bytes than it was given",
+                ));
+            };
+            let current: &[u8] = first;
+            if n >= current.len() {
+                n -= current.len();
                 bufs.remove(0);
             } else {
-                bufs[0] = &first[n..];
+                *first = current
+                    .get(n..)
+                    .ok_or_else(|| io::Error::other("pwritev stopped outside its buffer"))?;
                 n = 0;
             }
         }
@@ -116,7 +127,10 @@ pub fn real_allocate(file: &File, offset: u64, len: u64) -> io::Result<()> {
             let end = offset + len;
             while at < end {
                 let n = (end - at).min(zeros.len() as u64) as usize;
-                file.write_all_at(&zeros[..n], at)?;
+                let chunk = zeros
+                    .get(..n)
+                    .ok_or_else(|| io::Error::other("zero chunk larger than its buffer"))?;
+                file.write_all_at(chunk, at)?;
                 at += n as u64;
             }
             Ok(())
@@ -133,6 +147,7 @@ impl Storage for RealStorage {}
 
 /// A storage that fails on command. Each counter says how many of the next
 /// calls of that kind fail (`u32::MAX`: all of them) and with which errno.
+#[cfg(any(test, feature = "fault-injection"))]
 #[derive(Debug, Default)]
 pub struct FaultyStorage {
     allocate_failures: AtomicU32,
@@ -143,10 +158,16 @@ pub struct FaultyStorage {
     write_errno: AtomicU32,
 }
 
+/// errno of a full disk, for `fail_allocate`.
+#[cfg(any(test, feature = "fault-injection"))]
 pub const ENOSPC: i32 = libc::ENOSPC;
+/// errno of a failing disk, for `fail_sync` and `fail_write`.
+#[cfg(any(test, feature = "fault-injection"))]
 pub const EIO: i32 = libc::EIO;
 
+#[cfg(any(test, feature = "fault-injection"))]
 impl FaultyStorage {
+    /// A storage that fails nothing until told to, shared with the engine.
     pub fn new() -> Arc<FaultyStorage> {
         Arc::new(FaultyStorage::default())
     }
@@ -169,6 +190,7 @@ impl FaultyStorage {
         self.write_failures.store(count, Ordering::SeqCst);
     }
 
+    /// Cancels every pending failure: the disk works again.
     pub fn heal(&self) {
         self.allocate_failures.store(0, Ordering::SeqCst);
         self.sync_failures.store(0, Ordering::SeqCst);
@@ -190,6 +212,7 @@ impl FaultyStorage {
     }
 }
 
+#[cfg(any(test, feature = "fault-injection"))]
 impl Storage for FaultyStorage {
     fn allocate(&self, file: &File, offset: u64, len: u64) -> io::Result<()> {
         Self::take(&self.allocate_failures, &self.allocate_errno)?;

@@ -108,6 +108,7 @@ fn file_key(file: &File) -> io::Result<FileKey> {
 }
 
 /// Whether any map of this file is alive in this process.
+#[cfg(test)]
 pub fn is_mapped(file: &File) -> io::Result<bool> {
     let key = file_key(file)?;
     Ok(MAPPED_FILES
@@ -269,10 +270,6 @@ impl WriteMap {
         Ok(WriteMap { region, sizes })
     }
 
-    pub fn map_len(&self) -> usize {
-        self.region.len
-    }
-
     fn check(&self, at: usize, len: usize) -> io::Result<()> {
         let end = at
             .checked_add(len)
@@ -344,7 +341,13 @@ pub struct ReadMap {
 static NEXT_READ_MAP_ID: AtomicU64 = AtomicU64::new(1);
 
 impl ReadMap {
-    pub fn new(file: &File, map_len: usize, sizes: Arc<PublishedSizes>) -> io::Result<ReadMap> {
+    /// Maps `map_len` bytes of `file` privately, for readers; only the range
+    /// `sizes` publishes is ever handed out.
+    pub(crate) fn new(
+        file: &File,
+        map_len: usize,
+        sizes: Arc<PublishedSizes>,
+    ) -> io::Result<ReadMap> {
         let region = Region::new(
             file,
             map_len,
@@ -371,6 +374,7 @@ impl ReadMap {
         Some(unsafe { std::slice::from_raw_parts(self.region.ptr.as_ptr().add(at), len) })
     }
 
+    /// Bytes of the file published to readers now; grows as appends land.
     pub fn readable_bytes(&self) -> u64 {
         self.sizes.readable_bytes()
     }

@@ -28,12 +28,15 @@ pub const LIVE_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_mi
 /// The most long-poll waiters one partition holds at once.
 pub const WAITERS_PER_PARTITION_MAX: usize = 65_536;
 
+/// Wall-clock milliseconds since the epoch, the unit of Kafka timestamps;
+/// 0 if the clock is before 1970.
 pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// A partition's offsets that bound what may be read and what is durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Watermarks {
     /// The first offset a reader may ask for.
@@ -44,12 +47,17 @@ pub struct Watermarks {
     pub durable_offset: u64,
 }
 
+/// What an append did: the offsets it got and whether the caller must wait
+/// for an fsync before acknowledging.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AppendOutcome {
+    /// Offset of the batch's first record.
     pub base_offset: u64,
+    /// Offset of the batch's last record.
     pub last_offset: u64,
     /// The broker-assigned timestamp for LogAppendTime topics, else -1.
     pub log_append_time_ms: i64,
+    /// The partition's log start offset, which Kafka's produce response carries.
     pub log_start_offset: u64,
     /// Whether the topic's flush policy wants the caller to wait for
     /// `sync_to(last_offset + 1)` before acknowledging.
@@ -62,39 +70,57 @@ pub struct AppendOutcome {
 /// Whole batches, as a range of one segment's read map.
 #[derive(Clone)]
 pub struct ReadChunk {
+    /// The segment's read map; holding it keeps the bytes mapped.
     pub map: Arc<ReadMap>,
+    /// The base offset of the segment the bytes are in.
     pub segment_base_offset: u64,
+    /// Byte position of the first batch in the segment.
     pub position: u64,
+    /// Bytes of whole batches from `position`.
     pub len: u64,
 }
 
 impl ReadChunk {
+    /// The batches' bytes, borrowed from the map (no copy).
     pub fn bytes(&self) -> &[u8] {
         // The range was published when the read was made, and published
         // bytes stay readable for as long as the map lives.
-        self.map
+        let bytes = self
+            .map
             .read(self.position as usize, self.len as usize)
-            .unwrap_or(&[])
+            .unwrap_or(&[]);
+        debug_assert_eq!(bytes.len() as u64, self.len, "a chunk reads back whole");
+        bytes
     }
 }
 
+/// What a read found: batches as map ranges, and where to read next.
 pub struct ReadResult {
     /// Empty when the offset equals the high watermark.
     pub chunks: Vec<ReadChunk>,
     /// The offset after the last returned batch (the next one to ask for).
     pub next_offset: u64,
+    /// The partition's offsets when the read was made.
     pub watermarks: Watermarks,
 }
 
 pub use crate::recovery::RecoveryReport;
 
+/// Called once on the flusher thread when an awaited fsync finished (or
+/// failed), so an acknowledgement never blocks the caller's thread.
 pub type SyncCallback = Box<dyn FnOnce(Result<()>) + Send>;
+/// Called once when a long-poll's awaited offset becomes readable or the
+/// partition goes away.
 pub type DataCallback = Box<dyn FnOnce(DataOutcome) + Send>;
 
+/// Why a long-poll's `DataCallback` was called.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DataOutcome {
     /// The high watermark passed the awaited offset.
-    Data { high_watermark: u64 },
+    Data {
+        /// The high watermark at that moment.
+        high_watermark: u64,
+    },
     /// The partition was closed or deleted.
     Closed,
 }
@@ -133,8 +159,13 @@ struct State {
 /// idempotent producers' state.
 const PRODUCER_STATE_SEGMENTS: usize = 2;
 
+/// One partition's log: its segments, watermarks, idempotent producer state
+/// and long-poll waiters, behind one mutex so appends are serialized while
+/// reads take the lock only to find their map ranges.
 pub struct Partition {
+    /// The topic the partition belongs to, for errors and paths.
     pub topic: String,
+    /// The partition's number within its topic.
     pub id: u32,
     dir: PathBuf,
     storage: Arc<dyn Storage>,
@@ -143,6 +174,7 @@ pub struct Partition {
 }
 
 impl Partition {
+    /// The partition's directory (`<data dir>/<topic>-<id>`).
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -208,7 +240,7 @@ impl Partition {
         let first_base = segments.first().map_or(0, |s| s.base_offset);
         let mut producers = ProducerStates::default();
         let from = segments.len().saturating_sub(PRODUCER_STATE_SEGMENTS);
-        for seg in &mut segments[from..] {
+        for seg in segments.iter_mut().skip(from) {
             seg.for_each_batch(|h| {
                 if h.producer_id >= 0 {
                     producers.record(h, h.base_offset as u64);
@@ -262,6 +294,7 @@ impl Partition {
         self.state.lock().producers.max_producer_id()
     }
 
+    /// The config the partition appends and retains with now.
     pub fn config(&self) -> Arc<TopicConfig> {
         self.state.lock().config.clone()
     }
@@ -270,6 +303,8 @@ impl Partition {
         self.state.lock().config = config;
     }
 
+    /// The current offsets; read-only engines look at the files first, for
+    /// another process's appends.
     pub fn watermarks(&self) -> Watermarks {
         let mut st = self.state.lock();
         if st.read_only && !st.closed {
@@ -514,7 +549,7 @@ impl Partition {
             .segments
             .partition_point(|s| s.base_offset <= offset)
             .saturating_sub(1);
-        for seg in &mut st.segments[idx..] {
+        for seg in st.segments.iter_mut().skip(idx) {
             if offset >= seg.base_offset && offset < seg.next_offset() {
                 // Before any byte of its map is touched.
                 seg.check_not_shrunk(seg.size_bytes())?;
@@ -609,7 +644,9 @@ impl Partition {
             let config = st.config.clone();
             let mut total: u64 = st.segments.iter().map(|s| s.size_bytes()).sum();
             while st.segments.len() > 1 {
-                let first = &st.segments[0];
+                let Some(first) = st.segments.first() else {
+                    break;
+                };
                 let below_start = first.next_offset() <= st.log_start_offset;
                 let newest = if first.max_timestamp() >= 0 {
                     first.max_timestamp()
@@ -950,6 +987,7 @@ impl Partition {
         crate::engine::remove_dir_if_empty(&self.dir)
     }
 
+    /// True once the partition was closed or its topic deleted.
     pub fn is_closed(&self) -> bool {
         self.state.lock().closed
     }
@@ -1004,14 +1042,22 @@ impl Partition {
     }
 }
 
+/// A summary of one segment, for `ferrolog verify`/`dump` and tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegmentInfo {
+    /// Offset of the segment's first record (its file name).
     pub base_offset: u64,
+    /// Offset after its last record.
     pub next_offset: u64,
+    /// Bytes of whole batches.
     pub size_bytes: u64,
+    /// Largest batch max timestamp, -1 when empty.
     pub max_timestamp: i64,
+    /// The `.log` file.
     pub path: PathBuf,
+    /// Entries in the `.index` file.
     pub offset_index_entries: usize,
+    /// Entries in the `.timeindex` file.
     pub time_index_entries: usize,
 }
 
@@ -1021,8 +1067,8 @@ fn span(seg: &mut Segment, pos: u64, max_bytes: u64) -> Result<(u64, u64)> {
 
 fn take_ready_waiters(waiters: &mut Vec<Waiter>, hw: u64, out: &mut Vec<(DataCallback, u64)>) {
     let mut i = 0;
-    while i < waiters.len() {
-        if waiters[i].offset < hw {
+    while let Some(waiter) = waiters.get(i) {
+        if waiter.offset < hw {
             let w = waiters.swap_remove(i);
             out.push((w.callback, hw));
         } else {

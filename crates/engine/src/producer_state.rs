@@ -136,14 +136,6 @@ impl ProducerStates {
     pub fn max_producer_id(&self) -> Option<i64> {
         self.entries.keys().copied().max()
     }
-
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
 }
 
 #[cfg(test)]

@@ -3,11 +3,11 @@
 //! It runs in two phases, so that an open that fails part-way changes
 //! nothing on disk, and so that a read-only open can run the first alone:
 //!
-//! 1. [`scan`] reads: it lists the segment files, opens each, CRC-checks
+//! 1. `scan` reads: it lists the segment files, opens each, CRC-checks
 //!    what needs checking (Kafka's rules: everything after an unclean stop
 //!    without a recovery point, else from the recovery point on) and decides
 //!    what must change. It writes nothing.
-//! 2. [`apply`] writes the decisions, after every partition of the data
+//! 2. `apply` writes the decisions, after every partition of the data
 //!    directory scanned cleanly.
 //!
 //! Nothing is ever deleted. What Kafka's recovery deletes (segments after a
@@ -44,6 +44,7 @@ pub enum RecoveryAction {
 }
 
 impl RecoveryAction {
+    /// The action's name in reports and in the binding's objects.
     pub fn as_str(self) -> &'static str {
         match self {
             RecoveryAction::Truncated => "truncated",
@@ -60,7 +61,9 @@ impl RecoveryAction {
 pub struct RecoveryReport {
     /// Empty for findings about the data directory itself.
     pub topic: String,
+    /// The partition concerned.
     pub partition: u32,
+    /// What recovery did.
     pub action: RecoveryAction,
     /// Where the log now ends (truncation), or the corrected offset.
     pub offset: u64,
@@ -70,6 +73,7 @@ pub struct RecoveryReport {
     pub moved_to: Option<PathBuf>,
     /// Whether this happened on disk (false: a read-only open only decided it).
     pub applied: bool,
+    /// Why, in words an operator can act on.
     pub reason: String,
 }
 
@@ -308,7 +312,7 @@ pub(crate) fn scan(dir: &Path, options: &ScanOptions) -> Result<Scanned> {
     debug_assert!(
         segments
             .windows(2)
-            .all(|w| w[0].next_offset() == w[1].base_offset),
+            .all(|w| matches!(w, [a, b] if a.next_offset() == b.base_offset)),
         "kept segments are contiguous"
     );
     Ok(Scanned { segments, repairs })
@@ -491,8 +495,11 @@ fn last_nonzero_end(file: &mut File, from: u64, len: u64) -> std::io::Result<u64
         let start = end.saturating_sub(STEP_BYTES).max(from);
         let n = (end - start) as usize;
         file.seek(SeekFrom::Start(start))?;
-        file.read_exact(&mut buf[..n])?;
-        if let Some(i) = buf[..n].iter().rposition(|&b| b != 0) {
+        let window = buf
+            .get_mut(..n)
+            .ok_or_else(|| std::io::Error::other("scan window larger than its buffer"))?;
+        file.read_exact(window)?;
+        if let Some(i) = window.iter().rposition(|&b| b != 0) {
             return Ok(start + i as u64 + 1);
         }
         end = start;

@@ -415,14 +415,14 @@ impl Segment {
                 .filter(|(_, h)| h.base_offset as u64 == self.base_offset);
         };
         let pos = last.position as usize;
-        let header = BatchHeader::parse(&bytes[pos..]).ok()?;
+        let header = BatchHeader::parse(bytes.get(pos..)?).ok()?;
         let want_last = self.base_offset + u64::from(last.relative_offset);
         if header.last_offset() != want_last as i64 {
             return None;
         }
         // Also spot-check the first entry, cheaply catching a shifted index.
         if let Some(first) = self.offset_index.entries().first().copied() {
-            let h = BatchHeader::parse(&bytes[first.position as usize..]).ok()?;
+            let h = BatchHeader::parse(bytes.get(first.position as usize..)?).ok()?;
             if h.last_offset() != (self.base_offset + u64::from(first.relative_offset)) as i64 {
                 return None;
             }
@@ -493,12 +493,16 @@ impl Segment {
             if pos == len {
                 break ScanStop::End;
             }
-            let rest = &bytes[pos as usize..];
+            let Some(rest) = bytes.get(pos as usize..) else {
+                break ScanStop::Invalid {
+                    position: pos,
+                    reason: format!("position is past the {len} bytes scanned"),
+                };
+            };
             let header = match BatchHeader::parse(rest) {
                 Ok(h) => h,
                 Err(e) => {
-                    let probe = &rest[..rest.len().min(HEADER_BYTES)];
-                    if probe.iter().all(|&b| b == 0) {
+                    if rest.iter().take(HEADER_BYTES).all(|&b| b == 0) {
                         break ScanStop::Padding;
                     }
                     break ScanStop::Invalid {
@@ -546,6 +550,12 @@ impl Segment {
             "offsets are dense"
         );
         let last_offset = header.last_offset() as u64;
+        debug_assert!(header.record_count >= 1 && last_offset >= header.base_offset as u64);
+        debug_assert!(
+            last_offset - self.base_offset <= u64::from(u32::MAX >> 1),
+            "relative offsets fit the index"
+        );
+        debug_assert!(pos <= u64::from(u32::MAX), "positions fit the index");
         if header.max_timestamp > self.max_timestamp {
             self.max_timestamp = header.max_timestamp;
             self.offset_of_max_timestamp = last_offset;
@@ -554,6 +564,15 @@ impl Segment {
             self.first_timestamp = Some(header.base_timestamp);
         }
         if self.bytes_since_index_entry > self.index_interval_bytes {
+            // Paired with `IndexFile::is_consistent` on the read side: offsets
+            // and positions strictly increase.
+            debug_assert!(
+                self.offset_index.last().is_none_or(|l| {
+                    u64::from(l.position) < pos
+                        && u64::from(l.relative_offset) < last_offset - self.base_offset
+                }),
+                "offset index entries strictly increase"
+            );
             self.offset_index.push(OffsetEntry {
                 relative_offset: (last_offset - self.base_offset) as u32,
                 position: pos as u32,
@@ -673,9 +692,6 @@ impl Segment {
     pub fn file(&self) -> &Arc<File> {
         &self.file
     }
-    pub fn map_len(&self) -> usize {
-        self.map_len
-    }
     pub fn log_path(&self) -> PathBuf {
         log_path(&self.dir, self.base_offset)
     }
@@ -706,6 +722,17 @@ impl Segment {
         let path = log_path(&self.dir, self.base_offset);
         let pos = self.size_bytes;
         let end = pos + bytes.len() as u64;
+        // The log hands out offsets densely: this batch continues the
+        // segment, which only ever grows at its end.
+        debug_assert_eq!(
+            base_offset, self.next_offset,
+            "appends continue the offsets"
+        );
+        debug_assert!(base_offset >= self.base_offset);
+        debug_assert!(
+            pos <= self.sizes.backed_bytes(),
+            "whole batches lie in backed bytes"
+        );
         if self.write_map.is_none() {
             return Err(Error::InvalidArgument("append to a closed segment".into()));
         }
@@ -728,26 +755,31 @@ impl Segment {
                 .allocate(&self.file, backed, new_backed - backed)
                 .map_err(|e| Error::io("allocate segment space", &path, e))?;
             self.sizes.publish_backed(new_backed);
-        } // The header is patched in a copy (base offset, and the timestamp
-          // fields and CRC when they change), then header and records go into
-          // the file below the allocated size, by whichever way was measured
-          // faster for their size on this kind of machine: small batches are
-          // copied into the shared map (no system call: one-record appends ran
-          // ~3x faster than with a pwritev each), large ones are written with
-          // one pwritev (no page fault and zero-fill per fresh 4 KiB page:
-          // ~2x faster into new files). Both land in the same page cache, so
-          // readers see one file either way. The caller's bytes were validated
-          // before.
-        let mut header = [0u8; HEADER_BYTES];
-        header.copy_from_slice(&bytes[..HEADER_BYTES]);
-        batch::set_base_offset(&mut header, base_offset as i64);
+        }
+        debug_assert!(
+            end <= self.sizes.backed_bytes() && end <= self.map_len as u64,
+            "the batch is written inside allocated, mapped bytes"
+        );
+        // The header is patched in a copy (base offset, and the timestamp
+        // fields and CRC when they change), then header and records go into
+        // the file below the allocated size, by whichever way was measured
+        // faster for their size on this kind of machine: small batches are
+        // copied into the shared map (no system call: one-record appends ran
+        // ~3x faster than with a pwritev each), large ones are written with
+        // one pwritev (no page fault and zero-fill per fresh 4 KiB page:
+        // ~2x faster into new files). Both land in the same page cache, so
+        // readers see one file either way. The caller's bytes were validated
+        // before.
+        let (caller_header, records) =
+            bytes
+                .split_first_chunk::<HEADER_BYTES>()
+                .ok_or(batch::BatchError::TooShort {
+                    size_bytes: bytes.len(),
+                })?;
+        let mut header = *caller_header;
+        batch::set_base_offset(&mut header, base_offset as i64)?;
         if let Some((log_append_time, ts)) = rewrite_max_timestamp {
-            batch::set_header_max_timestamp(
-                &mut header,
-                &bytes[HEADER_BYTES..],
-                log_append_time,
-                ts,
-            );
+            batch::set_header_max_timestamp(&mut header, records, log_append_time, ts)?;
         }
         let header_view = BatchHeader::parse_header_only(&header, bytes.len()).map_err(|e| {
             Error::corrupt(&path, pos, format!("patched header does not parse: {e}"))
@@ -764,11 +796,11 @@ impl Segment {
         };
         if bytes.len() >= PWRITE_BATCH_BYTES_MIN {
             storage
-                .write_vectored_at(&self.file, pos, &[&header, &bytes[HEADER_BYTES..]])
+                .write_vectored_at(&self.file, pos, &[&header, records])
                 .map_err(|e| Error::io("write segment", &path, e))?;
         } else {
             wm.write(pos as usize, &header)
-                .and_then(|()| wm.write(pos as usize + HEADER_BYTES, &bytes[HEADER_BYTES..]))
+                .and_then(|()| wm.write(pos as usize + HEADER_BYTES, records))
                 .map_err(|e| Error::io("write segment", &path, e))?;
         }
         // Check after writing: the header in the map is the one we meant.
@@ -782,15 +814,37 @@ impl Segment {
                 "batch header differs right after writing",
             ));
         }
+        // Paired with the read side: read back from the map, the batch is
+        // exactly the one meant, header (length, offsets) and CRC included.
+        debug_assert!(
+            Self::reads_back(wm, pos, bytes.len(), &header_view),
+            "the batch reads back as written"
+        );
         let header = header_view;
         let contiguous = self.verified_bytes == pos;
         self.note_batch(pos, &header);
+        debug_assert_eq!(self.size_bytes, end, "the segment grew by the batch");
+        debug_assert_eq!(self.next_offset, header.last_offset() as u64 + 1);
         if contiguous {
             self.verified_bytes = self.size_bytes;
             self.verified_next_offset = self.next_offset;
         }
         self.sizes.publish_readable(self.size_bytes);
         Ok(pos)
+    }
+
+    /// Whether the `len` bytes at `pos` in the writer's map parse as the
+    /// batch `expected` describes and pass its CRC (debug builds only).
+    fn reads_back(wm: &mut WriteMap, pos: u64, len: usize, expected: &BatchHeader) -> bool {
+        let Ok(written) = wm.slice_mut(pos as usize, len) else {
+            return false;
+        };
+        let Ok(header) = BatchHeader::parse(written) else {
+            return false;
+        };
+        header == *expected
+            && header.size_bytes == len
+            && batch::check_crc(written, &header).is_ok()
     }
 
     /// The shared read map, created on first use.
@@ -812,7 +866,10 @@ impl Segment {
 
     fn header_at(&self, map: &ReadMap, pos: u64) -> Result<BatchHeader> {
         let path = log_path(&self.dir, self.base_offset);
-        let avail = (self.size_bytes - pos) as usize;
+        let avail =
+            self.size_bytes.checked_sub(pos).ok_or_else(|| {
+                Error::corrupt(&path, pos, "batch position past the segment's end")
+            })? as usize;
         let bytes = map
             .read(pos as usize, avail)
             .ok_or_else(|| Error::corrupt(&path, pos, "batch outside published bytes"))?;
@@ -1162,7 +1219,9 @@ impl Segment {
             if h.max_timestamp >= timestamp_ms {
                 if h.compression() == Compression::None && !h.is_log_append_time() {
                     self.verify_range(pos, pos + h.size_bytes as u64)?;
-                    let bytes = map.read(pos as usize, h.size_bytes).unwrap_or(&[]);
+                    let bytes = map.read(pos as usize, h.size_bytes).ok_or_else(|| {
+                        Error::corrupt(self.log_path(), pos, "batch outside published bytes")
+                    })?;
                     for (i, r) in RecordIter::new(bytes, &h).enumerate() {
                         let r =
                             r.map_err(|e| Error::corrupt(self.log_path(), pos, e.to_string()))?;

@@ -45,7 +45,7 @@ pub fn write_varint(out: &mut Vec<u8>, value: i32) {
 }
 
 /// The number of bytes `write_varlong(value)` produces.
-#[inline]
+#[cfg(test)]
 pub fn varlong_size(value: i64) -> usize {
     let v = zigzag_encode_i64(value);
     let bits = 64 - (v | 1).leading_zeros() as usize;

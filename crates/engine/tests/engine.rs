@@ -325,7 +325,7 @@ fn wrong_max_timestamp_is_corrected_as_kafka_does() {
     let mut b = batch_of(&[b"x".to_vec(), b"y".to_vec()], 100);
     // Claim a later max timestamp than the records hold, and re-hash so the CRC is fine.
     let (header, records) = b.split_at_mut(ferrolog_engine::batch::HEADER_BYTES);
-    ferrolog_engine::batch::set_header_max_timestamp(header, records, false, 900);
+    ferrolog_engine::batch::set_header_max_timestamp(header, records, false, 900).unwrap();
     e.append("t", 0, &b).unwrap();
     let r = e.read("t", 0, 0, 1000).unwrap();
     let h = BatchHeader::parse(r.chunks[0].bytes()).unwrap();

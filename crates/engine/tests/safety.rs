@@ -741,7 +741,7 @@ fn compressed(batch: &[u8], codec: ferrolog_engine::batch::Compression, id: u16)
     let len = (out.len() - 12) as i32;
     out[8..12].copy_from_slice(&len.to_be_bytes());
     out[21..23].copy_from_slice(&id.to_be_bytes());
-    let crc = compute_crc(&out);
+    let crc = compute_crc(&out).unwrap();
     out[17..21].copy_from_slice(&crc.to_be_bytes());
     out
 }

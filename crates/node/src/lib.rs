@@ -799,13 +799,12 @@ pub fn decompress(codec: u32, data: &[u8], max_bytes: f64) -> Result<Buffer> {
     Ok(Buffer::from(out))
 }
 
-/// The physical limit, for the benchmark harness: writes `totalBytes` to a
-/// new file at `path` by repeating `chunk`, either with plain sequential
-/// write(2) calls (`mode` "write") or by copying into a fallocated, shared
-/// memory map (`mode` "mmap"), with an fdatasync after every chunk when
-/// `fsyncEachChunk`. Returns the seconds taken. Runs on the calling thread:
+/// Internal to the benchmark harness (bench/harness), not part of ferrolog's
+/// API: the physical write limit (see `ferrolog_engine::physical`), `mode`
+/// "write" or "mmap". Returns the seconds taken. Runs on the calling thread:
 /// it exists to be measured, not to serve.
-#[napi]
+#[doc(hidden)]
+#[napi(js_name = "__benchPhysicalWrite")]
 pub fn bench_physical_write(
     path: String,
     chunk: &[u8],
@@ -813,49 +812,25 @@ pub fn bench_physical_write(
     mode: String,
     fsync_each_chunk: bool,
 ) -> Result<f64> {
-    use std::io::Write;
-    let io = |e: std::io::Error| Error::new(Status::GenericFailure, format!("ERR_IO: {path}: {e}"));
+    use ferrolog_engine::physical::{physical_write, PhysicalMode};
     let total = offset_arg("totalBytes", total_bytes)? as usize;
     if chunk.is_empty() {
         return Err(invalid("chunk must not be empty"));
     }
-    let start = std::time::Instant::now();
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&path)
-        .map_err(io)?;
-    match mode.as_str() {
-        "write" => {
-            let mut written = 0;
-            while written < total {
-                let n = chunk.len().min(total - written);
-                file.write_all(&chunk[..n]).map_err(io)?;
-                if fsync_each_chunk {
-                    file.sync_data().map_err(io)?;
-                }
-                written += n;
-            }
-        }
-        "mmap" => {
-            ferrolog_engine::io::real_allocate(&file, 0, total as u64).map_err(io)?;
-            let sizes = ferrolog_engine::mmap::PublishedSizes::new(0, total as u64);
-            let mut map = ferrolog_engine::mmap::WriteMap::new(&file, total, sizes).map_err(io)?;
-            let mut written = 0;
-            while written < total {
-                let n = chunk.len().min(total - written);
-                map.write(written, &chunk[..n]).map_err(io)?;
-                if fsync_each_chunk {
-                    file.sync_data().map_err(io)?;
-                }
-                written += n;
-            }
-        }
+    let mode = match mode.as_str() {
+        "write" => PhysicalMode::Write,
+        "mmap" => PhysicalMode::Mmap,
         other => return Err(invalid(format!("mode must be write or mmap, not {other}"))),
-    }
-    Ok(start.elapsed().as_secs_f64())
+    };
+    physical_write(
+        std::path::Path::new(&path),
+        chunk,
+        total,
+        mode,
+        fsync_each_chunk,
+    )
+    .map(|d| d.as_secs_f64())
+    .map_err(|e| Error::new(Status::GenericFailure, format!("ERR_IO: {path}: {e}")))
 }
 
 /// CRC-32C (Castagnoli) of `bytes[start..end]`, hardware-accelerated: the

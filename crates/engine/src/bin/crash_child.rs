@@ -3,7 +3,7 @@
 //! group-committed fdatasync when the topic flushes `always`). The parent
 //! kills it with SIGKILL at a random moment and checks the log.
 //!
-//! Usage: ferrolog-crash-child <dir> <none|always> <records-per-batch> [threads]
+//! Usage: `ferrolog-crash-child <dir> <none|always> <records-per-batch> [threads]`
 
 use std::io::Write;
 use std::sync::Arc;
