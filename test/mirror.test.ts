@@ -1,0 +1,339 @@
+/**
+ * The mirror (ts/mirror, `ferrolog mirror`): a local directory to an Apache
+ * Kafka cluster and back into a second directory, with the mirror process
+ * SIGKILLed along the way; the result must be the source record for record.
+ *
+ * The CLI runs from dist/ (`npm run build:ts`), as in cli.test.ts.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CompressionTypes, Kafka, Log, logLevel, Mirror } from '../ts';
+import { decodeMessages } from '../ts/codec';
+import { groupCalls } from '../ts/log';
+import { LocalEndpoint } from '../ts/mirror/endpoints';
+import { tempDir } from './helpers';
+import { javaAvailable } from './kafka/jars.mjs';
+import { type SharedKafka, useKafka } from './kafka/shared.mjs';
+
+const bin = join(__dirname, '..', 'dist', 'cli', 'main.js');
+
+interface Event {
+  event: string;
+  [k: string]: unknown;
+}
+
+/** Runs `ferrolog mirror` with --json; `onEvent` may return 'kill' to SIGKILL it there. */
+function runMirror(
+  args: string[],
+  onEvent: (e: Event) => 'kill' | undefined,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; events: Event[]; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child: ChildProcess = spawn(process.execPath, [bin, 'mirror', '--json', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const events: Event[] = [];
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    let killed = false;
+    const rl = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    rl.on('line', (line) => {
+      if (killed) return;
+      const e = JSON.parse(line) as Event;
+      events.push(e);
+      if (onEvent(e) === 'kill') {
+        killed = true;
+        child.kill('SIGKILL');
+      }
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, events, stderr }));
+  });
+}
+
+/** Position (next offset to copy) summed over partitions, from a lag event. */
+function position(e: Event): number {
+  return (e.partitions as { position: number }[]).reduce((n, p) => n + p.position, 0);
+}
+
+/**
+ * Runs a mirror to completion (--once), SIGKILLing it whenever the copied
+ * total first passes each of `killAt` (fractions of `total`), restarting it
+ * each time. Returns every run's events.
+ */
+async function mirrorWithKills(args: string[], total: number, killAt: number[]): Promise<Event[][]> {
+  const runs: Event[][] = [];
+  const pending = [...killAt];
+  for (;;) {
+    const r = await runMirror(args, (e) => {
+      const next = pending[0];
+      if (e.event === 'lag' && next !== undefined && position(e) >= next * total) {
+        pending.shift();
+        return 'kill';
+      }
+      return undefined;
+    });
+    runs.push(r.events);
+    if (r.signal === 'SIGKILL') continue;
+    if (r.code !== 0) throw new Error(`mirror exited ${r.code}: ${r.stderr}`);
+    // Every kill point must have been reached (the test proves nothing otherwise).
+    expect(pending).toEqual([]);
+    return runs;
+  }
+}
+
+/** Digest and count of every record of a partition: offset, timestamp, key, value, headers, in order. */
+function digest(log: Log, topic: string, partition: number): { count: number; hash: string; end: number } {
+  const h = createHash('sha256');
+  const { highWatermark } = log.watermarks(topic, partition);
+  let offset = 0;
+  let count = 0;
+  while (offset < highWatermark) {
+    const r = log.read(topic, partition, offset, 4 << 20);
+    const msgs = decodeMessages(r.batches, offset);
+    for (const m of msgs) {
+      h.update(`${m.offset}|${m.timestamp}|`);
+      h.update(m.key ?? Buffer.from('<null>'));
+      h.update('|');
+      h.update(m.value ?? Buffer.from('<null>'));
+      for (const [k, v] of Object.entries(m.headers ?? {})) h.update(`|${k}=${String(v)}`);
+      h.update('\n');
+      count++;
+    }
+    if (r.nextOffset <= offset) throw new Error(`no progress reading ${topic}-${partition} at ${offset}`);
+    offset = r.nextOffset;
+  }
+  return { count, hash: h.digest('hex'), end: highWatermark };
+}
+
+const COMPRESSIONS = [
+  CompressionTypes.None,
+  CompressionTypes.GZIP,
+  CompressionTypes.Snappy,
+  CompressionTypes.LZ4,
+  CompressionTypes.ZSTD,
+];
+
+async function fill(dir: string, topic: string, partitions: number, total: number): Promise<void> {
+  const kafka = new Kafka({ clientId: 'mirror-fill', dataDir: dir, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({
+    topics: [
+      {
+        topic,
+        numPartitions: partitions,
+        configEntries: [
+          { name: 'retention.ms', value: '604800001' },
+          { name: 'max.message.bytes', value: '2000000' },
+        ],
+      },
+    ],
+  });
+  await admin.disconnect();
+  const producer = kafka.producer();
+  await producer.connect();
+  const value = Buffer.alloc(100, 'v');
+  const perSend = 4000;
+  for (let sent = 0, send = 0; sent < total; send++) {
+    const n = Math.min(perSend, total - sent);
+    const messages = [];
+    for (let i = sent; i < sent + n; i++) {
+      value.writeUInt32BE(i, 0);
+      messages.push({
+        key: `k${i}`,
+        value: Buffer.from(value),
+        partition: i % partitions,
+        timestamp: String(1_700_000_000_000 + i),
+        headers: i % 7 === 0 ? { h: `x${i}`, trace: 'abc' } : undefined,
+      });
+    }
+    await producer.send({ topic, acks: 1, compression: COMPRESSIONS[send % COMPRESSIONS.length], messages });
+    sent += n;
+  }
+  await producer.disconnect();
+}
+
+describe.skipIf(!javaAvailable())('mirror: directory → Kafka → directory, killed along the way', () => {
+  let k: SharedKafka;
+  beforeAll(async () => {
+    k = await useKafka({ nodes: 1 });
+  }, 180_000);
+  afterAll(async () => {
+    await k?.release();
+  });
+
+  it('copies 1 M records exactly once each way through three SIGKILLs per hop; configs, partitions and lag 0', async () => {
+    const TOTAL = 1_000_000;
+    const PARTITIONS = 4;
+    const run = `${process.pid}-${Date.now()}`;
+    const topic = `mirror-${run}`;
+    const other = `unmirrored-${run}`;
+    const dir1 = tempDir();
+    const dir2 = tempDir();
+    await fill(dir1, topic, PARTITIONS, TOTAL);
+    {
+      // A topic outside --topics stays behind.
+      const log = Log.open(dir1);
+      log.createTopic(other, { partitions: 1 });
+      await log.close();
+    }
+    const topics = `^mirror-${run}$`;
+    // A commit interval longer than a round: kills land between writes and their commit, where
+    // only the target's log can say what was written.
+    const common = ['--topics', topics, '--max-bytes', '262144', '--commit-interval-ms', '2000', '--once'];
+
+    // Hop 1: directory → Kafka.
+    const hop1 = await mirrorWithKills(
+      ['--from', dir1, '--to', k.bootstrap, '--name', `h1-${run}`, ...common],
+      TOTAL,
+      [0.2, 0.45, 0.7],
+    );
+    expect(hop1.length).toBe(4);
+    // Hop 2: Kafka → a second directory.
+    const hop2 = await mirrorWithKills(
+      ['--from', k.bootstrap, '--to', dir2, '--name', `h2-${run}`, ...common],
+      TOTAL,
+      [0.25, 0.5, 0.75],
+    );
+    expect(hop2.length).toBe(4);
+
+    for (const runs of [hop1, hop2]) {
+      // Each restart resumed past the start, never before its committed offset.
+      for (const events of runs.slice(1)) {
+        const resumes = events.filter((e) => e.event === 'resume');
+        expect(resumes.length).toBe(PARTITIONS);
+        expect(resumes.reduce((n, e) => n + (e.position as number), 0)).toBeGreaterThan(0);
+        for (const e of resumes) expect(e.position as number).toBeGreaterThanOrEqual(e.committed as number);
+      }
+      // Some run found records on the target past its committed offset and skipped them: the
+      // resume point came from the target's log, which is what the kills test.
+      const recovered = runs
+        .slice(1)
+        .flatMap((ev) => ev.filter((e) => e.event === 'resume' && (e.recovered as number) > 0));
+      expect(recovered.length).toBeGreaterThan(0);
+      // The last run caught up: lag 0 everywhere.
+      const last = runs[runs.length - 1] as Event[];
+      expect(last.some((e) => e.event === 'caughtUp')).toBe(true);
+      const lastLag = last.filter((e) => e.event === 'lag').pop() as Event;
+      expect(lastLag.total).toBe(0);
+    }
+
+    // Kafka holds every record exactly once (its log ends where the source's does), with the configs.
+    const remote = new Kafka({
+      clientId: 'mirror-check',
+      brokers: [k.bootstrap],
+      logLevel: logLevel.NOTHING,
+    });
+    const admin = remote.admin();
+    await admin.connect();
+    try {
+      const md = await admin.fetchTopicMetadata({ topics: [topic] });
+      expect(md.topics[0]?.partitions.length).toBe(PARTITIONS);
+      const cfg = await admin.describeConfigs({
+        resources: [{ type: 2, name: topic, configNames: ['retention.ms', 'max.message.bytes'] }],
+        includeSynonyms: false,
+      });
+      const entries = Object.fromEntries(
+        (cfg.resources[0]?.configEntries ?? []).map((e) => [e.configName, e.configValue]),
+      );
+      expect(entries).toEqual({ 'retention.ms': '604800001', 'max.message.bytes': '2000000' });
+      const names = (await admin.listTopics()).filter((t) => t.endsWith(run));
+      expect(names).toEqual([topic]);
+      const offsets = await admin.fetchTopicOffsets(topic);
+      const src = Log.open(dir1, { readOnly: true });
+      try {
+        for (const o of offsets) {
+          expect(Number(o.high)).toBe(src.watermarks(topic, o.partition).highWatermark);
+        }
+      } finally {
+        await src.close();
+      }
+      // Progress is the committed offsets of the mirror's group, on the target.
+      const committed = await admin.fetchOffsets({ groupId: `ferrolog-mirror.h1-${run}`, topics: [topic] });
+      const sum = committed[0]?.partitions.reduce((n, p) => n + Number(p.offset), 0);
+      expect(sum).toBe(TOTAL);
+    } finally {
+      await admin.disconnect();
+    }
+
+    // The second directory is the first, record for record.
+    const a = Log.open(dir1, { readOnly: true });
+    const b = Log.open(dir2);
+    try {
+      const t2 = b.topics().find((t) => t.name === topic);
+      expect(t2?.partitions).toBe(PARTITIONS);
+      expect(t2?.config['retention.ms']).toBe('604800001');
+      expect(t2?.config['max.message.bytes']).toBe('2000000');
+      expect(b.hasTopic(other)).toBe(false);
+      let count = 0;
+      for (let p = 0; p < PARTITIONS; p++) {
+        const da = digest(a, topic, p);
+        const db = digest(b, topic, p);
+        expect(db).toEqual(da);
+        count += da.count;
+      }
+      expect(count).toBe(TOTAL);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  }, 600_000);
+});
+
+describe('mirror: resuming from the target log (directory → directory)', () => {
+  it('skips what the target holds past a lost commit, and writes nothing twice', async () => {
+    const dir1 = tempDir();
+    const dir2 = tempDir();
+    const topic = 'resume';
+    const total = 20_000;
+    await fill(dir1, topic, 2, total);
+    const copy = async (): Promise<{ resumes: Record<string, unknown>[] }> => {
+      const m = new Mirror(LocalEndpoint.open(dir1, 'source'), LocalEndpoint.open(dir2, 'target'), {
+        name: 'r',
+        stopWhenCaughtUp: true,
+        maxBytesPerPartition: 16384,
+      });
+      const resumes: Record<string, unknown>[] = [];
+      m.on('resume', (r) => resumes.push(r));
+      await m.run();
+      return { resumes };
+    };
+    await copy();
+    // Lose the last commit: put the group back where an earlier run would have left it, with the
+    // same producer identity, as a kill between the writes and their commit does.
+    const log2 = Log.open(dir2);
+    const calls = log2[groupCalls]();
+    const before = await calls.fetchOffsets('ferrolog-mirror.r', [{ topic, partitions: [0, 1] }]);
+    expect(before.map((c) => c.offset)).toEqual([total / 2, total / 2]);
+    await calls.commit({
+      groupId: 'ferrolog-mirror.r',
+      generationId: -1,
+      memberId: '',
+      offsets: before.map((c) => ({
+        topic,
+        partition: c.partition,
+        offset: 1000,
+        metadata: JSON.stringify({ ...JSON.parse(c.metadata), t: 0 }),
+      })),
+    });
+    await log2.close();
+    const { resumes } = await copy();
+    expect(resumes.map((r) => [r.committed, r.position, r.recovered])).toEqual([
+      [1000, total / 2, total / 2 - 1000],
+      [1000, total / 2, total / 2 - 1000],
+    ]);
+    const a = Log.open(dir1, { readOnly: true });
+    const b = Log.open(dir2, { readOnly: true });
+    try {
+      for (let p = 0; p < 2; p++) expect(digest(b, topic, p)).toEqual(digest(a, topic, p));
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  }, 120_000);
+});
