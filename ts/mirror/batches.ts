@@ -75,7 +75,7 @@ export function lastSequence(baseSequence: number, lastOffsetDelta: number): num
 
 /**
  * A copy of one batch with the mirror's producer id, epoch and base
- * sequence, and its CRC recomputed (it covers attributes to the end). The
+ * sequence, base offset 0, and its CRC recomputed (it covers attributes to the end). The
  * records are untouched. Copies, because a local read is a view over the
  * mapped segment, which must never be written through.
  */
@@ -88,6 +88,10 @@ export function restamp(
 ): Buffer {
   const out = Buffer.allocUnsafe(b.sizeBytes);
   chunk.copy(out, 0, b.position, b.position + b.sizeBytes);
+  // A produce request's batches start at offset 0 with no leader epoch, as a producer sends them
+  // (Kafka 4 refuses any other base offset); the target assigns both. Neither is under the CRC.
+  F.writeInt64(out, F.BASE_OFFSET, 0);
+  out.writeInt32BE(-1, F.PARTITION_LEADER_EPOCH);
   F.writeInt64(out, F.PRODUCER_ID, producerId);
   out.writeInt16BE(producerEpoch, F.PRODUCER_EPOCH);
   out.writeInt32BE(baseSequence, F.BASE_SEQUENCE);
