@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CompressionTypes, Kafka, Log, logLevel, Mirror } from '../ts';
-import { decodeMessages } from '../ts/codec';
+import { decodeMessages, encodeBatch } from '../ts/codec';
 import { groupCalls } from '../ts/log';
 import { LocalEndpoint } from '../ts/mirror/endpoints';
 import { tempDir } from './helpers';
@@ -336,4 +336,57 @@ describe('mirror: resuming from the target log (directory → directory)', () =>
       await b.close();
     }
   }, 120_000);
+});
+
+describe('kafka.mirror', () => {
+  it('copies from its own directory, starting inside a batch (a new epoch) and resuming without duplicates', async () => {
+    const dir1 = tempDir();
+    const dir2 = tempDir();
+    const log = Log.open(dir1);
+    log.createTopic('t', { partitions: 1, config: { 'retention.ms': 123456789 } });
+    const batch = (from: number) =>
+      encodeBatch(
+        Array.from({ length: 10 }, (_, i) => ({
+          key: Buffer.from(`k${from + i}`),
+          value: Buffer.from(`v${from + i}`),
+          timestamp: 1_700_000_000_000 + from + i,
+          headers: {},
+        })),
+      );
+    for (const from of [0, 10, 20]) log.append('t', 0, batch(from));
+    // The source now starts at 15, inside the second batch: the mirror forwards that batch whole,
+    // under a new epoch whose sequence 0 is offset 10.
+    log.deleteRecords('t', 0, 15);
+    await log.close();
+
+    const kafka = new Kafka({ dataDir: dir1, logLevel: logLevel.NOTHING });
+    const first = await kafka.mirror({ to: { dataDir: dir2 }, name: 'm', stopWhenCaughtUp: true });
+    const topicsSeen: unknown[] = [];
+    first.on('topic', (t) => topicsSeen.push(t));
+    await first.run();
+    expect(topicsSeen).toMatchObject([{ topic: 't', action: 'created', partitions: 1 }]);
+    expect(first.lag()).toEqual([
+      { topic: 't', partition: 0, position: 30, highWatermark: 30, lag: 0, committed: 30 },
+    ]);
+
+    // More data, then a second run: it resumes at 30 with the same producer identity.
+    const again = Log.open(dir1);
+    again.append('t', 0, batch(30));
+    await again.close();
+    const second = await kafka.mirror({ to: { dataDir: dir2 }, name: 'm', stopWhenCaughtUp: true });
+    const resumes: Record<string, unknown>[] = [];
+    second.on('resume', (r) => resumes.push(r));
+    await second.run();
+    expect(resumes).toMatchObject([{ committed: 30, position: 30, recovered: 0, producerEpoch: 1 }]);
+
+    const b = Log.open(dir2, { readOnly: true });
+    try {
+      expect(b.topics().find((t) => t.name === 't')?.config['retention.ms']).toBe('123456789');
+      const msgs = decodeMessages(b.read('t', 0, 0, 1 << 20).batches);
+      expect(msgs.map((m) => m.key?.toString())).toEqual(Array.from({ length: 30 }, (_, i) => `k${10 + i}`));
+      expect(b.watermarks('t', 0).highWatermark).toBe(30);
+    } finally {
+      await b.close();
+    }
+  });
 });

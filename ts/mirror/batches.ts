@@ -17,6 +17,7 @@ export interface BatchRef {
   baseOffset: number;
   lastOffset: number;
   isControl: boolean;
+  isTransactional: boolean;
   producerId: number;
   producerEpoch: number;
   baseSequence: number;
@@ -48,12 +49,14 @@ export function wholeBatches(chunk: Buffer): BatchRef[] {
     if (lastOffsetDelta < 0) {
       throw new CorruptDataError(`batch at byte ${pos} has a negative last offset delta`);
     }
+    const attributes = chunk.readInt16BE(pos + F.ATTRIBUTES);
     out.push({
       position: pos,
       sizeBytes,
       baseOffset,
       lastOffset: baseOffset + lastOffsetDelta,
-      isControl: (chunk.readInt16BE(pos + F.ATTRIBUTES) & F.CONTROL_MASK) !== 0,
+      isControl: (attributes & F.CONTROL_MASK) !== 0,
+      isTransactional: (attributes & F.TRANSACTIONAL_MASK) !== 0,
       producerId: F.readInt64(chunk, pos + F.PRODUCER_ID),
       producerEpoch: chunk.readInt16BE(pos + F.PRODUCER_EPOCH),
       baseSequence: chunk.readInt32BE(pos + F.BASE_SEQUENCE),
@@ -92,6 +95,9 @@ export function restamp(
   // (Kafka 4 refuses any other base offset); the target assigns both. Neither is under the CRC.
   F.writeInt64(out, F.BASE_OFFSET, 0);
   out.writeInt32BE(-1, F.PARTITION_LEADER_EPOCH);
+  // The mirror is an idempotent producer, not a transactional one: a batch of the source's
+  // transaction goes out as plain data (its markers are left out; see Mirror).
+  out.writeInt16BE(out.readInt16BE(F.ATTRIBUTES) & ~F.TRANSACTIONAL_MASK, F.ATTRIBUTES);
   F.writeInt64(out, F.PRODUCER_ID, producerId);
   out.writeInt16BE(producerEpoch, F.PRODUCER_EPOCH);
   out.writeInt32BE(baseSequence, F.BASE_SEQUENCE);

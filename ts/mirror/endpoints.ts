@@ -411,7 +411,8 @@ export class RemoteEndpoint implements Endpoint {
           offset: p.offset,
           maxBytes: maxBytesPerPartition,
         })),
-        { maxWaitMs, minBytes: 1, maxBytes, isolationLevel: 0 },
+        // read_committed: an open transaction of the source is not copied before it ends.
+        { maxWaitMs, minBytes: 1, maxBytes, isolationLevel: 1 },
       ),
     );
     return r.map((f) => ({

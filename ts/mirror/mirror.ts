@@ -31,8 +31,9 @@
  * the tail. Its batches carry the same (id, epoch, sequence) as the ones the
  * new process resends, so Kafka's (and the engine's) duplicate check on the
  * last five batches of a producer drops whichever arrives second. The
- * mirror keeps one round (one batch per partition per request) in flight,
- * within those five.
+ * mirror has at most one produce request per partition in flight (a round's
+ * batches for one partition go one request after the other: Kafka takes one
+ * batch per partition per request), well within those five.
  *
  * Kafka accepts a sequence only right after the previous one of the same
  * epoch (ProducerAppendInfo.checkSequence); a higher epoch must start at 0.
@@ -142,6 +143,7 @@ export class Mirror extends EventEmitter {
   private lastRefresh = 0;
   /** One producer id for every partition this run starts fresh (per partition state is the broker's). */
   private freshProducerId: number | null = null;
+  private readonly warnedTransactional = new Set<string>();
 
   constructor(source: Endpoint, target: Endpoint, options: MirrorOptions = {}) {
     super();
@@ -387,7 +389,7 @@ export class Mirror extends EventEmitter {
       throw e;
     }
     const plan: { s: PartitionState; batches: { b: BatchRef; records: Buffer }[] }[] = [];
-    const bumps: PartitionState[] = [];
+    const bumps: { s: PartitionState; base: number }[] = [];
     for (const r of reads) {
       const s = this.parts.get(key(r.topic, r.partition));
       if (s === undefined) continue;
@@ -412,51 +414,70 @@ export class Mirror extends EventEmitter {
       }
       const out: { b: BatchRef; records: Buffer }[] = [];
       let expected = s.next;
+      /** Past the control batches met before any data: where a gap ends. */
+      let skippedTo = -1;
+      let bumpAt = -1;
       for (const b of wholeBatches(r.chunk)) {
         if (b.lastOffset < s.next) continue;
         if (b.isControl) {
-          // Transaction markers are the source's, not data: leave them out (the next batch is a gap).
+          // Transaction markers are the source's, not data: they are left out, which leaves a gap
+          // in the offsets (so in the sequences) for the next data batch.
+          if (out.length > 0) break;
+          skippedTo = b.lastOffset + 1;
           continue;
         }
-        if (b.baseOffset !== expected) {
+        // In order: the batch at the position, or (the start fell inside it) the one this epoch's origin is.
+        const inOrder =
+          skippedTo < 0 &&
+          (b.baseOffset === expected ||
+            (out.length === 0 && b.baseOffset === s.meta.o && b.baseOffset < expected));
+        if (!inOrder) {
           // A gap (or a batch starting before the position): a new epoch with its own origin, committed
           // before the first write with it. Cut the round here; this batch leads the next one.
-          if (out.length === 0) bumps.push(s);
+          if (out.length === 0) bumpAt = b.baseOffset;
           break;
+        }
+        if (b.isTransactional && !this.warnedTransactional.has(key(s.topic, s.partition))) {
+          this.warnedTransactional.add(key(s.topic, s.partition));
+          this.emit(
+            'warning',
+            `${s.topic}-${s.partition}: transactional batches are copied as plain data; records of aborted transactions are not filtered out`,
+          );
         }
         out.push({ b, records: r.chunk });
         expected = b.lastOffset + 1;
       }
-      if (out.length > 0) plan.push({ s, batches: out.map((x) => ({ b: x.b, records: x.records })) });
+      // Only markers so far: the new epoch starts after them, for whatever data comes next.
+      if (out.length === 0 && bumpAt < 0 && skippedTo >= 0) bumpAt = skippedTo;
+      if (bumpAt >= 0) bumps.push({ s, base: bumpAt });
+      if (out.length > 0) plan.push({ s, batches: out });
     }
     if (bumps.length > 0) {
-      for (const s of bumps) this.bump(s, this.firstBatchBase(reads, s));
-      for (const s of bumps) if (s.meta.e > EPOCH_MAX) await this.renew(s);
-      await this.commitStates(bumps, true);
+      for (const { s, base } of bumps) {
+        this.bump(s, base);
+        if (s.meta.e > EPOCH_MAX) await this.renew(s);
+      }
+      await this.commitStates(
+        bumps.map((x) => x.s),
+        true,
+      );
     }
     if (plan.length === 0) return bumps.length > 0;
     await this.writePlan(plan);
     return true;
   }
 
-  /** The base offset of the batch a gap stopped at. */
-  private firstBatchBase(reads: Awaited<ReturnType<Endpoint['read']>>, s: PartitionState): number {
-    const r = reads.find((x) => x.topic === s.topic && x.partition === s.partition);
-    for (const b of wholeBatches(r?.chunk ?? Buffer.alloc(0))) {
-      if (b.lastOffset >= s.next && !b.isControl) return b.baseOffset;
-    }
-    return s.next;
-  }
-
   /**
    * The next epoch, whose sequence 0 is the batch at `base`; the offsets
    * skipped (control batches, deleted or compacted ones) are passed over.
-   * (`base` before the position only when the start fell inside a batch,
-   * which is forwarded whole.)
+   * `base` is before the position only when the start fell inside a batch
+   * (a log start moved by retention or DeleteRecords): that batch is
+   * forwarded whole, its records before the position included, since the
+   * mirror does not re-encode.
    */
   private bump(s: PartitionState, base: number): void {
     s.meta = { ...s.meta, e: s.meta.e + 1, o: base };
-    s.next = base;
+    s.next = Math.max(s.next, base);
   }
 
   /** Past the last epoch: a new producer id from the target, epoch 0. */
