@@ -5,7 +5,7 @@
  *
  * The CLI runs from dist/ (`npm run build:ts`), as in cli.test.ts.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -283,6 +283,47 @@ describe.skipIf(!javaAvailable())('mirror: directory → Kafka → directory, ki
       await b.close();
     }
   }, 600_000);
+});
+
+describe.skipIf(!javaAvailable())('mirror: a Kafka source with transactions', () => {
+  let k: SharedKafka;
+  beforeAll(async () => {
+    k = await useKafka({ nodes: 1 });
+  }, 180_000);
+  afterAll(async () => {
+    await k?.release();
+  });
+
+  it('leaves out markers and aborted transactions, copying the committed records once', async () => {
+    const topic = `mirror-txn-${process.pid}-${Date.now()}`;
+    const py = spawnSync(
+      '/usr/bin/python3',
+      [join(__dirname, 'kafka', 'mirror_txn.py'), k.bootstrap, topic],
+      {
+        encoding: 'utf8',
+        timeout: 120_000,
+      },
+    );
+    expect(py.status, py.stderr).toBe(0);
+    const dir = tempDir();
+    const runs = await mirrorWithKills(
+      ['--from', k.bootstrap, '--to', dir, '--topics', `^${topic}$`, '--name', topic, '--once'],
+      1,
+      [],
+    );
+    expect((runs[0] as Event[]).some((e) => e.event === 'caughtUp')).toBe(true);
+    const log = Log.open(dir, { readOnly: true });
+    try {
+      const values = decodeMessages(log.read(topic, 0, 0, 1 << 20).batches).map((m) => m.value?.toString());
+      const want = [
+        ...Array.from({ length: 10 }, (_, i) => i),
+        ...Array.from({ length: 20 }, (_, i) => 20 + i),
+      ].map((i) => `committed-${i}`);
+      expect(values).toEqual(want);
+    } finally {
+      await log.close();
+    }
+  }, 180_000);
 });
 
 describe('mirror: resuming from the target log (directory → directory)', () => {

@@ -44,7 +44,16 @@
  */
 import { EventEmitter } from 'node:events';
 import { InvalidArgumentError, KafkaJSError, KafkaJSNonRetriableError } from '../errors';
-import { type BatchRef, lastSequence, restamp, SEQUENCE_SPAN, wholeBatches } from './batches';
+import {
+  type BatchRef,
+  CONTROL_ABORT,
+  CONTROL_COMMIT,
+  controlType,
+  lastSequence,
+  restamp,
+  SEQUENCE_SPAN,
+  wholeBatches,
+} from './batches';
 import { type Endpoint, type EndpointTopic, isRetriableWrite, type OutgoingBatch } from './endpoints';
 
 export interface MirrorOptions {
@@ -143,7 +152,9 @@ export class Mirror extends EventEmitter {
   private lastRefresh = 0;
   /** One producer id for every partition this run starts fresh (per partition state is the broker's). */
   private freshProducerId: number | null = null;
-  private readonly warnedTransactional = new Set<string>();
+  /** Per partition and producer id: the outcome of its transaction, valid below the marker's offset. */
+  private readonly outcomes = new Map<string, Map<number, { outcome: 'commit' | 'abort'; marker: number }>>();
+  private readonly warnedOpen = new Set<string>();
 
   constructor(source: Endpoint, target: Endpoint, options: MirrorOptions = {}) {
     super();
@@ -390,6 +401,7 @@ export class Mirror extends EventEmitter {
     }
     const plan: { s: PartitionState; batches: { b: BatchRef; records: Buffer }[] }[] = [];
     const bumps: { s: PartitionState; base: number }[] = [];
+    let stalled = false;
     for (const r of reads) {
       const s = this.parts.get(key(r.topic, r.partition));
       if (s === undefined) continue;
@@ -426,6 +438,20 @@ export class Mirror extends EventEmitter {
           skippedTo = b.lastOffset + 1;
           continue;
         }
+        if (b.isTransactional) {
+          const outcome = await this.transactionOutcome(s, b);
+          if (outcome === 'open') {
+            // Its marker is not readable yet: copy up to here and come back.
+            stalled = true;
+            break;
+          }
+          if (outcome === 'abort') {
+            // Aborted records are not data either: left out like the markers.
+            if (out.length > 0) break;
+            skippedTo = b.lastOffset + 1;
+            continue;
+          }
+        }
         // In order: the batch at the position, or (the start fell inside it) the one this epoch's origin is.
         const inOrder =
           skippedTo < 0 &&
@@ -436,13 +462,6 @@ export class Mirror extends EventEmitter {
           // before the first write with it. Cut the round here; this batch leads the next one.
           if (out.length === 0) bumpAt = b.baseOffset;
           break;
-        }
-        if (b.isTransactional && !this.warnedTransactional.has(key(s.topic, s.partition))) {
-          this.warnedTransactional.add(key(s.topic, s.partition));
-          this.emit(
-            'warning',
-            `${s.topic}-${s.partition}: transactional batches are copied as plain data; records of aborted transactions are not filtered out`,
-          );
         }
         out.push({ b, records: r.chunk });
         expected = b.lastOffset + 1;
@@ -462,9 +481,61 @@ export class Mirror extends EventEmitter {
         true,
       );
     }
+    if (stalled && plan.length === 0 && bumps.length === 0) {
+      // Only a transaction still open at the source: nothing to do until it ends.
+      await sleep(this.maxWaitMs, this.abort.signal);
+    }
     if (plan.length === 0) return bumps.length > 0;
     await this.writePlan(plan);
     return true;
+  }
+
+  /**
+   * Whether the transaction of a source batch committed: its producer's
+   * next marker after it says (a Kafka source is read read_committed, so
+   * the marker of anything read is in the log). Read ahead from the batch;
+   * the answer holds for that producer's batches until the marker.
+   */
+  private async transactionOutcome(s: PartitionState, b: BatchRef): Promise<'commit' | 'abort' | 'open'> {
+    const k = key(s.topic, s.partition);
+    let known = this.outcomes.get(k);
+    if (known === undefined) {
+      known = new Map();
+      this.outcomes.set(k, known);
+    }
+    const cached = known.get(b.producerId);
+    if (cached !== undefined && b.baseOffset < cached.marker) return cached.outcome;
+    let at = b.lastOffset + 1;
+    for (;;) {
+      const [r] = await this.source.read(
+        [{ topic: s.topic, partition: s.partition, offset: at }],
+        this.maxBytes,
+        0,
+        this.abort.signal,
+      );
+      if (r === undefined || r.errorCode !== 0 || r.chunk.byteLength === 0) break;
+      const batches = wholeBatches(r.chunk);
+      if (batches.length === 0) break;
+      for (const c of batches) {
+        if (c.lastOffset < at || !c.isControl || c.producerId !== b.producerId) continue;
+        const type = controlType(r.chunk, c);
+        if (type !== CONTROL_ABORT && type !== CONTROL_COMMIT) continue;
+        const outcome = type === CONTROL_COMMIT ? 'commit' : 'abort';
+        known.set(b.producerId, { outcome, marker: c.baseOffset });
+        return outcome;
+      }
+      at = (batches[batches.length - 1] as BatchRef).lastOffset + 1;
+      if (this.stopping) break;
+    }
+    const w = `${k}-${b.producerId}`;
+    if (!this.warnedOpen.has(w)) {
+      this.warnedOpen.add(w);
+      this.emit(
+        'warning',
+        `${s.topic}-${s.partition}: waiting at offset ${b.baseOffset} for producer ${b.producerId}'s transaction to end`,
+      );
+    }
+    return 'open';
   }
 
   /**
