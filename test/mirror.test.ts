@@ -443,16 +443,24 @@ describe('kafka.mirror', () => {
     // More data, then a second run: it resumes at 30 with the same producer identity.
     const again = Log.open(dir1);
     again.append('t', 0, batch(30));
+    // A config changed at the source since is set on the target too.
+    again.alterTopicConfig('t', { 'retention.ms': 987654321 });
     await again.close();
     const second = await kafka.mirror({ to: { dataDir: dir2 }, name: 'm', stopWhenCaughtUp: true });
     const resumes: Record<string, unknown>[] = [];
     second.on('resume', (r) => resumes.push(r));
+    const configured: unknown[] = [];
+    second.on('topic', (t) => configured.push(t));
     await second.run();
     expect(resumes).toMatchObject([{ committed: 30, position: 30, recovered: 0, producerEpoch: 1 }]);
+    expect(configured).toMatchObject([
+      { topic: 't', action: 'configured', configs: { 'retention.ms': '987654321' } },
+    ]);
+    expect(second.lag()).toMatchObject([{ position: 40, lag: 0, committed: 40 }]);
 
     const b = Log.open(dir2, { readOnly: true });
     try {
-      expect(b.topics().find((t) => t.name === 't')?.config['retention.ms']).toBe('123456789');
+      expect(b.topics().find((t) => t.name === 't')?.config['retention.ms']).toBe('987654321');
       const msgs = decodeMessages(b.read('t', 0, 0, 1 << 20).batches);
       expect(msgs.map((m) => m.key?.toString())).toEqual(Array.from({ length: 30 }, (_, i) => `k${10 + i}`));
       expect(b.watermarks('t', 0).highWatermark).toBe(30);

@@ -60,6 +60,12 @@ export interface Endpoint {
   /** Creates a topic; returns warnings for configs the target refused. */
   createTopic(name: string, partitions: number, configs: Record<string, string>): Promise<string[]>;
   createPartitions(name: string, total: number): Promise<void>;
+  /** Sets `changed` on an existing topic, keeping its other configs; returns warnings. */
+  alterConfigs(
+    name: string,
+    changed: Record<string, string>,
+    current: Record<string, string>,
+  ): Promise<string[]>;
   read(
     parts: { topic: string; partition: number; offset: number }[],
     maxBytesPerPartition: number,
@@ -97,6 +103,9 @@ export const PORTABLE_CONFIGS = new Set([
   'cleanup.policy',
 ]);
 
+/** ferrolog's own knobs, with no Kafka meaning (flush.ms/flush.messages are Kafka's too). */
+export const ENGINE_ONLY_CONFIGS = new Set(['flush', 'segment.preallocate.bytes']);
+
 const INTERNAL_TOPIC = /^__/;
 
 /** Kafka error codes the mirror retries a write on (the batches carry their sequences, so resending is safe). */
@@ -112,13 +121,9 @@ export class LocalEndpoint implements Endpoint {
   readonly kind = 'local' as const;
   readonly label: string;
   private readonly log: Log;
-  /** Engine defaults, to tell a topic's own configs from them. */
-  private readonly defaults: Record<string, string>;
-
-  private constructor(log: Log, defaults: Record<string, string>) {
+  private constructor(log: Log) {
     this.log = log;
     this.label = log.dataDir;
-    this.defaults = defaults;
   }
 
   /**
@@ -133,17 +138,19 @@ export class LocalEndpoint implements Endpoint {
       if (!(e instanceof LockedError) || role === 'target') throw e;
       log = Log.open(dir, { readOnly: true });
     }
-    return new LocalEndpoint(log, engineDefaults());
+    return new LocalEndpoint(log);
   }
 
   async topics(): Promise<EndpointTopic[]> {
+    // Engine defaults, to tell a topic's own configs from them.
+    const defaults = engineDefaults();
     return this.log
       .topics()
       .filter((t) => !INTERNAL_TOPIC.test(t.name))
       .map((t) => {
         const configs: Record<string, string> = {};
         for (const [k, v] of Object.entries(t.config)) {
-          if (this.defaults[k] !== v) configs[k] = v;
+          if (defaults[k] !== v) configs[k] = v;
         }
         return { name: t.name, partitions: t.partitions, configs };
       });
@@ -171,6 +178,22 @@ export class LocalEndpoint implements Endpoint {
 
   async createPartitions(name: string, total: number): Promise<void> {
     this.log.createPartitions(name, total);
+  }
+
+  async alterConfigs(name: string, changed: Record<string, string>): Promise<string[]> {
+    const keep: Record<string, string> = {};
+    const warnings: string[] = [];
+    for (const [k, v] of Object.entries(changed)) {
+      if (PORTABLE_CONFIGS.has(k)) keep[k] = v;
+    }
+    if (Object.keys(keep).length === 0) return warnings;
+    try {
+      this.log.alterTopicConfig(name, keep);
+    } catch (e) {
+      if (!(e instanceof InvalidArgumentError)) throw e;
+      warnings.push(`${name}: configs ${JSON.stringify(keep)} refused (${(e as Error).message})`);
+    }
+    return warnings;
   }
 
   async read(
@@ -358,8 +381,7 @@ export class RemoteEndpoint implements Endpoint {
     const warnings: string[] = [];
     const keep: Record<string, string> = {};
     for (const [k, v] of Object.entries(configs)) {
-      if (k === 'flush' || k === 'segment.preallocate.bytes') continue; // engine-only, no Kafka meaning
-      keep[k] = v;
+      if (!ENGINE_ONLY_CONFIGS.has(k)) keep[k] = v;
     }
     const create = (c: Record<string, string>, validateOnly: boolean) =>
       call(() =>
@@ -395,6 +417,24 @@ export class RemoteEndpoint implements Endpoint {
     );
     if (r !== undefined && r.errorCode !== 0)
       throw kafkaError(r.errorCode, r.errorMessage, { topic: name, partition: -1 });
+  }
+
+  async alterConfigs(
+    name: string,
+    changed: Record<string, string>,
+    current: Record<string, string>,
+  ): Promise<string[]> {
+    const entries = Object.entries({ ...current, ...changed })
+      .filter(([k]) => !ENGINE_ONLY_CONFIGS.has(k))
+      .map(([k, v]) => ({ name: k, value: v }));
+    // AlterConfigs (not the incremental kind) replaces a topic's whole set: send the merged one.
+    const [r] = await call(() => this.client.alterConfigs([{ resourceType: 2, name, entries }], false));
+    if (r !== undefined && r.errorCode !== 0) {
+      return [
+        `${name}: updating configs ${JSON.stringify(changed)} failed (${r.errorMessage ?? `error ${r.errorCode}`})`,
+      ];
+    }
+    return [];
   }
 
   async read(

@@ -54,7 +54,14 @@ import {
   SEQUENCE_SPAN,
   wholeBatches,
 } from './batches';
-import { type Endpoint, type EndpointTopic, isRetriableWrite, type OutgoingBatch } from './endpoints';
+import {
+  ENGINE_ONLY_CONFIGS,
+  type Endpoint,
+  type EndpointTopic,
+  isRetriableWrite,
+  type OutgoingBatch,
+  PORTABLE_CONFIGS,
+} from './endpoints';
 
 export interface MirrorOptions {
   /** The mirror's name; its progress is the group `ferrolog-mirror.<name>` on the target (default `default`). */
@@ -148,6 +155,7 @@ export class Mirror extends EventEmitter {
   private running: Promise<void> | null = null;
   private stopping = false;
   private copied = 0;
+  private rounds = 0;
   private lastCommit = 0;
   private lastRefresh = 0;
   /** One producer id for every partition this run starts fresh (per partition state is the broker's). */
@@ -155,6 +163,7 @@ export class Mirror extends EventEmitter {
   /** Per partition and producer id: the outcome of its transaction, valid below the marker's offset. */
   private readonly outcomes = new Map<string, Map<number, { outcome: 'commit' | 'abort'; marker: number }>>();
   private readonly warnedOpen = new Set<string>();
+  private readonly triedConfigs = new Set<string>();
 
   constructor(source: Endpoint, target: Endpoint, options: MirrorOptions = {}) {
     super();
@@ -257,10 +266,32 @@ export class Mirror extends EventEmitter {
         configs: t.configs,
         warnings,
       });
-    } else if (there.partitions < t.partitions) {
+      return;
+    }
+    if (there.partitions < t.partitions) {
       await this.target.createPartitions(t.name, t.partitions);
       this.emit('topic', { topic: t.name, action: 'grown', partitions: t.partitions, warnings: [] });
-    } else if (there.partitions > t.partitions) {
+    }
+    // Configs changed at the source since: set them on the target too (its own extra configs stay).
+    const changed: Record<string, string> = {};
+    for (const [k, v] of Object.entries(t.configs)) {
+      if (there.configs[k] !== v && carries(this.target.kind, k)) changed[k] = v;
+    }
+    const key = `${t.name}\u0000${JSON.stringify(changed)}`;
+    if (Object.keys(changed).length > 0 && !this.triedConfigs.has(key)) {
+      // A change the target refuses is tried once per run, not at every refresh.
+      this.triedConfigs.add(key);
+      const warnings = await this.target.alterConfigs(t.name, changed, there.configs);
+      for (const w of warnings) this.emit('warning', w);
+      this.emit('topic', {
+        topic: t.name,
+        action: 'configured',
+        partitions: t.partitions,
+        configs: changed,
+        warnings,
+      });
+    }
+    if (there.partitions > t.partitions) {
       this.emit(
         'warning',
         `${t.name}: the target has ${there.partitions} partitions, the source ${t.partitions}; copying the source's`,
@@ -382,7 +413,10 @@ export class Mirror extends EventEmitter {
 
   /** One read of every partition, one write of what came back. Returns whether anything was copied. */
   private async round(): Promise<boolean> {
-    const states = [...this.parts.values()];
+    // A different partition first each round: a fetch's total byte limit then starves none.
+    const all = [...this.parts.values()];
+    const first = this.rounds++ % Math.max(1, all.length);
+    const states = [...all.slice(first), ...all.slice(0, first)];
     if (states.length === 0) {
       await sleep(Math.min(this.maxWaitMs, 200), this.abort.signal);
       return false;
@@ -649,6 +683,12 @@ export class Mirror extends EventEmitter {
       s.committedMeta = (offsets[i] as { metadata: string }).metadata;
     }
   }
+}
+
+/** Whether a config key means something on a target of this kind (see PORTABLE_CONFIGS). */
+function carries(kind: 'local' | 'remote', k: string): boolean {
+  if (kind === 'local') return PORTABLE_CONFIGS.has(k);
+  return !ENGINE_ONLY_CONFIGS.has(k);
 }
 
 function resumeEvent(s: PartitionState, committed: number, recovered: number): MirrorResume {
