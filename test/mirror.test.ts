@@ -469,3 +469,43 @@ describe('kafka.mirror', () => {
     }
   });
 });
+
+describe("mirror: to ferrolog's own broker", () => {
+  it('copies a directory to another served over the Kafka protocol, and resumes', async () => {
+    const dir1 = tempDir();
+    const dir2 = tempDir();
+    await fill(dir1, 'served', 3, 30_000);
+    const owner = new Kafka({ dataDir: dir2, logLevel: logLevel.NOTHING });
+    const server = await owner.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const brokers = [`127.0.0.1:${server.address.port}`];
+      for (let run = 0; run < 2; run++) {
+        const m = await new Kafka({ dataDir: dir1, logLevel: logLevel.NOTHING }).mirror({
+          to: { brokers },
+          name: 'served',
+          stopWhenCaughtUp: true,
+          maxBytesPerPartition: 65536,
+        });
+        const resumes: Record<string, unknown>[] = [];
+        m.on('resume', (r) => resumes.push(r));
+        await m.run();
+        expect(m.lag().reduce((n, p) => n + p.lag, 0)).toBe(0);
+        if (run === 1) expect(resumes.map((r) => r.position)).toEqual([10_000, 10_000, 10_000]);
+      }
+      const a = Log.open(dir1, { readOnly: true });
+      const b = Log.open(dir2);
+      try {
+        for (let p = 0; p < 3; p++) expect(digest(b, 'served', p)).toEqual(digest(a, 'served', p));
+        const committed = await b[groupCalls]().fetchOffsets('ferrolog-mirror.served', [
+          { topic: 'served', partitions: [0, 1, 2] },
+        ]);
+        expect(committed.map((c) => c.offset)).toEqual([10_000, 10_000, 10_000]);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    } finally {
+      await server.close();
+    }
+  }, 120_000);
+});
