@@ -361,7 +361,9 @@ describe('mirror: resuming from the target log (directory → directory)', () =>
     const dir1 = tempDir();
     const dir2 = tempDir();
     const topic = 'resume';
-    const total = 20_000;
+    // One batch per partition per 4000-record send: 10 per partition, more than the five a
+    // producer's duplicates are matched against.
+    const total = 40_000;
     await fill(dir1, topic, 2, total);
     const copy = async (): Promise<{ resumes: Record<string, unknown>[] }> => {
       const m = new Mirror(LocalEndpoint.open(dir1, 'source'), LocalEndpoint.open(dir2, 'target'), {
@@ -405,6 +407,31 @@ describe('mirror: resuming from the target log (directory → directory)', () =>
     } finally {
       await a.close();
       await b.close();
+    }
+
+    // Progress that is wrong and a scan that cannot see past it (its start is the log end): the
+    // target's sequence check refuses the resend, and the mirror stops rather than write twice.
+    const log3 = Log.open(dir2);
+    const calls3 = log3[groupCalls]();
+    const now = await calls3.fetchOffsets('ferrolog-mirror.r', [{ topic, partitions: [0] }]);
+    await calls3.commit({
+      groupId: 'ferrolog-mirror.r',
+      generationId: -1,
+      memberId: '',
+      offsets: now.map((c) => ({
+        topic,
+        partition: c.partition,
+        offset: 1000,
+        metadata: JSON.stringify({ ...JSON.parse(c.metadata), t: total / 2 }),
+      })),
+    });
+    await log3.close();
+    await expect(copy()).rejects.toThrow(/writing resume-0 to the target failed with error 45/);
+    const c = Log.open(dir2, { readOnly: true });
+    try {
+      expect(c.watermarks(topic, 0).highWatermark).toBe(total / 2);
+    } finally {
+      await c.close();
     }
   }, 120_000);
 });

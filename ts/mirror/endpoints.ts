@@ -8,7 +8,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KafkaConfig } from '../client/kafka';
-import { InvalidArgumentError, KafkaJSProtocolError, LockedError } from '../errors';
+import {
+  InvalidArgumentError,
+  InvalidProducerEpochError,
+  KafkaJSProtocolError,
+  LockedError,
+  OutOfOrderSequenceError,
+} from '../errors';
 import { groupCalls, Log } from '../log';
 import { call, kafkaError } from '../transport/kafka-errors';
 import { connectRemote, type NativeRemoteClient } from '../transport/native-remote';
@@ -247,11 +253,29 @@ export class LocalEndpoint implements Endpoint {
   async write(batches: OutgoingBatch[]): Promise<WriteResult[]> {
     const out: WriteResult[] = [];
     const durable: Promise<void>[] = [];
+    /** Partitions where a batch was refused: the ones after it are not appended (order), as Kafka's rounds. */
+    const failed = new Map<string, number>();
     for (const b of batches) {
-      // One native call per batch; a retried duplicate answers with its original offsets.
-      const r = this.log.appendWithMetadata(b.topic, b.partition, b.records);
-      if (r.durable !== null) durable.push(r.durable);
-      out.push({ errorCode: 0, nextOffset: r.lastOffset + 1 });
+      const k = `${b.topic}\u0000${b.partition}`;
+      const earlier = failed.get(k);
+      if (earlier !== undefined) {
+        out.push({ errorCode: earlier, nextOffset: -1 });
+        continue;
+      }
+      try {
+        // One native call per batch; a retried duplicate answers with its original offsets.
+        const r = this.log.appendWithMetadata(b.topic, b.partition, b.records);
+        if (r.durable !== null) durable.push(r.durable);
+        out.push({ errorCode: 0, nextOffset: r.lastOffset + 1 });
+      } catch (e) {
+        // The engine's sequence checks are Kafka's: report them as Kafka's codes, so the mirror
+        // handles both targets alike (45: realign from the target's log; 47: fenced, fatal).
+        const code =
+          e instanceof OutOfOrderSequenceError ? 45 : e instanceof InvalidProducerEpochError ? 47 : null;
+        if (code === null) throw e;
+        failed.set(k, code);
+        out.push({ errorCode: code, errorMessage: (e as Error).message, nextOffset: -1 });
+      }
     }
     await Promise.all(durable);
     return out;
