@@ -109,6 +109,9 @@ export const PORTABLE_CONFIGS = new Set([
   'cleanup.policy',
 ]);
 
+/** The most a round reads, over all partitions (a Kafka fetch's total limit too). */
+const ROUND_BYTES_MAX = 64 << 20;
+
 /** ferrolog's own knobs, with no Kafka meaning (flush.ms/flush.messages are Kafka's too). */
 export const ENGINE_ONLY_CONFIGS = new Set(['flush', 'segment.preallocate.bytes']);
 
@@ -208,7 +211,17 @@ export class LocalEndpoint implements Endpoint {
     maxWaitMs: number,
     signal: AbortSignal,
   ): Promise<PartitionRead[]> {
-    const once = () => parts.map((p) => this.readOne(p, maxBytesPerPartition));
+    // Past ROUND_BYTES_MAX in one round, the remaining partitions wait for the next (the mirror
+    // rotates which goes first): memory stays bounded whatever the partition count.
+    const once = () => {
+      let total = 0;
+      return parts.map((p) => {
+        if (total >= ROUND_BYTES_MAX) return this.readOne(p, 0);
+        const r = this.readOne(p, maxBytesPerPartition);
+        total += r.chunk.byteLength;
+        return r;
+      });
+    };
     let out = once();
     if (maxWaitMs <= 0 || out.some((r) => r.chunk.byteLength > 0 || r.errorCode !== 0)) return out;
     // Nothing anywhere: wait for the first partition to grow (or the timeout).
@@ -237,6 +250,16 @@ export class LocalEndpoint implements Endpoint {
         highWatermark: w.highWatermark,
         logStartOffset: w.logStartOffset,
         errorCode: 1,
+      };
+    }
+    if (maxBytes === 0) {
+      return {
+        topic: p.topic,
+        partition: p.partition,
+        chunk: Buffer.alloc(0),
+        highWatermark: w.highWatermark,
+        logStartOffset: w.logStartOffset,
+        errorCode: 0,
       };
     }
     const r = this.log.read(p.topic, p.partition, p.offset, maxBytes);
@@ -466,7 +489,7 @@ export class RemoteEndpoint implements Endpoint {
     maxBytesPerPartition: number,
     maxWaitMs: number,
   ): Promise<PartitionRead[]> {
-    const maxBytes = Math.min(64 << 20, maxBytesPerPartition * parts.length);
+    const maxBytes = Math.min(ROUND_BYTES_MAX, maxBytesPerPartition * parts.length);
     const r = await call(() =>
       this.client.fetch(
         parts.map((p) => ({
