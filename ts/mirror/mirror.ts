@@ -456,6 +456,7 @@ export class Mirror extends EventEmitter {
           'warning',
           `${s.topic}-${s.partition}: reading the source failed with error ${r.errorCode}; retrying`,
         );
+        stalled = true;
         continue;
       }
       const out: { b: BatchRef; records: Buffer }[] = [];
@@ -516,7 +517,7 @@ export class Mirror extends EventEmitter {
       );
     }
     if (stalled && plan.length === 0 && bumps.length === 0) {
-      // Only a transaction still open at the source: nothing to do until it ends.
+      // Only a transaction still open at the source, or a failed read: wait before trying again.
       await sleep(this.maxWaitMs, this.abort.signal);
     }
     if (plan.length === 0) return bumps.length > 0;
