@@ -7,6 +7,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -535,4 +536,33 @@ describe("mirror: to ferrolog's own broker", () => {
       await server.close();
     }
   }, 120_000);
+});
+
+describe('ferrolog mirror: usage errors', () => {
+  it('says what is wrong in one line and creates nothing', () => {
+    const missing = spawnSync(process.execPath, [bin, 'mirror', '--from', 'x'], { encoding: 'utf8' });
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/^ferrolog: mirror needs --from and --to\n/);
+    const dir = tempDir();
+    const target = join(dir, 'target');
+    const absent = spawnSync(
+      process.execPath,
+      [bin, 'mirror', '--from', join(dir, 'absent'), '--to', target],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(absent.status).toBe(1);
+    expect(absent.stderr).toBe(`ferrolog: the source directory ${join(dir, 'absent')} does not exist\n`);
+    const regex = spawnSync(
+      process.execPath,
+      [bin, 'mirror', '--from', dir, '--to', target, '--topics', '('],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(regex.status).toBe(1);
+    expect(regex.stderr).toMatch(/^ferrolog: Invalid regular expression/);
+    expect(existsSync(target)).toBe(false);
+  });
 });

@@ -40,7 +40,13 @@ export function parseMirrorEnd(text: string): MirrorEnd {
 }
 
 async function connect(end: MirrorEnd, role: 'source' | 'target', o: OpenMirrorOptions): Promise<Endpoint> {
-  if ('dataDir' in end && typeof end.dataDir === 'string') return LocalEndpoint.open(end.dataDir, role);
+  if ('dataDir' in end && typeof end.dataDir === 'string') {
+    // Opening a directory creates it: a mistyped source would mirror nothing, silently.
+    if (role === 'source' && !existsSync(end.dataDir)) {
+      throw new InvalidArgumentError(`the source directory ${end.dataDir} does not exist`);
+    }
+    return LocalEndpoint.open(end.dataDir, role);
+  }
   const remote = end as KafkaConfig & { brokers: string[] };
   const options = o.replicationFactor === undefined ? {} : { replicationFactor: o.replicationFactor };
   return RemoteEndpoint.connect(remote, o.clientId ?? `ferrolog-mirror-${o.name ?? 'default'}`, options);
