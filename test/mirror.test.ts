@@ -27,10 +27,10 @@ interface Event {
   [k: string]: unknown;
 }
 
-/** Runs `ferrolog mirror` with --json; `onEvent` may return 'kill' to SIGKILL it there. */
+/** Runs `ferrolog mirror` with --json; `onEvent` may return 'kill' to SIGKILL it there, 'term' to SIGTERM it. */
 function runMirror(
   args: string[],
-  onEvent: (e: Event) => 'kill' | undefined,
+  onEvent: (e: Event) => 'kill' | 'term' | undefined,
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null; events: Event[]; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child: ChildProcess = spawn(process.execPath, [bin, 'mirror', '--json', ...args], {
@@ -47,9 +47,12 @@ function runMirror(
       if (killed) return;
       const e = JSON.parse(line) as Event;
       events.push(e);
-      if (onEvent(e) === 'kill') {
+      const action = onEvent(e);
+      if (action === 'kill') {
         killed = true;
         child.kill('SIGKILL');
+      } else if (action === 'term') {
+        child.kill('SIGTERM');
       }
     });
     child.on('error', reject);
@@ -565,4 +568,61 @@ describe('ferrolog mirror: usage errors', () => {
     expect(regex.stderr).toMatch(/^ferrolog: Invalid regular expression/);
     expect(existsSync(target)).toBe(false);
   });
+});
+
+describe('ferrolog mirror: streaming', () => {
+  it('ships what a running writer appends (reading next to it), and commits when stopped with SIGTERM', async () => {
+    const dir1 = tempDir();
+    const dir2 = tempDir();
+    await fill(dir1, 'live', 2, 4000);
+    // This process keeps writing dir1: the mirror reads it read-only next to this writer.
+    const writer = Log.open(dir1);
+    const more = (from: number) =>
+      encodeBatch(
+        Array.from({ length: 500 }, (_, i) => ({
+          key: Buffer.from(`late${from + i}`),
+          value: Buffer.from(`v${from + i}`),
+          timestamp: 1_800_000_000_000 + from + i,
+          headers: {},
+        })),
+      );
+    let phase = 0;
+    try {
+      const r = await runMirror(
+        ['--from', dir1, '--to', dir2, '--name', 'live', '--commit-interval-ms', '600000'],
+        (e) => {
+          if (e.event !== 'lag' || e.total !== 0) return undefined;
+          const at = position(e);
+          if (phase === 0 && at === 4000) {
+            phase = 1;
+            writer.append('live', 0, more(0));
+            writer.append('live', 1, more(500));
+          } else if (phase === 1 && at === 5000) {
+            // Caught up with the new data too. With that commit interval nothing was committed since
+            // the start: the commit on SIGTERM is what the check below sees.
+            phase = 2;
+            return 'term';
+          }
+          return undefined;
+        },
+      );
+      expect(phase).toBe(2);
+      expect(r.signal).toBe(null);
+      expect(r.code).toBe(0);
+    } finally {
+      await writer.close();
+    }
+    const a = Log.open(dir1, { readOnly: true });
+    const b = Log.open(dir2, { readOnly: true });
+    try {
+      const committed = await b[groupCalls]().fetchOffsets('ferrolog-mirror.live', [
+        { topic: 'live', partitions: [0, 1] },
+      ]);
+      expect(committed.map((c) => c.offset)).toEqual([2500, 2500]);
+      for (let p = 0; p < 2; p++) expect(digest(b, 'live', p)).toEqual(digest(a, 'live', p));
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  }, 60_000);
 });
