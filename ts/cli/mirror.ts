@@ -109,6 +109,7 @@ export async function mirrorCommand(argv: string[]): Promise<number> {
   };
   const tty = process.stderr.isTTY === true;
   let lastStatus = 0;
+  let lastTotal = -1;
   mirror.on('resume', (r: MirrorResume) => {
     print('resume', r);
     if (!quiet && r.recovered > 0)
@@ -127,10 +128,20 @@ export async function mirrorCommand(argv: string[]): Promise<number> {
   mirror.on('lag', (l: { partitions: MirrorPartitionLag[]; total: number; copied: number }) => {
     print('lag', l);
     if (quiet) return;
+    // At most a line a second while behind, one when caught up, none while idle.
     const now = Date.now();
-    if (now - lastStatus < 1000 && l.total !== 0) return;
+    const caughtUp = l.total === 0 && lastTotal !== 0;
+    const due = now - lastStatus >= 1000 && !(l.total === 0 && lastTotal === 0);
+    if (!caughtUp && !due) return;
     lastStatus = now;
-    const line = `mirror ${mirror.name}: ${l.copied} record(s) copied, lag ${l.total} over ${l.partitions.length} partition(s)`;
+    lastTotal = l.total;
+    let worst: MirrorPartitionLag | undefined;
+    for (const p of l.partitions) if (worst === undefined || p.lag > worst.lag) worst = p;
+    const behind =
+      worst !== undefined && worst.lag > 0
+        ? `, most behind ${worst.topic}-${worst.partition} (${worst.lag})`
+        : '';
+    const line = `mirror ${mirror.name}: ${l.copied} record(s) copied, lag ${l.total} over ${l.partitions.length} partition(s)${behind}`;
     process.stderr.write(tty ? `\r${line}\u001b[K` : `${line}\n`);
   });
   mirror.on('caughtUp', () => print('caughtUp', {}));
