@@ -451,6 +451,7 @@ export interface RemoteFetchPartition {
   maxBytes: number
 }
 
+/** Only ever returned to JavaScript (its `records` cannot be read back in). */
 export interface RemoteFetchResult {
   topic: string
   partition: number
@@ -458,6 +459,7 @@ export interface RemoteFetchResult {
   highWatermark: number
   lastStableOffset: number
   logStartOffset: number
+  /** The fetched batches as they came off the wire, without a copy. */
   records: Buffer
 }
 
