@@ -65,6 +65,11 @@ function position(e: Event): number {
   return (e.partitions as { position: number }[]).reduce((n, p) => n + p.position, 0);
 }
 
+/** Whether a lag event shows records written but not committed (a kill now leaves them to the target's log). */
+function uncommitted(e: Event): boolean {
+  return (e.partitions as { position: number; committed: number }[]).some((p) => p.position > p.committed);
+}
+
 /**
  * Runs a mirror to completion (--once), SIGKILLing it whenever the copied
  * total first passes each of `killAt` (fractions of `total`), restarting it
@@ -76,7 +81,7 @@ async function mirrorWithKills(args: string[], total: number, killAt: number[]):
   for (;;) {
     const r = await runMirror(args, (e) => {
       const next = pending[0];
-      if (e.event === 'lag' && next !== undefined && position(e) >= next * total) {
+      if (e.event === 'lag' && next !== undefined && position(e) >= next * total && uncommitted(e)) {
         pending.shift();
         return 'kill';
       }
@@ -188,8 +193,9 @@ describe.skipIf(!javaAvailable())('mirror: directory → Kafka → directory, ki
       await log.close();
     }
     const topics = `^mirror-${run}$`;
-    // A commit interval longer than a round: kills land between writes and their commit, where
-    // only the target's log can say what was written.
+    // Kills come right after an event that shows written but uncommitted records, with a commit
+    // interval far longer than a round: what was written past the commit only the target's log
+    // can tell (the next commit is seconds away, the kill milliseconds).
     const common = ['--topics', topics, '--max-bytes', '262144', '--commit-interval-ms', '2000', '--once'];
 
     // Hop 1: directory → Kafka.

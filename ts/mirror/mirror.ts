@@ -220,13 +220,16 @@ export class Mirror extends EventEmitter {
 
   private async loop(): Promise<void> {
     await this.refreshTopics();
+    // What resume found is committed already (or on the target): the first commit is due one interval on.
+    this.lastCommit = Date.now();
     while (!this.stopping) {
       if (Date.now() - this.lastRefresh >= this.topicRefreshMs) await this.refreshTopics();
       const progressed = await this.round();
+      if (Date.now() - this.lastCommit >= this.commitIntervalMs) await this.commit();
+      // After the commit, so an event's `committed` is what a kill right after it would leave.
       const lag = this.lag();
       const total = lag.reduce((n, p) => n + p.lag, 0);
       this.emit('lag', { partitions: lag, total, copied: this.copied });
-      if (Date.now() - this.lastCommit >= this.commitIntervalMs) await this.commit();
       if (total === 0 && !progressed) {
         if (this.stopWhenCaughtUp) {
           await this.commit();
