@@ -101,6 +101,16 @@ export type {
   Watermarks,
 } from './log';
 export { Log } from './log';
+export type {
+  MirrorConfig,
+  MirrorEnd,
+  MirrorEvent,
+  MirrorOptions,
+  MirrorPartitionLag,
+  MirrorResume,
+  OpenMirrorOptions,
+} from './mirror';
+export { Mirror, mirrorGroupId, openMirror } from './mirror';
 
 // ---- producer ----
 export type { ICustomPartitioner, PartitionerArgs, PartitionMetadata } from './producer/partitioners';

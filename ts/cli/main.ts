@@ -29,6 +29,7 @@ import { KafkaJSError, LockedError } from '../errors';
 import { AssignerProtocol } from '../group/assigners';
 import { Log } from '../log';
 import { binding } from '../native';
+import { mirrorCommand } from './mirror';
 import { serve } from './serve';
 
 /** An error the user caused: printed as one line, exit code 1. */
@@ -47,6 +48,7 @@ commands:
   dump       print the batches (and records) of a segment file
   verify     check every batch CRC and index entry of a data directory
   serve      serve the data directory over the Kafka protocol (kcat, kafkajs, Java clients)
+  mirror     copy topics between a data directory and Kafka brokers, resumably
   bench      run the comparison benchmark (npm run bench)
 
 every command takes --data-dir DIR (default ./ferrolog-data, or $FERROLOG_DATA_DIR),
@@ -947,6 +949,9 @@ async function main(argv: string[]): Promise<void> {
       return bench(rest);
     case 'serve':
       return serve(rest);
+    case 'mirror':
+      process.exitCode = await mirrorCommand(rest);
+      return;
     default:
       throw new UsageError(`unknown command "${command}" (see ferrolog --help)`);
   }

@@ -20,6 +20,7 @@ import { Admin } from '../admin/admin';
 import { Consumer, type ConsumerConfig } from '../consumer/consumer';
 import { InvalidArgumentError, LockedError } from '../errors';
 import { Log, type LogOptions, type TopicConfigEntries } from '../log';
+import { type Mirror, type MirrorConfig, type MirrorEnd, openMirror } from '../mirror';
 import { Producer, type ProducerConfig } from '../producer/producer';
 import type { RawValue } from '../producer/serializers';
 import { type BrokerServer, type ListenOptions, listen } from '../server/listen';
@@ -160,6 +161,24 @@ export class Kafka {
 
   logger(): Logger {
     return this.rootLogger;
+  }
+
+  /**
+   * A mirror between this client's end (its `dataDir`, or its brokers) and
+   * `from` or `to`: `await kafka.mirror({ to: { brokers: ['k1:9092'] }, topics: /^orders/ })`,
+   * then `run()` it (see ts/mirror).
+   */
+  mirror(options: MirrorConfig): Promise<Mirror> {
+    const self: MirrorEnd =
+      this.remote === null
+        ? { dataDir: this.dataDir }
+        : ({ ...this.config, brokers: this.config.brokers } as MirrorEnd);
+    return openMirror({
+      clientId: this.clientId,
+      ...options,
+      from: options.from ?? self,
+      to: options.to ?? self,
+    });
   }
 
   /** Serves this data directory to other processes over the Kafka protocol. */
