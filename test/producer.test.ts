@@ -362,7 +362,7 @@ describe('batching, acks and durability', () => {
       batch: { lingerMs: 60_000 },
     });
     await producer.connect();
-    const internals = producer as unknown as { buffered: number };
+    const internals = (producer as unknown as { accumulator: { buffered: number } }).accumulator;
     let peak = 0;
     const sends = [];
     for (let i = 0; i < 40; i++) {
@@ -392,7 +392,7 @@ describe('batching, acks and durability', () => {
     await producer.send({ topic: 't', messages: [{ value: 'first' }] });
     // Make the next append land, then report a retriable failure, as a
     // lost acknowledgement would: the producer retries the same batch.
-    const log = (producer as unknown as { logHandle: Log }).logHandle;
+    const log = (producer as unknown as { ctx: { transport: { log: Log } } }).ctx.transport.log;
     const real = log.appendWithMetadata.bind(log);
     let calls = 0;
     const duplicates: boolean[] = [];
