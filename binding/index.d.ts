@@ -61,6 +61,13 @@ export declare class NativeLog {
    * the engine's flusher thread).
    */
   syncTo(topic: string, partition: number, offset: number): object
+  /**
+   * `syncTo` for several partitions at once (one send's batches, acks -1):
+   * queued together, so the engine's flusher serves them in one round,
+   * their fdatasyncs side by side. One promise per entry, in order.
+   * Every argument is checked before anything is queued.
+   */
+  syncToMany(topics: Array<string>, partitions: Array<number>, offsets: Array<number>): Array<object>
   /** Resolves once every partition is fsynced. */
   flush(): object
   /**

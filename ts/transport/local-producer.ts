@@ -126,7 +126,18 @@ export class LocalProducerTransport implements ProducerTransport {
       }
     }
     if (syncs !== null) {
-      for (const s of syncs.values()) s.durable = log.syncTo(s.frame.topic, s.frame.partition, s.end);
+      if (syncs.size === 1) {
+        for (const s of syncs.values()) s.durable = log.syncTo(s.frame.topic, s.frame.partition, s.end);
+      } else {
+        // Asked for together: one round of the flusher, fdatasyncs side by side.
+        const all = [...syncs.values()];
+        const durable = log.syncToMany(
+          all.map((s) => ({ topic: s.frame.topic, partition: s.frame.partition, offset: s.end })),
+        );
+        all.forEach((s, i) => {
+          s.durable = durable[i] ?? null;
+        });
+      }
       for (let i = 0; i < frames.length; i++) {
         const r = results[i] as ProduceResult;
         if (r.error !== null || r.durable !== null) continue;
