@@ -142,11 +142,7 @@ export class Sender {
       }
       // Parts lie in the queue in order of their start: walk them once.
       while (pi < parts.length && (parts[pi] as Part).start + (parts[pi] as Part).count <= from) pi++;
-      const covered: Part[] = [];
-      for (let j = pi; j < parts.length && (parts[j] as Part).start < to; j++) {
-        const p = parts[j] as Part;
-        if (!p.op.settled) covered.push(p);
-      }
+      const covered = partsIn(parts, pi, to);
       let enc: EncodedRecords;
       let body: Buffer | Promise<Buffer>;
       try {
@@ -254,10 +250,11 @@ export class Sender {
   private answered(batches: Batch[], results: ProduceResult[], acks: -1 | 0 | 1): Dispatched {
     // Frames the transport did not try give their sequences back first, so
     // a failed batch before them can tell it was its partition's last.
-    const skipped: Batch[] = [];
+    let skipped: Batch[] | null = null;
     for (let i = 0; i < batches.length; i++) {
       if (results[i]?.error !== NOT_SENT) continue;
       const b = batches[i] as Batch;
+      skipped ??= [];
       skipped.push(b);
       if (b.identity === null || b.identity !== this.identity) continue;
       // A partition's skipped frames are its last ones, framed one after the
@@ -301,11 +298,12 @@ export class Sender {
       }
       this.rejected(b, r.error, retriable(r.error));
     }
-    if (skipped.length > 0) {
+    if (skipped !== null) {
       // Written once what held them back is settled, framed afresh (the
       // producer's identity may have changed meanwhile).
+      const later = skipped;
       const again = Promise.all(ordered ?? []).then(() => {
-        const r = this.dispatch(skipped);
+        const r = this.dispatch(later);
         return Promise.all([r.ordered, r.done]).then(() => undefined);
       });
       ordered ??= [];
@@ -440,6 +438,27 @@ export class Sender {
       if (p.done + p.lost === p.count) this.partSettled(p, null);
     }
   }
+}
+
+/**
+ * The unsettled parts from index `at` that start before record `to`. A
+ * queue that makes one batch (most do) hands over its own array when none
+ * of its parts is settled, with nothing copied.
+ */
+function partsIn(parts: Part[], at: number, to: number): Part[] {
+  let end = at;
+  let settled = false;
+  while (end < parts.length && (parts[end] as Part).start < to) {
+    if ((parts[end] as Part).op.settled) settled = true;
+    end++;
+  }
+  if (!settled && at === 0 && end === parts.length) return parts;
+  const out: Part[] = [];
+  for (let j = at; j < end; j++) {
+    const p = parts[j] as Part;
+    if (!p.op.settled) out.push(p);
+  }
+  return out;
 }
 
 function retriable(e: Error): boolean {
