@@ -25,6 +25,8 @@ export class Accumulator {
   buffered = 0;
   private readonly spaceWaiters: { bytes: number; resolve: () => void }[] = [];
   private readonly inFlight = new Set<Promise<void>>();
+  /** `flush` bound once, not a closure per scheduled flush. */
+  private readonly flushNow = (): void => this.flush();
 
   constructor(
     batchBytes: number,
@@ -105,12 +107,12 @@ export class Accumulator {
     if (this.lingerMs === 0 || full) {
       if (!this.flushScheduled) {
         this.flushScheduled = true;
-        queueMicrotask(() => this.flush());
+        queueMicrotask(this.flushNow);
       }
       return;
     }
     if (this.lingerTimer === null) {
-      this.lingerTimer = setTimeout(() => this.flush(), this.lingerMs);
+      this.lingerTimer = setTimeout(this.flushNow, this.lingerMs);
     }
   }
 

@@ -179,8 +179,10 @@ export class Sender {
   private dispatch(batches: Batch[]): Dispatched {
     let acks: -1 | 0 | 1 = 0;
     const frames: ProduceFrame[] = [];
-    const live: Batch[] = [];
-    for (const b of batches) {
+    // The batches that were framed: `batches` itself unless one failed.
+    let live = batches;
+    for (let i = 0; i < batches.length; i++) {
+      const b = batches[i] as Batch;
       for (const p of b.parts) {
         if (p.op.acks === -1) acks = -1;
         else if (p.op.acks === 1 && acks === 0) acks = 1;
@@ -189,10 +191,11 @@ export class Sender {
         b.frame = this.frame(b);
       } catch (e) {
         this.rejected(b, e as Error, false);
+        if (live === batches) live = batches.slice(0, i);
         continue;
       }
       frames.push(b.frame);
-      live.push(b);
+      if (live !== batches) live.push(b);
     }
     if (live.length === 0) return { ordered: null, done: null };
     let results: ProduceResult[] | Promise<ProduceResult[]>;
@@ -387,18 +390,24 @@ export class Sender {
       if (p.baseOffset < 0) p.baseOffset = r.baseOffset + (first - from);
       p.appended += Math.min(to, p.start + p.count) - first;
     }
-    const settle = (): void => {
-      for (const p of parts) {
-        const covered = Math.min(to, p.start + p.count) - Math.max(from, p.start);
-        p.done += covered;
-        if (p.done + p.lost === p.count) this.partSettled(p, r);
-      }
-    };
-    if (r.durable === null || !parts.some((p) => p.op.acks === -1)) {
-      settle();
+    if (r.durable === null || !needsFsync(parts)) {
+      this.settleParts(b, r);
       return null;
     }
-    return r.durable.then(settle, (e: Error) => this.failParts(parts, e, from, to));
+    return r.durable.then(
+      () => this.settleParts(b, r),
+      (e: Error) => this.failParts(parts, e, from, to),
+    );
+  }
+
+  /** The batch's records are taken (and durable where acks need it): their parts are done. */
+  private settleParts(b: Batch, r: ProduceResult): void {
+    const { parts, from, to } = b;
+    for (const p of parts) {
+      const covered = Math.min(to, p.start + p.count) - Math.max(from, p.start);
+      p.done += covered;
+      if (p.done + p.lost === p.count) this.partSettled(p, r);
+    }
   }
 
   /** Once each record of a part succeeded or failed: the part's result. */
@@ -459,6 +468,11 @@ function partsIn(parts: Part[], at: number, to: number): Part[] {
     if (!p.op.settled) out.push(p);
   }
   return out;
+}
+
+function needsFsync(parts: Part[]): boolean {
+  for (const p of parts) if (p.op.acks === -1) return true;
+  return false;
 }
 
 function retriable(e: Error): boolean {
