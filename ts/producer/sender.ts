@@ -8,7 +8,7 @@
  *
  * Order: batches of one partition reach the transport in the order they
  * were made. A flush that must wait (an async codec, a retry, a new producer
- * identity, an idempotent remote request in flight) holds the `tail`, and
+ * identity, a remote request in flight) holds the `tail`, and
  * later flushes queue behind it; otherwise a flush is written in the
  * caller's turn, with no promise made when acks need none.
  */
@@ -214,9 +214,13 @@ export class Sender {
         },
       );
       const settled = done.then((r) => (r?.done ?? undefined) as Promise<void> | undefined);
-      // An idempotent producer's next request waits for this one's answer:
-      // its sequences depend on what this one's batches became.
-      return { ordered: this.o.idempotent ? done.then((r) => r?.ordered ?? undefined) : null, done: settled };
+      // The next call waits for this one's answer: two calls in flight may
+      // reach the brokers in either order (the client runs each on a task of
+      // its own), and a partition's batches must land in the order they were
+      // made; an idempotent producer's sequences also depend on what this
+      // call's batches became. Meanwhile new sends gather into the next
+      // flush, so waiting costs batches, not throughput.
+      return { ordered: done.then((r) => r?.ordered ?? undefined), done: settled };
     }
     return this.answered(live, results, acks);
   }
