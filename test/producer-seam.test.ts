@@ -44,6 +44,8 @@ class FakeTransport implements ProducerTransport {
   private nextId = 7;
   /** Scripted results of a call (null: write that frame), or an Error to lose the whole call. */
   answer: ((call: Call, index: number) => (ProduceResult | null)[] | Error | null) | null = null;
+  /** When set, answers wait for it (a request in flight). */
+  gate: Promise<void> | null = null;
 
   async connect(): Promise<void> {}
   async close(): Promise<void> {}
@@ -83,7 +85,7 @@ class FakeTransport implements ProducerTransport {
     };
     const index = this.calls.length;
     this.calls.push(call);
-    return Promise.resolve().then(() => {
+    return (this.gate ?? Promise.resolve()).then(() => {
       const scripted = this.answer?.(call, index) ?? null;
       if (scripted instanceof Error) throw scripted;
       return frames.map((f, i) => {
@@ -135,6 +137,35 @@ describe('the producer over its transport seam', () => {
     );
     expect(single?.map((r) => [r.partition, r.baseOffset])).toEqual([[0, '0']]);
     expect(rest[3]?.map((r) => [r.partition, r.baseOffset])).toEqual([0, 1, 2, 3].map((p) => [p, '1']));
+    await producer.disconnect();
+  });
+
+  it('while a call is in flight, later sends gather and leave in one call after it, in order', async () => {
+    const transport = new FakeTransport();
+    const producer = producerOver(transport);
+    await producer.connect();
+    await producer.send({ topic: 't', acks: 1, messages: [{ value: 'warm', partition: 0 }] });
+    let open!: () => void;
+    transport.gate = new Promise((r) => {
+      open = r;
+    });
+    const first = producer.send({ topic: 't', acks: 1, messages: [{ value: 'a', partition: 0 }] });
+    const later: Promise<unknown>[] = [];
+    for (const v of ['b', 'c', 'd']) {
+      // Separate ticks: without the gathering each would be a call of its own.
+      await new Promise((r) => setImmediate(r));
+      later.push(producer.send({ topic: 't', acks: 1, messages: [{ value: v, partition: 0 }] }));
+    }
+    expect(transport.calls).toHaveLength(2);
+    transport.gate = null;
+    open();
+    await Promise.all([first, ...later]);
+    expect(transport.calls.map((c) => c.frames.map((f) => f.values.join()))).toEqual([
+      ['warm'],
+      ['a'],
+      ['b,c,d'],
+    ]);
+    expect(transport.logs.get('t-0')).toEqual(['warm', 'a', 'b', 'c', 'd']);
     await producer.disconnect();
   });
 

@@ -17,6 +17,10 @@ export class Accumulator {
   /** Where a flush's queues go; returns what settles once they are written, or null if that already happened. */
   private readonly drain: (queues: Queue[]) => Promise<void> | null;
   private readonly onDrainError: (e: Error) => void;
+  /** What the sender is still busy with (null when idle): queues wait for it, so they leave as one call. */
+  private readonly busy: () => Promise<void> | null;
+  /** Whether a flush is deferred until the sender is idle. */
+  private deferred = false;
   /** Queues holding records, in the order they got their first. */
   private active: Queue[] = [];
   private flushScheduled = false;
@@ -34,12 +38,14 @@ export class Accumulator {
     maxBufferedBytes: number,
     drain: (queues: Queue[]) => Promise<void> | null,
     onDrainError: (e: Error) => void,
+    busy: () => Promise<void> | null,
   ) {
     this.batchBytes = batchBytes;
     this.lingerMs = lingerMs;
     this.maxBufferedBytes = maxBufferedBytes;
     this.drain = drain;
     this.onDrainError = onDrainError;
+    this.busy = busy;
   }
 
   /** Whether a send of `bytes` must wait for room (behind any earlier one waiting). */
@@ -124,6 +130,20 @@ export class Accumulator {
       this.lingerTimer = null;
     }
     if (this.active.length === 0) return;
+    // While the sender waits (a remote call in flight, a retry, a codec),
+    // records keep gathering here and leave together once it is free: one
+    // call with everything, rather than one waiting call per flush.
+    const busy = this.busy();
+    if (busy !== null) {
+      if (!this.deferred) {
+        this.deferred = true;
+        void busy.then(() => {
+          this.deferred = false;
+          this.flush();
+        });
+      }
+      return;
+    }
     const queues = this.active;
     this.active = [];
     const taken: Queue[] = [];
@@ -145,10 +165,16 @@ export class Accumulator {
     }
   }
 
-  /** Flushes and waits until nothing is in flight. */
+  /** Flushes and waits until nothing is queued or in flight. */
   async close(): Promise<void> {
-    this.flush();
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    for (;;) {
+      this.flush();
+      const waits: Promise<unknown>[] = [...this.inFlight];
+      const busy = this.busy();
+      if (busy !== null) waits.push(busy);
+      if (waits.length === 0 && this.active.length === 0) return;
+      await Promise.allSettled(waits);
+    }
   }
 }
 

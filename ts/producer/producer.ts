@@ -136,6 +136,7 @@ export class Producer<K = RawValue, V = RawValue> {
       maxBufferedBytes,
       (queues) => this.sender.send(queues),
       (e) => this.log_.error('produce failed unexpectedly', { error: e.message }),
+      () => this.sender.busy(),
     );
   }
 

@@ -76,6 +76,11 @@ export class Sender {
     this.o = options;
   }
 
+  /** What later flushes would wait for (never rejects); null when a flush is written at once. */
+  busy(): Promise<void> | null {
+    return this.tail;
+  }
+
   /** Writes a flush's queues; returns what settles once their sends are settled, or null if they are. */
   send(queues: Queue[]): Promise<void> | null {
     const batches: Batch[] = [];
