@@ -52,6 +52,13 @@ export declare class NativeLog {
   /** [logStartOffset, highWatermark, durableOffset] */
   watermarks(topic: string, partition: number): Array<number>
   /**
+   * `syncTo` for several partitions at once (one send's batches, acks -1):
+   * queued together, so the engine's flusher serves them in one round,
+   * their fdatasyncs side by side. One promise per entry, in order.
+   * Every argument is checked before anything is queued.
+   */
+  syncToMany(topics: Array<string>, partitions: Array<number>, offsets: Array<number>): Array<object>
+  /**
    * Appends one RecordBatch v2. Returns [baseOffset, lastOffset,
    * logAppendTime, needsSync (0/1), logStartOffset, duplicate (0/1)].
    */

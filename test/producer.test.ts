@@ -326,6 +326,33 @@ describe('batching, acks and durability', () => {
     await producer.disconnect();
   });
 
+  it('acks -1 to many partitions resolves once every one of them is fsynced', async () => {
+    const dataDir = tempDir();
+    const producer = new Kafka({ dataDir, defaultNumPartitions: 8 }).producer();
+    await producer.connect();
+    const log = Log.open(dataDir);
+    for (let round = 0; round < 3; round++) {
+      const messages = Array.from({ length: 64 }, (_, i) => ({ value: `${round}-${i}`, partition: i % 8 }));
+      const r = await producer.send({ topic: 'wide', acks: -1, messages });
+      expect(r.map((m) => m.partition)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+      for (let p = 0; p < 8; p++) {
+        const w = log.watermarks('wide', p);
+        expect(w.highWatermark).toBe(8 * (round + 1));
+        expect(w.durableOffset).toBe(w.highWatermark);
+      }
+    }
+    // Asked for together, answered each: an unknown partition is refused before anything is queued.
+    const answers = log.syncToMany([
+      { topic: 'wide', partition: 0, offset: 24 },
+      { topic: 'wide', partition: 99, offset: 1 },
+    ]);
+    expect(answers).toHaveLength(2);
+    for (const a of answers)
+      await expect(a).rejects.toMatchObject({ code: 'ERR_UNKNOWN_TOPIC_OR_PARTITION' });
+    await producer.disconnect();
+    await log.close();
+  });
+
   it('acks -1 resolves after the fsync, acks 1 after the append, acks 0 at once', async () => {
     const dataDir = tempDir();
     const kafka = new Kafka({ dataDir });
@@ -362,7 +389,7 @@ describe('batching, acks and durability', () => {
       batch: { lingerMs: 60_000 },
     });
     await producer.connect();
-    const internals = producer as unknown as { buffered: number };
+    const internals = (producer as unknown as { accumulator: { buffered: number } }).accumulator;
     let peak = 0;
     const sends = [];
     for (let i = 0; i < 40; i++) {
@@ -392,7 +419,7 @@ describe('batching, acks and durability', () => {
     await producer.send({ topic: 't', messages: [{ value: 'first' }] });
     // Make the next append land, then report a retriable failure, as a
     // lost acknowledgement would: the producer retries the same batch.
-    const log = (producer as unknown as { logHandle: Log }).logHandle;
+    const log = (producer as unknown as { ctx: { transport: { log: Log } } }).ctx.transport.log;
     const real = log.appendWithMetadata.bind(log);
     let calls = 0;
     const duplicates: boolean[] = [];

@@ -256,7 +256,7 @@ describe('issue 11.5: a send is validated whole and reports exactly what was wri
     );
     await producer.connect();
     await producer.send({ topic: 'm', messages: [{ value: 'warm', partition: 0 }] });
-    const log = (producer as unknown as { logHandle: Log }).logHandle;
+    const log = (producer as unknown as { ctx: { transport: { log: Log } } }).ctx.transport.log;
     const real = log.appendWithMetadata.bind(log);
     log.appendWithMetadata = (topic, partition, batch) => {
       if (partition === 1)
@@ -298,7 +298,7 @@ describe('issue 11.5: a send is validated whole and reports exactly what was wri
     );
     await producer.connect();
     await producer.send({ topic: 'n', messages: [{ value: 'warm' }] });
-    const log = (producer as unknown as { logHandle: Log }).logHandle;
+    const log = (producer as unknown as { ctx: { transport: { log: Log } } }).ctx.transport.log;
     log.appendWithMetadata = () => {
       throw new StorageIOError('write failed: No space left on device (os error 28)');
     };
@@ -319,7 +319,7 @@ describe('issue 11.5 on a real full filesystem', () => {
       const producer = new Kafka({ dataDir, logLevel: 0 }).producer({ retry: { retries: 0 } });
       await producer.connect();
       // One log for the whole test: reopening on tmpfs is issue 11 item 8.
-      const log = (producer as unknown as { logHandle: Log }).logHandle;
+      const log = (producer as unknown as { ctx: { transport: { log: Log } } }).ctx.transport.log;
       log.createTopic('full', { partitions: 2, config: { 'segment.bytes': 262144 } });
       const expected: string[][] = [[], []];
       let partials = 0;
@@ -380,7 +380,7 @@ describe('issue 11.5: more partial failures', () => {
       new Kafka({ dataDir, logLevel: 0 }).producer({ retry: { retries: 0 }, batch: { size: 100 } }),
     );
     await producer.connect();
-    const log = (producer as unknown as { logHandle: Log }).logHandle;
+    const log = (producer as unknown as { ctx: { transport: { log: Log } } }).ctx.transport.log;
     const real = log.appendWithMetadata.bind(log);
     let appends = 0;
     log.appendWithMetadata = (topic, partition, batch) => {
@@ -453,7 +453,7 @@ describe('issue 10.3: idempotent sequences advance only for accepted batches', (
       }),
     );
     await producer.connect();
-    const log = (producer as unknown as { logHandle: Log }).logHandle;
+    const log = (producer as unknown as { ctx: { transport: { log: Log } } }).ctx.transport.log;
     const real = log.appendWithMetadata.bind(log);
     // The first attempt and the immediate retry fail; the next waits 20 ms.
     let failures = 2;
@@ -484,7 +484,7 @@ describe('issue 10.3: idempotent sequences advance only for accepted batches', (
       new Kafka({ dataDir, logLevel: 0 }).producer({ idempotent: true, retry: { retries: 0 } }),
     );
     await producer.connect();
-    const log = (producer as unknown as { logHandle: Log }).logHandle;
+    const log = (producer as unknown as { ctx: { transport: { log: Log } } }).ctx.transport.log;
     const real = log.appendWithMetadata.bind(log);
     // The append lands, then fails as a lost acknowledgement would, and no
     // retry is allowed: the send fails though the log holds 'a'.
@@ -564,9 +564,10 @@ describe('issue 11.9: smaller findings', () => {
       );
       await producer.connect();
       await producer.send({ topic: 'e', messages: [{ value: 'warm' }] });
-      (producer as unknown as { logHandle: Log }).logHandle.appendWithMetadata = () => {
-        throw fromNative(new Error('ERR_IO: write failed on e-0: No space left on device (os error 28)'));
-      };
+      (producer as unknown as { ctx: { transport: { log: Log } } }).ctx.transport.log.appendWithMetadata =
+        () => {
+          throw fromNative(new Error('ERR_IO: write failed on e-0: No space left on device (os error 28)'));
+        };
       return producer as Producer;
     };
     const none = await (await make(0))

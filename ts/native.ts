@@ -15,7 +15,14 @@ import type * as G from './group/types';
 import type { RecoveryReport } from './log';
 
 type GeneratedLog = Generated.NativeLog;
-type Narrowed = 'close' | 'syncTo' | 'flush' | 'waitForData' | 'lastMapBuffer' | 'recoveryReports';
+type Narrowed =
+  | 'close'
+  | 'syncTo'
+  | 'syncToMany'
+  | 'flush'
+  | 'waitForData'
+  | 'lastMapBuffer'
+  | 'recoveryReports';
 
 /** A topic as the binding reports it. */
 export type NativeTopicInfo = Generated.TopicInfo;
@@ -24,6 +31,7 @@ export interface NativeLog extends Omit<GeneratedLog, Narrowed> {
   /** Resolves once the last handle has closed the engine (close fsyncs). */
   close(): Promise<void>;
   syncTo(...args: Parameters<GeneratedLog['syncTo']>): Promise<void>;
+  syncToMany(...args: Parameters<GeneratedLog['syncToMany']>): Promise<void>[];
   flush(): Promise<void>;
   /** The promise resolves true once data passes the offset, false when cancelled or closed. */
   waitForData(...args: Parameters<GeneratedLog['waitForData']>): { id: number; promise: Promise<boolean> };

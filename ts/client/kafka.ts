@@ -26,9 +26,10 @@ import type { RawValue } from '../producer/serializers';
 import { type BrokerServer, type ListenOptions, listen } from '../server/listen';
 import { LocalConsumerTransport } from '../transport/fetch-local';
 import { RemoteConsumerTransport } from '../transport/fetch-remote';
+import { LocalProducerTransport } from '../transport/local-producer';
 import { RemoteTransport } from '../transport/remote';
 import { RemoteAdmin } from '../transport/remote-admin';
-import { RemoteProducer } from '../transport/remote-producer';
+import { RemoteProducerTransport } from '../transport/remote-producer';
 import type { AdminConfig, BrokersFunction, ISocketFactory, Mechanism, SASLOptions } from '../types/kafkajs';
 import { createLogger, type Logger, type logCreator, logLevel } from './logger';
 import { type RetryOptions, withRetry } from './retry';
@@ -107,10 +108,15 @@ export class Kafka {
   }
 
   producer<K = RawValue, V = RawValue>(config: ProducerConfig<K, V> = {}): Producer<K, V> {
-    // The remote classes have the public shape of the local ones (kafkajs' API).
-    if (this.remote !== null)
-      return new RemoteProducer<K, V>(this, this.remote, config) as unknown as Producer<K, V>;
-    return new Producer<K, V>(this, config);
+    // One producer over either transport; it sees only this context, never the client.
+    const transport =
+      this.remote !== null
+        ? new RemoteProducerTransport(this.remote, this.defaultNumPartitions)
+        : new LocalProducerTransport((retry) => this.openLogWithRetry(retry), this.defaultNumPartitions);
+    return new Producer<K, V>(
+      { clientId: this.clientId, logger: this.rootLogger, retry: this.retry, transport },
+      config,
+    );
   }
 
   consumer<K = Buffer | null, V = Buffer | null>(config: ConsumerConfig<K, V>): Consumer<K, V> {

@@ -101,14 +101,14 @@ export function encodeRecords(
   const count = to - from;
   if (count <= 0) throw new InvalidArgumentError('a batch needs at least one record');
   if (lengths.length < count * 3) lengths = new Int32Array(count * 3 * 2);
-  const records = from === 0 && to === all.length ? all : all.slice(from, to);
-  const first = records[0] as RecordInput;
+  // Records are read in place (all[from + i]): no copy of the range.
+  const first = all[from] as RecordInput;
   const baseTimestamp = first.timestamp;
   let maxTimestamp = baseTimestamp;
   let total = 0;
   let headerLists: ([string, Buffer | string | null][] | null)[] | null = null;
   for (let i = 0; i < count; i++) {
-    const r = records[i] as RecordInput;
+    const r = all[from + i] as RecordInput;
     const ts = r.timestamp;
     if (!Number.isSafeInteger(ts)) {
       throw new InvalidArgumentError(`message ${i}: timestamp must be an integer number of ms, not ${ts}`);
@@ -145,7 +145,7 @@ export function encodeRecords(
   const buf = Buffer.allocUnsafe(headroom + total);
   let pos = headroom;
   for (let i = 0; i < count; i++) {
-    const r = records[i] as RecordInput;
+    const r = all[from + i] as RecordInput;
     const keyLen = lengths[i * 3] as number;
     const valueLen = lengths[i * 3 + 1] as number;
     pos = writeVarint(buf, pos, lengths[i * 3 + 2] as number);

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::{self, Checkpoint};
 use crate::config::TopicConfig;
 use crate::error::{Error, Result};
-use crate::flusher::{Flusher, FlusherHandle};
+use crate::flusher::{Flusher, FlusherHandle, SyncBatch};
 use crate::io::{RealStorage, Storage};
 use crate::lock::DirLock;
 use crate::partition::{self, AppendOutcome, Partition, ReadResult};
@@ -870,6 +870,14 @@ impl Engine {
                 topic: name.to_string(),
                 partition: 0,
             })
+    }
+
+    /// Holds the flusher's next round while the returned guard lives: the
+    /// `sync_to` requests of several partitions made under it are served
+    /// together, their fdatasyncs side by side (one send's batches to many
+    /// partitions, for acks -1). Drop it at once after queueing them.
+    pub fn sync_batch(&self) -> SyncBatch {
+        self.flusher_handle.batch()
     }
 
     /// One partition, for callers that append or read it many times without

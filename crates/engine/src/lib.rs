@@ -56,6 +56,7 @@ mod varint;
 pub use config::{FlushPolicy, TimestampType, TopicConfig};
 pub use engine::{validate_topic_name, Engine, EngineOptions, Topic, CLEAN_SHUTDOWN_FILE};
 pub use error::{Error, Result};
+pub use flusher::SyncBatch;
 pub use mmap::ReadMap;
 pub use partition::{
     now_ms, AppendOutcome, DataCallback, DataOutcome, Partition, ReadChunk, ReadResult,

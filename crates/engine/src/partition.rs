@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 use crate::batch::{inflate_limit, validate_incoming_within};
 use crate::config::{FlushPolicy, TimestampType, TopicConfig};
 use crate::error::{Error, Result};
-use crate::flusher::FlusherHandle;
+use crate::flusher::{FlusherHandle, Syncable};
 use crate::io::Storage;
 use crate::mmap::ReadMap;
 use crate::producer_state::{Check, ProducerStates};
@@ -106,9 +106,7 @@ pub struct ReadResult {
 
 pub use crate::recovery::RecoveryReport;
 
-/// Called once on the flusher thread when an awaited fsync finished (or
-/// failed), so an acknowledgement never blocks the caller's thread.
-pub type SyncCallback = Box<dyn FnOnce(Result<()>) + Send>;
+pub use crate::flusher::SyncCallback;
 /// Called once when a long-poll's awaited offset becomes readable or the
 /// partition goes away.
 pub type DataCallback = Box<dyn FnOnce(DataOutcome) + Send>;
@@ -171,6 +169,25 @@ pub struct Partition {
     storage: Arc<dyn Storage>,
     flusher: FlusherHandle,
     state: Mutex<State>,
+}
+
+/// The flusher sees a partition only as this.
+impl Syncable for Partition {
+    fn sync_now(&self) -> Result<()> {
+        Partition::sync_now(self)
+    }
+
+    fn repeat_error(&self, e: &Error) -> Error {
+        Error::FsyncFailed {
+            topic: self.topic.clone(),
+            partition: self.id,
+            reason: match e {
+                // The same failure again, not one wrapped in another.
+                Error::FsyncFailed { reason, .. } => reason.clone(),
+                other => other.to_string(),
+            },
+        }
+    }
 }
 
 impl Partition {

@@ -71,6 +71,12 @@ fn a_failed_fsync_refuses_further_writes_until_reopen() {
             .append_blocking("t", 0, &batch_of(&[value_for(1, 10)], 1))
             .unwrap_err();
         assert!(matches!(err, Error::FsyncFailed { .. }), "{err}");
+        // The flusher passes the partition's error on as it is, not wrapped in another.
+        assert_eq!(
+            err.to_string().matches("refuses writes").count(),
+            1,
+            "{err}"
+        );
         storage.heal();
         // Healing the disk does not make a failed fsync retryable.
         let err = e

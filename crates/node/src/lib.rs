@@ -480,6 +480,39 @@ impl NativeLog {
         ])
     }
 
+    /// `syncTo` for several partitions at once (one send's batches, acks -1):
+    /// queued together, so the engine's flusher serves them in one round,
+    /// their fdatasyncs side by side. One promise per entry, in order.
+    /// Every argument is checked before anything is queued.
+    #[napi]
+    pub fn sync_to_many<'env>(
+        &self,
+        env: &'env Env,
+        topics: Vec<String>,
+        partitions: Vec<i64>,
+        offsets: Vec<f64>,
+    ) -> Result<Vec<Object<'env>>> {
+        self.check()?;
+        if topics.len() != partitions.len() || topics.len() != offsets.len() {
+            return Err(invalid(format!(
+                "syncToMany needs as many partitions and offsets as topics ({}, {}, {})",
+                topics.len(),
+                partitions.len(),
+                offsets.len()
+            )));
+        }
+        for ((topic, partition), offset) in topics.iter().zip(&partitions).zip(&offsets) {
+            self.partition(topic, *partition)?;
+            offset_arg("offset", *offset)?;
+        }
+        let mut promises = Vec::with_capacity(topics.len());
+        let _together = self.engine.sync_batch();
+        for ((topic, partition), offset) in topics.into_iter().zip(partitions).zip(offsets) {
+            promises.push(self.sync_to(env, topic, partition, offset)?);
+        }
+        Ok(promises)
+    }
+
     /// Appends one RecordBatch v2. Returns [baseOffset, lastOffset,
     /// logAppendTime, needsSync (0/1), logStartOffset, duplicate (0/1)].
     #[napi]

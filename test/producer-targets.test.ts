@@ -1,0 +1,194 @@
+/**
+ * One producer, three targets: the same sends, results, events and errors
+ * in process, against ferrolog's broker and against an Apache Kafka cluster
+ * (the run's shared one, test/kafka/shared.mjs). Only the `Kafka` config
+ * differs; the producer under it is the same code over another transport.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  Kafka,
+  KafkaJSNonRetriableError,
+  KafkaJSSerializationError,
+  KafkaJSTopicNotFound,
+  logLevel,
+} from '../ts';
+import type { BrokerServer } from '../ts/server/listen';
+import { javaAvailable } from './kafka/jars.mjs';
+import { type SharedKafka, useKafka } from './kafka/shared.mjs';
+
+const HAVE_JAVA = javaAvailable();
+
+interface Target {
+  name: string;
+  available: boolean;
+  setup(): Promise<void>;
+  teardown(): Promise<void>;
+  kafka(): Kafka;
+}
+
+let shared: SharedKafka | null = null;
+let server: BrokerServer | null = null;
+/** Directories that live for a whole describe block (tempDir's go after each test). */
+let localDir = '';
+let brokerDir = '';
+
+const targets: Target[] = [
+  {
+    name: 'in process',
+    available: true,
+    setup: async () => {
+      localDir = mkdtempSync(join(tmpdir(), 'ferrolog-targets-'));
+    },
+    teardown: async () => {
+      rmSync(localDir, { recursive: true, force: true });
+    },
+    kafka: () => new Kafka({ clientId: 'targets', dataDir: localDir, logLevel: logLevel.NOTHING }),
+  },
+  {
+    name: "ferrolog's broker",
+    available: true,
+    setup: async () => {
+      brokerDir = mkdtempSync(join(tmpdir(), 'ferrolog-targets-broker-'));
+      const owner = new Kafka({ clientId: 'owner', dataDir: brokerDir, logLevel: logLevel.NOTHING });
+      server = await owner.listen({ port: 0, host: '127.0.0.1' });
+    },
+    teardown: async () => {
+      await server?.close();
+      server = null;
+      rmSync(brokerDir, { recursive: true, force: true });
+    },
+    kafka: () =>
+      new Kafka({
+        clientId: 'targets',
+        brokers: [`127.0.0.1:${(server as BrokerServer).address.port}`],
+        logLevel: logLevel.NOTHING,
+      }),
+  },
+  {
+    name: 'Apache Kafka 4.1',
+    available: HAVE_JAVA,
+    setup: async () => {
+      shared = await useKafka({ nodes: 1 });
+    },
+    teardown: async () => {
+      await shared?.release();
+      shared = null;
+    },
+    kafka: () =>
+      new Kafka({
+        clientId: 'targets',
+        brokers: (shared as SharedKafka).bootstrap.split(','),
+        logLevel: logLevel.NOTHING,
+      }),
+  },
+];
+
+let n = 0;
+const unique = (p: string): string => `${p}-${process.pid}-${n++}`;
+
+for (const target of targets) {
+  describe.skipIf(!target.available)(`one producer: ${target.name}`, () => {
+    beforeAll(() => target.setup(), 180_000);
+    afterAll(() => target.teardown(), 60_000);
+
+    it('an idempotent producer: concurrent sends to several partitions land once each, in order', async () => {
+      const kafka = target.kafka();
+      const admin = kafka.admin();
+      await admin.connect();
+      const topic = unique('idem');
+      const other = unique('idem-other');
+      await admin.createTopics({
+        topics: [
+          { topic, numPartitions: 3 },
+          { topic: other, numPartitions: 1 },
+        ],
+      });
+      const producer = kafka.producer({ idempotent: true });
+      const requests: string[] = [];
+      producer.on(producer.events.REQUEST, (e) => requests.push(e.payload.apiName));
+      await producer.connect();
+      expect(producer.isIdempotent()).toBe(true);
+      // 30 sends issued at once: one record to each partition per send.
+      const sends = Array.from({ length: 30 }, (_, i) =>
+        producer.send({
+          topic,
+          messages: [0, 1, 2].map((partition) => ({ value: `v${i}`, partition })),
+        }),
+      );
+      const batch = producer.sendBatch({
+        topicMessages: [
+          { topic, messages: [{ value: 'last', partition: 2 }] },
+          { topic: other, messages: [{ key: 'k', value: 'x' }] },
+        ],
+      });
+      const results = await Promise.all(sends);
+      // Each send learns its own offset on each partition: 0, 1, 2, ... with no gap or repeat.
+      for (const partition of [0, 1, 2]) {
+        expect(results.map((r) => Number(r.find((m) => m.partition === partition)?.baseOffset))).toEqual(
+          Array.from({ length: 30 }, (_, i) => i),
+        );
+      }
+      expect((await batch).map((m) => [m.topicName, m.partition, m.baseOffset, m.errorCode])).toEqual([
+        [topic, 2, '30', 0],
+        [other, 0, '0', 0],
+      ]);
+      // Batched: far fewer Produce requests than sends.
+      expect(requests.length).toBeGreaterThan(0);
+      expect(requests.length).toBeLessThan(31);
+      expect(new Set(requests)).toEqual(new Set(['Produce']));
+      await producer.disconnect();
+      const offsets = await admin.fetchTopicOffsets(topic);
+      expect(offsets.map((o) => [o.partition, o.high]).sort()).toEqual([
+        [0, '30'],
+        [1, '30'],
+        [2, '31'],
+      ]);
+      await admin.disconnect();
+    });
+
+    it('the same errors: unknown topic, bad partition, serializer, acks', async () => {
+      const kafka = target.kafka();
+      const producer = kafka.producer({
+        allowAutoTopicCreation: false,
+        serializers: {
+          value: (v: unknown) => {
+            if (v === 'bad') throw new Error('no');
+            return String(v);
+          },
+        },
+      });
+      await producer.connect();
+      const missing = unique('missing');
+      await expect(producer.send({ topic: missing, messages: [{ value: 'x' }] })).rejects.toBeInstanceOf(
+        KafkaJSTopicNotFound,
+      );
+      const admin = kafka.admin();
+      await admin.connect();
+      const topic = unique('errors');
+      await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] });
+      await expect(producer.send({ topic, messages: [{ value: 'x', partition: 5 }] })).rejects.toBeInstanceOf(
+        KafkaJSNonRetriableError,
+      );
+      const ser = await producer
+        .send({ topic, messages: [{ value: 'ok' }, { value: 'bad' }] })
+        .catch((e: Error) => e);
+      expect(ser).toBeInstanceOf(KafkaJSSerializationError);
+      expect((ser as KafkaJSSerializationError).index).toBe(1);
+      // Nothing of a refused send was written; acks 0 answers [] at once.
+      expect(await producer.send({ topic, acks: 0, messages: [{ value: 'z', partition: 0 }] })).toEqual([]);
+      const [r] = await producer.send({ topic, acks: 1, messages: [{ value: 'y', partition: 0 }] });
+      expect(r?.baseOffset).toBe('1');
+      await producer.disconnect();
+      const idem = kafka.producer({ idempotent: true });
+      await idem.connect();
+      await expect(idem.send({ topic, acks: 1, messages: [{ value: 'x' }] })).rejects.toBeInstanceOf(
+        KafkaJSNonRetriableError,
+      );
+      await idem.disconnect();
+      await admin.disconnect();
+    });
+  });
+}

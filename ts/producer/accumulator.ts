@@ -1,0 +1,190 @@
+/**
+ * The accumulator: staged records wait here, per partition and compression,
+ * until a flush hands every queue to the sender at once. Everything queued
+ * in the same tick (linger 0), or within `lingerMs`, leaves together, so
+ * concurrent sends share batches and one transport call carries the batches
+ * of every partition. Memory is bounded: past `maxBufferedBytes` of queued
+ * records, `send` waits for room (in order) instead of growing the heap.
+ * kafkajs has no accumulator; this is the Java producer's RecordAccumulator.
+ */
+import type { RecordInput } from '../codec/encoder';
+import type { Part, Queue } from './queue';
+
+export class Accumulator {
+  private readonly batchBytes: number;
+  private readonly lingerMs: number;
+  private readonly maxBufferedBytes: number;
+  /** Where a flush's queues go; returns what settles once they are written, or null if that already happened. */
+  private readonly drain: (queues: Queue[]) => Promise<void> | null;
+  private readonly onDrainError: (e: Error) => void;
+  /** What the sender is still busy with (null when idle): queues wait for it, so they leave as one call. */
+  private readonly busy: () => Promise<void> | null;
+  /** Whether a flush is deferred until the sender is idle. */
+  private deferred = false;
+  /** Queues holding records, in the order they got their first. */
+  private active: Queue[] = [];
+  private flushScheduled = false;
+  private lingerTimer: NodeJS.Timeout | null = null;
+  /** Bytes staged and not yet written (reserved for sends waiting their turn too). */
+  buffered = 0;
+  private readonly spaceWaiters: { bytes: number; resolve: () => void }[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
+  /** `flush` bound once, not a closure per scheduled flush. */
+  private readonly flushNow = (): void => this.flush();
+
+  constructor(
+    batchBytes: number,
+    lingerMs: number,
+    maxBufferedBytes: number,
+    drain: (queues: Queue[]) => Promise<void> | null,
+    onDrainError: (e: Error) => void,
+    busy: () => Promise<void> | null,
+  ) {
+    this.batchBytes = batchBytes;
+    this.lingerMs = lingerMs;
+    this.maxBufferedBytes = maxBufferedBytes;
+    this.drain = drain;
+    this.onDrainError = onDrainError;
+    this.busy = busy;
+  }
+
+  /** Whether a send of `bytes` must wait for room (behind any earlier one waiting). */
+  mustWait(bytes: number): boolean {
+    return (
+      this.spaceWaiters.length > 0 || (this.buffered > 0 && this.buffered + bytes > this.maxBufferedBytes)
+    );
+  }
+
+  /** Reserves room for a send that need not wait. */
+  reserve(bytes: number): void {
+    this.buffered += bytes;
+  }
+
+  /** Waits until `bytes` fit, in order of arrival, and reserves them. */
+  waitForRoom(bytes: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.spaceWaiters.push({ bytes, resolve });
+      // Make sure what is queued is on its way, so room appears.
+      this.schedule(true);
+    });
+  }
+
+  /** Returns bytes to the buffer and admits waiting sends, in order, that now fit. */
+  release(bytes: number): void {
+    this.buffered -= bytes;
+    while (this.spaceWaiters.length > 0) {
+      const w = this.spaceWaiters[0] as { bytes: number; resolve: () => void };
+      if (this.buffered > 0 && this.buffered + w.bytes > this.maxBufferedBytes) break;
+      this.spaceWaiters.shift();
+      // Reserve the waiter's bytes now, so the next waiter sees them.
+      this.buffered += w.bytes;
+      w.resolve();
+    }
+  }
+
+  /** Queues staged parts (their bytes already reserved) and schedules a flush. */
+  append(staged: Part[]): void {
+    let full = false;
+    for (const part of staged) {
+      const q = part.queue;
+      if (part.detached !== null) {
+        part.start = q.records.length;
+        for (let i = 0; i < part.count; i++) {
+          q.records.push(part.detached.records[i] as RecordInput);
+          q.sizes.push(part.detached.sizes[i] as number);
+        }
+        part.detached = null;
+      }
+      q.parts.push(part);
+      q.bytes += part.bytes;
+      if (!q.active) {
+        q.active = true;
+        this.active.push(q);
+      }
+      part.op.remaining++;
+      if (q.bytes >= this.batchBytes) full = true;
+    }
+    // While sends wait for room, flush at once rather than linger.
+    if (this.spaceWaiters.length > 0 || this.buffered >= this.maxBufferedBytes) full = true;
+    this.schedule(full);
+  }
+
+  private schedule(full: boolean): void {
+    if (this.lingerMs === 0 || full) {
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        queueMicrotask(this.flushNow);
+      }
+      return;
+    }
+    if (this.lingerTimer === null) {
+      this.lingerTimer = setTimeout(this.flushNow, this.lingerMs);
+    }
+  }
+
+  /** Hands every queue to the sender, in one go. */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.lingerTimer !== null) {
+      clearTimeout(this.lingerTimer);
+      this.lingerTimer = null;
+    }
+    if (this.active.length === 0) return;
+    // While the sender waits (a remote call in flight, a retry, a codec),
+    // records keep gathering here and leave together once it is free: one
+    // call with everything, rather than one waiting call per flush.
+    const busy = this.busy();
+    if (busy !== null) {
+      if (!this.deferred) {
+        this.deferred = true;
+        void busy.then(() => {
+          this.deferred = false;
+          this.flush();
+        });
+      }
+      return;
+    }
+    const queues = this.active;
+    this.active = [];
+    const taken: Queue[] = [];
+    for (const q of queues) {
+      // Take the queue's contents; new sends start it afresh.
+      taken.push({ ...q });
+      q.records = [];
+      q.sizes = [];
+      q.parts = [];
+      q.bytes = 0;
+      q.active = false;
+    }
+    const p = this.drain(taken);
+    if (p !== null) {
+      // Failures settle their sends; anything else reaching here is a bug,
+      // logged rather than left to reject unobserved.
+      const tracked = p.catch(this.onDrainError).finally(() => this.inFlight.delete(tracked));
+      this.inFlight.add(tracked);
+    }
+  }
+
+  /** Flushes and waits until nothing is queued or in flight. */
+  async close(): Promise<void> {
+    for (;;) {
+      this.flush();
+      const waits: Promise<unknown>[] = [...this.inFlight];
+      const busy = this.busy();
+      if (busy !== null) waits.push(busy);
+      if (waits.length === 0 && this.active.length === 0) return;
+      await Promise.allSettled(waits);
+    }
+  }
+}
+
+/** Takes a send's staged records off their queues' ends, to join later. */
+export function detach(staged: Part[]): void {
+  for (let i = staged.length - 1; i >= 0; i--) {
+    const part = staged[i] as Part;
+    part.detached = {
+      records: part.queue.records.splice(part.start),
+      sizes: part.queue.sizes.splice(part.start),
+    };
+  }
+}
