@@ -313,6 +313,19 @@ impl Group {
 
 pub type Completion = Box<dyn FnOnce() + Send>;
 
+/// The client host recorded for a member of the coordinator's own process
+/// (in the group metadata, where Kafka records "/<address>"): a restarted
+/// coordinator knows from it which members died with the previous process.
+pub const IN_PROCESS_CLIENT_HOST: &str = "in-process";
+
+fn client_host(req: &JoinRequest) -> String {
+    if req.in_process {
+        IN_PROCESS_CLIENT_HOST.to_string()
+    } else {
+        req.client_host.clone()
+    }
+}
+
 /// Every group of one coordinator.
 pub struct GroupManager {
     config: Config,
@@ -470,16 +483,19 @@ impl GroupManager {
                     g.protocol_type = Some(v.protocol_type).filter(|s| !s.is_empty());
                     g.protocol = v.protocol;
                     g.leader = v.leader;
-                    // Every member outlives the coordinator, as in Kafka
-                    // (its group metadata carries dynamic members too):
-                    // each gets a fresh session from the load, so a member
-                    // in another process that keeps heartbeating stays in
-                    // the group with its assignment, and one that died with
-                    // the previous owner (an in-process member) expires
-                    // after its session timeout. A static member keeps its
-                    // instance id's binding to come back without a
-                    // rebalance.
-                    for m in v.members.into_iter() {
+                    // Members outlive the coordinator, as in Kafka (its
+                    // group metadata carries dynamic members too): each
+                    // gets a fresh session from the load, so a member in
+                    // another process that keeps heartbeating stays in the
+                    // group with its assignment. Dynamic members of the
+                    // previous owner process itself died with it and could
+                    // only hold the next rebalance up for a session
+                    // timeout: they are dropped. A static member keeps its
+                    // instance id's binding, to come back (with a new
+                    // member id) without a rebalance.
+                    for m in v.members.into_iter().filter(|m| {
+                        m.group_instance_id.is_some() || m.client_host != IN_PROCESS_CLIENT_HOST
+                    }) {
                         let seq = self.next_seq();
                         if let Some(i) = &m.group_instance_id {
                             g.statics.insert(i.clone(), m.member_id.clone());
@@ -644,6 +660,7 @@ impl GroupManager {
 
     fn add_member(&mut self, req: JoinRequest, id: String, now: i64, cb: JoinCallback) {
         let seq = self.next_seq();
+        let host = client_host(&req);
         let Some(g) = self.groups.get_mut(&req.group_id) else {
             return;
         };
@@ -665,7 +682,7 @@ impl GroupManager {
                 id,
                 instance_id: req.group_instance_id,
                 client_id: req.client_id,
-                client_host: req.client_host,
+                client_host: host,
                 session_timeout: req.session_timeout_ms,
                 rebalance_timeout,
                 protocol_type: req.protocol_type,
@@ -715,7 +732,7 @@ impl GroupManager {
         let was_leader = g.leader.as_deref() == Some(old_id.as_str());
         old.id = new_id.clone();
         old.client_id = req.client_id.clone();
-        old.client_host = req.client_host.clone();
+        old.client_host = client_host(&req);
         old.session_timeout = req.session_timeout_ms;
         if req.rebalance_timeout_ms >= 0 {
             old.rebalance_timeout = req.rebalance_timeout_ms;

@@ -115,12 +115,18 @@ fn config() -> Config {
 }
 
 #[test]
-fn a_dynamic_member_outlives_a_restart_and_expires_a_session_after_the_load() {
+fn a_dynamic_member_of_another_process_outlives_a_restart_and_expires_a_session_after_the_load() {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(1_000_000);
     let (engine, c) = open(dir.path(), config(), &clock);
     let alive = join(&c, "g", "");
     assert_eq!(sync(&c, "g", &alive).error, ErrorCode::None);
+    // A member of the coordinator's own process died with it: it is not
+    // loaded again (it would only hold the next rebalance up).
+    let local = join_with(&c, request("local", "", 10_000, true))
+        .try_recv()
+        .unwrap();
+    assert_eq!(sync(&c, "local", &local).error, ErrorCode::None);
     close(engine, c);
 
     // Much later than the session: the timer restarts at the load.
@@ -128,6 +134,8 @@ fn a_dynamic_member_outlives_a_restart_and_expires_a_session_after_the_load() {
     let (engine, c) = open(dir.path(), config(), &clock);
     assert_eq!(c.state("g"), Some(GroupState::Stable));
     assert_eq!(c.member_ids("g"), vec![alive.member_id.clone()]);
+    assert!(c.member_ids("local").is_empty());
+    assert_eq!(c.state("local"), Some(GroupState::Empty));
     clock.advance(9_000);
     c.tick();
     assert_eq!(heartbeat(&c, "g", &alive), ErrorCode::None);
