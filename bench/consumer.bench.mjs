@@ -1,14 +1,59 @@
-// Consumer throughput and end-to-end latency: `npm run bench:consumer`.
+// Consumer throughput and end-to-end latency: `npm run bench:consumer`
+// (node bench/consumer.bench.mjs [--quick] [--runs N] [--out DIR]).
 // 100 B values, one and eight partitions; eachBatch, eachMessage and the
-// async iterator. Latency: produce → eachMessage at a fixed rate.
+// async iterator, each --runs times (default 3) over BENCH_MESSAGES (2 M),
+// with the median, the min-max spread and the ratio to the Log API's read
+// (Log.read + decodeMessages touching every value) of the same data in the
+// same run. Latency: produce → eachMessage at a fixed rate. Results:
+// bench/results/consumer.{json,md} (--quick: bench/results/quick/, not representative).
 import { execSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeBatch, Kafka, Log } from 'ferrolog';
+import { decodeMessages, encodeBatch, Kafka, Log } from 'ferrolog';
+import {
+  cliArgs,
+  fmtNum,
+  fmtRatio,
+  fmtSummary,
+  machineInfo,
+  machineLine,
+  NOT_REPRESENTATIVE,
+  outputDir,
+  ratioOf,
+  summarize,
+  writeResults,
+} from './lib/results.mjs';
 
-const N = Number(process.env.BENCH_MESSAGES ?? 2_000_000);
+const args = cliArgs();
+const quick = args.has('quick');
+const N = args.num('messages', Number(process.env.BENCH_MESSAGES ?? (quick ? 200_000 : 2_000_000)));
+const runs = args.num('runs', Number(process.env.BENCH_RUNS ?? (quick ? 1 : 3)));
+const outDir = outputDir(args, quick);
 const rows = [];
+const results = [];
+const machine = machineInfo();
+process.stderr.write(`machine: ${machineLine(machine)}\n`);
+if (quick) process.stderr.write(`${NOT_REPRESENTATIVE}\n`);
+
+/** The reference: the Log API's read of every partition, decoding and touching every value. */
+function logRead(log, partitions) {
+  let bytes = 0;
+  const start = performance.now();
+  for (let p = 0; p < partitions; p++) {
+    const hw = log.watermarks('t', p).highWatermark;
+    let offset = 0;
+    while (offset < hw) {
+      const r = log.read('t', p, offset, 4 << 20);
+      const msgs = decodeMessages(r.batches, offset);
+      for (let i = 0; i < msgs.length; i++) bytes += msgs[i].value.length;
+      offset = r.nextOffset;
+    }
+  }
+  const elapsed = (performance.now() - start) / 1000;
+  if (bytes !== N * 100) throw new Error(`Log.read: read ${bytes} bytes, expected ${N * 100}`);
+  return N / elapsed;
+}
 
 function prepare(partitions) {
   execSync('sync');
@@ -23,9 +68,11 @@ function prepare(partitions) {
   return { dataDir, log };
 }
 
+// A new group per run: a group that already committed would resume at the end.
+let groupNo = 0;
 async function consume(dataDir, mode) {
   const kafka = new Kafka({ dataDir, logLevel: 0 });
-  const consumer = kafka.consumer({ groupId: `bench-${mode}`, maxBytesPerPartition: 4 << 20 });
+  const consumer = kafka.consumer({ groupId: `bench-${mode}-${groupNo++}`, maxBytesPerPartition: 4 << 20 });
   await consumer.connect();
   await consumer.subscribe({ topic: 't', fromBeginning: true });
   let n = 0;
@@ -65,9 +112,25 @@ async function consume(dataDir, mode) {
 
 for (const partitions of [1, 8]) {
   const { dataDir, log } = prepare(partitions);
+  const ref = summarize(Array.from({ length: runs }, () => logRead(log, partitions)));
+  results.push({ case: 'reference: Log.read + decodeMessages', partitions, rate: ref });
+  rows.push({
+    case: 'reference: Log.read + decodeMessages',
+    partitions,
+    'msg/s (min-max)': fmtSummary(ref),
+    '×Log.read': '',
+  });
   for (const mode of ['eachBatch', 'eachMessage', 'async iterator']) {
-    const rate = await consume(dataDir, mode);
-    rows.push({ case: mode, partitions, 'msg/s': Math.round(rate).toLocaleString('en-US') });
+    const rates = [];
+    for (let r = 0; r < runs; r++) rates.push(await consume(dataDir, mode));
+    const rate = summarize(rates);
+    results.push({ case: mode, partitions, rate, samples: rates });
+    rows.push({
+      case: mode,
+      partitions,
+      'msg/s (min-max)': fmtSummary(rate),
+      '×Log.read': fmtRatio(ratioOf(rate, ref)),
+    });
   }
   await log.close();
   rmSync(dataDir, { recursive: true, force: true });
@@ -113,14 +176,34 @@ for (const partitions of [1, 8]) {
   const achieved = total / ((performance.now() - start) / 1000);
   const sorted = Array.from(latencies).sort((a, b) => a - b);
   const p = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] * 1000;
+  const latency = { achievedRate: achieved, p50us: p(0.5), p99us: p(0.99), p999us: p(0.999) };
+  results.push({ case: 'end-to-end latency', partitions: 1, latency });
   rows.push({
-    case: `end-to-end latency at ${Math.round(achieved).toLocaleString('en-US')} msg/s (µs)`,
+    case: `end-to-end latency at ${fmtNum(achieved)} msg/s (µs)`,
     partitions: 1,
-    'msg/s': `p50 ${p(0.5).toFixed(0)} · p99 ${p(0.99).toFixed(0)} · p999 ${p(0.999).toFixed(0)}`,
+    'msg/s (min-max)': `p50 ${fmtNum(latency.p50us)} · p99 ${fmtNum(latency.p99us)} · p999 ${fmtNum(latency.p999us)}`,
+    '×Log.read': '',
   });
   await consumer.disconnect();
   await producer.disconnect();
   rmSync(dataDir, { recursive: true, force: true });
 }
 
+if (quick) console.log(NOT_REPRESENTATIVE);
+console.log(
+  `median (min-max) of ${runs} run(s) over ${fmtNum(N)} messages of 100 B · ${machineLine(machine)}`,
+);
 console.table(rows);
+const { jsonPath, mdPath } = writeResults(outDir, 'consumer', {
+  title: 'In-process consumer (npm run bench:consumer)',
+  command: `node bench/consumer.bench.mjs${quick ? ' --quick' : ''}`,
+  quick,
+  machine,
+  options: { runs, messages: N, valueBytes: 100 },
+  data: { results },
+  sections: [['Consumer throughput and latency', rows]],
+  notes: [
+    'Every mode touches every value and must read exactly the bytes written; ×Log.read is the ratio to the Log API reading the same data in the same run. The latency row is one run.',
+  ],
+});
+console.log(`results: ${jsonPath}, ${mdPath}`);

@@ -1,122 +1,220 @@
-// ferrolog's remote client vs kafkajs 2.2.4 against the same Apache Kafka 4.1
-// cluster (one KRaft node on 127.0.0.1, started here from the Maven jars):
-// `node bench/remote.bench.mjs` after `npm run build`.
+// Issue 14: ferrolog's remote client vs kafkajs 2.2.4 against the same
+// Apache Kafka 4.1.1 node (KRaft, started here from the cached Maven jars,
+// stopped by pid), side by side in one run.
 //
-// Cases (100-byte values, one topic of PARTITIONS partitions, acks=1):
-//  - produce: sends of 1000 messages, SENDS_IN_FLIGHT awaited together;
-//  - awaited single sends: one message per send, each awaited;
-//  - consume: a group consumer (eachBatch) reads back everything produced.
-// Each case runs RUNS times; the table shows the median and the min-max spread.
-import { Kafka as KafkaJS, logLevel as kjsLogLevel } from 'kafkajs';
+//   node bench/remote.bench.mjs                 default run (about 1.5-2 minutes on 2 quiet cores)
+//   node bench/remote.bench.mjs --quick         smoke run; writes bench/results/quick/, not representative
+//   node bench/remote.bench.mjs --runs 5 --seconds 3 --partitions 3 --in-flight 4 --acks 1
+//
+// Needs `npm run build` (dist/ and the addon) and Java 17.
+//
+// Cases (100 B values, a fresh topic of --partitions partitions per run):
+//  - produce: sends of 1000 keyed messages, --in-flight of them awaited together, for --seconds;
+//  - awaited single sends: one message per send, each awaited, for --single-seconds (p50/p99);
+//  - consume: a group consumer (eachBatch) reads back everything produced, count checked.
+// The order of the two clients alternates between runs. Target (issue 14):
+// ferrolog's remote client at least 5× kafkajs's produce and consume rates.
+//
+// Mirror throughput (issue 14, "against the cluster's own produce limit
+// measured with Kafka's ProducerPerformance"): the limit row is measured
+// here; the mirror row runs only when `kafka.mirror` exists in dist/ (the
+// mirror branch builds it) and is otherwise reported as skipped. See
+// MIRROR HOOK below.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Kafka } from '../dist/index.js';
 import { startCluster, stopCluster } from '../test/kafka/cluster.mjs';
+import { clientCases, createTopics, makeKafkajs, producerPerformance } from './lib/clients.mjs';
+import {
+  cliArgs,
+  fmtRatio,
+  fmtSummary,
+  machineInfo,
+  machineLine,
+  NOT_REPRESENTATIVE,
+  outputDir,
+  ratioOf,
+  ratioRange,
+  summarize,
+  writeResults,
+} from './lib/results.mjs';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
-const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-const PARTITIONS = 3;
-const SENDS_IN_FLIGHT = 4;
-const value = Buffer.alloc(100, 'v');
-const batch = Array.from({ length: 1000 }, (_, i) => ({ key: `k${i}`, value }));
-
-function stats(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const fmt = (x) => Math.round(x).toLocaleString('en-US');
-  return `${fmt(s[Math.floor(s.length / 2)])} (${fmt(s[0])}-${fmt(s[s.length - 1])})`;
+const args = cliArgs();
+if (args.has('help')) {
+  console.log(`usage: node bench/remote.bench.mjs [--quick] [--runs N] [--seconds S] [--single-seconds S]
+       [--max-messages N] [--partitions N] [--in-flight N] [--acks 1|-1|0] [--mirror-messages N] [--out DIR]`);
+  process.exit(0);
 }
+const quick = args.has('quick');
+const opts = {
+  runs: args.num('runs', quick ? 1 : 3),
+  seconds: args.num('seconds', quick ? 0.5 : 3),
+  singleSeconds: args.num('single-seconds', quick ? 0.3 : 2),
+  maxMessages: args.num('max-messages', quick ? 20_000 : 2_000_000),
+  partitions: args.num('partitions', 3),
+  inFlight: args.num('in-flight', 4),
+  acks: Number(args.opt('acks', '1')),
+  mirrorMessages: args.num('mirror-messages', quick ? 20_000 : 500_000),
+  valueBytes: 100,
+};
+const outDir = outputDir(args, quick);
+const log = (s) => process.stderr.write(`${s}\n`);
+const errors = [];
+const CLIENTS = {
+  'ferrolog remote client': (brokers) => new Kafka({ clientId: 'bench-ferrolog', brokers, logLevel: 0 }),
+  'kafkajs 2.2.4': makeKafkajs,
+};
 
-async function produceBatches(producer, topic) {
-  let sent = 0;
-  const end = performance.now() + SECONDS * 1000;
-  const start = performance.now();
-  const lane = async () => {
-    while (performance.now() < end) {
-      await producer.send({ topic, acks: 1, messages: batch });
-      sent += batch.length;
-    }
-  };
-  await Promise.all(Array.from({ length: SENDS_IN_FLIGHT }, lane));
-  return { sent, rate: sent / ((performance.now() - start) / 1000) };
-}
-
-async function singleSends(producer, topic) {
-  let sent = 0;
-  const end = performance.now() + SECONDS * 1000;
-  const start = performance.now();
-  while (performance.now() < end) {
-    await producer.send({ topic, acks: 1, messages: [{ value }] });
-    sent++;
+// ---- MIRROR HOOK --------------------------------------------------------------
+// Issue 14 asks for mirror throughput against the cluster's produce limit.
+// `kafka.mirror` is built on the mirror branch; its options are not known
+// here. When it exists, fill in the call below (write `messages` records into
+// a local directory, mirror them to `brokers`, resolve when the target holds
+// them all) and the row appears in the table; until then the row says
+// "skipped". Returns msg/s.
+async function mirrorThroughput(brokers, messages) {
+  const work = mkdtempSync(join(tmpdir(), 'ferrolog-mirror-bench-'));
+  try {
+    const local = new Kafka({ dataDir: join(work, 'data'), logLevel: 0 });
+    if (typeof local.mirror !== 'function')
+      return { skipped: 'kafka.mirror does not exist in dist/ (mirror branch not merged)' };
+    void brokers;
+    void messages;
+    return {
+      skipped: 'kafka.mirror exists: fill in mirrorThroughput() in bench/remote.bench.mjs with its API',
+    };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
   }
-  return sent / ((performance.now() - start) / 1000);
 }
+// -------------------------------------------------------------------------------
 
-async function groupConsume(kafka, topic, total) {
-  const consumer = kafka.consumer({ groupId: `bench-${topic}-${Math.random()}`, maxBytes: 50 * 1024 * 1024 });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  let n = 0;
-  const start = performance.now();
-  await new Promise((resolve) => {
-    consumer.run({
-      eachBatch: async ({ batch: b }) => {
-        n += b.messages.length;
-        if (n >= total) resolve();
-      },
-    });
+const machine = machineInfo({ java: true });
+log(`machine: ${machineLine(machine)}`);
+if (quick) log(NOT_REPRESENTATIVE);
+
+const samples = {};
+const producerLimit = [];
+let mirror = null;
+let cluster = null;
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => {
+    (cluster ? stopCluster(cluster) : Promise.resolve()).finally(() => process.exit(130));
   });
-  const rate = n / ((performance.now() - start) / 1000);
-  await consumer.disconnect();
-  return rate;
 }
-
-const cluster = await startCluster({ nodes: 1 });
-const brokers = cluster.bootstrap.split(',');
-const rows = [];
 try {
-  const contestants = {
-    'ferrolog remote': () => new Kafka({ clientId: 'bench', brokers, logLevel: 0 }),
-    'kafkajs 2.2.4': () => new KafkaJS({ clientId: 'bench', brokers, logLevel: kjsLogLevel.NOTHING }),
-  };
-  const results = {};
-  for (let run = 0; run < RUNS; run++) {
-    for (const [name, make] of Object.entries(contestants)) {
-      const kafka = make();
-      const admin = kafka.admin();
-      await admin.connect();
-      const topic = `bench-${name.split(' ')[0]}-${run}`;
-      await admin.createTopics({
-        topics: [
-          { topic, numPartitions: PARTITIONS },
-          { topic: `${topic}-single`, numPartitions: 1 },
-        ],
-        waitForLeaders: true,
-      });
-      const producer = kafka.producer();
-      await producer.connect();
-      if (results[name] === undefined) results[name] = { produce: [], single: [], consume: [] };
-      const r = results[name];
-      const p = await produceBatches(producer, topic);
-      process.stderr.write(`  ${name}: produced ${p.sent}\n`);
-      r.produce.push(p.rate);
-      r.single.push(await singleSends(producer, `${topic}-single`));
-      process.stderr.write(`  ${name}: single sends done\n`);
-      await producer.disconnect();
-      await admin.disconnect();
-      r.consume.push(await groupConsume(kafka, topic, p.sent));
-      process.stderr.write(`run ${run + 1}/${RUNS} ${name} done\n`);
+  log('starting Apache Kafka 4.1.1 (one KRaft node) ...');
+  cluster = await startCluster({ nodes: 1 });
+  const brokers = cluster.bootstrap.split(',');
+  for (let run = 0; run < opts.runs; run++) {
+    const names = Object.keys(CLIENTS);
+    for (const name of run % 2 === 0 ? names : names.reverse()) {
+      const topic = `remote-${name.split(' ')[0]}-r${run}`;
+      log(`run ${run + 1}/${opts.runs} · ${name}`);
+      try {
+        const out = await clientCases(CLIENTS[name](brokers), brokers, topic, opts.partitions, opts);
+        samples[name] ??= {};
+        for (const [k, v] of Object.entries(out)) {
+          if (samples[name][k] === undefined) samples[name][k] = [];
+          samples[name][k].push(v);
+        }
+      } catch (e) {
+        errors.push(`run ${run + 1} ${name}: ${e instanceof Error ? e.message : String(e)}`);
+        log(`  FAILED: ${errors[errors.length - 1]}`);
+      }
     }
   }
-  for (const [name, r] of Object.entries(results)) {
-    rows.push({
-      client: name,
-      'produce msg/s (1000-msg sends)': stats(r.produce),
-      'awaited single sends/s': stats(r.single),
-      'consume msg/s': stats(r.consume),
-    });
+  log("the cluster's own produce limit (ProducerPerformance) ...");
+  for (let run = 0; run < opts.runs; run++) {
+    const topic = `remote-limit-r${run}`;
+    try {
+      await createTopics(brokers, [topic], opts.partitions);
+      producerLimit.push(
+        producerPerformance(cluster.bootstrap, topic, {
+          records: opts.mirrorMessages,
+          valueBytes: opts.valueBytes,
+          acks: opts.acks,
+        }).rate,
+      );
+    } catch (e) {
+      errors.push(`ProducerPerformance run ${run + 1}: ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
-  console.table(rows);
-  console.log(
-    `median (min-max) of ${RUNS} runs of ${SECONDS}s each; 100 B values, ${PARTITIONS} partitions, acks=1, one Kafka 4.1.1 node on this machine.`,
-  );
+  try {
+    mirror = await mirrorThroughput(brokers, opts.mirrorMessages);
+  } catch (e) {
+    errors.push(`mirror: ${e instanceof Error ? e.message : String(e)}`);
+  }
 } finally {
-  await stopCluster(cluster);
+  if (cluster) await stopCluster(cluster);
+  cluster = null;
+}
+
+const S = (name, k) => summarize(samples[name]?.[k] ?? []);
+const F = 'ferrolog remote client';
+const K = 'kafkajs 2.2.4';
+const METRICS = [
+  ['produce', 'produce msg/s (1000-msg sends)', 5],
+  ['single', 'awaited single sends/s', null],
+  ['singleP50ms', 'awaited single send p50 ms', null],
+  ['singleP99ms', 'awaited single send p99 ms', null],
+  ['consume', 'consume msg/s (group, eachBatch)', 5],
+];
+const rows = METRICS.map(([k, label, goal]) => {
+  const f = S(F, k);
+  const j = S(K, k);
+  const r = ratioOf(f, j);
+  return {
+    metric: label,
+    [F]: fmtSummary(f, k.endsWith('ms') ? 2 : 0),
+    [K]: fmtSummary(j, k.endsWith('ms') ? 2 : 0),
+    'ferrolog/kafkajs': fmtRatio(r, ratioRange(f, j)),
+    target: goal ? `≥ ${goal}×` : '',
+    status: goal ? (r === null ? 'not measured' : r >= goal ? 'met' : 'missed') : '',
+  };
+});
+const limit = summarize(producerLimit);
+const mirrorRate = mirror && typeof mirror.rate === 'number' ? summarize([mirror.rate]) : null;
+const mirrorRows = [
+  {
+    case: "Kafka's ProducerPerformance (the cluster's produce limit)",
+    'msg/s': fmtSummary(limit),
+    ratio: '',
+  },
+  {
+    case: 'ferrolog mirror, local directory → cluster',
+    'msg/s': mirrorRate ? fmtSummary(mirrorRate) : `skipped: ${mirror?.skipped ?? 'not run'}`,
+    ratio: mirrorRate ? `${fmtRatio(ratioOf(mirrorRate, limit))} of the limit` : '',
+  },
+];
+
+console.log(
+  `\nferrolog remote client vs kafkajs 2.2.4 against one Apache Kafka 4.1.1 node · ${opts.valueBytes} B · ${opts.partitions} partitions · acks ${opts.acks} · median (min-max) of ${opts.runs} run(s)`,
+);
+if (quick) console.log(NOT_REPRESENTATIVE);
+console.table(rows);
+console.log('mirror (issue 14):');
+console.table(mirrorRows);
+
+const { jsonPath, mdPath } = writeResults(outDir, 'remote', {
+  title: 'ferrolog remote client vs kafkajs 2.2.4 against Apache Kafka 4.1.1 (issue 14)',
+  command: `node bench/remote.bench.mjs${quick ? ' --quick' : ''}`,
+  quick,
+  machine,
+  options: opts,
+  data: { samples, producerLimit, mirror, errors },
+  sections: [
+    ['Clients against the same Kafka node, with the target of issue 14', rows],
+    ['Mirror throughput against the cluster produce limit', mirrorRows],
+  ],
+  notes: [
+    `One Kafka 4.1.1 node (test/kafka/cluster.mjs) on this machine; both clients in this process, one after the other, alternating which goes first. Produce: sends of 1000 keyed ${opts.valueBytes} B messages, ${opts.inFlight} awaited together, for ${opts.seconds} s (at most ${opts.maxMessages}); single sends for ${opts.singleSeconds} s; consume: a group consumer with eachBatch reading back everything produced, count checked.`,
+    ...(errors.length ? [`Errors:\n\n${errors.map((e) => `- ${e}`).join('\n')}`] : []),
+  ],
+});
+console.log(`results: ${jsonPath}, ${mdPath}`);
+if (errors.length) {
+  console.error(`\n${errors.length} case(s) FAILED:\n  ${errors.join('\n  ')}`);
+  process.exit(1);
 }

@@ -61,32 +61,142 @@ async function consumeWithGroup(consumer, topic, messages) {
   return { seconds, count, digest: sum };
 }
 
-const ferrologClient = {
+/** The baseline workload the issue's ratios are stated for: 100 B, 1 partition, relaxed. */
+export const isBaseline = (w) => w.size === 100 && w.partitions === 1 && w.durability === 'relaxed';
+
+async function openFerrolog(self, w, dir) {
+  self.kafka = new Kafka({ dataDir: join(dir, 'data'), logLevel: 0 });
+  const admin = self.kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: 't', numPartitions: w.partitions }] });
+  await admin.disconnect();
+  const producer = self.kafka.producer({ acks: w.durability === 'strict' ? -1 : 1 });
+  await producer.connect();
+  return producer;
+}
+
+/**
+ * Reads back everything with the Log API, untimed, for the variants that
+ * measure only their produce side: the harness still checks count and digest.
+ */
+async function verifyWithLog(kafka, partitions) {
+  const log = kafka.openLog();
+  let count = 0;
+  let sum = 0;
+  try {
+    for (let p = 0; p < partitions; p++) {
+      const hw = log.watermarks('t', p).highWatermark;
+      let offset = 0;
+      while (offset < hw) {
+        const r = log.read('t', p, offset, 4 << 20);
+        const msgs = decodeMessages(r.batches, offset);
+        for (let i = 0; i < msgs.length; i++) sum = addDigest(sum, msgs[i].value);
+        count += msgs.length;
+        offset = r.nextOffset;
+      }
+    }
+  } finally {
+    await log.close();
+  }
+  return { seconds: Number.NaN, count, digest: sum };
+}
+
+/**
+ * A ferrolog kafkajs-API contestant: `send` produces the values (timed),
+ * `consume` reads them back (timed, or NaN for produce-only variants).
+ * Adding a variant (a columnar eachBatch, say) is one more call of this in
+ * `contestants` below, with its own `consume`.
+ */
+export function ferrologVariant({ name, describe, send, consume, hidden = false, onlyFor = null, shows }) {
+  return {
+    name,
+    describe,
+    hidden,
+    onlyFor,
+    // Which figures are this variant's own (the others repeat another contestant's or are not measured).
+    shows: shows ?? (consume ? ['produce', 'consume'] : ['produce']),
+    async produce(w, values, dir) {
+      const producer = await openFerrolog(this, w, dir);
+      const start = performance.now();
+      await send(producer, values, w);
+      const seconds = (performance.now() - start) / 1000;
+      await producer.disconnect();
+      return seconds;
+    },
+    async consume(w) {
+      const kafka = this.kafka;
+      return consume ? consume(kafka, w) : verifyWithLog(kafka, w.partitions);
+    },
+  };
+}
+
+export async function sendArrays(producer, values) {
+  const groups = batches(values, (vs) => vs.map((value) => ({ value })));
+  for (const messages of groups) await producer.send({ topic: 't', messages });
+}
+
+export const eachBatchConsume = (kafka, w) =>
+  consumeWithGroup(kafka.consumer({ groupId: 'bench', maxBytesPerPartition: 4 << 20 }), 't', w.messages);
+
+const ferrologClient = ferrologVariant({
   name: 'ferrolog',
-  describe: 'producer.send of 1000-message arrays; consumer eachBatch (group)',
-  async produce(w, values, dir) {
-    this.kafka = new Kafka({ dataDir: join(dir, 'data'), logLevel: 0 });
-    const admin = this.kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic: 't', numPartitions: w.partitions }] });
-    await admin.disconnect();
-    const producer = this.kafka.producer({ acks: w.durability === 'strict' ? -1 : 1 });
-    await producer.connect();
-    const groups = batches(values, (vs) => vs.map((value) => ({ value })));
+  describe: 'producer.send of 1000-message arrays; consumer eachBatch (group) touching every value',
+  send: sendArrays,
+  consume: eachBatchConsume,
+});
+
+const ferrologSingle = ferrologVariant({
+  name: 'ferrolog (awaited single sends)',
+  describe: 'producer.send of one message, each awaited before the next (produce only)',
+  onlyFor: isBaseline,
+  async send(producer, values) {
+    for (let i = 0; i < values.length; i++)
+      await producer.send({ topic: 't', messages: [{ value: values[i] }] });
+  },
+});
+
+export const CONCURRENT = 10_000;
+const ferrologConcurrent = ferrologVariant({
+  name: 'ferrolog (10,000 concurrent sends)',
+  describe: `producer.send of one message, ${CONCURRENT.toLocaleString('en-US')} in flight, awaited together (produce only)`,
+  onlyFor: isBaseline,
+  async send(producer, values) {
+    for (let i = 0; i < values.length; i += CONCURRENT) {
+      const wave = [];
+      const end = Math.min(values.length, i + CONCURRENT);
+      for (let k = i; k < end; k++)
+        wave.push(producer.send({ topic: 't', messages: [{ value: values[k] }] }));
+      await Promise.all(wave);
+    }
+  },
+});
+
+const ferrologEachMessage = ferrologVariant({
+  name: 'ferrolog (eachMessage)',
+  describe: 'producer.send of 1000-message arrays; consumer eachMessage (group) touching every value',
+  onlyFor: isBaseline,
+  shows: ['consume'],
+  send: sendArrays,
+  async consume(kafka, w) {
+    const consumer = kafka.consumer({ groupId: 'bench', maxBytesPerPartition: 4 << 20 });
+    await consumer.connect();
+    await consumer.subscribe({ topic: 't', fromBeginning: true });
+    let count = 0;
+    let sum = 0;
     const start = performance.now();
-    for (const messages of groups) await producer.send({ topic: 't', messages });
-    const seconds = (performance.now() - start) / 1000;
-    await producer.disconnect();
-    return seconds;
-  },
-  consume(w) {
-    return consumeWithGroup(
-      this.kafka.consumer({ groupId: 'bench', maxBytesPerPartition: 4 << 20 }),
-      't',
-      w.messages,
+    await new Promise((resolve) =>
+      consumer.run({
+        eachMessage: async ({ message }) => {
+          sum = addDigest(sum, message.value);
+          if (++count >= w.messages) resolve();
+        },
+      }),
     );
+    const seconds = (performance.now() - start) / 1000;
+    await consumer.disconnect();
+    return { seconds, count, digest: sum };
   },
-};
+});
 
 function logContestant(name, broken) {
   return {
@@ -260,6 +370,9 @@ const kafkajsContestant = {
 
 export const contestants = [
   ferrologClient,
+  ferrologSingle,
+  ferrologConcurrent,
+  ferrologEachMessage,
   logContestant('ferrolog (Log API)', false),
   lmdbContestant,
   sqliteContestant,

@@ -1,32 +1,40 @@
 // `npm run bench`: ferrolog against the alternatives, side by side, in one run.
 //
-//   npm run bench                  defaults (under 3 minutes on 2 cores)
-//   npm run bench -- --quick       a smaller run (under 30 seconds)
-//   npm run bench -- --messages 50000 --size 100,1024 --partitions 1,8 --only ferrolog,lmdb-js
+//   npm run bench                  defaults (under 3 minutes on 2 quiet cores): 100 B, 1 and 8 partitions,
+//                                  relaxed and strict durability; writes bench/results/
+//   npm run bench -- --quick       a smoke run (under 30 seconds); writes bench/results/quick/,
+//                                  marked NOT REPRESENTATIVE, never the committed report
+//   npm run bench -- --messages 50000 --size 100,1024 --partitions 1,8 --only ferrolog,lmdb-js --out DIR
 //
 // Each contestant runs in a child process per run (peak RSS is its own),
 // warm-up runs are not counted, and each figure is the median of --runs,
-// with the spread shown. Every run must read back exactly what it wrote
-// (count and digest); a mismatch fails the whole run.
+// with the min-max spread. Every run must read back exactly what it wrote
+// (count and digest); a mismatch fails the whole run. The ratios and the
+// targets of issue 17 are computed from figures of this same run.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  cliArgs,
+  fmtNum,
+  fmtRatio,
+  fmtSummary,
+  machineInfo,
+  machineLine,
+  NOT_REPRESENTATIVE,
+  outputDir,
+  ratioOf,
+  summarize,
+  writeResults,
+} from '../lib/results.mjs';
 import { contestants } from './contestants.mjs';
 import { renderHtml, renderSvg } from './report.mjs';
+import { computeTargets } from './targets.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const args = process.argv.slice(2);
-const has = (f) => args.includes(`--${f}`);
-const opt = (f, d) => {
-  const i = args.indexOf(`--${f}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : d;
-};
-const list = (v) =>
-  v
-    .split(',')
-    .map((x) => x.trim())
-    .filter(Boolean);
+const args = cliArgs();
+const has = args.has;
 
 if (has('help')) {
   console.log(`usage: npm run bench -- [--quick] [--messages N] [--size 100,1024] [--partitions 1,8]
@@ -39,16 +47,16 @@ contestants: ${contestants
 }
 
 const quick = has('quick');
-const sizes = list(opt('size', quick ? '100' : '100,1024')).map(Number);
-const partitionCounts = list(opt('partitions', quick ? '1' : '1,8')).map(Number);
-const durabilities = list(opt('durability', 'relaxed,strict'));
-const runs = Number(opt('runs', quick ? '1' : '3'));
+const sizes = args.list('size', '100').map(Number);
+const partitionCounts = args.list('partitions', '1,8').map(Number);
+const durabilities = args.list('durability', 'relaxed,strict');
+const runs = args.num('runs', quick ? 1 : 3);
 const warmups = quick ? 0 : 1;
-const only = opt('only', null);
-const outDir = opt('out', join(here, '..', 'results'));
+const only = args.opt('only', null);
+const outDir = outputDir(args, quick);
 const messagesFor = (size) =>
-  Number(opt('messages', String(quick ? 20_000 : size <= 128 ? 100_000 : 50_000)));
-const chosen = contestants.filter((c) => (only ? list(only).includes(c.name) : !c.hidden));
+  Number(args.opt('messages', String(quick ? 20_000 : size <= 128 ? 100_000 : 50_000)));
+const chosen = contestants.filter((c) => (only ? args.list('only', '').includes(c.name) : !c.hidden));
 if (chosen.length === 0) {
   console.error(`no contestant matches --only ${only}`);
   process.exit(2);
@@ -63,10 +71,14 @@ for (const size of sizes) {
     }
   }
 }
+const runsIn = (c, w) => (c.onlyFor ? c.onlyFor(w) : true);
 const withLatency = !has('no-latency');
 const latencyWorkload = { kind: 'latency', rate: 10_000, seconds: quick ? 0.5 : 1, size: 100 };
+const latencyNames = ['ferrolog', 'lmdb-js', 'better-sqlite3'];
 
-const steps = workloads.length * chosen.length * (runs + warmups) + (withLatency ? chosen.length : 0);
+const steps =
+  workloads.reduce((n, w) => n + chosen.filter((c) => runsIn(c, w)).length, 0) * (runs + warmups) +
+  (withLatency ? chosen.filter((c) => latencyNames.includes(c.name)).length : 0);
 let step = 0;
 function progress(text) {
   step++;
@@ -87,10 +99,9 @@ function runChild(contestant, workload) {
   return JSON.parse(out.trim().split('\n').pop());
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
+const machine = machineInfo();
+const startedAt = Date.now();
+if (quick) process.stderr.write(`${NOT_REPRESENTATIVE}\n`);
 
 const failures = [];
 const skipped = [];
@@ -98,6 +109,7 @@ const results = [];
 for (const w of workloads) {
   const label = `${w.size} B · ${w.partitions} partition${w.partitions > 1 ? 's' : ''} · ${w.durability}`;
   for (const c of chosen) {
+    if (!runsIn(c, w)) continue;
     if (c.needsBroker && !process.env.KAFKA_BROKERS) {
       if (!skipped.includes(c.name)) skipped.push(c.name);
       step += runs + warmups;
@@ -114,20 +126,18 @@ for (const w of workloads) {
       }
       if (r >= warmups) samples.push(out);
     }
-    const rate = (key) => samples.map((s) => w.messages / s[key]).filter((x) => Number.isFinite(x));
-    const produce = rate('produceSeconds');
-    const consume = rate('consumeSeconds');
+    const shows = c.shows ?? ['produce', 'consume'];
+    const rate = (key) => samples.map((s) => w.messages / s[key]);
     results.push({
       workload: label,
       size: w.size,
       partitions: w.partitions,
       durability: w.durability,
+      messages: w.messages,
       contestant: c.name,
       describe: c.describe,
-      produce: { median: median(produce), min: Math.min(...produce), max: Math.max(...produce) },
-      consume: consume.length
-        ? { median: median(consume), min: Math.min(...consume), max: Math.max(...consume) }
-        : null,
+      produce: shows.includes('produce') ? summarize(rate('produceSeconds')) : null,
+      consume: shows.includes('consume') ? summarize(rate('consumeSeconds')) : null,
       peakRssBytes: Math.max(...samples.map((s) => s.peakRssBytes)),
     });
   }
@@ -135,9 +145,8 @@ for (const w of workloads) {
 const latencies = [];
 if (withLatency) {
   for (const c of chosen) {
-    const key = c.name === 'ferrolog' || c.name === 'lmdb-js' || c.name === 'better-sqlite3' ? c.name : null;
+    if (!latencyNames.includes(c.name)) continue;
     progress(`${c.name} · latency at ${latencyWorkload.rate} msg/s`);
-    if (key === null) continue;
     const out = runChild(c, latencyWorkload);
     if (out.latency.samples !== latencyWorkload.rate * latencyWorkload.seconds)
       failures.push(`${c.name} latency: read back ${out.latency.samples} messages`);
@@ -145,65 +154,104 @@ if (withLatency) {
   }
 }
 if (tty) process.stderr.write('\n');
+const elapsedSeconds = (Date.now() - startedAt) / 1000;
 
 // Ratios: to ferrolog (same workload) and to the physical limit (mmap copy).
 for (const r of results) {
   const same = (name) => results.find((x) => x.workload === r.workload && x.contestant === name);
   const ref = same('ferrolog');
   const phys = same('physical (mmap copy)');
-  r.produceVsFerrolog = ref ? r.produce.median / ref.produce.median : null;
-  r.consumeVsFerrolog = ref?.consume && r.consume ? r.consume.median / ref.consume.median : null;
-  r.produceVsPhysical = phys ? r.produce.median / phys.produce.median : null;
+  r.produceVsFerrolog = ratioOf(r.produce, ref?.produce);
+  r.consumeVsFerrolog = ratioOf(r.consume, ref?.consume);
+  r.produceVsPhysical = ratioOf(r.produce, phys?.produce);
 }
 
-const fmt = (n) =>
-  n === null || n === undefined || !Number.isFinite(n) ? '—' : Math.round(n).toLocaleString('en-US');
-const mb = (rate, size) => (rate ? ((rate * size) / 1e6).toFixed(0) : '—');
-const ratio = (x) => (x === null || x === undefined ? '—' : `${x.toFixed(2)}×`);
-const spread = (s) => (s && s.max > s.min ? ` ±${(((s.max - s.min) / 2 / s.median) * 100).toFixed(0)}%` : '');
+const mb = (s, size) => (s ? ((s.median * size) / 1e6).toFixed(0) : '—');
 const table = results.map((r) => ({
   workload: r.workload,
   contestant: r.contestant,
-  'produce msg/s': fmt(r.produce.median) + spread(r.produce),
-  'produce MB/s': mb(r.produce.median, r.size),
-  'consume msg/s': r.consume ? fmt(r.consume.median) + spread(r.consume) : '—',
-  'consume MB/s': r.consume ? mb(r.consume.median, r.size) : '—',
+  'produce msg/s (min-max)': fmtSummary(r.produce),
+  'produce MB/s': mb(r.produce, r.size),
+  'consume msg/s (min-max)': fmtSummary(r.consume),
+  'consume MB/s': mb(r.consume, r.size),
   'peak RSS MB': (r.peakRssBytes / 1e6).toFixed(0),
-  'produce ×ferrolog': ratio(r.produceVsFerrolog),
-  'consume ×ferrolog': ratio(r.consumeVsFerrolog),
-  'produce ×physical': ratio(r.produceVsPhysical),
+  'produce ×ferrolog': fmtRatio(r.produceVsFerrolog),
+  'consume ×ferrolog': fmtRatio(r.consumeVsFerrolog),
+  'produce ×physical': fmtRatio(r.produceVsPhysical),
 }));
+const targets = computeTargets(results);
+const targetTable = targets.map((t) => ({
+  target: t.label,
+  measured: t.kind === 'ratio' ? fmtRatio(t.value, t.range) : t.value === null ? '—' : `${fmtNum(t.value)}/s`,
+  goal: t.kind === 'ratio' ? `≥ ${t.goal}×` : `≥ ${fmtNum(t.goal)}/s`,
+  status: t.status,
+}));
+const latencyTable = latencies.map((l) => ({
+  contestant: l.contestant,
+  'p50 µs': fmtNum(l.p50),
+  'p99 µs': fmtNum(l.p99),
+  'p999 µs': fmtNum(l.p999),
+  'peak RSS MB': (l.peakRssBytes / 1e6).toFixed(0),
+}));
+
+if (quick) console.log(NOT_REPRESENTATIVE);
+console.log(
+  `median (min-max) of ${runs} run(s) after ${warmups} warm-up(s), one child process per run · ${machineLine(machine)}`,
+);
 console.table(table);
 if (latencies.length) {
-  console.log(`end-to-end latency at ${latencyWorkload.rate} msg/s, ${latencyWorkload.size} B (µs):`);
-  console.table(
-    latencies.map((l) => ({
-      contestant: l.contestant,
-      p50: fmt(l.p50),
-      p99: fmt(l.p99),
-      p999: fmt(l.p999),
-      'peak RSS MB': (l.peakRssBytes / 1e6).toFixed(0),
-    })),
-  );
+  console.log(`end-to-end latency at ${latencyWorkload.rate} msg/s, ${latencyWorkload.size} B:`);
+  console.table(latencyTable);
 }
+console.log('targets (issue 17), ratios of medians from this run (worst-best pairing of runs):');
+console.table(targetTable);
 for (const s of skipped)
   console.log(`skipped ${s}: set KAFKA_BROKERS=host:port to include kafkajs against a broker`);
 
+const options = {
+  quick,
+  runs,
+  warmups,
+  sizes,
+  partitions: partitionCounts,
+  durabilities,
+  messages: messagesFor(100),
+};
 const report = {
   generatedAt: new Date().toISOString(),
-  machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
-  options: { quick, runs, warmups, sizes, partitions: partitionCounts, durabilities },
+  quick,
+  machine,
+  options,
+  elapsedSeconds,
   results,
   latencies,
+  targets,
   skipped,
   failures,
 };
-mkdirSync(outDir, { recursive: true });
-writeFileSync(join(outDir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+const { jsonPath, mdPath } = writeResults(outDir, 'latest', {
+  title: 'ferrolog benchmark harness (npm run bench)',
+  command: `npm run bench${quick ? ' -- --quick' : ''}`,
+  quick,
+  machine,
+  options,
+  data: { elapsedSeconds, results, latencies, targets, skipped, failures },
+  sections: [
+    ['Throughput', table],
+    [`End-to-end latency at ${latencyWorkload.rate} msg/s, ${latencyWorkload.size} B`, latencyTable],
+    ['Targets (issue 17)', targetTable],
+  ],
+  notes: [
+    `The whole run took ${elapsedSeconds.toFixed(0)} s.`,
+    failures.length
+      ? `**Verification failed:** ${failures.join('; ')}`
+      : 'Every contestant read back exactly what it wrote (count and digest).',
+  ],
+});
 writeFileSync(join(outDir, 'chart.svg'), renderSvg(report));
-writeFileSync(join(outDir, 'index.html'), renderHtml(report, table));
+writeFileSync(join(outDir, 'index.html'), renderHtml(report, table, targetTable, latencyTable));
 console.log(
-  `results: ${join(outDir, 'latest.json')}, chart: ${join(outDir, 'chart.svg')}, page: ${join(outDir, 'index.html')}`,
+  `results: ${jsonPath}, ${mdPath}, chart: ${join(outDir, 'chart.svg')}, page: ${join(outDir, 'index.html')} (${elapsedSeconds.toFixed(0)} s)`,
 );
 
 if (failures.length) {
