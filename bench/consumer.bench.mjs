@@ -1,7 +1,7 @@
 // Consumer throughput and end-to-end latency: `npm run bench:consumer`
 // (node bench/consumer.bench.mjs [--quick] [--runs N] [--out DIR]).
-// 100 B values, one and eight partitions; eachBatch, eachMessage and the
-// async iterator, each --runs times (default 3) over BENCH_MESSAGES (2 M),
+// 100 B values, one and eight partitions; eachBatch (kafkajs' messages, and
+// ferrolog's columnar batch.records), eachMessage and the async iterator, each --runs times (default 3) over BENCH_MESSAGES (2 M),
 // with the median, the min-max spread and the ratio to the Log API's read
 // (Log.read + decodeMessages touching every value) of the same data in the
 // same run. Latency: produce → eachMessage at a fixed rate. Results:
@@ -87,6 +87,16 @@ async function consume(dataDir, mode) {
           if (n >= N) resolve();
         },
       });
+    } else if (mode === 'eachBatch records') {
+      // The columnar view: no object per record.
+      consumer.run({
+        eachBatch: async ({ batch }) => {
+          const r = batch.records;
+          for (let i = 0; i < r.length; i++) bytes += r.valueLengths[i];
+          n += r.length;
+          if (n >= N) resolve();
+        },
+      });
     } else if (mode === 'eachMessage') {
       consumer.run({
         eachMessage: async ({ message }) => {
@@ -120,7 +130,7 @@ for (const partitions of [1, 8]) {
     'msg/s (min-max)': fmtSummary(ref),
     '×Log.read': '',
   });
-  for (const mode of ['eachBatch', 'eachMessage', 'async iterator']) {
+  for (const mode of ['eachBatch', 'eachBatch records', 'eachMessage', 'async iterator']) {
     const rates = [];
     for (let r = 0; r < runs; r++) rates.push(await consume(dataDir, mode));
     const rate = summarize(rates);

@@ -468,6 +468,7 @@ export interface RemoteFetchPartition {
   maxBytes: number
 }
 
+/** Only ever returned to JavaScript (its `records` cannot be read back in). */
 export interface RemoteFetchResult {
   topic: string
   partition: number
@@ -475,6 +476,7 @@ export interface RemoteFetchResult {
   highWatermark: number
   lastStableOffset: number
   logStartOffset: number
+  /** The fetched batches as they came off the wire, without a copy. */
   records: Buffer
 }
 

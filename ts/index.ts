@@ -33,7 +33,14 @@ export type { BatchInfo } from './codec/decoder';
  * The codec's decoded record. kafkajs' `Message` is the producer's message,
  * so the decoder's class is exported as `DecodedMessage`.
  */
-export { decodeMessages, Message as DecodedMessage, readBatches, readBatchInfo } from './codec/decoder';
+export {
+  decodeColumns,
+  decodeMessages,
+  Message as DecodedMessage,
+  RecordColumns,
+  readBatches,
+  readBatchInfo,
+} from './codec/decoder';
 export type { BatchOptions, EncodedRecords, HeaderValue, IHeaders, RecordInput } from './codec/encoder';
 export { encodeBatch, encodeRecords, frameBatch } from './codec/encoder';
 

@@ -7,6 +7,7 @@
  * mapped segment, cached weakly, and `Buffer` views over it.
  */
 import { EventEmitter } from 'node:events';
+import { decodeColumns, type RecordColumns } from './codec/decoder';
 import { ClosedError, fromNative, InvalidArgumentError } from './errors';
 import type { GroupCalls } from './group/types';
 import { binding, type NativeLog } from './native';
@@ -390,6 +391,24 @@ export class Log {
       durable,
       duplicate: r[5] === 1,
     };
+  }
+
+  /**
+   * Beyond kafkajs: the records from `offset` as columns (`RecordColumns`:
+   * one backing buffer, typed arrays of offsets, timestamps and key, value
+   * and header positions, no object per record), read as `read` reads and
+   * decoded in one pass. Records below `offset` in the first batch and
+   * control records are left out; `records.nextOffset` is where to read on.
+   */
+  readRecords(
+    topic: string,
+    partition: number,
+    offset: number,
+    maxBytes = 1 << 20,
+  ): { records: RecordColumns; highWatermark: number; logStartOffset: number } {
+    const r = this.read(topic, partition, offset, maxBytes);
+    const records = decodeColumns(r.batches, offset);
+    return { records, highWatermark: r.highWatermark, logStartOffset: r.logStartOffset };
   }
 
   /**

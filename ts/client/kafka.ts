@@ -23,9 +23,10 @@ import { type GroupCoordinatorOptions, Log, type LogOptions, type TopicConfigEnt
 import { Producer, type ProducerConfig } from '../producer/producer';
 import type { RawValue } from '../producer/serializers';
 import { type BrokerServer, type ListenOptions, listen } from '../server/listen';
+import { LocalConsumerTransport } from '../transport/fetch-local';
+import { RemoteConsumerTransport } from '../transport/fetch-remote';
 import { RemoteTransport } from '../transport/remote';
 import { RemoteAdmin } from '../transport/remote-admin';
-import { RemoteConsumer } from '../transport/remote-consumer';
 import { RemoteProducer } from '../transport/remote-producer';
 import type { AdminConfig, BrokersFunction, ISocketFactory, Mechanism, SASLOptions } from '../types/kafkajs';
 import { createLogger, type Logger, type logCreator, logLevel } from './logger';
@@ -121,9 +122,20 @@ export class Kafka {
   }
 
   consumer<K = Buffer | null, V = Buffer | null>(config: ConsumerConfig<K, V>): Consumer<K, V> {
-    if (this.remote !== null)
-      return new RemoteConsumer<K, V>(this, this.remote, config) as unknown as Consumer<K, V>;
-    return new Consumer<K, V>(this, config);
+    // One consumer over either transport: the data directory's engine and
+    // coordinator, or the Kafka protocol to `brokers`.
+    const transport =
+      this.remote !== null ? new RemoteConsumerTransport(this.remote) : new LocalConsumerTransport(this);
+    return new Consumer<K, V>(
+      {
+        clientId: this.clientId,
+        logger: this.rootLogger,
+        retry: this.retry,
+        defaultNumPartitions: this.defaultNumPartitions,
+        transport,
+      },
+      config,
+    );
   }
 
   admin(config: AdminConfig = {}): Admin {

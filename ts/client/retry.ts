@@ -2,7 +2,8 @@
  * Retries with kafkajs' `retry` semantics: exponential backoff with
  * randomisation, `retries` attempts after the first, then
  * KafkaJSNumberOfRetriesExceeded (the last error as its `cause`). With
- * `retries: 0` the error surfaces as it is. Non-retriable errors surface at once.
+ * `retries: 0` the error surfaces as it is. Non-retriable errors surface at once
+ * (`isRetriable` says which are; by default retriable KafkaJSErrors).
  */
 import { KafkaJSError, KafkaJSNumberOfRetriesExceeded } from '../errors';
 
@@ -38,11 +39,12 @@ function isRetriable(e: unknown): boolean {
  * already made: the retries follow it (after the backoff) and count from it.
  */
 export async function withRetry<T>(
-  options: RetryOptions | undefined,
+  options: (RetryOptions & { isRetriable?: (e: unknown) => boolean }) | undefined,
   fn: (retryCount: number) => T | Promise<T>,
   ...firstError: [unknown?]
 ): Promise<T> {
   const o = { ...RETRY_DEFAULTS, ...options };
+  const retriable = options?.isRetriable ?? isRetriable;
   let retryTime = randomize(o.factor, o.initialRetryTime);
   let made = firstError.length > 0;
   for (let retryCount = 0; ; retryCount++) {
@@ -57,7 +59,7 @@ export async function withRetry<T>(
         e = err;
       }
     }
-    if (!isRetriable(e)) throw e;
+    if (!retriable(e)) throw e;
     if (retryCount >= o.retries) {
       // With retries: 0 nothing was retried: the error itself (its class
       // and `code`, e.g. a StorageIOError for a full disk) says more than

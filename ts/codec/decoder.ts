@@ -1,9 +1,12 @@
 /**
- * Lazy decoding of RecordBatch v2 bytes into kafkajs-shaped messages.
+ * Decoding of RecordBatch v2 bytes: into columns (`decodeColumns`: typed
+ * arrays of offsets, timestamps and key/value/header positions over one
+ * backing buffer, no object per record) and, over those, into lazy
+ * kafkajs-shaped messages (`decodeMessages`).
  *
- * One pass finds each record's key, value and headers; nothing is copied.
- * `key`, `value` and header values are Buffer views over the batch, made
- * only when read, so a consumer that reads only values pays for values.
+ * One pass finds each record's key, value and headers; nothing is copied
+ * unless compressed. `key`, `value` and header values are Buffer views,
+ * made only when read, so a consumer that reads only values pays for values.
  */
 import { CorruptDataError, fromNative } from '../errors';
 import { decompressRecords } from './compression';
@@ -84,59 +87,29 @@ export function readBatches(chunk: Buffer): BatchInfo[] {
 /**
  * A message in kafkajs' `KafkaMessage` shape. `offset` and `timestamp` are
  * strings, as in kafkajs; `offsetNumber` and `timestampMs` are the same as
- * numbers, for code that wants to skip the conversion.
- */
-/**
- * Where the records of one decoded batch lie, in typed arrays: one
- * allocation per batch instead of a field-heavy object per record, which
- * was the decoder's main cost (allocation and garbage collection).
- */
-class RecordTable {
-  readonly buf: Buffer;
-  readonly batch: BatchInfo;
-  /** Per record: keyStart, keyLen, valueStart, valueLen, headersStart, recordEnd. */
-  readonly pos: Int32Array;
-  readonly offsetDelta: Int32Array;
-  readonly tsDelta: Float64Array;
-  headers: (IHeaders | undefined)[] | undefined;
-
-  constructor(buf: Buffer, batch: BatchInfo, count: number) {
-    this.buf = buf;
-    this.batch = batch;
-    this.pos = new Int32Array(count * 6);
-    this.offsetDelta = new Int32Array(count);
-    this.tsDelta = new Float64Array(count);
-    this.headers = undefined;
-  }
-}
-
-/**
- * A message in kafkajs' `KafkaMessage` shape. `offset` and `timestamp` are
- * strings, as in kafkajs; `offsetNumber` and `timestampMs` are the same as
  * numbers, for code that wants to skip the conversion. Everything is read
- * from the batch on access: the object itself is two fields.
+ * from the columns of its fetch on access: the object itself is two fields.
  */
 export class Message {
-  private readonly t: RecordTable;
+  private readonly t: RecordColumns;
   private readonly i: number;
 
-  constructor(table: RecordTable, index: number) {
-    this.t = table;
+  constructor(columns: RecordColumns, index: number) {
+    this.t = columns;
     this.i = index;
   }
 
   /** The batch this message came from. */
   get batch(): BatchInfo {
-    return this.t.batch;
+    return this.t.batchOf(this.i);
   }
 
   get offsetNumber(): number {
-    return this.t.batch.baseOffset + (this.t.offsetDelta[this.i] as number);
+    return this.t.offsets[this.i] as number;
   }
 
   get timestampMs(): number {
-    const b = this.t.batch;
-    return b.isLogAppendTime ? b.maxTimestamp : b.baseTimestamp + (this.t.tsDelta[this.i] as number);
+    return this.t.timestamps[this.i] as number;
   }
 
   /** Record attributes: unused in RecordBatch v2, always 0 (a getter, so it costs no field). */
@@ -145,29 +118,29 @@ export class Message {
   }
 
   get offset(): string {
-    return String(this.offsetNumber);
+    return String(this.t.offsets[this.i]);
   }
 
   get timestamp(): string {
-    return String(this.timestampMs);
+    return String(this.t.timestamps[this.i]);
   }
 
   /** A view of the key, or null. */
   get key(): Buffer | null {
-    const p = this.t.pos;
-    const at = this.i * 6;
-    const len = p[at + 1] as number;
-    const start = p[at] as number;
-    return len < 0 ? null : this.t.buf.subarray(start, start + len);
+    // Inline (no index check: `i` is in range by construction): this is
+    // the per-message hot path.
+    const t = this.t;
+    const len = t.keyLengths[this.i] as number;
+    const start = t.keyStarts[this.i] as number;
+    return len < 0 ? null : t.buffer.subarray(start, start + len);
   }
 
   /** A view of the value, or null. */
   get value(): Buffer | null {
-    const p = this.t.pos;
-    const at = this.i * 6;
-    const len = p[at + 3] as number;
-    const start = p[at + 2] as number;
-    return len < 0 ? null : this.t.buf.subarray(start, start + len);
+    const t = this.t;
+    const len = t.valueLengths[this.i] as number;
+    const start = t.valueStarts[this.i] as number;
+    return len < 0 ? null : t.buffer.subarray(start, start + len);
   }
 
   /** The key bytes (the same as `key`; consumers with deserializers differ). */
@@ -182,19 +155,12 @@ export class Message {
 
   /** Header values are Buffer views; a repeated key gives an array, as in kafkajs. */
   get headers(): IHeaders {
-    const t = this.t;
-    if (t.headers === undefined) t.headers = [];
-    let h = t.headers[this.i];
-    if (h === undefined) {
-      const at = this.i * 6;
-      h = decodeHeaders(t.buf, t.pos[at + 4] as number, t.pos[at + 5] as number);
-      t.headers[this.i] = h;
-    }
-    return h;
+    return this.t.headers(this.i);
   }
 
+  /** Control batches are never decoded into messages. */
   get isControlRecord(): boolean {
-    return this.t.batch.isControl;
+    return false;
   }
 
   toJSON(): object {
@@ -211,7 +177,7 @@ export class Message {
 
 const cursor = new Int32Array(1);
 
-function decodeHeaders(buf: Buffer, start: number, end: number): IHeaders {
+export function decodeHeaders(buf: Buffer, start: number, end: number): IHeaders {
   const headers: IHeaders = {};
   let pos = start;
   const count = readVarint(buf, pos, end, cursor);
@@ -249,6 +215,7 @@ function decodeHeaders(buf: Buffer, start: number, end: number): IHeaders {
  * Decodes every record of every batch in `chunk` whose offset is at least
  * `fromOffset`, appending to `out`. Compressed batches are decompressed
  * natively (gzip, snappy, lz4, zstd). Throws CorruptDataError on bad framing.
+ * The messages are views over one `RecordColumns` (see `decodeColumns`).
  */
 export function decodeMessages(
   chunk: Buffer,
@@ -256,16 +223,162 @@ export function decodeMessages(
   out: Message[] = [],
   maxDecompressedBytes = Number.POSITIVE_INFINITY,
 ): Message[] {
-  // With a budget, decoding stops after the batch that reaches it (once it
-  // yielded a message): the caller reads on from the next offset, so a fetch
-  // of many compressed batches never holds them all inflated at once.
-  const first = out.length;
+  return decodeColumns(chunk, fromOffset, maxDecompressedBytes).messages(out);
+}
+
+/**
+ * The records of one read or fetch as columns: one backing buffer and typed
+ * arrays, no object per record. Record `i` has offset `offsets[i]`,
+ * timestamp `timestamps[i]` (milliseconds), key bytes
+ * `buffer[keyStarts[i], keyStarts[i] + keyLengths[i])` (length -1: null key),
+ * value bytes likewise, and its headers section (Kafka's varint count, then
+ * the headers) at `buffer[headerStarts[i], headerEnds[i])`, `headerCounts[i]`
+ * of them. Uncompressed batches are not copied (`buffer` is the fetched
+ * bytes, a view over the mapped segment for the local log); compressed ones
+ * are inflated into one buffer. Control batches are left out.
+ *
+ * Offsets and timestamps are float64: exact up to 2^53, as everywhere in
+ * ferrolog's number-typed API.
+ */
+export class RecordColumns {
+  readonly length: number;
+  readonly buffer: Buffer;
+  readonly offsets: Float64Array;
+  readonly timestamps: Float64Array;
+  readonly keyStarts: Int32Array;
+  readonly keyLengths: Int32Array;
+  readonly valueStarts: Int32Array;
+  readonly valueLengths: Int32Array;
+  readonly headerStarts: Int32Array;
+  readonly headerEnds: Int32Array;
+  readonly headerCounts: Int32Array;
+  /** Each record's batch, as an index into `batches`. */
+  readonly batchIndexes: Int32Array;
+  /** The headers of the batches the records came from (decoded ones only). */
+  readonly batches: readonly BatchInfo[];
+  /**
+   * The offset after the last batch looked at (control batches and batches
+   * wholly below the requested offset included): where to read next when
+   * `length` is 0.
+   */
+  readonly nextOffset: number;
+  private headerCache: (IHeaders | undefined)[] | undefined;
+
+  /** @internal Made by `decodeColumns`. */
+  constructor(
+    buffer: Buffer,
+    length: number,
+    arrays: {
+      offsets: Float64Array;
+      timestamps: Float64Array;
+      pos: Int32Array[];
+      batchIndexes: Int32Array;
+    },
+    batches: BatchInfo[],
+    nextOffset: number,
+  ) {
+    this.buffer = buffer;
+    this.length = length;
+    this.offsets = arrays.offsets.subarray(0, length);
+    this.timestamps = arrays.timestamps.subarray(0, length);
+    const p = arrays.pos.map((a) => a.subarray(0, length));
+    this.keyStarts = p[0] as Int32Array;
+    this.keyLengths = p[1] as Int32Array;
+    this.valueStarts = p[2] as Int32Array;
+    this.valueLengths = p[3] as Int32Array;
+    this.headerStarts = p[4] as Int32Array;
+    this.headerEnds = p[5] as Int32Array;
+    this.headerCounts = p[6] as Int32Array;
+    this.batchIndexes = arrays.batchIndexes.subarray(0, length);
+    this.batches = batches;
+    this.nextOffset = nextOffset;
+    this.headerCache = undefined;
+  }
+
+  private check(i: number): void {
+    if (!(i >= 0 && i < this.length && Number.isInteger(i))) {
+      throw new RangeError(`record index ${String(i)} is outside 0..${this.length - 1}`);
+    }
+  }
+
+  /** A view of record `i`'s key, or null (allocates the view; the columns do not). */
+  key(i: number): Buffer | null {
+    this.check(i);
+    const len = this.keyLengths[i] as number;
+    const start = this.keyStarts[i] as number;
+    return len < 0 ? null : this.buffer.subarray(start, start + len);
+  }
+
+  /** A view of record `i`'s value, or null. */
+  value(i: number): Buffer | null {
+    this.check(i);
+    const len = this.valueLengths[i] as number;
+    const start = this.valueStarts[i] as number;
+    return len < 0 ? null : this.buffer.subarray(start, start + len);
+  }
+
+  /** Record `i`'s headers in kafkajs' shape (decoded on first use, then kept). */
+  headers(i: number): IHeaders {
+    this.check(i);
+    this.headerCache ??= [];
+    let h = this.headerCache[i];
+    if (h === undefined) {
+      h =
+        this.headerCounts[i] === 0
+          ? {}
+          : decodeHeaders(this.buffer, this.headerStarts[i] as number, this.headerEnds[i] as number);
+      this.headerCache[i] = h;
+    }
+    return h;
+  }
+
+  /** The header of record `i`'s batch. */
+  batchOf(i: number): BatchInfo {
+    this.check(i);
+    return this.batches[this.batchIndexes[i] as number] as BatchInfo;
+  }
+
+  /** kafkajs-shaped messages over these columns (one small object each), appended to `out`. */
+  messages(out: Message[] = []): Message[] {
+    for (let i = 0; i < this.length; i++) out.push(new Message(this, i));
+    return out;
+  }
+}
+
+const EMPTY_BUFFER = Buffer.alloc(0);
+
+/** Where one batch's records lie before they are decoded. */
+interface Section {
+  batch: BatchInfo;
+  buf: Buffer;
+  start: number;
+  end: number;
+}
+
+/**
+ * Decodes every record of every batch in `chunk` (whole RecordBatch v2
+ * batches, back to back) whose offset is at least `fromOffset` into
+ * columns. With `maxDecompressedBytes`, decoding stops after the batch
+ * that reaches that many inflated bytes (once it yielded a record): the
+ * caller reads on from the next offset, so a fetch of many compressed
+ * batches is never inflated all at once. Throws CorruptDataError on bad
+ * framing and writes nothing.
+ */
+export function decodeColumns(
+  chunk: Buffer,
+  fromOffset = 0,
+  maxDecompressedBytes = Number.POSITIVE_INFINITY,
+): RecordColumns {
+  const sections: Section[] = [];
+  let capacity = 0;
   let inflated = 0;
+  let nextOffset = fromOffset;
   let pos = 0;
   while (pos < chunk.byteLength) {
-    if (inflated >= maxDecompressedBytes && out.length > first) break;
+    if (inflated >= maxDecompressedBytes && capacity > 0) break;
     const batch = readBatchInfo(chunk, pos);
     pos += batch.sizeBytes;
+    nextOffset = Math.max(nextOffset, batch.lastOffset + 1);
     if (batch.lastOffset < fromOffset || batch.isControl) continue;
     let buf = chunk;
     let start = batch.position + F.HEADER_BYTES;
@@ -280,31 +393,75 @@ export function decodeMessages(
       end = buf.byteLength;
       inflated += end;
     }
+    // Every record takes at least one byte: a count beyond that is a lie,
+    // checked before the columns are sized from it.
+    if (batch.recordCount < 0 || batch.recordCount > end - start)
+      throw new CorruptDataError(`batch ${batch.baseOffset} claims ${batch.recordCount} records`);
+    sections.push({ batch, buf, start, end });
+    capacity += batch.recordCount;
+  }
+  // One backing buffer: the chunk itself when every section lies in one
+  // buffer (uncompressed batches, or a single compressed one), otherwise the
+  // sections copied back to back.
+  const first = sections[0];
+  let buffer: Buffer = first === undefined ? EMPTY_BUFFER : first.buf;
+  const bases = new Int32Array(sections.length);
+  if (sections.some((s) => s.buf !== buffer)) {
+    let total = 0;
+    for (const s of sections) total += s.end - s.start;
+    buffer = Buffer.allocUnsafe(total);
+    let at = 0;
+    for (let k = 0; k < sections.length; k++) {
+      const s = sections[k] as Section;
+      s.buf.copy(buffer, at, s.start, s.end);
+      bases[k] = at - s.start;
+      at += s.end - s.start;
+    }
+  }
+  const arrays = {
+    offsets: new Float64Array(capacity),
+    timestamps: new Float64Array(capacity),
+    pos: Array.from({ length: 7 }, () => new Int32Array(capacity)),
+    batchIndexes: new Int32Array(capacity),
+  };
+  let n = 0;
+  for (let k = 0; k < sections.length; k++) {
+    const s = sections[k] as Section;
     try {
-      decodeRecords(buf, start, end, batch, fromOffset, out);
+      n = decodeSection(s, bases[k] as number, k, fromOffset, arrays, n);
     } catch (e) {
       // A varint that runs off its record is corruption like any other.
-      if (e instanceof RangeError) throw new CorruptDataError(`batch ${batch.baseOffset}: ${e.message}`);
+      if (e instanceof RangeError) throw new CorruptDataError(`batch ${s.batch.baseOffset}: ${e.message}`);
       throw e;
     }
   }
-  return out;
+  return new RecordColumns(
+    buffer,
+    n,
+    arrays,
+    sections.map((s) => s.batch),
+    nextOffset,
+  );
 }
 
-function decodeRecords(
-  buf: Buffer,
-  start: number,
-  end: number,
-  batch: BatchInfo,
+/** Decodes one batch's records into the columns from row `n`; returns the next row. */
+function decodeSection(
+  s: Section,
+  base: number,
+  batchIndex: number,
   fromOffset: number,
-  out: Message[],
-): void {
+  arrays: { offsets: Float64Array; timestamps: Float64Array; pos: Int32Array[]; batchIndexes: Int32Array },
+  row: number,
+): number {
+  const { batch, buf, start, end } = s;
+  const [keyStarts, keyLengths, valueStarts, valueLengths, headerStarts, headerEnds, headerCounts] =
+    arrays.pos as [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array];
+  const { offsets, timestamps, batchIndexes } = arrays;
+  const baseOffset = batch.baseOffset;
+  const appendTime = batch.isLogAppendTime;
+  let n = row;
   let pos = start;
   const count = batch.recordCount;
-  if (count < 0 || count > end - start)
-    throw new CorruptDataError(`batch ${batch.baseOffset} claims ${count} records`);
-  const table = new RecordTable(buf, batch, count);
-  const tp = table.pos;
   // Most varints in a record are one byte: those are read inline, and only
   // longer ones call readVarint (which also bounds-checks).
   let b = 0;
@@ -313,7 +470,7 @@ function decodeRecords(
     pos = cursor[0] as number;
     const recordEnd = pos + length;
     if (length < 1 || recordEnd > end)
-      throw new CorruptDataError(`record ${i} of batch ${batch.baseOffset} runs past its batch`);
+      throw new CorruptDataError(`record ${i} of batch ${baseOffset} runs past its batch`);
     pos += 1; // attributes
     let tsDelta: number;
     b = buf[pos] as number;
@@ -344,26 +501,42 @@ function decodeRecords(
     }
     const keyStart = pos;
     if (keyLen > 0) pos += keyLen;
-    const valueLen = readVarint(buf, pos, recordEnd, cursor);
-    pos = cursor[0] as number;
+    let valueLen: number;
+    b = buf[pos] as number;
+    if (b < 0x80 && pos < recordEnd) {
+      valueLen = (b >>> 1) ^ -(b & 1);
+      pos++;
+    } else {
+      valueLen = readVarint(buf, pos, recordEnd, cursor);
+      pos = cursor[0] as number;
+    }
     const valueStart = pos;
     if (valueLen > 0) pos += valueLen;
-    if (pos > recordEnd || keyLen < -1 || valueLen < -1) {
-      throw new CorruptDataError(`record ${i} of batch ${batch.baseOffset} is malformed`);
+    if (pos >= recordEnd || keyLen < -1 || valueLen < -1) {
+      // At least the headers count must follow the value.
+      throw new CorruptDataError(`record ${i} of batch ${baseOffset} is malformed`);
     }
-    if (batch.baseOffset + offsetDelta >= fromOffset) {
-      const at = i * 6;
-      tp[at] = keyStart;
-      tp[at + 1] = keyLen;
-      tp[at + 2] = valueStart;
-      tp[at + 3] = valueLen;
-      tp[at + 4] = pos;
-      tp[at + 5] = recordEnd;
-      table.offsetDelta[i] = offsetDelta;
-      table.tsDelta[i] = tsDelta;
-      out.push(new Message(table, i));
+    const offset = baseOffset + offsetDelta;
+    if (offset >= fromOffset) {
+      let headerCount: number;
+      b = buf[pos] as number;
+      if (b < 0x80) headerCount = (b >>> 1) ^ -(b & 1);
+      else headerCount = readVarint(buf, pos, recordEnd, cursor);
+      if (headerCount < 0) throw new CorruptDataError(`record ${i} of batch ${baseOffset} is malformed`);
+      offsets[n] = offset;
+      timestamps[n] = appendTime ? batch.maxTimestamp : batch.baseTimestamp + tsDelta;
+      keyStarts[n] = keyStart + base;
+      keyLengths[n] = keyLen;
+      valueStarts[n] = valueStart + base;
+      valueLengths[n] = valueLen;
+      headerStarts[n] = pos + base;
+      headerEnds[n] = recordEnd + base;
+      headerCounts[n] = headerCount;
+      batchIndexes[n] = batchIndex;
+      n++;
     }
     pos = recordEnd;
   }
-  if (pos !== end) throw new CorruptDataError(`batch ${batch.baseOffset} has bytes after its last record`);
+  if (pos !== end) throw new CorruptDataError(`batch ${baseOffset} has bytes after its last record`);
+  return n;
 }

@@ -2,6 +2,6 @@
 export type { CompressionCodec, CompressionSetting } from './compression';
 export { CompressionCodecs, CompressionTypes, compressRecords, parseCompression } from './compression';
 export type { BatchInfo } from './decoder';
-export { decodeMessages, Message, readBatches, readBatchInfo } from './decoder';
+export { decodeColumns, decodeMessages, Message, RecordColumns, readBatches, readBatchInfo } from './decoder';
 export type { BatchOptions, EncodedRecords, HeaderValue, IHeaders, RecordInput } from './encoder';
 export { encodeBatch, encodeRecords, frameBatch } from './encoder';

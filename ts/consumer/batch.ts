@@ -1,45 +1,55 @@
 /**
  * What eachBatch gets (kafkajs' Batch) and what the batch events report,
- * for one fetched run of messages of a partition.
+ * for one fetched run of records of a partition. The records are decoded
+ * into columns once; `messages` (kafkajs' objects) are made on first use,
+ * so a handler that reads `records` only never allocates per record.
  */
-import type { Message as RawMessage } from '../codec';
-import type { Batch, KafkaMessage } from './consumer';
+import type { RecordColumns } from '../codec';
+import type { Batch, KafkaMessage } from './types';
 
-/** kafkajs' Batch over `messages` (decoded, or wrapped with deserializers); `raw` is not empty. */
+/** kafkajs' Batch over `records` (not empty); `messages` builds the message objects once, when asked. */
 export function makeBatch<K, V>(
   topic: string,
   partition: number,
   highWatermark: number,
-  raw: RawMessage[],
-  messages: KafkaMessage<K, V>[],
+  records: RecordColumns,
+  messages: () => KafkaMessage<K, V>[],
 ): Batch<K, V> {
-  const first = raw[0] as RawMessage;
-  const last = raw[raw.length - 1] as RawMessage;
+  const first = records.offsets[0] as number;
+  const last = records.offsets[records.length - 1] as number;
   return {
     topic,
     partition,
     highWatermark: String(highWatermark),
-    messages,
-    isEmpty: () => messages.length === 0,
-    firstOffset: () => first.offset,
-    lastOffset: () => last.offset,
-    offsetLag: () => String(highWatermark - 1 - last.offsetNumber),
-    offsetLagLow: () => String(highWatermark - 1 - first.offsetNumber),
+    get messages() {
+      return messages();
+    },
+    records,
+    isEmpty: () => records.length === 0,
+    firstOffset: () => String(first),
+    lastOffset: () => String(last),
+    offsetLag: () => String(highWatermark - 1 - last),
+    offsetLagLow: () => String(highWatermark - 1 - first),
   };
 }
 
 /** The payload of START_BATCH_PROCESS and END_BATCH_PROCESS (before `duration`). */
-export function batchEventInfo(topic: string, partition: number, highWatermark: number, raw: RawMessage[]) {
-  const first = raw[0] as RawMessage;
-  const last = raw[raw.length - 1] as RawMessage;
+export function batchEventInfo(
+  topic: string,
+  partition: number,
+  highWatermark: number,
+  records: RecordColumns,
+) {
+  const first = records.offsets[0] as number;
+  const last = records.offsets[records.length - 1] as number;
   return {
     topic,
     partition,
     highWatermark: String(highWatermark),
-    offsetLag: String(highWatermark - 1 - last.offsetNumber),
-    offsetLagLow: String(highWatermark - 1 - first.offsetNumber),
-    batchSize: raw.length,
-    firstOffset: first.offset,
-    lastOffset: last.offset,
+    offsetLag: String(highWatermark - 1 - last),
+    offsetLagLow: String(highWatermark - 1 - first),
+    batchSize: records.length,
+    firstOffset: String(first),
+    lastOffset: String(last),
   };
 }

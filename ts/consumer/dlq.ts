@@ -15,7 +15,7 @@
 import type { IHeaders } from '../codec';
 import type { Producer } from '../producer/producer';
 import type { RawValue } from '../producer/serializers';
-import type { EachMessagePayload } from './consumer';
+import type { EachMessagePayload } from './types';
 
 export interface DeadLetterOptions {
   /** A connected producer for the dead letters. */

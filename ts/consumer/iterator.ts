@@ -4,7 +4,7 @@
  * message is read when the loop asks for it, and a message counts as
  * processed (and may be committed) once the loop moves past it.
  */
-import type { ConsumerRunConfig, KafkaMessage } from './consumer';
+import type { ConsumerRunConfig, KafkaMessage } from './types';
 
 /** What the iterator needs of its consumer. */
 export interface IterableConsumer<K, V> {

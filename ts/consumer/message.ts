@@ -4,8 +4,8 @@
  * that carries the raw bytes (`rawKey`, `rawValue` stay available).
  */
 import type { IHeaders, Message as RawMessage } from '../codec';
-import type { KafkaMessage } from './consumer';
 import { type Deserializer, KafkaJSDeserializationError } from './deserializers';
+import type { KafkaMessage } from './types';
 
 export class ConsumedMessage<K, V> implements KafkaMessage<K, V> {
   readonly attributes = 0;

@@ -18,6 +18,7 @@ use napi::bindgen_prelude::{Buffer, Object, ToNapiValue};
 use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
 
+use crate::external::ExternalBytes;
 use crate::invalid;
 
 /// One runtime for every remote client of the process, on two threads of its
@@ -285,7 +286,8 @@ pub struct RemoteFetchOptions {
     pub isolation_level: Option<i32>,
 }
 
-#[napi(object)]
+/// Only ever returned to JavaScript (its `records` cannot be read back in).
+#[napi(object, object_from_js = false)]
 pub struct RemoteFetchResult {
     pub topic: String,
     pub partition: i32,
@@ -293,7 +295,9 @@ pub struct RemoteFetchResult {
     pub high_watermark: f64,
     pub last_stable_offset: f64,
     pub log_start_offset: f64,
-    pub records: Buffer,
+    /// The fetched batches as they came off the wire, without a copy.
+    #[napi(ts_type = "Buffer")]
+    pub records: ExternalBytes,
 }
 
 #[napi(object)]
@@ -616,7 +620,7 @@ impl RemoteClient {
                     high_watermark: r.high_watermark as f64,
                     last_stable_offset: r.last_stable_offset as f64,
                     log_start_offset: r.log_start_offset as f64,
-                    records: Buffer::from(r.records.to_vec()),
+                    records: ExternalBytes(r.records),
                 })
                 .collect::<Vec<_>>())
         })

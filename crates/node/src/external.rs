@@ -58,3 +58,89 @@ pub fn create<'env>(env: &'env Env, map: Arc<ReadMap>) -> Result<Option<Unknown<
     // SAFETY: `value` is a valid napi_value just created in this env.
     Ok(Some(unsafe { Unknown::from_napi_value(env.raw(), value)? }))
 }
+
+/// Fetched record bytes handed to JavaScript without a copy: a Buffer whose
+/// memory is the `Bytes` the Kafka client decoded from the response (a
+/// slice of the response frame), owned by the Buffer and dropped by its
+/// finalizer. The frame stays allocated while any view of it lives, so a
+/// fetch response's memory is held at most as long as its records are.
+pub struct ExternalBytes(pub bytes::Bytes);
+
+unsafe extern "C" fn finalize_bytes(_env: sys::napi_env, _data: *mut c_void, hint: *mut c_void) {
+    // SAFETY: `hint` is the Box<Bytes> leaked in `to_napi_value`, finalized once.
+    drop(unsafe { Box::from_raw(hint.cast::<bytes::Bytes>()) });
+}
+
+impl napi::bindgen_prelude::TypeName for ExternalBytes {
+    fn type_name() -> &'static str {
+        "Buffer"
+    }
+
+    fn value_type() -> napi::ValueType {
+        napi::ValueType::Object
+    }
+}
+
+impl napi::bindgen_prelude::ToNapiValue for ExternalBytes {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+        let bytes = val.0;
+        let len = bytes.len();
+        let mut value = std::ptr::null_mut();
+        if len == 0 {
+            // V8 lets several buffers share a data pointer only when it is null.
+            // SAFETY: `env` is the valid env napi passes to conversions.
+            let status =
+                unsafe { sys::napi_create_buffer(env, 0, std::ptr::null_mut(), &mut value) };
+            return check(status, value, "napi_create_buffer");
+        }
+        let ptr = bytes.as_ptr();
+        let hint = Box::into_raw(Box::new(bytes));
+        // SAFETY: ptr..ptr+len is heap memory of the response frame, kept
+        // alive by the Bytes in `hint` until the finalizer drops it. Nothing
+        // in Rust reads this range again (the Bytes is only dropped), and no
+        // other Bytes covers it (each partition's records are their own
+        // range of the frame), so JavaScript writing into its Buffer changes
+        // nothing Rust relies on.
+        let status = unsafe {
+            sys::napi_create_external_buffer(
+                env,
+                len,
+                ptr.cast_mut().cast(),
+                Some(finalize_bytes),
+                hint.cast(),
+                &mut value,
+            )
+        };
+        if status == sys::Status::napi_ok {
+            return Ok(value);
+        }
+        // SAFETY: the buffer was not created, so the finalizer will not run.
+        let bytes = unsafe { Box::from_raw(hint) };
+        if status != NAPI_NO_EXTERNAL_BUFFERS_ALLOWED {
+            return check(status, value, "napi_create_external_buffer");
+        }
+        // A runtime with a V8 sandbox: copy instead.
+        // SAFETY: `bytes` is valid for `len` bytes; napi copies them.
+        let status = unsafe {
+            sys::napi_create_buffer_copy(
+                env,
+                len,
+                bytes.as_ptr().cast(),
+                std::ptr::null_mut(),
+                &mut value,
+            )
+        };
+        check(status, value, "napi_create_buffer_copy")
+    }
+}
+
+fn check(status: sys::napi_status, value: sys::napi_value, what: &str) -> Result<sys::napi_value> {
+    if status == sys::Status::napi_ok {
+        Ok(value)
+    } else {
+        Err(Error::new(
+            Status::GenericFailure,
+            format!("ERR_INTERNAL: {what} failed with status {status}"),
+        ))
+    }
+}

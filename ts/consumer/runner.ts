@@ -1,0 +1,547 @@
+/**
+ * The runner: fetch rounds over the transport and the handlers.
+ *
+ * A round is one fetch for every assigned partition that is neither paused
+ * nor stopped (Kafka's Fetch; locally, reads of the mapped segments, or the
+ * engine's long-poll when none has data). Each partition's records are
+ * decoded into columns once and handed to `eachMessage` or `eachBatch`;
+ * partitions run concurrently up to `partitionsConsumedConcurrently`, and a
+ * partition appears once per round, so its order is kept. A handler that
+ * fails is retried per `retry` (client/retry.ts); then the consumer crashes
+ * (the host decides, through `restartOnFailure`, whether it rejoins).
+ */
+import type { Logger } from '../client/logger';
+import { RETRY_DEFAULTS, type RetryOptions, withRetry } from '../client/retry';
+import { decodeColumns, type RecordColumns } from '../codec';
+import { KafkaJSError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded } from '../errors';
+import type { ConsumerTransport, FetchPartition } from '../transport/types';
+import { CONSUMER_EVENTS as EVENTS } from '../types/events';
+import { batchEventInfo, makeBatch } from './batch';
+import type { Deserializer } from './deserializers';
+import { ConsumedMessage } from './message';
+import type { OffsetTracker, PartitionOffsets } from './offsets';
+import type {
+  ConsumerRunConfig,
+  KafkaMessage,
+  OffsetsByTopicPartition,
+  TopicPartitionOffsetAndMetadata,
+} from './types';
+
+/** A wake-up that any number of waiters can wait on. */
+export class Signal {
+  private waiters: (() => void)[] = [];
+  wait(): Promise<void> {
+    return new Promise((r) => this.waiters.push(r));
+  }
+  fire(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const r of w) r();
+  }
+}
+
+export interface PartitionState extends PartitionOffsets {
+  /** The next offset to read; -1 until reset from the log's start or end. */
+  position: number;
+  stopped: boolean;
+  paused: boolean;
+  /** Bumped by seek and revocation: batches fetched before are stale. */
+  epoch: number;
+  /** Handlers running for this partition now. */
+  busy: number;
+  /**
+   * Bumped when a handler returns or calls heartbeat(). The heartbeat timer
+   * evicts the member when a handler runs and this has not moved for longer
+   * than rebalanceTimeout (Kafka's max.poll.interval.ms). A counter rather
+   * than a clock reading per message: the per-message path stays cheap.
+   */
+  progress: number;
+  /** What the heartbeat timer last saw of `progress`, and since when. */
+  watchedProgress: number;
+  watchedSince: number;
+  /** Settles when the batch in hand is done (never rejects). */
+  done: Promise<void>;
+}
+
+export const partitionStateKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+
+/** What the runner needs from its consumer. */
+export interface RunnerHost<K, V> {
+  readonly transport: ConsumerTransport;
+  readonly logger: Logger;
+  readonly offsets: OffsetTracker;
+  readonly retry: RetryOptions;
+  readonly fetchConfig: {
+    maxBytesPerPartition: number;
+    maxWaitTimeInMs: number;
+    minBytes: number;
+    maxBytes: number;
+    readUncommitted: boolean;
+  };
+  readonly deserializers: { key?: Deserializer<K>; value?: Deserializer<V> } | undefined;
+  running(): boolean;
+  fromBeginningFor(topic: string): boolean;
+  emit(type: string, payload: unknown): void;
+  /** A heartbeat between batches, at most once per heartbeatInterval. */
+  heartbeat(): void;
+  pause(topics: { topic: string; partitions?: number[] }[]): void;
+  resume(topics: { topic: string; partitions?: number[] }[]): void;
+  commitOffsets(offsets: TopicPartitionOffsetAndMetadata[]): Promise<void>;
+  /** Crashes the consumer (from a timer: the crash waits for every partition). */
+  crash(error: Error): void;
+}
+
+export class Runner<K, V> {
+  readonly partitions = new Map<string, PartitionState>();
+  private readonly host: RunnerHost<K, V>;
+  private config: ConsumerRunConfig<K, V> = {};
+  private slotsFree = 1;
+  private readonly slotWaiters: (() => void)[] = [];
+  /** Handlers running now (a rejoin after an eviction waits for them). */
+  handlersRunning = 0;
+  private readonly signal = new Signal();
+  private abort: AbortController | null = null;
+  /** Bumped per run: a loop of an earlier run ends at its next step. */
+  private token = 0;
+  private turn = 0;
+
+  constructor(host: RunnerHost<K, V>) {
+    this.host = host;
+  }
+
+  /** Starts fetch rounds with `config` (validated by the consumer). */
+  start(config: ConsumerRunConfig<K, V>): void {
+    this.config = config;
+    this.slotsFree = config.partitionsConsumedConcurrently ?? 1;
+    const token = ++this.token;
+    void this.loop(token);
+  }
+
+  /** Ends the fetch rounds (partitions are stopped by the caller). */
+  end(): void {
+    this.token++;
+    this.wake();
+  }
+
+  /** Something changed (assignment, seek, resume, stop): a waiting fetch returns now. */
+  wake(): void {
+    this.abort?.abort();
+    this.signal.fire();
+  }
+
+  /** Adds a partition from `position` (-1: reset per fromBeginning). */
+  add(topic: string, partition: number, position: number, committed: number, paused: boolean): void {
+    const ps: PartitionState = {
+      topic,
+      partition,
+      position,
+      resolved: position,
+      committed,
+      uncommittedCount: 0,
+      stopped: false,
+      paused,
+      epoch: 0,
+      busy: 0,
+      progress: 0,
+      // Nothing watched yet: the timer's first look starts the clock.
+      watchedProgress: -1,
+      watchedSince: 0,
+      done: Promise.resolve(),
+    };
+    this.partitions.set(partitionStateKey(topic, partition), ps);
+    this.wake();
+  }
+
+  get(topic: string, partition: number): PartitionState | undefined {
+    return this.partitions.get(partitionStateKey(topic, partition));
+  }
+
+  /**
+   * Stops a partition (revocation, stop, eviction). Unlike a seek, this
+   * does not make the message in hand stale: once its handler succeeds it
+   * counts as processed, so it is committed, not redelivered.
+   */
+  stopPartition(ps: PartitionState): void {
+    ps.stopped = true;
+    this.wake();
+  }
+
+  /** Moves a partition's position; batches in flight for it become stale. */
+  seek(ps: PartitionState, offset: number): void {
+    ps.position = offset;
+    ps.resolved = offset;
+    ps.epoch++;
+    this.wake();
+  }
+
+  /** The partition whose handler has made no progress for longer than `timeoutMs`. */
+  stalled(now: number, timeoutMs: number): PartitionState | undefined {
+    for (const ps of this.partitions.values()) {
+      if (ps.busy === 0 || ps.progress !== ps.watchedProgress) {
+        ps.watchedProgress = ps.progress;
+        ps.watchedSince = now;
+      } else if (now - ps.watchedSince > timeoutMs) {
+        return ps;
+      }
+    }
+    return undefined;
+  }
+
+  private async loop(token: number): Promise<void> {
+    // A retriable failure of the transport (a connection lost, a leader
+    // moving) is retried with backoff per `retry`; only then, or at once for
+    // any other error, the consumer crashes.
+    const retries = this.host.retry.retries ?? RETRY_DEFAULTS.retries;
+    let failures = 0;
+    let backoff = this.host.retry.initialRetryTime ?? RETRY_DEFAULTS.initialRetryTime;
+    while (token === this.token && this.host.running()) {
+      try {
+        await this.round(token);
+        failures = 0;
+        backoff = this.host.retry.initialRetryTime ?? RETRY_DEFAULTS.initialRetryTime;
+      } catch (e) {
+        if (token !== this.token || !this.host.running()) return;
+        if (e instanceof KafkaJSError && e.retriable && failures < retries) {
+          failures++;
+          this.host.logger.warn('fetch failed; retrying', { error: e.message, attempt: failures });
+          await new Promise((r) => setTimeout(r, backoff));
+          backoff = Math.min(
+            backoff * (this.host.retry.multiplier ?? RETRY_DEFAULTS.multiplier),
+            this.host.retry.maxRetryTime ?? RETRY_DEFAULTS.maxRetryTime,
+          );
+          continue;
+        }
+        this.end();
+        this.host.crash(e instanceof Error ? e : new KafkaJSError(String(e)));
+        return;
+      }
+    }
+  }
+
+  /** Positions of partitions that start without one: the log's start or end. */
+  private async reset(states: PartitionState[], logStart?: Map<PartitionState, number>): Promise<void> {
+    if (states.length === 0) return;
+    const wanted = states.map((ps) => {
+      const below =
+        logStart?.has(ps) === true && ps.position >= 0 && ps.position < (logStart.get(ps) as number);
+      return {
+        ps,
+        epoch: ps.epoch,
+        timestamp: (this.host.fromBeginningFor(ps.topic) || below ? -2 : -1) as -1 | -2,
+      };
+    });
+    const r = await this.host.transport.listOffsets(
+      wanted.map((w) => ({ topic: w.ps.topic, partition: w.ps.partition, timestamp: w.timestamp })),
+    );
+    for (const w of wanted) {
+      const o = r.find((x) => x.topic === w.ps.topic && x.partition === w.ps.partition);
+      // A seek meanwhile wins.
+      if (o === undefined || w.ps.epoch !== w.epoch) continue;
+      w.ps.position = o.offset;
+      w.ps.resolved = o.offset;
+    }
+  }
+
+  private async round(token: number): Promise<void> {
+    const host = this.host;
+    const states = [...this.partitions.values()];
+    await this.reset(states.filter((ps) => !ps.stopped && ps.position < 0));
+    if (token !== this.token) return;
+    const ready = [...this.partitions.values()].filter((ps) => !ps.stopped && !ps.paused && ps.position >= 0);
+    if (ready.length === 0) {
+      await this.signal.wait();
+      return;
+    }
+    // Kafka returns a batch larger than the partition limit only to the
+    // first partition of a fetch: rotating the order lets each be first.
+    const turn = this.turn++ % ready.length;
+    const order = [...ready.slice(turn), ...ready.slice(0, turn)];
+    const asked = new Map<string, { ps: PartitionState; epoch: number; offset: number }>();
+    const request: FetchPartition[] = [];
+    const cfg = host.fetchConfig;
+    for (const ps of order) {
+      asked.set(partitionStateKey(ps.topic, ps.partition), { ps, epoch: ps.epoch, offset: ps.position });
+      request.push({
+        topic: ps.topic,
+        partition: ps.partition,
+        offset: ps.position,
+        maxBytes: cfg.maxBytesPerPartition,
+      });
+    }
+    const abort = new AbortController();
+    this.abort = abort;
+    host.emit(EVENTS.FETCH_START, {});
+    const started = Date.now();
+    let results: Awaited<ReturnType<ConsumerTransport['fetch']>>;
+    try {
+      results = await host.transport.fetch(request, {
+        maxWaitMs: cfg.maxWaitTimeInMs,
+        minBytes: cfg.minBytes,
+        maxBytes: cfg.maxBytes,
+        readUncommitted: cfg.readUncommitted,
+        signal: abort.signal,
+      });
+    } finally {
+      if (this.abort === abort) this.abort = null;
+    }
+    if (token !== this.token || !host.running()) return;
+    host.emit(EVENTS.FETCH, { numberOfBatches: results.length, duration: Date.now() - started });
+    const work: { ps: PartitionState; records: RecordColumns; highWatermark: number; epoch: number }[] = [];
+    const outOfRange: PartitionState[] = [];
+    const logStart = new Map<PartitionState, number>();
+    let failed = 0;
+    for (const r of results) {
+      const q = asked.get(partitionStateKey(r.topic, r.partition));
+      if (q === undefined) continue;
+      const ps = q.ps;
+      // Stopped, sought or paused since the fetch was sent: its records are
+      // dropped (a paused partition reads them again when resumed).
+      if (
+        ps.stopped ||
+        ps.paused ||
+        ps.epoch !== q.epoch ||
+        this.partitions.get(partitionStateKey(ps.topic, ps.partition)) !== ps
+      )
+        continue;
+      if (r.errorCode === 1) {
+        // Retention overtook us, or a seek went past the end: reset as Kafka's auto.offset.reset.
+        outOfRange.push(ps);
+        logStart.set(ps, r.logStartOffset);
+        continue;
+      }
+      if (r.errorCode !== 0) {
+        // A leader moved and the like: the next round asks again.
+        failed++;
+        continue;
+      }
+      // Batch by batch past the budget: decompressed bytes held at once per
+      // partition stay near maxBytesPerPartition (at least one batch).
+      const records = decodeColumns(r.batches, q.offset, cfg.maxBytesPerPartition);
+      if (records.length === 0) {
+        // Only control records or offsets below the position: skip past them.
+        if (records.nextOffset > ps.position) ps.position = records.nextOffset;
+        continue;
+      }
+      work.push({ ps, records, highWatermark: r.highWatermark, epoch: q.epoch });
+    }
+    await this.reset(outOfRange, logStart);
+    if (work.length === 0) {
+      host.heartbeat();
+      if (failed > 0) await new Promise((r) => setTimeout(r, 100));
+      return;
+    }
+    await Promise.all(work.map((w) => this.dispatch(w.ps, w.records, w.highWatermark, w.epoch)));
+  }
+
+  private dispatch(
+    ps: PartitionState,
+    records: RecordColumns,
+    highWatermark: number,
+    epoch: number,
+  ): Promise<void> {
+    const run = (async () => {
+      await this.acquireSlot();
+      try {
+        if (ps.stopped || ps.epoch !== epoch || !this.host.running()) return;
+        await this.process(ps, records, highWatermark, epoch);
+      } finally {
+        this.releaseSlot();
+      }
+    })();
+    ps.done = run.catch(() => undefined);
+    return run;
+  }
+
+  private async acquireSlot(): Promise<void> {
+    if (this.slotsFree > 0) {
+      this.slotsFree--;
+      return;
+    }
+    await new Promise<void>((r) => this.slotWaiters.push(r));
+  }
+
+  private releaseSlot(): void {
+    const next = this.slotWaiters.shift();
+    if (next) next();
+    else this.slotsFree++;
+  }
+
+  private pauseFn(ps: PartitionState): () => () => void {
+    return () => {
+      this.host.pause([{ topic: ps.topic, partitions: [ps.partition] }]);
+      return () => this.host.resume([{ topic: ps.topic, partitions: [ps.partition] }]);
+    };
+  }
+
+  private heartbeatFn(ps: PartitionState): () => Promise<void> {
+    return async () => {
+      // Calling heartbeat() is progress: the handler is alive.
+      ps.progress++;
+      this.host.heartbeat();
+    };
+  }
+
+  private messages(ps: PartitionState, records: RecordColumns): KafkaMessage<K, V>[] {
+    const des = this.host.deserializers;
+    const raw = records.messages();
+    // Without deserializers the decoded messages are handed over as they are.
+    if (des?.key === undefined && des?.value === undefined) return raw as unknown as KafkaMessage<K, V>[];
+    return raw.map((m) => new ConsumedMessage<K, V>(m, ps.topic, ps.partition, des.key, des.value));
+  }
+
+  /** Hands fetched records to the handler. */
+  private async process(
+    ps: PartitionState,
+    records: RecordColumns,
+    highWatermark: number,
+    epoch: number,
+  ): Promise<void> {
+    const host = this.host;
+    const cfg = this.config;
+    const offsets = host.offsets;
+    const isStale = () => ps.epoch !== epoch || ps.stopped;
+    const batchInfo = batchEventInfo(ps.topic, ps.partition, highWatermark, records);
+    host.emit(EVENTS.START_BATCH_PROCESS, batchInfo);
+    const started = Date.now();
+    if (cfg.eachMessage !== undefined) {
+      const handler = cfg.eachMessage;
+      const messages = this.messages(ps, records);
+      // Made once per batch: the per-message path allocates only the payload.
+      const heartbeat = this.heartbeatFn(ps);
+      const pause = this.pauseFn(ps);
+      const threshold = offsets.threshold;
+      const at = records.offsets;
+      for (let i = 0; i < messages.length; i++) {
+        if (isStale() || !host.running()) break;
+        const message = messages[i] as KafkaMessage<K, V>;
+        const payload = { topic: ps.topic, partition: ps.partition, message, heartbeat, pause };
+        // The first attempt runs inline (no closure per message); only a
+        // failure takes the retry path.
+        let failure: unknown;
+        let failed = false;
+        this.handlersRunning++;
+        ps.busy++;
+        try {
+          await handler(payload);
+        } catch (e) {
+          failed = true;
+          failure = e;
+        } finally {
+          this.handlersRunning--;
+          ps.busy--;
+          ps.progress++;
+        }
+        if (failed && !(await this.retryHandler(ps, failure, () => handler(payload)))) return;
+        // After a seek the message in hand no longer counts; after a stop it does.
+        if (ps.epoch !== epoch) break;
+        const next = (at[i] as number) + 1;
+        offsets.resolve(ps, next);
+        ps.position = next;
+        if (ps.paused || ps.stopped) break;
+        if (threshold > 0 && ps.uncommittedCount >= threshold) await offsets.commitResolved([ps]);
+      }
+    } else if (cfg.eachBatch !== undefined) {
+      const handler = cfg.eachBatch;
+      let messages: KafkaMessage<K, V>[] | null = null;
+      const batch = makeBatch<K, V>(ps.topic, ps.partition, highWatermark, records, () => {
+        messages ??= this.messages(ps, records);
+        return messages;
+      });
+      const resolveOffset = (offset: string) => {
+        const next = Number(offset) + 1;
+        if (!Number.isSafeInteger(next)) throw new KafkaJSNonRetriableError(`invalid offset ${offset}`);
+        if (ps.epoch === epoch) offsets.resolve(ps, next);
+      };
+      const payload = {
+        batch,
+        resolveOffset,
+        heartbeat: this.heartbeatFn(ps),
+        pause: this.pauseFn(ps),
+        commitOffsetsIfNecessary: async (o?: OffsetsByTopicPartition) => {
+          if (o !== undefined) await host.commitOffsets(flatten(o));
+          else await offsets.afterBatch([ps]);
+        },
+        uncommittedOffsets: () => offsets.uncommitted(),
+        isRunning: () => host.running(),
+        isStale,
+      };
+      if (!(await this.invoke(ps, () => handler(payload)))) return;
+      // A seek discards the batch; a stop does not: the handler finished it.
+      if (ps.epoch !== epoch) return;
+      if (cfg.eachBatchAutoResolve) resolveOffset(String(records.offsets[records.length - 1]));
+      // Unresolved messages are fetched again, as kafkajs does.
+      ps.position = ps.resolved;
+    }
+    host.emit(EVENTS.END_BATCH_PROCESS, { ...batchInfo, duration: Date.now() - started });
+    host.heartbeat();
+    await offsets.afterBatch([ps]);
+  }
+
+  /**
+   * Runs a handler; the first attempt inline, a failure retried with backoff
+   * per `retry`. After the retries the consumer crashes (kafkajs' CRASH
+   * event, then `restartOnFailure`); false then.
+   */
+  private async invoke(ps: PartitionState, fn: () => Promise<void>): Promise<boolean> {
+    let failure: unknown;
+    this.handlersRunning++;
+    ps.busy++;
+    try {
+      await fn();
+      return true;
+    } catch (e) {
+      failure = e;
+    } finally {
+      this.handlersRunning--;
+      ps.busy--;
+      ps.progress++;
+    }
+    return this.retryHandler(ps, failure, fn);
+  }
+
+  /** The retry path after a handler's first attempt failed with `first`; false once crashed. */
+  private async retryHandler(ps: PartitionState, first: unknown, fn: () => Promise<void>): Promise<boolean> {
+    try {
+      await withRetry(
+        {
+          ...this.host.retry,
+          // kafkajs retries a handler's error unless it says it is not retriable.
+          isRetriable: (e) => {
+            const retriable = this.host.running() && (e as { retriable?: unknown })?.retriable !== false;
+            if (retriable)
+              this.host.logger.error('handler failed; retrying', {
+                error: (e as Error)?.message ?? String(e),
+              });
+            return retriable;
+          },
+        },
+        async () => {
+          this.handlersRunning++;
+          ps.busy++;
+          try {
+            await fn();
+          } finally {
+            this.handlersRunning--;
+            ps.busy--;
+            ps.progress++;
+          }
+        },
+        first,
+      );
+      return true;
+    } catch (e) {
+      const error = e instanceof KafkaJSNumberOfRetriesExceeded && e.cause !== undefined ? e.cause : e;
+      // No more rounds: the message must not be fetched and failed again
+      // before the crash (scheduled, not immediate) has stopped the consumer.
+      this.end();
+      this.host.crash(error instanceof Error ? error : new KafkaJSError(String(error)));
+      return false;
+    }
+  }
+}
+
+function flatten(o: OffsetsByTopicPartition): TopicPartitionOffsetAndMetadata[] {
+  return o.topics.flatMap((t) =>
+    t.partitions.map((p) => ({ topic: t.topic, partition: p.partition, offset: p.offset })),
+  );
+}
