@@ -221,6 +221,23 @@ export interface GroupAssignment {
 
 export declare function groupCommit(log: NativeLog, req: OffsetCommitRequest): Promise<PartitionsResult>
 
+/**
+ * Sets the options of `log`'s directory's coordinator before it loads.
+ * Returns false, changing nothing, when the coordinator is loaded or was
+ * configured already (the first opener of the directory wins).
+ */
+export declare function groupConfigure(log: NativeLog, options: GroupCoordinatorOptions): boolean
+
+/** Options of a directory's group coordinator (Kafka's broker settings). */
+export interface GroupCoordinatorOptions {
+  /** group.initial.rebalance.delay.ms (ferrolog's default 0). */
+  initialRebalanceDelayMs?: number
+  /** offsets.retention.minutes (default 10080, 7 days). */
+  offsetsRetentionMinutes?: number
+  /** offsets.retention.check.interval.ms (default 600000). */
+  offsetsRetentionCheckIntervalMs?: number
+}
+
 export declare function groupDelete(log: NativeLog, groupIds: Array<string>): Promise<DeletedGroup[]>
 
 export declare function groupDeleteOffsets(log: NativeLog, groupId: string, partitions: Array<TopicPartition>): Promise<PartitionsResult>

@@ -844,6 +844,7 @@ module.exports.connectRemote = nativeBinding.connectRemote
 module.exports.crc32c = nativeBinding.crc32c
 module.exports.decompress = nativeBinding.decompress
 module.exports.groupCommit = nativeBinding.groupCommit
+module.exports.groupConfigure = nativeBinding.groupConfigure
 module.exports.groupDelete = nativeBinding.groupDelete
 module.exports.groupDeleteOffsets = nativeBinding.groupDeleteOffsets
 module.exports.groupDescribe = nativeBinding.groupDescribe

@@ -3,37 +3,18 @@
  * against the broker: a small program compiled by the test with javac on
  * the fetched jars (cached under .cache/kafka-jars), run against
  * `kafka.listen` on a free loopback port. Records read back must equal what
- * was written. Kafka's own ProducerPerformance tool runs against it too
- * (ConsumerPerformance needs consumer groups, which are another issue's).
+ * was written. A group of two Java consumers (subscribe, poll,
+ * commitSync; test/java/FerrologJavaGroupMember.java) shares a topic's
+ * partitions and commits to its end. Kafka's own ProducerPerformance and
+ * ConsumerPerformance tools run against it too.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type BrokerServer, Kafka } from '../ts';
-import { tempDir } from './helpers';
-
-const root = join(__dirname, '..');
-const jars = join(root, '.cache', 'kafka-jars');
-
-/** The Kafka jars, fetched with Maven the first time (then cached). */
-function kafkaJars(): string {
-  const have = () => existsSync(jars) && readdirSync(jars).some((f) => f.startsWith('kafka-clients-4.1'));
-  if (!have()) {
-    const pom = join(root, 'test', 'kafka', 'pom.xml');
-    if (!existsSync(pom)) throw new Error(`no Kafka jars in ${jars} and no ${pom} to fetch them with`);
-    const r = spawnSync(
-      'mvn',
-      ['-q', '-f', pom, 'dependency:copy-dependencies', `-DoutputDirectory=${jars}`],
-      {
-        encoding: 'utf8',
-        timeout: 600_000,
-      },
-    );
-    if (r.status !== 0) throw new Error(`mvn failed: ${r.stdout}${r.stderr}`);
-  }
-  return join(jars, '*');
-}
+import { tempDir, until } from './helpers';
+import { javaClasspath, kafkaJars } from './java-build';
 
 let server: BrokerServer | null = null;
 afterEach(async () => {
@@ -43,16 +24,7 @@ afterEach(async () => {
 
 describe('the Java client', () => {
   it('creates a topic, produces with idempotence and lz4, and reads everything back', async () => {
-    const classpath = kafkaJars();
-    const classes = join(tempDir(), 'classes');
-    mkdirSync(classes);
-    const javac = spawnSync(
-      'javac',
-      ['-cp', classpath, '-d', classes, join(__dirname, 'java', 'FerrologJavaClient.java')],
-      { encoding: 'utf8', timeout: 120_000 },
-    );
-    expect(javac.status, javac.stderr).toBe(0);
-
+    const classpath = javaClasspath();
     const kafka = new Kafka({ dataDir: tempDir(), logLevel: 0 });
     server = await kafka.listen({ port: 0 });
     const broker = `${server.address.host}:${server.address.port}`;
@@ -61,7 +33,7 @@ describe('the Java client', () => {
       'java',
       [
         '-cp',
-        `${classes}:${classpath}`,
+        classpath,
         '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn',
         'FerrologJavaClient',
         broker,
@@ -118,6 +90,163 @@ describe('the Java client', () => {
       expect(log.watermarks('perf', 0).highWatermark).toBe(records);
     } finally {
       await log.close();
+    }
+  }, 240_000);
+
+  it("runs Kafka's own ConsumerPerformance tool against the broker, as a group that commits", async () => {
+    const classpath = kafkaJars();
+    const dir = tempDir();
+    const kafka = new Kafka({ dataDir: dir, logLevel: 0 });
+    server = await kafka.listen({ port: 0 });
+    const broker = `${server.address.host}:${server.address.port}`;
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await admin.createTopics({ topics: [{ topic: 'perf-in', numPartitions: 3 }] });
+      const producer = kafka.producer();
+      await producer.connect();
+      const records = 30_000;
+      for (let i = 0; i < records; i += 1000) {
+        await producer.send({
+          topic: 'perf-in',
+          messages: Array.from({ length: 1000 }, (_, j) => ({
+            partition: (i + j) % 3,
+            value: Buffer.alloc(100, j),
+          })),
+        });
+      }
+      await producer.disconnect();
+      const run = spawnSync(
+        'java',
+        [
+          '-cp',
+          classpath,
+          '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn',
+          'org.apache.kafka.tools.ConsumerPerformance',
+          '--bootstrap-server',
+          broker,
+          '--topic',
+          'perf-in',
+          '--group',
+          'perf-group',
+          '--messages',
+          String(records),
+          '--timeout',
+          '30000',
+        ],
+        { encoding: 'utf8', timeout: 180_000 },
+      );
+      expect(run.status, run.stderr).toBe(0);
+      // The header, then one line of figures: field 5 is data.consumed.in.nMsg.
+      const lines = run.stdout.trim().split('\n');
+      const header = lines.findIndex((l) => l.includes('data.consumed.in.nMsg'));
+      expect(header, run.stdout).toBeGreaterThanOrEqual(0);
+      const fields = lines[header + 1].split(',').map((f) => f.trim());
+      const col = lines[header]
+        .split(',')
+        .map((f) => f.trim())
+        .indexOf('data.consumed.in.nMsg');
+      expect(Number(fields[col])).toBe(records);
+      // It consumed as a member of its group, whose auto-commit on close
+      // reached the end of every partition.
+      const [t] = await admin.fetchOffsets({ groupId: 'perf-group', topics: ['perf-in'] });
+      expect(t.partitions.map((p) => Number(p.offset)).reduce((a, b) => a + b, 0)).toBe(records);
+    } finally {
+      await admin.disconnect();
+    }
+  }, 240_000);
+
+  it('a group of two Java consumers (subscribe, poll, commitSync) shares the partitions and commits to the end', async () => {
+    const classpath = javaClasspath();
+    const dir = tempDir();
+    const kafka = new Kafka({ dataDir: join(dir, 'data'), logLevel: 0 });
+    server = await kafka.listen({ port: 0 });
+    const broker = `${server.address.host}:${server.address.port}`;
+    const admin = kafka.admin();
+    await admin.connect();
+    const children: ChildProcess[] = [];
+    try {
+      const partitions = 4;
+      const count = 400;
+      await admin.createTopics({ topics: [{ topic: 'jgroup', numPartitions: partitions }] });
+      const producer = kafka.producer();
+      await producer.connect();
+      await producer.send({
+        topic: 'jgroup',
+        messages: Array.from({ length: count }, (_, i) => ({ partition: i % partitions, value: `v${i}` })),
+      });
+      await producer.disconnect();
+      const out = (n: string) => join(dir, `${n}.jsonl`);
+      for (const name of ['j1', 'j2']) {
+        const child = spawn(
+          'java',
+          [
+            '-cp',
+            classpath,
+            '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn',
+            'FerrologJavaGroupMember',
+            broker,
+            'jgroup',
+            'jgroup-g',
+            out(name),
+            name,
+            '6000',
+          ],
+          { stdio: 'ignore' },
+        );
+        children.push(child);
+      }
+      type Rec = { k: string; p?: number; o?: number; parts?: number[] };
+      const recs = (n: string): Rec[] =>
+        existsSync(out(n))
+          ? readFileSync(out(n), 'utf8')
+              .split('\n')
+              .filter((l) => l.length > 0)
+              .map((l) => JSON.parse(l) as Rec)
+          : [];
+      const latest = (n: string) =>
+        recs(n)
+          .filter((r) => r.k === 'assign')
+          .at(-1)?.parts ?? [];
+      // Both members hold partitions at once, every partition once.
+      await until(
+        () => {
+          const all = [...latest('j1'), ...latest('j2')].sort();
+          return latest('j1').length > 0 && latest('j2').length > 0 && all.join() === '0,1,2,3';
+        },
+        'both Java members to share the partitions',
+        120_000,
+      );
+      // commitSync reaches the end of every partition.
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const [t] = await admin.fetchOffsets({ groupId: 'jgroup-g', topics: ['jgroup'] });
+        if (t.partitions.every((p) => Number(p.offset) === count / partitions)) break;
+        if (Date.now() > deadline)
+          throw new Error(`not committed to the end: ${JSON.stringify(t.partitions)}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      for (const n of ['j1', 'j2']) writeFileSync(`${out(n)}.stop`, '');
+      await Promise.all(
+        children.map((c) => new Promise((r) => (c.exitCode === null ? c.once('exit', r) : r(null)))),
+      );
+      // Every message was consumed, by the member that held its partition.
+      const seen = new Set<string>();
+      for (const n of ['j1', 'j2']) {
+        let owned = new Set<number>();
+        for (const r of recs(n)) {
+          if (r.k === 'assign') owned = new Set(r.parts);
+          if (r.k === 'revoke') owned = new Set();
+          if (r.k === 'msg') {
+            expect(owned.has(r.p ?? -1), `${n} consumed ${r.p} without holding it`).toBe(true);
+            seen.add(`${r.p}:${r.o}`);
+          }
+        }
+      }
+      expect(seen.size).toBe(count);
+    } finally {
+      for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+      await admin.disconnect();
     }
   }, 240_000);
 });

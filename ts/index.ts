@@ -92,6 +92,7 @@ export { KafkaJSRebalanceError } from './group/errors';
 export type {
   AppendResult,
   CreateTopicOptions,
+  GroupCoordinatorOptions,
   LogOptions,
   ReadResult,
   RecoveryReport,

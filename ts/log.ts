@@ -35,6 +35,18 @@ export interface LogOptions {
    * (default 300000; first opener of a directory wins).
    */
   retentionCheckIntervalMs?: number;
+  /** The directory's group coordinator's settings (first opener wins; see `GroupCoordinatorOptions`). */
+  groupCoordinator?: GroupCoordinatorOptions;
+}
+
+/** Kafka's broker settings of a group coordinator, camel-cased. */
+export interface GroupCoordinatorOptions {
+  /** `group.initial.rebalance.delay.ms`: ferrolog's default is 0 (Kafka's 3000). */
+  initialRebalanceDelayMs?: number;
+  /** `offsets.retention.minutes`: default 10080 (7 days), as Kafka. */
+  offsetsRetentionMinutes?: number;
+  /** `offsets.retention.check.interval.ms`: default 600000, as Kafka. */
+  offsetsRetentionCheckIntervalMs?: number;
 }
 
 export interface CreateTopicOptions {
@@ -202,14 +214,22 @@ export class Log {
       throw new InvalidArgumentError(`readOnly must be a boolean, not ${String(options.readOnly)}`);
     }
     try {
-      return new Log(
-        binding.NativeLog.open(dataDir, {
-          defaultConfig: entries(options.defaultTopicConfig, 'defaultTopicConfig'),
-          readOnly: options.readOnly ?? false,
-          fullRecovery: options.fullRecovery ?? false,
-          retentionCheckIntervalMs: options.retentionCheckIntervalMs,
-        }),
-      );
+      const native = binding.NativeLog.open(dataDir, {
+        defaultConfig: entries(options.defaultTopicConfig, 'defaultTopicConfig'),
+        readOnly: options.readOnly ?? false,
+        fullRecovery: options.fullRecovery ?? false,
+        retentionCheckIntervalMs: options.retentionCheckIntervalMs,
+      });
+      const log = new Log(native);
+      if (options.groupCoordinator !== undefined && !log.readOnly) {
+        try {
+          binding.groupConfigure(native, options.groupCoordinator);
+        } catch (e) {
+          log.close().catch(() => undefined);
+          throw e;
+        }
+      }
+      return log;
     } catch (e) {
       throw fromNative(e);
     }

@@ -51,7 +51,8 @@ type GroupFns =
   | 'groupDescribe'
   | 'groupList'
   | 'groupDelete'
-  | 'groupDeleteOffsets';
+  | 'groupDeleteOffsets'
+  | 'groupConfigure';
 
 /** The Kafka broker's handle (see `server/listen.ts`). */
 export interface NativeBroker extends Omit<Generated.NativeBroker, 'close'> {
@@ -80,6 +81,8 @@ export interface Binding extends Omit<typeof Generated, 'NativeLog' | 'startBrok
     log: NativeLog,
     ...a: Parameters<G.GroupCalls['deleteOffsets']>
   ): ReturnType<G.GroupCalls['deleteOffsets']>;
+  /** Before the coordinator loads: its settings; false when it loaded or was configured already. */
+  groupConfigure(log: NativeLog, options: Generated.GroupCoordinatorOptions): boolean;
 }
 
 function platformTag(): string {

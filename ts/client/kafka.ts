@@ -19,7 +19,7 @@ import type * as tls from 'node:tls';
 import { Admin } from '../admin/admin';
 import { Consumer, type ConsumerConfig } from '../consumer/consumer';
 import { InvalidArgumentError, LockedError } from '../errors';
-import { Log, type LogOptions, type TopicConfigEntries } from '../log';
+import { type GroupCoordinatorOptions, Log, type LogOptions, type TopicConfigEntries } from '../log';
 import { type Mirror, type MirrorConfig, type MirrorEnd, openMirror } from '../mirror';
 import { Producer, type ProducerConfig } from '../producer/producer';
 import type { RawValue } from '../producer/serializers';
@@ -61,6 +61,14 @@ export interface KafkaConfig {
    * directory another process owns. Producing and committing then fail.
    */
   readOnly?: boolean;
+  /**
+   * ferrolog: the data directory's group coordinator, as Kafka's broker
+   * settings `group.initial.rebalance.delay.ms` (ferrolog's default 0, see
+   * the README), `offsets.retention.minutes` (default 10080) and
+   * `offsets.retention.check.interval.ms` (default 600000). The first
+   * opener of a directory in the process wins.
+   */
+  groupCoordinator?: GroupCoordinatorOptions;
 }
 
 export class Kafka {
@@ -104,6 +112,7 @@ export class Kafka {
     const options: LogOptions = { readOnly: this.config.readOnly === true };
     if (this.config.defaultTopicConfig !== undefined)
       options.defaultTopicConfig = this.config.defaultTopicConfig;
+    if (this.config.groupCoordinator !== undefined) options.groupCoordinator = this.config.groupCoordinator;
     return Log.open(this.dataDir, options);
   }
 

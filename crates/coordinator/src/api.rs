@@ -24,6 +24,10 @@ pub struct JoinRequest {
     /// JoinGroup v4+: a new dynamic member first gets MEMBER_ID_REQUIRED
     /// with its id, and joins again with it.
     pub require_known_member_id: bool,
+    /// A member in the coordinator's own process (through the binding, not
+    /// the broker): its session may be as short as
+    /// `Config::in_process_min_session_timeout_ms`.
+    pub in_process: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -48,8 +48,15 @@ impl RecordSink for NullSink {
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// group.min.session.timeout.ms
+    /// group.min.session.timeout.ms: the shortest session a member may ask
+    /// for (Kafka's 6000 by default), for every member that is not
+    /// [`in_process`](crate::JoinRequest::in_process).
     pub min_session_timeout_ms: i32,
+    /// The shortest session an in-process member may ask for. Such a member
+    /// lives in the coordinator's own process: no network sits between it
+    /// and the coordinator to cause false expiries, so a short session only
+    /// detects a stalled event loop sooner (and keeps tests of expiry fast).
+    pub in_process_min_session_timeout_ms: i32,
     /// group.max.session.timeout.ms
     pub max_session_timeout_ms: i32,
     /// group.initial.rebalance.delay.ms
@@ -60,17 +67,27 @@ pub struct Config {
     pub max_metadata_bytes: usize,
     /// Records appended between two compactions of the topic.
     pub compact_every_records: u64,
+    /// offsets.retention.minutes, in ms: how long the offsets of an empty
+    /// group (or of a simple consumer, or of a topic a stable group no
+    /// longer subscribes to) outlive the moment they stop being used, as
+    /// Kafka 2.1+ (KIP-211) expires them.
+    pub offsets_retention_ms: i64,
+    /// offsets.retention.check.interval.ms
+    pub offsets_retention_check_interval_ms: i64,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             min_session_timeout_ms: 6_000,
+            in_process_min_session_timeout_ms: 6_000,
             max_session_timeout_ms: 1_800_000,
             initial_rebalance_delay_ms: 3_000,
             max_group_size: i32::MAX as usize,
             max_metadata_bytes: 4096,
             compact_every_records: 10_000,
+            offsets_retention_ms: 7 * 24 * 60 * 60 * 1000,
+            offsets_retention_check_interval_ms: 600_000,
         }
     }
 }
@@ -296,6 +313,19 @@ impl Group {
 
 pub type Completion = Box<dyn FnOnce() + Send>;
 
+/// The client host recorded for a member of the coordinator's own process
+/// (in the group metadata, where Kafka records "/<address>"): a restarted
+/// coordinator knows from it which members died with the previous process.
+pub const IN_PROCESS_CLIENT_HOST: &str = "in-process";
+
+fn client_host(req: &JoinRequest) -> String {
+    if req.in_process {
+        IN_PROCESS_CLIENT_HOST.to_string()
+    } else {
+        req.client_host.clone()
+    }
+}
+
 /// Every group of one coordinator.
 pub struct GroupManager {
     config: Config,
@@ -306,6 +336,8 @@ pub struct GroupManager {
     seq: u64,
     random: RandomState,
     since_compaction: u64,
+    /// When offsets expiry runs next (0: at the first tick).
+    next_expiry_check: i64,
 }
 
 fn offset_record(
@@ -335,6 +367,7 @@ impl GroupManager {
             seq: 0,
             random: RandomState::new(),
             since_compaction: 0,
+            next_expiry_check: 0,
         }
     }
 
@@ -450,18 +483,19 @@ impl GroupManager {
                     g.protocol_type = Some(v.protocol_type).filter(|s| !s.is_empty());
                     g.protocol = v.protocol;
                     g.leader = v.leader;
-                    // Only static members outlive the coordinator: the
-                    // coordinator restarts with the process that owns the
-                    // directory, whose in-process members died with it, and
-                    // a dynamic member elsewhere is answered UNKNOWN_MEMBER_ID
-                    // and rejoins (Kafka's clients do that by themselves). A
-                    // static member keeps its id and assignment for a
-                    // session timeout, to come back without a rebalance.
-                    for m in v
-                        .members
-                        .into_iter()
-                        .filter(|m| m.group_instance_id.is_some())
-                    {
+                    // Members outlive the coordinator, as in Kafka (its
+                    // group metadata carries dynamic members too): each
+                    // gets a fresh session from the load, so a member in
+                    // another process that keeps heartbeating stays in the
+                    // group with its assignment. Dynamic members of the
+                    // previous owner process itself died with it and could
+                    // only hold the next rebalance up for a session
+                    // timeout: they are dropped. A static member keeps its
+                    // instance id's binding, to come back (with a new
+                    // member id) without a rebalance.
+                    for m in v.members.into_iter().filter(|m| {
+                        m.group_instance_id.is_some() || m.client_host != IN_PROCESS_CLIENT_HOST
+                    }) {
                         let seq = self.next_seq();
                         if let Some(i) = &m.group_instance_id {
                             g.statics.insert(i.clone(), m.member_id.clone());
@@ -506,6 +540,15 @@ impl GroupManager {
                         GroupState::Stable
                     };
                     g.set_state(state, now);
+                    // An empty group has been empty since the moment
+                    // recorded, not since the load: its offsets' retention
+                    // counts from there, as Kafka's currentStateTimestamp.
+                    if state == GroupState::Empty
+                        && v.current_state_timestamp > 0
+                        && v.current_state_timestamp <= now
+                    {
+                        g.state_timestamp = v.current_state_timestamp;
+                    }
                     self.groups.insert(group.clone(), g);
                 }
                 Some(Err(_)) => {}
@@ -555,7 +598,12 @@ impl GroupManager {
         if req.group_id.is_empty() {
             return Err(ErrorCode::InvalidGroupId);
         }
-        if req.session_timeout_ms < self.config.min_session_timeout_ms
+        let min = if req.in_process {
+            self.config.in_process_min_session_timeout_ms
+        } else {
+            self.config.min_session_timeout_ms
+        };
+        if req.session_timeout_ms < min
             || req.session_timeout_ms > self.config.max_session_timeout_ms
         {
             return Err(ErrorCode::InvalidSessionTimeout);
@@ -612,6 +660,7 @@ impl GroupManager {
 
     fn add_member(&mut self, req: JoinRequest, id: String, now: i64, cb: JoinCallback) {
         let seq = self.next_seq();
+        let host = client_host(&req);
         let Some(g) = self.groups.get_mut(&req.group_id) else {
             return;
         };
@@ -633,7 +682,7 @@ impl GroupManager {
                 id,
                 instance_id: req.group_instance_id,
                 client_id: req.client_id,
-                client_host: req.client_host,
+                client_host: host,
                 session_timeout: req.session_timeout_ms,
                 rebalance_timeout,
                 protocol_type: req.protocol_type,
@@ -683,7 +732,7 @@ impl GroupManager {
         let was_leader = g.leader.as_deref() == Some(old_id.as_str());
         old.id = new_id.clone();
         old.client_id = req.client_id.clone();
-        old.client_host = req.client_host.clone();
+        old.client_host = client_host(&req);
         old.session_timeout = req.session_timeout_ms;
         if req.rebalance_timeout_ms >= 0 {
             old.rebalance_timeout = req.rebalance_timeout_ms;
@@ -1203,12 +1252,100 @@ impl GroupManager {
 
     // ---- time ----
 
-    /// Fires every deadline that has passed.
+    /// Fires every deadline that has passed, and expires offsets every
+    /// `offsets_retention_check_interval_ms`.
     pub fn tick(&mut self, now: i64) {
         let ids: Vec<String> = self.groups.keys().cloned().collect();
         for id in ids {
             self.tick_group(&id, now);
         }
+        if now >= self.next_expiry_check {
+            self.expire_offsets(now);
+            self.next_expiry_check =
+                now.saturating_add(self.config.offsets_retention_check_interval_ms.max(1));
+        }
+    }
+
+    /// Kafka 2.1+'s offset expiry (KIP-211; ClassicGroup's
+    /// offsetExpirationCondition in Kafka 4): an empty group's offsets
+    /// expire `offsets_retention_ms` after the group became empty; a simple
+    /// consumer's (no protocol type) that long after their commit; a stable
+    /// consumer group's only for topics none of its members subscribes to,
+    /// counted from their commit. A commit with an explicit expiry
+    /// timestamp (OffsetCommit v1) expires then. An empty group left with
+    /// no offsets is deleted. Returns the number of offsets removed.
+    pub fn expire_offsets(&mut self, now: i64) -> usize {
+        let retention = self.config.offsets_retention_ms;
+        let mut removed = 0;
+        let ids: Vec<String> = self.groups.keys().cloned().collect();
+        for id in ids {
+            let Some(g) = self.groups.get(&id) else {
+                continue;
+            };
+            // The moment each offset's retention counts from, or None
+            // where the group's offsets do not expire now.
+            enum Base {
+                Commit,
+                Since(i64),
+                UnsubscribedCommit,
+            }
+            let base = match (g.protocol_type.as_deref(), g.state) {
+                (None, _) => Base::Commit,
+                (Some(_), GroupState::Empty) => Base::Since(g.state_timestamp),
+                (Some("consumer"), GroupState::Stable) => Base::UnsubscribedCommit,
+                _ => continue,
+            };
+            let expired: Vec<(String, i32)> = g
+                .offsets
+                .iter()
+                .filter(|((t, _), v)| {
+                    if v.expire_timestamp >= 0 {
+                        return now >= v.expire_timestamp;
+                    }
+                    let from = match base {
+                        Base::Commit => Some(v.commit_timestamp),
+                        Base::Since(t) => Some(t),
+                        Base::UnsubscribedCommit => {
+                            (!g.subscribed_to(t)).then_some(v.commit_timestamp)
+                        }
+                    };
+                    from.is_some_and(|b| now.saturating_sub(b) >= retention)
+                })
+                .map(|(k, _)| k.clone())
+                .collect();
+            // Kafka deletes an empty group whose offsets are all gone (a
+            // member id handed out and not yet used keeps it).
+            let empty_after = g.state == GroupState::Empty
+                && g.pending.is_empty()
+                && expired.len() == g.offsets.len();
+            let has_metadata = g.generation > 0;
+            if expired.is_empty() && !empty_after {
+                continue;
+            }
+            let mut records: Vec<Record> = expired
+                .iter()
+                .map(|(t, p)| offset_record(&id, t, *p, None))
+                .collect();
+            if empty_after && has_metadata {
+                records.push((
+                    RecordKey::GroupMetadata { group: id.clone() }.encode(),
+                    None,
+                ));
+            }
+            // A failed write leaves the offsets for the next check.
+            if self.write(&records).is_err() {
+                continue;
+            }
+            removed += expired.len();
+            if empty_after {
+                self.groups.remove(&id);
+            } else if let Some(g) = self.groups.get_mut(&id) {
+                for k in &expired {
+                    g.offsets.remove(k);
+                }
+            }
+        }
+        removed
     }
 
     fn tick_group(&mut self, id: &str, now: i64) {

@@ -112,6 +112,7 @@ impl World {
             client_id: format!("c{c}"),
             client_host: String::new(),
             require_known_member_id: cl.require_id,
+            in_process: false,
         };
         let slot = self.h.join_with(req);
         self.clients[c].join = Some(slot);

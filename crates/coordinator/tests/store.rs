@@ -74,6 +74,7 @@ fn join(c: &Coordinator, member: &str, instance: Option<&str>) -> JoinResponse {
             client_id: "c".into(),
             client_host: "/127.0.0.1".into(),
             require_known_member_id: false,
+            in_process: false,
         },
         Box::new(move |r| tx.send(r).unwrap()),
     );
@@ -127,7 +128,7 @@ fn commit(
 }
 
 #[test]
-fn groups_offsets_and_static_assignments_survive_a_restart() {
+fn groups_offsets_and_members_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let (engine, c, _) = open(dir.path(), config());
     let a = join(&c, "", Some("static-a"));
@@ -142,7 +143,8 @@ fn groups_offsets_and_static_assignments_survive_a_restart() {
     commit(&c, "g", &a.member_id, a.generation_id, 0, 41);
     commit(&c, "g", &a.member_id, a.generation_id, 0, 42);
     commit(&c, "simple", "", -1, 3, 7);
-    // A dynamic member of another group: it does not outlive the restart.
+    // A dynamic member of another group: it outlives the restart too, as
+    // in Kafka, with a fresh session.
     let (tx, rx) = mpsc::channel();
     c.join(
         JoinRequest {
@@ -183,12 +185,16 @@ fn groups_offsets_and_static_assignments_survive_a_restart() {
     assert_eq!(c.state("g"), Some(GroupState::Stable));
     assert_eq!(c.generation("g"), Some(a.generation_id));
     assert_eq!(c.member_ids("g"), vec![a.member_id.clone()]);
-    assert_eq!(c.state("dyn"), Some(GroupState::Empty));
+    assert_eq!(c.state("dyn"), Some(GroupState::Stable));
     assert_eq!(c.generation("dyn"), Some(d.generation_id));
-    assert!(
-        c.member_ids("dyn").is_empty(),
-        "dynamic members rejoin after a restart"
-    );
+    assert_eq!(c.member_ids("dyn"), vec![d.member_id.clone()]);
+    let hb = c.heartbeat(&HeartbeatRequest {
+        group_id: "dyn".into(),
+        generation_id: d.generation_id,
+        member_id: d.member_id.clone(),
+        group_instance_id: None,
+    });
+    assert_eq!(hb, ErrorCode::None, "the dynamic member's session goes on");
     let f = c.fetch_offsets("g", None);
     assert_eq!(
         (f[0].offset, f[0].leader_epoch, f[0].metadata.as_str()),

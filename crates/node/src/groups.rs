@@ -43,16 +43,100 @@ fn cached(engine: &Arc<Engine>) -> Option<Arc<Coordinator>> {
         .and_then(|m| m.get(&engine_key(engine)).cloned())
 }
 
-/// The config of the in-process coordinator. Kafka's defaults, except two
-/// that suit one process: session timeouts down to 1 ms are accepted
-/// (tests and in-process members use short ones), and the initial
-/// rebalance delay is 0 (Kafka's 3 s would delay every consumer's start).
-fn config() -> coord::Config {
+/// Configs given with `groupConfigure` before the coordinator loaded, by
+/// engine (the first opener of a directory wins, as for its other options).
+static CONFIGS: Mutex<Option<HashMap<usize, coord::Config>>> = Mutex::new(None);
+
+/// The default config of a directory's coordinator: Kafka's defaults
+/// (session timeouts 6 s to 30 min for clients of the broker, offsets kept
+/// 7 days after a group empties), except two that suit a coordinator
+/// inside the application's process:
+/// - in-process members may ask for sessions down to 1 ms: nothing but the
+///   event loop sits between them and the coordinator, so a short session
+///   cannot expire on a network hiccup; it detects a stalled handler sooner;
+/// - `group.initial.rebalance.delay.ms` is 0, not Kafka's 3000. Kafka waits
+///   so that a fleet of consumers starting together causes one rebalance,
+///   not one per member; ferrolog's members mostly start in one process in
+///   milliseconds, where a 3 s wait would be most of the start time and
+///   would miss the <100 ms in-process rebalance by thirty times. A
+///   deployment of many consumer processes sets it with
+///   `groupCoordinator.initialRebalanceDelayMs`.
+fn default_config() -> coord::Config {
     coord::Config {
-        min_session_timeout_ms: 1,
+        in_process_min_session_timeout_ms: 1,
         initial_rebalance_delay_ms: 0,
         ..coord::Config::default()
     }
+}
+
+fn config(engine: &Arc<Engine>) -> coord::Config {
+    CONFIGS
+        .lock()
+        .as_ref()
+        .and_then(|m| m.get(&engine_key(engine)).cloned())
+        .unwrap_or_else(default_config)
+}
+
+/// Options of a directory's group coordinator (Kafka's broker settings).
+#[napi(object)]
+pub struct GroupCoordinatorOptions {
+    /// group.initial.rebalance.delay.ms (ferrolog's default 0).
+    pub initial_rebalance_delay_ms: Option<f64>,
+    /// offsets.retention.minutes (default 10080, 7 days).
+    pub offsets_retention_minutes: Option<f64>,
+    /// offsets.retention.check.interval.ms (default 600000).
+    pub offsets_retention_check_interval_ms: Option<f64>,
+}
+
+fn positive_integer(name: &str, v: f64, max: f64) -> Result<f64> {
+    if !v.is_finite() || v.fract() != 0.0 || !(0.0..=max).contains(&v) {
+        return Err(invalid(format!(
+            "{name} must be an integer from 0 to {max}, not {v}"
+        )));
+    }
+    Ok(v)
+}
+
+/// Sets the options of `log`'s directory's coordinator before it loads.
+/// Returns false, changing nothing, when the coordinator is loaded or was
+/// configured already (the first opener of the directory wins).
+#[napi]
+pub fn group_configure(log: &NativeLog, options: GroupCoordinatorOptions) -> Result<bool> {
+    log.check()?;
+    let mut c = default_config();
+    if let Some(v) = options.initial_rebalance_delay_ms {
+        c.initial_rebalance_delay_ms =
+            positive_integer("initialRebalanceDelayMs", v, f64::from(i32::MAX))? as i32;
+    }
+    if let Some(v) = options.offsets_retention_minutes {
+        // Kafka requires at least one minute; the ms stay far below i64::MAX.
+        let v = positive_integer("offsetsRetentionMinutes", v, 1e12)?;
+        if v < 1.0 {
+            return Err(invalid("offsetsRetentionMinutes must be at least 1"));
+        }
+        c.offsets_retention_ms = (v as i64).saturating_mul(60_000);
+    }
+    if let Some(v) = options.offsets_retention_check_interval_ms {
+        let v = positive_integer("offsetsRetentionCheckIntervalMs", v, 1e15)?;
+        if v < 1.0 {
+            return Err(invalid(
+                "offsetsRetentionCheckIntervalMs must be at least 1",
+            ));
+        }
+        c.offsets_retention_check_interval_ms = v as i64;
+    }
+    let engine = &log.engine;
+    let _loading = LOADING.lock();
+    if cached(engine).is_some() {
+        return Ok(false);
+    }
+    let mut configs = CONFIGS.lock();
+    let map = configs.get_or_insert_with(HashMap::new);
+    if map.contains_key(&engine_key(engine)) {
+        return Ok(false);
+    }
+    map.insert(engine_key(engine), c);
+    Ok(true)
 }
 
 /// The engine's coordinator, loading it on this thread if needed (never
@@ -70,8 +154,9 @@ pub(crate) fn coordinator_for(
     if engine.is_closed() {
         return Err("ERR_CLOSED: the log is closed".into());
     }
-    let (c, _report) = Coordinator::open(engine.clone(), config(), Arc::new(SystemClock), true)
-        .map_err(|e| format!("ERR_IO: cannot load __consumer_offsets: {e}"))?;
+    let (c, _report) =
+        Coordinator::open(engine.clone(), config(engine), Arc::new(SystemClock), true)
+            .map_err(|e| format!("ERR_IO: cannot load __consumer_offsets: {e}"))?;
     let c = Arc::new(c);
     COORDINATORS
         .lock()
@@ -87,6 +172,10 @@ pub(crate) fn close_for(engine: &Arc<Engine>) {
         .lock()
         .as_mut()
         .and_then(|m| m.remove(&engine_key(engine)));
+    // The next engine may get this one's address: it starts unconfigured.
+    if let Some(m) = CONFIGS.lock().as_mut() {
+        m.remove(&engine_key(engine));
+    }
     if let Some(c) = c {
         c.close();
     }
@@ -270,6 +359,7 @@ pub fn group_join<'env>(
         client_id: req.client_id,
         client_host: req.client_host.unwrap_or_else(|| "/127.0.0.1".into()),
         require_known_member_id: req.require_known_member_id.unwrap_or(false),
+        in_process: true,
     };
     dispatch(env, log, move |c, d: Deferred<JoinGroupResult>| {
         c.join(request, Box::new(move |r| d.resolve(join_result(r))));

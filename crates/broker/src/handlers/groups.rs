@@ -166,6 +166,7 @@ pub async fn join_group(
         client_id,
         client_host: "/127.0.0.1".into(),
         require_known_member_id: version >= 4,
+        in_process: false,
     };
     let (tx, rx) = oneshot::channel();
     c.join(

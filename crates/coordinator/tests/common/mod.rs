@@ -66,6 +66,7 @@ impl H {
             client_id: "c".into(),
             client_host: "/127.0.0.1".into(),
             require_known_member_id: false,
+            in_process: false,
         })
     }
 
