@@ -386,6 +386,8 @@ fn dispatcher_survives_100k_mutated_and_random_requests() {
         budget: ferrolog_broker::framing::Budget::new(1 << 20),
         scram: Default::default(),
         groups: Default::default(),
+        tls: None,
+        acls: ferrolog_broker::acl::Store::open(dir.path()).unwrap(),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
