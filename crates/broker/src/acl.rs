@@ -297,7 +297,28 @@ pub struct Store {
     write: Mutex<()>,
 }
 
+/// One store per data directory in this process, so the broker and the
+/// in-process admin of the same directory see one set of ACLs.
+static SHARED: Mutex<Vec<(PathBuf, std::sync::Weak<Store>)>> = Mutex::new(Vec::new());
+
 impl Store {
+    /// The data directory's store, loaded on first use and shared by every
+    /// user in this process while one holds it.
+    pub fn shared(dir: &Path) -> Result<std::sync::Arc<Store>, String> {
+        let mut all = SHARED.lock();
+        all.retain(|(_, w)| w.strong_count() > 0);
+        if let Some(s) = all
+            .iter()
+            .find(|(p, _)| p == dir)
+            .and_then(|(_, w)| w.upgrade())
+        {
+            return Ok(s);
+        }
+        let s = std::sync::Arc::new(Store::open(dir)?);
+        all.push((dir.to_path_buf(), std::sync::Arc::downgrade(&s)));
+        Ok(s)
+    }
+
     /// Loads the data directory's ACLs (none when the file does not exist).
     pub fn open(dir: &Path) -> Result<Store, String> {
         let path = dir.join(FILE);

@@ -74,7 +74,7 @@ impl Broker {
             None => None,
             Some(id) => Some(crate::tls::acceptor(id).map_err(BrokerError::Tls)?),
         };
-        let acls = crate::acl::Store::open(engine.dir()).map_err(BrokerError::Acls)?;
+        let acls = crate::acl::Store::shared(engine.dir()).map_err(BrokerError::Acls)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(config.worker_threads.max(1))
             .thread_name("ferrolog-broker")

@@ -387,7 +387,7 @@ fn dispatcher_survives_100k_mutated_and_random_requests() {
         scram: Default::default(),
         groups: Default::default(),
         tls: None,
-        acls: ferrolog_broker::acl::Store::open(dir.path()).unwrap(),
+        acls: ferrolog_broker::acl::Store::shared(dir.path()).unwrap(),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

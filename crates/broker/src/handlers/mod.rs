@@ -39,7 +39,7 @@ pub struct Ctx {
     /// Set when the listener speaks TLS.
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     /// The data directory's ACLs.
-    pub acls: crate::acl::Store,
+    pub acls: Arc<crate::acl::Store>,
 }
 
 /// The APIs this broker implements. Each is advertised at every version
