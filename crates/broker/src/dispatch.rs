@@ -78,6 +78,8 @@ impl fmt::Display for DispatchError {
     }
 }
 
+const ILLEGAL_SASL_STATE: i16 = 34;
+
 /// The response: its size prefix and parts, for one vectored write.
 pub type Response = Vec<Bytes>;
 
@@ -154,7 +156,7 @@ pub async fn handle(
     let Some(range) = range else {
         // An API Kafka defines but this broker does not serve: its own
         // response with UNSUPPORTED_VERSION, when kafka-protocol can encode
-        // that version (SASL APIs with SASL off are answered the same way).
+        // that version.
         let known = key.valid_versions();
         if version < known.min || version > known.max {
             return Err(DispatchError::UnsupportedVersion { key, version });
@@ -168,14 +170,15 @@ pub async fn handle(
             }
         })?;
         let answer = match key {
+            // SASL on a listener without it: Kafka answers ILLEGAL_SASL_STATE.
             ApiKey::SaslHandshake => {
                 let r = kafka_protocol::messages::SaslHandshakeResponse::default()
-                    .with_error_code(crate::errors::UNSUPPORTED_VERSION);
+                    .with_error_code(ILLEGAL_SASL_STATE);
                 return encode(key, version, correlation_id, &r, Splices::default()).map(Some);
             }
             ApiKey::SaslAuthenticate => {
                 let r = kafka_protocol::messages::SaslAuthenticateResponse::default()
-                    .with_error_code(crate::errors::UNSUPPORTED_VERSION);
+                    .with_error_code(ILLEGAL_SASL_STATE);
                 return encode(key, version, correlation_id, &r, Splices::default()).map(Some);
             }
             _ => crate::unsupported::respond(key, version, correlation_id, body),
