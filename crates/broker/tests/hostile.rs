@@ -118,6 +118,12 @@ fn unimplemented_apis_get_unsupported_version_and_the_connection_stays_usable() 
         .with_transactional_ids(vec![TransactionalId(StrBytes::from_static_str("x"))]);
     let r = c.send(&req, 0);
     assert_eq!(r.transaction_states[0].error_code, 35);
+    // SASL on a listener without it: ILLEGAL_SASL_STATE, as Kafka answers.
+    let r = c.send(
+        &SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str("PLAIN")),
+        1,
+    );
+    assert_eq!(r.error_code, 34);
     // The same connection still serves implemented APIs.
     let r = c.send(&ApiVersionsRequest::default(), 3);
     assert_eq!(r.error_code, 0);
