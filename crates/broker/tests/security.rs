@@ -257,6 +257,40 @@ fn acls_are_enforced_with_sasl_and_managed_through_the_acl_apis() {
         1,
         "the group ACL stays"
     );
+
+    // The ACLs are the data directory's: a broker started again reads them.
+    drop((alice, admin));
+    // Dropping the broker drops the last handle on the in-memory store.
+    let common::Setup {
+        broker,
+        engine,
+        dir: _dir,
+        ..
+    } = st;
+    broker.shutdown();
+    drop(broker);
+    let mut users = HashMap::new();
+    users.insert("admin".to_string(), "admin-pw".to_string());
+    let again = ferrolog_broker::Broker::start(
+        engine.clone(),
+        ferrolog_broker::BrokerConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            sasl_users: Some(Arc::new(users)),
+            acl: AclConfig {
+                super_users: vec!["admin".to_string()],
+                allow_if_no_acl: false,
+            },
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut admin = Conn::open(again.local_addr());
+    login(&mut admin, "admin", "admin-pw");
+    let d = admin.send(&all, 3);
+    assert_eq!(d.resources.len(), 1);
+    assert_eq!(d.resources[0].resource_name.as_str(), "g");
+    assert_eq!(d.resources[0].acls[0].principal.as_str(), "User:alice");
+    again.shutdown();
 }
 
 #[test]
