@@ -1,11 +1,12 @@
 //! One request frame in, one encoded response out (or none, for acks=0).
-//! An API Kafka defines but ferrolog does not implement is answered with
-//! that API's response carrying UNSUPPORTED_VERSION (see `unsupported`),
-//! and the connection stays open. A frame that cannot be served at all is
-//! an error, and the connection closes, as Kafka's SocketServer does: an
-//! API key Kafka does not define, a version outside the range kafka-protocol
-//! (Kafka 4.1) knows, a malformed header or body, or a request before SASL
-//! authentication. ACLs are applied around each handler by `authz`.
+//! The client-facing APIs Kafka defines but ferrolog does not implement
+//! (transactions and a few others, listed in `unsupported`) are answered
+//! with that API's response carrying UNSUPPORTED_VERSION, and the
+//! connection stays open. A frame that cannot be served at all is an error,
+//! and the connection closes, as Kafka's SocketServer does: another API key
+//! (controller and inter-broker APIs, ...), a key Kafka does not define, a
+//! version outside the range kafka-protocol (Kafka 4.1) knows, a malformed
+//! header or body, or a request before SASL authentication. ACLs are applied around each handler by `authz`.
 
 use std::fmt;
 use std::sync::Arc;

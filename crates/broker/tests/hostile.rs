@@ -69,6 +69,13 @@ fn unknown_keys_and_unsupported_versions_close_the_connection() {
     // A truncated body: header says Metadata v1 then nothing decodable.
     let mut c = raw(addr, &[0, 0, 0, 9, 0, 3, 0, 1, 0, 0, 0, 1, 0xff]);
     assert!(c.is_closed());
+    // An API Kafka defines that is not among those answered with
+    // UNSUPPORTED_VERSION (see unsupported.rs): closed, as a Kafka broker
+    // closes for an API not enabled on its listener.
+    let mut c = Conn::open(addr);
+    let f = c.frame(&AlterClientQuotasRequest::default(), 1);
+    c.stream.write_all(&f).unwrap();
+    assert!(c.is_closed());
     healthy(addr);
 }
 
