@@ -221,8 +221,8 @@ export class Log {
     return this.n().readOnly;
   }
 
-  /** See `nativeHandle`. */
-  [nativeHandle](): NativeLog {
+  /** See `nativeHandle`; typed unknown so the published declarations do not name the binding. */
+  [nativeHandle](): unknown {
     return this.n();
   }
 

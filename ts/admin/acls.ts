@@ -16,7 +16,6 @@
 import { fromNative, KafkaJSNonRetriableError } from '../errors';
 import { binding, type NativeLog } from '../native';
 import { call, kafkaError } from '../transport/kafka-errors';
-import type { NativeRemoteClient } from '../transport/native-remote';
 import {
   type AclEntry,
   type AclFilter,
@@ -81,7 +80,9 @@ interface RemoteAclClient {
 }
 
 /** The in-process calls, on the owner's log (not subject to ACLs). */
-export function localAcls(native: NativeLog): AclCalls {
+export function localAcls(handle: unknown): AclCalls {
+  // `Log[nativeHandle]()`, typed unknown to keep the binding out of the published declarations.
+  const native = handle as NativeLog;
   const b = binding as unknown as LocalAclBinding;
   const local = async <T>(p: () => Promise<T>): Promise<T> => {
     try {
@@ -98,8 +99,8 @@ export function localAcls(native: NativeLog): AclCalls {
 }
 
 /** The remote calls, through the Rust client (authorized by the broker). */
-export function remoteAcls(client: NativeRemoteClient): AclCalls {
-  const c = client as unknown as RemoteAclClient;
+export function remoteAcls(client: unknown): AclCalls {
+  const c = client as RemoteAclClient;
   return {
     describe: (f) => call(() => c.describeAcls(f)),
     create: (a) => call(() => c.createAcls(a)),
