@@ -128,6 +128,9 @@ export declare class RemoteClient {
   describeGroups(groups: Array<string>): Promise<RemoteGroupDescription[]>
   listGroups(): Promise<RemoteListedGroup[]>
   deleteGroups(groups: Array<string>): Promise<RemoteNamedResult[]>
+  describeAcls(filter: NativeAclFilter): Promise<NativeAclBinding[]>
+  createAcls(acls: Array<NativeAclBinding>): Promise<RemoteNamedResult[]>
+  deleteAcls(filters: Array<NativeAclFilter>): Promise<NativeAclDeleteResult[]>
 }
 
 /**
@@ -137,6 +140,15 @@ export declare class RemoteClient {
  * it exists to be measured, not to serve.
  */
 export declare function __benchPhysicalWrite(path: string, chunk: Uint8Array, totalBytes: number, mode: string, fsyncEachChunk: boolean): number
+
+/** Adds the valid bindings (one write); one result per binding, in order. */
+export declare function aclsCreate(log: NativeLog, acls: Array<NativeAclBinding>): Promise<NativeAclResult[]>
+
+/** Removes what each filter matches; per filter, the bindings removed. */
+export declare function aclsDelete(log: NativeLog, filters: Array<NativeAclFilter>): Promise<NativeAclDeleteResult[]>
+
+/** The bindings `filter` matches; an invalid filter is refused. */
+export declare function aclsDescribe(log: NativeLog, filter: NativeAclFilter): Promise<NativeAclBinding[]>
 
 export interface BrokerOptions {
   host: string
@@ -149,6 +161,13 @@ export interface BrokerOptions {
   requestMaxBytes?: number
   /** SASL/PLAIN users and passwords; when given, clients must authenticate. */
   saslUsers?: Record<string, string>
+  /** TLS on the listener: the PEM certificate chain and private key. */
+  tlsCert?: string
+  tlsKey?: string
+  /** Kafka's `super.users` (user names, without `User:`). */
+  superUsers?: Array<string>
+  /** Kafka's `allow.everyone.if.no.acl.found` (default false). */
+  allowEveryoneIfNoAclFound?: boolean
 }
 
 export interface BrokerStats {
@@ -322,6 +341,40 @@ export interface ListedGroup {
   groupId: string
   protocolType: string
   state: string
+}
+
+/** One ACL binding in Kafka's codes (kafkajs' AclEntry). */
+export interface NativeAclBinding {
+  resourceType: number
+  resourceName: string
+  resourcePatternType: number
+  principal: string
+  host: string
+  operation: number
+  permissionType: number
+}
+
+export interface NativeAclDeleteResult {
+  errorCode: number
+  errorMessage?: string
+  matchingAcls: Array<NativeAclBinding>
+}
+
+/** kafkajs' AclFilter: an absent name, principal or host matches any. */
+export interface NativeAclFilter {
+  resourceType: number
+  resourceName?: string
+  resourcePatternType: number
+  principal?: string
+  host?: string
+  operation: number
+  permissionType: number
+}
+
+/** One binding's or filter's outcome (Kafka error code and message). */
+export interface NativeAclResult {
+  errorCode: number
+  errorMessage?: string
 }
 
 export interface OffsetCommitRequest {

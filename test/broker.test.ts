@@ -249,7 +249,8 @@ print('ok')
   it('requires SASL (PLAIN, SCRAM-SHA-256/512) when given users: kcat and kafkajs authenticate, a wrong password is refused', async () => {
     const dir = tempDir();
     const kafka = new Kafka({ dataDir: dir, logLevel: 0 });
-    const server = await kafka.listen({ port: 0, saslUsers: { alice: 's3cret' } });
+    // alice is a super user: ACLs are enforced with SASL (broker-security.test.ts).
+    const server = await kafka.listen({ port: 0, saslUsers: { alice: 's3cret' }, superUsers: ['alice'] });
     cleanups.push(() => server.close());
     const broker = `${server.address.host}:${server.address.port}`;
     const auth = (password: string) => [
@@ -451,7 +452,7 @@ describe('ferrolog serve', () => {
     const dir = tempDir();
     const users = join(tempDir(), 'users');
     writeFileSync(users, '# user:password\nalice:s3cret\n\nbob:hunter2\n');
-    const { child, broker } = await serve(dir, ['--sasl-users', users]);
+    const { child, broker } = await serve(dir, ['--sasl-users', users, '--super-users', 'bob']);
     const auth = [
       '-X',
       'security.protocol=SASL_PLAINTEXT',

@@ -141,6 +141,8 @@ export interface RecoveryReport {
  * serves too). Only ferrolog's group client and admin use it.
  */
 export const groupCalls = Symbol('ferrolog.groupCalls');
+/** The native handle, for the in-process ACL calls (ts/admin/acls.ts). */
+export const nativeHandle = Symbol('ferrolog.nativeHandle');
 
 const EMPTY = Buffer.alloc(0);
 
@@ -238,6 +240,11 @@ export class Log {
   /** True when opened with `readOnly`: no lock taken, nothing written. */
   get readOnly(): boolean {
     return this.n().readOnly;
+  }
+
+  /** See `nativeHandle`; typed unknown so the published declarations do not name the binding. */
+  [nativeHandle](): unknown {
+    return this.n();
   }
 
   /** See `groupCalls`. Each call is one native call returning a promise. */

@@ -18,7 +18,7 @@ import {
 } from '../errors';
 import { GroupCoordinator, OFFSETS_TOPIC } from '../group/coordinator';
 import type { CommittedOffset } from '../group/types';
-import type { Log, TopicConfigEntries } from '../log';
+import { type Log, nativeHandle, type TopicConfigEntries } from '../log';
 import {
   type AdminEventMap,
   type AdminEvents,
@@ -51,6 +51,7 @@ import {
   type SeekEntry,
   type TopicPartitions,
 } from '../types/kafkajs';
+import * as acls from './acls';
 import {
   describeBrokerConfig,
   describeTopicConfig,
@@ -67,16 +68,6 @@ export interface ITopicConfig {
   replicationFactor?: number;
   replicaAssignment?: ReplicaAssignment[];
   configEntries?: IResourceConfigEntry[];
-}
-
-/** What a cluster without an authorizer answers to every ACL call (Kafka's SECURITY_DISABLED). */
-function securityDisabled(): KafkaJSProtocolError {
-  return new KafkaJSProtocolError({
-    type: 'SECURITY_DISABLED',
-    code: 54,
-    retriable: false,
-    message: 'Security features are disabled',
-  });
 }
 
 export interface PartitionLag {
@@ -379,27 +370,17 @@ export class Admin {
     };
   }
 
-  /** A cluster without an authorizer: Kafka answers SECURITY_DISABLED. */
+  /** The data directory's ACLs (ts/admin/acls.ts); the owner is not subject to them. */
   async describeAcls(options: AclFilter): Promise<DescribeAclResponse> {
-    if (options === null || typeof options !== 'object')
-      throw new KafkaJSNonRetriableError('Invalid ACL filter');
-    throw securityDisabled();
+    return acls.describeAcls(acls.localAcls(this.l()[nativeHandle]()), options);
   }
 
-  /** A cluster without an authorizer: Kafka answers SECURITY_DISABLED. */
   async createAcls(options: { acl: AclEntry[] }): Promise<boolean> {
-    if (!options || !Array.isArray(options.acl))
-      throw new KafkaJSNonRetriableError(`Invalid ACL array ${String(options?.acl)}`);
-    if (options.acl.length === 0) throw new KafkaJSNonRetriableError('Empty ACL array');
-    throw securityDisabled();
+    return acls.createAcls(acls.localAcls(this.l()[nativeHandle]()), options);
   }
 
-  /** A cluster without an authorizer: Kafka answers SECURITY_DISABLED. */
   async deleteAcls(options: { filters: AclFilter[] }): Promise<DeleteAclResponse> {
-    if (!options || !Array.isArray(options.filters))
-      throw new KafkaJSNonRetriableError(`Invalid ACL Filter array ${String(options?.filters)}`);
-    if (options.filters.length === 0) throw new KafkaJSNonRetriableError('Empty ACL Filter array');
-    throw securityDisabled();
+    return acls.deleteAcls(acls.localAcls(this.l()[nativeHandle]()), options);
   }
 
   /** One node holds every partition: only an assignment to node 0 is valid, and it is already in place. */

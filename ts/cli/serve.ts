@@ -10,19 +10,25 @@ import type { BrokerServer } from '../server/listen';
 
 export const SERVE_HELP = `usage: ferrolog serve [--data-dir DIR] [--listen HOST:PORT] [--advertised-listener HOST:PORT]
                       [--allow-plaintext] [--sasl-users FILE] [--num-partitions N]
-                      [--status-interval SECONDS]
+                      [--tls-cert PEM --tls-key PEM] [--super-users USER,...]
+                      [--allow-everyone-if-no-acl-found] [--status-interval SECONDS]
 
 serves the data directory over the Kafka protocol, so kcat, kafkajs, librdkafka and the
 Java client in other processes can produce, fetch and administer topics.
 --listen defaults to 127.0.0.1:9092 (port 0 picks a free one); a non-loopback address
 needs --allow-plaintext (no authentication or encryption) or SASL. --sasl-users
 names a file of user:password lines (# comments allowed); clients must then authenticate
-with SASL (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512). Prints one status line per interval
-on a terminal; Ctrl-C or SIGTERM shuts down cleanly.
+with SASL (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512), and ACLs are enforced: --super-users
+may do everything, anyone else needs an ACL (kafka-acls.sh or admin.createAcls), unless
+--allow-everyone-if-no-acl-found. --tls-cert and --tls-key (PEM files) turn on TLS
+(with --sasl-users: SASL_SSL). Prints one status line per interval on a terminal;
+Ctrl-C or SIGTERM shuts down cleanly.
 
 examples:
   ferrolog serve --data-dir ./data
-  kcat -b 127.0.0.1:9092 -L`;
+  kcat -b 127.0.0.1:9092 -L
+  ferrolog serve --tls-cert cert.pem --tls-key key.pem --sasl-users users.txt --super-users admin
+  kcat -b localhost:9092 -X security.protocol=sasl_ssl -X ssl.ca.location=ca.pem ...`;
 
 function hostPort(flag: string, v: string): { host: string; port: number } {
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(v) ?? /^([^:]+):(\d+)$/.exec(v);
@@ -72,6 +78,10 @@ export async function serve(argv: string[]): Promise<void> {
         'advertised-listener': { type: 'string' },
         'allow-plaintext': { type: 'boolean' },
         'sasl-users': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        'super-users': { type: 'string' },
+        'allow-everyone-if-no-acl-found': { type: 'boolean' },
         'num-partitions': { type: 'string' },
         'status-interval': { type: 'string' },
         verbose: { type: 'boolean' },
@@ -97,6 +107,29 @@ export async function serve(argv: string[]): Promise<void> {
   if (!Number.isFinite(interval) || interval <= 0)
     throw new Error('--status-interval must be a positive number');
 
+  const certPath = values['tls-cert'] as string | undefined;
+  const keyPath = values['tls-key'] as string | undefined;
+  if ((certPath === undefined) !== (keyPath === undefined))
+    throw new Error('--tls-cert and --tls-key go together');
+  const readPem = (flag: string, path: string): string => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (e) {
+      throw new Error(`cannot read ${flag} ${path}: ${(e as Error).message}`);
+    }
+  };
+  const ssl =
+    certPath === undefined || keyPath === undefined
+      ? undefined
+      : { cert: readPem('--tls-cert', certPath), key: readPem('--tls-key', keyPath) };
+  const superUsers =
+    values['super-users'] === undefined
+      ? undefined
+      : (values['super-users'] as string)
+          .split(',')
+          .map((u) => u.trim())
+          .filter((u) => u !== '');
+
   const kafka = new Kafka({ clientId: 'ferrolog-serve', dataDir, logLevel: 2 });
   const server: BrokerServer = await kafka.listen({
     host: listen.host,
@@ -106,6 +139,9 @@ export async function serve(argv: string[]): Promise<void> {
     allowPlaintext: values['allow-plaintext'] === true,
     saslUsers: values['sasl-users'] === undefined ? undefined : readUsers(values['sasl-users'] as string),
     numPartitions,
+    ssl,
+    superUsers,
+    allowEveryoneIfNoAclFound: values['allow-everyone-if-no-acl-found'] === true,
   });
   // Handlers go in before the serving line, so a signal sent as soon as
   // it appears is always a clean shutdown.

@@ -38,10 +38,24 @@ export interface ListenOptions {
   /**
    * SASL users and their passwords: when given, every client must
    * authenticate with PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (kafkajs
-   * `sasl: { mechanism: 'scram-sha-256', ... }`). There is no TLS yet, so
-   * PLAIN sends the password unencrypted; SCRAM never sends it.
+   * `sasl: { mechanism: 'scram-sha-256', ... }`), and ACLs are enforced on
+   * every request (see `superUsers`). Without `ssl`, PLAIN sends the
+   * password unencrypted; SCRAM never sends it.
    */
   saslUsers?: Record<string, string>;
+  /**
+   * TLS on the listener (Kafka's SSL; with `saslUsers`, SASL_SSL): the PEM
+   * certificate chain and private key, as strings or Buffers.
+   */
+  ssl?: { cert: string | Buffer; key: string | Buffer };
+  /**
+   * Kafka's `super.users`: SASL user names (`alice` or `User:alice`) allowed
+   * everything whatever the ACLs say. Everyone else needs an ACL, created
+   * with `admin().createAcls` (in process, or remotely by a super user).
+   */
+  superUsers?: string[];
+  /** Kafka's `allow.everyone.if.no.acl.found` (default false): a resource with no ACL at all is open to every user. */
+  allowEveryoneIfNoAclFound?: boolean;
 }
 
 export interface BrokerStats {
@@ -104,17 +118,39 @@ export async function listen(
       throw new InvalidArgumentError('saslUsers must map at least one user name to a password string');
     }
   }
+  const ssl = options.ssl;
+  let tlsCert: string | undefined;
+  let tlsKey: string | undefined;
+  if (ssl !== undefined) {
+    const pem = (v: unknown): string | undefined =>
+      typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('utf8') : undefined;
+    tlsCert = pem(ssl?.cert);
+    tlsKey = pem(ssl?.key);
+    if (!tlsCert || !tlsKey)
+      throw new InvalidArgumentError('ssl needs cert and key, each a PEM string or Buffer');
+  }
+  const superUsers = options.superUsers;
+  if (
+    superUsers !== undefined &&
+    (!Array.isArray(superUsers) || superUsers.some((u) => typeof u !== 'string'))
+  ) {
+    throw new InvalidArgumentError('superUsers must be an array of user names');
+  }
   if (!isLoopback(host)) {
     if (users === undefined && options.allowPlaintext !== true) {
       throw new InvalidArgumentError(
         `listening on ${host} would serve the log unauthenticated to the network: pass allowPlaintext: true (--allow-plaintext) to do so anyway`,
       );
     }
-    defaults.warn?.(
-      users === undefined
-        ? `the broker listens on ${host} without authentication or encryption (allowPlaintext)`
-        : `the broker listens on ${host} with SASL/PLAIN but no encryption: passwords cross the network in the clear`,
-    );
+    if (users === undefined) {
+      defaults.warn?.(
+        `the broker listens on ${host} without authentication${ssl === undefined ? ' or encryption' : ''} (allowPlaintext)`,
+      );
+    } else if (ssl === undefined) {
+      defaults.warn?.(
+        `the broker listens on ${host} with SASL/PLAIN but no encryption: passwords cross the network in the clear`,
+      );
+    }
   }
   const numPartitions = options.numPartitions ?? defaults.numPartitions ?? 1;
   if (!Number.isInteger(numPartitions) || numPartitions < 1) {
@@ -141,6 +177,10 @@ export async function listen(
       maxConnections: options.maxConnections,
       requestMaxBytes: options.requestMaxBytes,
       saslUsers: users,
+      tlsCert,
+      tlsKey,
+      superUsers,
+      allowEveryoneIfNoAclFound: options.allowEveryoneIfNoAclFound,
     });
   } catch (e) {
     await native.close();

@@ -5,11 +5,13 @@
  * DeleteRecords, DescribeConfigs/AlterConfigs).
  */
 
+import * as acls from '../admin/acls';
 import type { ITopicConfig, PartitionLag, PartitionOffset } from '../admin/admin';
 import { KafkaJSDeleteGroupsError } from '../admin/admin';
 import type { Kafka } from '../client/kafka';
 import type { Logger } from '../client/logger';
 import { KafkaJSError, KafkaJSNonRetriableError } from '../errors';
+import type { AclEntry, AclFilter, DeleteAclResponse, DescribeAclResponse } from '../types/kafkajs';
 import { call, kafkaError } from './kafka-errors';
 import type { NativeRemoteClient, RemoteMetadata } from './native-remote';
 import type { RemoteTransport } from './remote';
@@ -409,6 +411,19 @@ export class RemoteAdmin {
     const r = await call(() => c.deleteRecords(req, 5000));
     for (const x of r)
       if (x.errorCode !== 0) throw kafkaError(x.errorCode, null, { topic: x.topic, partition: x.partition });
+  }
+
+  /** ACLs through DescribeAcls/CreateAcls/DeleteAcls (ts/admin/acls.ts). */
+  async describeAcls(options: AclFilter): Promise<DescribeAclResponse> {
+    return acls.describeAcls(acls.remoteAcls(this.c()), options);
+  }
+
+  async createAcls(options: { acl: AclEntry[] }): Promise<boolean> {
+    return acls.createAcls(acls.remoteAcls(this.c()), options);
+  }
+
+  async deleteAcls(options: { filters: AclFilter[] }): Promise<DeleteAclResponse> {
+    return acls.deleteAcls(acls.remoteAcls(this.c()), options);
   }
 
   async describeConfigs(options: {

@@ -51,6 +51,13 @@ pub struct BrokerConfig {
     /// when set, every connection must authenticate before anything but
     /// ApiVersions and SASL is served.
     pub sasl_users: Option<Arc<HashMap<String, String>>>,
+    /// TLS on the listener (PEM certificate chain and private key): every
+    /// connection starts with a TLS handshake. With `sasl_users` too, this
+    /// is Kafka's SASL_SSL.
+    pub tls: Option<TlsIdentity>,
+    /// ACLs: `super.users` and `allow.everyone.if.no.acl.found`. Enforced
+    /// only when `sasl_users` is set (without SASL there is no principal).
+    pub acl: AclConfig,
     /// Tokio worker threads of the broker's runtime.
     pub worker_threads: usize,
     pub log: LogSink,
@@ -76,9 +83,27 @@ impl Default for BrokerConfig {
             auto_create_topics: true,
             num_partitions: 1,
             sasl_users: None,
+            tls: None,
+            acl: AclConfig::default(),
             worker_threads: 2,
             log: Arc::new(|line: &str| eprintln!("ferrolog-broker: {line}")),
             groups: None,
         }
     }
+}
+
+/// The broker's TLS certificate chain and private key, PEM-encoded.
+#[derive(Clone)]
+pub struct TlsIdentity {
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+}
+
+/// Kafka's StandardAuthorizer settings.
+#[derive(Clone, Default)]
+pub struct AclConfig {
+    /// `super.users`: user names (without `User:`) allowed everything.
+    pub super_users: Vec<String>,
+    /// `allow.everyone.if.no.acl.found` (false, as Kafka's default).
+    pub allow_if_no_acl: bool,
 }

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
@@ -21,14 +21,39 @@ use crate::stats::Stats;
 /// iovecs per writev call (Linux allows 1024).
 const IOV_MAX: usize = 256;
 
-pub async fn serve(
-    stream: TcpStream,
+/// A socket the broker can serve: plain TCP or TLS over it.
+pub trait Socket: AsyncRead + AsyncWrite + Send + Unpin + 'static {
+    fn no_delay(&self);
+    fn is_tls(&self) -> bool;
+}
+
+impl Socket for TcpStream {
+    fn no_delay(&self) {
+        let _ = self.set_nodelay(true);
+    }
+    fn is_tls(&self) -> bool {
+        false
+    }
+}
+
+impl Socket for tokio_rustls::server::TlsStream<TcpStream> {
+    fn no_delay(&self) {
+        let _ = self.get_ref().0.set_nodelay(true);
+    }
+    fn is_tls(&self) -> bool {
+        true
+    }
+}
+
+pub async fn serve<S: Socket>(
+    stream: S,
     peer: SocketAddr,
     ctx: Arc<Ctx>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let _ = stream.set_nodelay(true);
-    let (mut rd, mut wr) = stream.into_split();
+    stream.no_delay();
+    let tls = stream.is_tls();
+    let (mut rd, mut wr) = tokio::io::split(stream);
     let (tx, mut rx) = mpsc::channel::<Frame>(ctx.config.in_flight_max.max(1));
     let reader_ctx = ctx.clone();
     let reader = async move {
@@ -51,6 +76,8 @@ pub async fn serve(
     let writer_ctx = ctx.clone();
     let writer = async move {
         let mut session = Session::default();
+        session.peer = Some(peer);
+        session.tls = tls;
         while let Some(frame) = rx.recv().await {
             Stats::add(&writer_ctx.stats.requests, 1);
             // The frame's budget share is held until its answer is written.
@@ -116,5 +143,7 @@ async fn write_parts<W: AsyncWriteExt + Unpin>(
         }
         written += n;
     }
+    // TLS buffers what it encrypts; plain TCP's flush does nothing.
+    w.flush().await?;
     Ok(total)
 }

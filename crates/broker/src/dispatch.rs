@@ -1,16 +1,22 @@
 //! One request frame in, one encoded response out (or none, for acks=0).
-//! A frame that cannot be served as Kafka would serve it is an error, and
-//! the connection closes (Kafka closes the connection for an unknown API,
-//! an API it does not expose, an unsupported version or a malformed body).
+//! The client-facing APIs Kafka defines but ferrolog does not implement
+//! (transactions and a few others, listed in `unsupported`) are answered
+//! with that API's response carrying UNSUPPORTED_VERSION, and the
+//! connection stays open. A frame that cannot be served at all is an error,
+//! and the connection closes, as Kafka's SocketServer does: another API key
+//! (controller and inter-broker APIs, ...), a key Kafka does not define, a
+//! version outside the range kafka-protocol (Kafka 4.1) knows, a malformed
+//! header or body, or a request before SASL authentication. ACLs are applied around each handler by `authz`.
 
 use std::fmt;
 use std::sync::Arc;
 
 use bytes::{Buf, Bytes};
 use kafka_protocol::messages::{
-    AlterConfigsRequest, ApiKey, ApiVersionsRequest, CreatePartitionsRequest, CreateTopicsRequest,
-    DeleteGroupsRequest, DeleteRecordsRequest, DeleteTopicsRequest, DescribeClusterRequest,
-    DescribeConfigsRequest, DescribeGroupsRequest, FetchRequest, FindCoordinatorRequest,
+    AlterConfigsRequest, ApiKey, ApiVersionsRequest, CreateAclsRequest, CreatePartitionsRequest,
+    CreateTopicsRequest, DeleteAclsRequest, DeleteGroupsRequest, DeleteRecordsRequest,
+    DeleteTopicsRequest, DescribeAclsRequest, DescribeClusterRequest, DescribeConfigsRequest,
+    DescribeGroupsRequest, DescribeProducersRequest, FetchRequest, FindCoordinatorRequest,
     HeartbeatRequest, IncrementalAlterConfigsRequest, InitProducerIdRequest, JoinGroupRequest,
     LeaveGroupRequest, ListGroupsRequest, ListOffsetsRequest, MetadataRequest, OffsetCommitRequest,
     OffsetDeleteRequest, OffsetFetchRequest, ProduceRequest, RequestHeader, ResponseHeader,
@@ -18,6 +24,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{Decodable, Encodable};
 
+use crate::authz;
 use crate::handlers::sasl::Session;
 use crate::handlers::{self, Ctx};
 use crate::splice::{ResponseBuf, Splices};
@@ -71,6 +78,8 @@ impl fmt::Display for DispatchError {
         }
     }
 }
+
+const ILLEGAL_SASL_STATE: i16 = 34;
 
 /// The response: its size prefix and parts, for one vectored write.
 pub type Response = Vec<Bytes>;
@@ -136,9 +145,7 @@ pub async fn handle(
     let version = peek.get_i16();
     let correlation_id = peek.get_i32();
     let key = ApiKey::try_from(api_key).map_err(|_| DispatchError::UnknownApi(api_key))?;
-    let Some(range) = handlers::supported(ctx, key) else {
-        return Err(DispatchError::NotImplemented(key));
-    };
+    let range = handlers::supported(ctx, key);
     if !session.authenticated(ctx)
         && !matches!(
             key,
@@ -147,6 +154,46 @@ pub async fn handle(
     {
         return Err(DispatchError::Unauthenticated(key));
     }
+    let Some(range) = range else {
+        // An API Kafka defines but this broker does not serve: its own
+        // response with UNSUPPORTED_VERSION, when kafka-protocol can encode
+        // that version.
+        let known = key.valid_versions();
+        if version < known.min || version > known.max {
+            return Err(DispatchError::UnsupportedVersion { key, version });
+        }
+        let mut body = frame;
+        RequestHeader::decode(&mut body, key.request_header_version(version)).map_err(|e| {
+            DispatchError::Malformed {
+                key,
+                version,
+                reason: format!("header: {e}"),
+            }
+        })?;
+        let answer = match key {
+            // SASL on a listener without it: Kafka answers ILLEGAL_SASL_STATE.
+            ApiKey::SaslHandshake => {
+                let r = kafka_protocol::messages::SaslHandshakeResponse::default()
+                    .with_error_code(ILLEGAL_SASL_STATE);
+                return encode(key, version, correlation_id, &r, Splices::default()).map(Some);
+            }
+            ApiKey::SaslAuthenticate => {
+                let r = kafka_protocol::messages::SaslAuthenticateResponse::default()
+                    .with_error_code(ILLEGAL_SASL_STATE);
+                return encode(key, version, correlation_id, &r, Splices::default()).map(Some);
+            }
+            _ => crate::unsupported::respond(key, version, correlation_id, body),
+        };
+        return match answer {
+            Some(Ok(parts)) => Ok(Some(parts)),
+            Some(Err(reason)) => Err(DispatchError::Encode {
+                key,
+                version,
+                reason,
+            }),
+            None => Err(DispatchError::NotImplemented(key)),
+        };
+    };
     if key == ApiKey::ApiVersions && version > range.max {
         // Kafka's fallback: a v0 response listing the versions, so the
         // client can pick one and ask again.
@@ -171,6 +218,7 @@ pub async fn handle(
         correlation_id,
         body,
     };
+    let az = authz::Authz::new(ctx, session);
     let none = Splices::default;
     let out = match key {
         ApiKey::ApiVersions => {
@@ -178,65 +226,106 @@ pub async fn handle(
             req.encode(&handlers::api_versions::handle(ctx, &r), none())?
         }
         ApiKey::Metadata => {
-            let r: MetadataRequest = req.decode()?;
-            let resp = handlers::metadata::handle(ctx, r, version).await;
+            let mut r: MetadataRequest = req.decode()?;
+            let listed_all = match &r.topics {
+                None => true,
+                Some(t) => t.is_empty() && version == 0,
+            };
+            let denied = authz::metadata_pre(&az, &mut r);
+            let creatable = |name: &str| authz::may_create_topic(&az, name);
+            let mut resp = handlers::metadata::handle(ctx, r, version, &creatable).await;
+            authz::metadata_post(&az, listed_all, denied, &mut resp);
             req.encode(&resp, none())?
         }
         ApiKey::Produce => {
-            let r: ProduceRequest = req.decode()?;
+            let mut r: ProduceRequest = req.decode()?;
+            let denied = authz::produce_pre(&az, &mut r);
+            // acks=0 gets no answer to carry the refusal: close, as Kafka
+            // does when an acks=0 produce fails.
+            if r.acks == 0 && !denied.is_empty() {
+                return Err(DispatchError::AcksZeroFailed);
+            }
             match handlers::produce::handle(ctx, r, version).await {
                 handlers::produce::Outcome::Silent => return Ok(None),
                 handlers::produce::Outcome::Close => return Err(DispatchError::AcksZeroFailed),
-                handlers::produce::Outcome::Respond(resp) => req.encode(&resp, none())?,
+                handlers::produce::Outcome::Respond(mut resp) => {
+                    authz::produce_post(denied, &mut resp);
+                    req.encode(&resp, none())?
+                }
             }
         }
         ApiKey::Fetch => {
-            let r: FetchRequest = req.decode()?;
+            let mut r: FetchRequest = req.decode()?;
+            let denied = authz::fetch_pre(&az, &mut r);
             let mut splices = Splices::default();
-            let resp = handlers::fetch::handle(ctx, r, version, &mut splices).await;
+            let mut resp = handlers::fetch::handle(ctx, r, version, &mut splices).await;
+            authz::fetch_post(denied, &mut resp);
             req.encode(&resp, splices)?
         }
         ApiKey::ListOffsets => {
             let r: ListOffsetsRequest = req.decode()?;
-            req.encode(&handlers::offsets::list_offsets(ctx, &r, version), none())?
+            let mut resp = handlers::offsets::list_offsets(ctx, &r, version);
+            authz::list_offsets_post(&az, &mut resp);
+            req.encode(&resp, none())?
         }
         ApiKey::DeleteRecords => {
-            let r: DeleteRecordsRequest = req.decode()?;
-            let resp = handlers::offsets::delete_records(ctx, r).await;
+            let mut r: DeleteRecordsRequest = req.decode()?;
+            let denied = authz::delete_records_pre(&az, &mut r);
+            let mut resp = handlers::offsets::delete_records(ctx, r).await;
+            authz::delete_records_post(denied, &mut resp);
             req.encode(&resp, none())?
         }
         ApiKey::CreateTopics => {
-            let r: CreateTopicsRequest = req.decode()?;
-            let resp = handlers::admin::create_topics(ctx, r, version).await;
+            let mut r: CreateTopicsRequest = req.decode()?;
+            let denied = authz::create_topics_pre(&az, &mut r);
+            let mut resp = handlers::admin::create_topics(ctx, r, version).await;
+            authz::create_topics_post(denied, &mut resp);
             req.encode(&resp, none())?
         }
         ApiKey::DeleteTopics => {
-            let r: DeleteTopicsRequest = req.decode()?;
-            let resp = handlers::admin::delete_topics(ctx, r, version).await;
+            let mut r: DeleteTopicsRequest = req.decode()?;
+            let denied = authz::delete_topics_pre(&az, &mut r);
+            let mut resp = handlers::admin::delete_topics(ctx, r, version).await;
+            authz::delete_topics_post(denied, &mut resp);
             req.encode(&resp, none())?
         }
         ApiKey::CreatePartitions => {
-            let r: CreatePartitionsRequest = req.decode()?;
-            let resp = handlers::admin::create_partitions(ctx, r).await;
+            let mut r: CreatePartitionsRequest = req.decode()?;
+            let denied = authz::create_partitions_pre(&az, &mut r);
+            let mut resp = handlers::admin::create_partitions(ctx, r).await;
+            authz::create_partitions_post(denied, &mut resp);
             req.encode(&resp, none())?
         }
         ApiKey::InitProducerId => {
             let r: InitProducerIdRequest = req.decode()?;
-            let resp = handlers::produce::init_producer_id(ctx, &r).await;
+            let resp = match authz::init_producer_id(&az, &r) {
+                Some(code) => kafka_protocol::messages::InitProducerIdResponse::default()
+                    .with_error_code(code)
+                    .with_producer_id(kafka_protocol::messages::ProducerId(-1))
+                    .with_producer_epoch(-1),
+                None => handlers::produce::init_producer_id(ctx, &r).await,
+            };
             req.encode(&resp, none())?
         }
         ApiKey::DescribeConfigs => {
-            let r: DescribeConfigsRequest = req.decode()?;
-            req.encode(&handlers::configs::describe(ctx, &r), none())?
+            let mut r: DescribeConfigsRequest = req.decode()?;
+            let denied = authz::describe_configs_pre(&az, &mut r);
+            let mut resp = handlers::configs::describe(ctx, &r);
+            authz::describe_configs_post(denied, &mut resp);
+            req.encode(&resp, none())?
         }
         ApiKey::AlterConfigs => {
-            let r: AlterConfigsRequest = req.decode()?;
-            let resp = handlers::configs::alter(ctx, r).await;
+            let mut r: AlterConfigsRequest = req.decode()?;
+            let denied = authz::alter_configs_pre(&az, &mut r);
+            let mut resp = handlers::configs::alter(ctx, r).await;
+            authz::alter_configs_post(denied, &mut resp);
             req.encode(&resp, none())?
         }
         ApiKey::IncrementalAlterConfigs => {
-            let r: IncrementalAlterConfigsRequest = req.decode()?;
-            let resp = handlers::configs::incremental(ctx, r).await;
+            let mut r: IncrementalAlterConfigsRequest = req.decode()?;
+            let denied = authz::incremental_alter_configs_pre(&az, &mut r);
+            let mut resp = handlers::configs::incremental(ctx, r).await;
+            authz::incremental_alter_configs_post(denied, &mut resp);
             req.encode(&resp, none())?
         }
         ApiKey::SaslHandshake => {
@@ -253,13 +342,18 @@ pub async fn handle(
         }
         ApiKey::FindCoordinator => {
             let r: FindCoordinatorRequest = req.decode()?;
-            req.encode(
-                &handlers::groups::find_coordinator(ctx, &r, version),
-                none(),
-            )?
+            let mut resp = handlers::groups::find_coordinator(ctx, &r, version);
+            authz::find_coordinator_post(&az, &r, &mut resp);
+            req.encode(&resp, none())?
         }
         ApiKey::JoinGroup => {
             let r: JoinGroupRequest = req.decode()?;
+            if !authz::group_read(&az, &r.group_id) {
+                let resp = kafka_protocol::messages::JoinGroupResponse::default()
+                    .with_error_code(authz::GROUP_AUTHORIZATION_FAILED)
+                    .with_generation_id(-1);
+                return req.encode(&resp, none()).map(Some);
+            }
             let client_id = header
                 .client_id
                 .as_ref()
@@ -270,47 +364,98 @@ pub async fn handle(
         }
         ApiKey::SyncGroup => {
             let r: SyncGroupRequest = req.decode()?;
+            if !authz::group_read(&az, &r.group_id) {
+                let resp = kafka_protocol::messages::SyncGroupResponse::default()
+                    .with_error_code(authz::GROUP_AUTHORIZATION_FAILED);
+                return req.encode(&resp, none()).map(Some);
+            }
             let resp = handlers::groups::sync_group(ctx, r).await;
             req.encode(&resp, none())?
         }
         ApiKey::Heartbeat => {
             let r: HeartbeatRequest = req.decode()?;
+            if !authz::group_read(&az, &r.group_id) {
+                let resp = kafka_protocol::messages::HeartbeatResponse::default()
+                    .with_error_code(authz::GROUP_AUTHORIZATION_FAILED);
+                return req.encode(&resp, none()).map(Some);
+            }
             let resp = handlers::groups::heartbeat(ctx, &r).await;
             req.encode(&resp, none())?
         }
         ApiKey::LeaveGroup => {
             let r: LeaveGroupRequest = req.decode()?;
+            if !authz::group_read(&az, &r.group_id) {
+                let resp = kafka_protocol::messages::LeaveGroupResponse::default()
+                    .with_error_code(authz::GROUP_AUTHORIZATION_FAILED);
+                return req.encode(&resp, none()).map(Some);
+            }
             let resp = handlers::groups::leave_group(ctx, &r, version).await;
             req.encode(&resp, none())?
         }
         ApiKey::OffsetCommit => {
-            let r: OffsetCommitRequest = req.decode()?;
-            let resp = handlers::groups::offset_commit(ctx, &r, version).await;
+            let mut r: OffsetCommitRequest = req.decode()?;
+            let denied = authz::offset_commit_pre(&az, &mut r);
+            let mut resp = handlers::groups::offset_commit(ctx, &r, version).await;
+            authz::offset_commit_post(denied, &mut resp);
             req.encode(&resp, none())?
         }
         ApiKey::OffsetFetch => {
             let r: OffsetFetchRequest = req.decode()?;
-            let resp = handlers::groups::offset_fetch(ctx, &r, version).await;
+            let mut resp = handlers::groups::offset_fetch(ctx, &r, version).await;
+            authz::offset_fetch_post(&az, &r, &mut resp);
             req.encode(&resp, none())?
         }
         ApiKey::DescribeGroups => {
             let r: DescribeGroupsRequest = req.decode()?;
-            let resp = handlers::groups::describe_groups(ctx, &r, version).await;
+            let mut resp = handlers::groups::describe_groups(ctx, &r, version).await;
+            authz::describe_groups_post(&az, &mut resp);
             req.encode(&resp, none())?
         }
         ApiKey::ListGroups => {
             let r: ListGroupsRequest = req.decode()?;
-            let resp = handlers::groups::list_groups(ctx, &r).await;
+            let mut resp = handlers::groups::list_groups(ctx, &r).await;
+            authz::list_groups_post(&az, &mut resp);
             req.encode(&resp, none())?
         }
         ApiKey::DeleteGroups => {
-            let r: DeleteGroupsRequest = req.decode()?;
-            let resp = handlers::groups::delete_groups(ctx, &r).await;
+            let mut r: DeleteGroupsRequest = req.decode()?;
+            let denied = authz::delete_groups_pre(&az, &mut r);
+            let mut resp = handlers::groups::delete_groups(ctx, &r).await;
+            authz::delete_groups_post(denied, &mut resp);
             req.encode(&resp, none())?
         }
         ApiKey::OffsetDelete => {
-            let r: OffsetDeleteRequest = req.decode()?;
-            let resp = handlers::groups::offset_delete(ctx, &r).await;
+            let mut r: OffsetDeleteRequest = req.decode()?;
+            let resp = match authz::offset_delete_pre(&az, &mut r) {
+                Err(code) => {
+                    kafka_protocol::messages::OffsetDeleteResponse::default().with_error_code(code)
+                }
+                Ok(denied) => {
+                    let mut resp = handlers::groups::offset_delete(ctx, &r).await;
+                    authz::offset_delete_post(denied, &mut resp);
+                    resp
+                }
+            };
+            req.encode(&resp, none())?
+        }
+        ApiKey::DescribeAcls => {
+            let r: DescribeAclsRequest = req.decode()?;
+            req.encode(&handlers::acls::describe(&az, ctx, &r), none())?
+        }
+        ApiKey::CreateAcls => {
+            let r: CreateAclsRequest = req.decode()?;
+            let resp = handlers::acls::create(&az, ctx, r).await;
+            req.encode(&resp, none())?
+        }
+        ApiKey::DeleteAcls => {
+            let r: DeleteAclsRequest = req.decode()?;
+            let resp = handlers::acls::delete(&az, ctx, r).await;
+            req.encode(&resp, none())?
+        }
+        ApiKey::DescribeProducers => {
+            let r: DescribeProducersRequest = req.decode()?;
+            let mut resp = handlers::producers::describe(ctx, &r);
+            authz::describe_producers_post(&az, &mut resp);
             req.encode(&resp, none())?
         }
         other => return Err(DispatchError::NotImplemented(other)),

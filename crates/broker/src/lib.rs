@@ -19,6 +19,8 @@
 #![deny(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod acl;
+pub mod authz;
 pub mod config;
 pub mod connection;
 pub mod dispatch;
@@ -29,8 +31,10 @@ pub mod scram;
 pub mod server;
 pub mod splice;
 pub mod stats;
+pub mod tls;
 pub mod topic_id;
+pub mod unsupported;
 
-pub use config::{BrokerConfig, LogSink};
+pub use config::{AclConfig, BrokerConfig, LogSink, TlsIdentity};
 pub use server::{Broker, BrokerError};
 pub use stats::StatsSnapshot;

@@ -27,6 +27,10 @@ pub enum BrokerError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    /// The TLS certificate or key cannot be used.
+    Tls(String),
+    /// The ACL file in the data directory cannot be read or is damaged.
+    Acls(String),
 }
 
 impl fmt::Display for BrokerError {
@@ -35,6 +39,8 @@ impl fmt::Display for BrokerError {
             BrokerError::Runtime(e) => write!(f, "cannot start the broker runtime: {e}"),
             BrokerError::Random => write!(f, "no system randomness for SCRAM salts"),
             BrokerError::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
+            BrokerError::Tls(e) => write!(f, "TLS: {e}"),
+            BrokerError::Acls(e) => write!(f, "ACLs: {e}"),
         }
     }
 }
@@ -64,6 +70,11 @@ impl Broker {
     /// Binds `config.listen` and starts serving `engine` on threads of the
     /// broker's own. Returns once the socket accepts connections.
     pub fn start(engine: Arc<Engine>, config: BrokerConfig) -> Result<Broker, BrokerError> {
+        let tls = match &config.tls {
+            None => None,
+            Some(id) => Some(crate::tls::acceptor(id).map_err(BrokerError::Tls)?),
+        };
+        let acls = crate::acl::Store::shared(engine.dir()).map_err(BrokerError::Acls)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(config.worker_threads.max(1))
             .thread_name("ferrolog-broker")
@@ -104,6 +115,8 @@ impl Broker {
             stats: Stats::default(),
             advertised,
             groups: Default::default(),
+            tls,
+            acls,
         });
         let (shutdown, rx) = watch::channel(false);
         runtime.spawn(accept_loop(listener, ctx.clone(), rx));
@@ -183,7 +196,24 @@ async fn accept_loop(listener: TcpListener, ctx: Arc<Ctx>, mut shutdown: watch::
         let rx = shutdown.clone();
         tokio::spawn(async move {
             let _guard = guard;
-            connection::serve(stream, peer, c, rx).await;
+            let Some(tls) = c.tls.clone() else {
+                connection::serve(stream, peer, c, rx).await;
+                return;
+            };
+            let _ = stream.set_nodelay(true);
+            // The handshake is bounded like a frame: a client that opens a
+            // socket and says nothing is dropped.
+            match tokio::time::timeout(c.config.frame_timeout, tls.accept(stream)).await {
+                Ok(Ok(tls_stream)) => connection::serve(tls_stream, peer, c, rx).await,
+                Ok(Err(e)) => {
+                    Stats::add(&c.stats.protocol_errors, 1);
+                    (c.config.log)(&format!("TLS handshake with {peer} failed: {e}"));
+                }
+                Err(_) => {
+                    Stats::add(&c.stats.protocol_errors, 1);
+                    (c.config.log)(&format!("TLS handshake with {peer} timed out"));
+                }
+            }
         });
     }
 }

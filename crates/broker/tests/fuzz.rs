@@ -175,7 +175,67 @@ fn seeds() -> Vec<Vec<u8>> {
     );
     at_versions(DescribeClusterRequest::default(), &mut out);
     group_seeds(&mut out);
+    security_seeds(&mut out);
     out
+}
+
+/// The ACL APIs, DescribeProducers, and APIs answered with UNSUPPORTED_VERSION.
+fn security_seeds(out: &mut Vec<Vec<u8>>) {
+    let s = StrBytes::from_static_str;
+    at_versions(
+        DescribeAclsRequest::default()
+            .with_resource_type_filter(1)
+            .with_resource_name_filter(None)
+            .with_pattern_type_filter(1)
+            .with_principal_filter(None)
+            .with_host_filter(None)
+            .with_operation(1)
+            .with_permission_type(1),
+        out,
+    );
+    at_versions(
+        CreateAclsRequest::default().with_creations(vec![
+            create_acls_request::AclCreation::default()
+                .with_resource_type(2)
+                .with_resource_name(s("fuzz"))
+                .with_resource_pattern_type(3)
+                .with_principal(s("User:fuzz"))
+                .with_host(s("*"))
+                .with_operation(3)
+                .with_permission_type(3),
+        ]),
+        out,
+    );
+    at_versions(
+        DeleteAclsRequest::default().with_filters(vec![
+            delete_acls_request::DeleteAclsFilter::default()
+                .with_resource_type_filter(2)
+                .with_resource_name_filter(Some(s("fuzz")))
+                .with_pattern_type_filter(1)
+                .with_operation(1)
+                .with_permission_type(1),
+        ]),
+        out,
+    );
+    at_versions(
+        DescribeProducersRequest::default().with_topics(vec![
+            describe_producers_request::TopicRequest::default()
+                .with_name(name("fuzz"))
+                .with_partition_indexes(vec![0, 1]),
+        ]),
+        out,
+    );
+    at_versions(
+        TxnOffsetCommitRequest::default().with_topics(vec![
+            txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
+                .with_name(name("fuzz"))
+                .with_partitions(vec![
+                    txn_offset_commit_request::TxnOffsetCommitRequestPartition::default(),
+                ]),
+        ]),
+        out,
+    );
+    at_versions(EndTxnRequest::default(), out);
 }
 
 /// The group APIs, with a session timeout the fuzz coordinator accepts
@@ -386,6 +446,8 @@ fn dispatcher_survives_100k_mutated_and_random_requests() {
         budget: ferrolog_broker::framing::Budget::new(1 << 20),
         scram: Default::default(),
         groups: Default::default(),
+        tls: None,
+        acls: ferrolog_broker::acl::Store::shared(dir.path()).unwrap(),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

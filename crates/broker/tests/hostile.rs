@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use common::{start, Conn};
 use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
 
 fn healthy(addr: std::net::SocketAddr) {
     let mut c = Conn::open(addr);
@@ -50,27 +51,92 @@ fn oversized_requests_are_refused_by_the_configured_limit() {
 }
 
 #[test]
-fn unknown_unimplemented_and_unsupported_requests_close_the_connection() {
+fn unknown_keys_and_unsupported_versions_close_the_connection() {
     let s = start(|_| {});
     let addr = s.broker.local_addr();
-    // api key 999
+    // api key 999: not an API Kafka defines.
     let mut c = raw(
         addr,
         &[0, 0, 0, 10, 0x03, 0xe7, 0, 0, 0, 0, 0, 1, 0xff, 0xff],
     );
     assert!(c.is_closed());
-    // DescribeProducers: not implemented (not advertised).
-    let mut c = Conn::open(addr);
-    let f = c.frame(&DescribeProducersRequest::default(), 0);
-    c.stream.write_all(&f).unwrap();
-    assert!(c.is_closed());
     // Produce v2 is below Kafka 4's minimum.
     let mut c = raw(addr, &[0, 0, 0, 10, 0, 0, 0, 2, 0, 0, 0, 1, 0xff, 0xff]);
+    assert!(c.is_closed());
+    // EndTxn v99: an API Kafka defines, at a version nobody can encode.
+    let mut c = raw(addr, &[0, 0, 0, 10, 0, 26, 0, 99, 0, 0, 0, 1, 0xff, 0xff]);
     assert!(c.is_closed());
     // A truncated body: header says Metadata v1 then nothing decodable.
     let mut c = raw(addr, &[0, 0, 0, 9, 0, 3, 0, 1, 0, 0, 0, 1, 0xff]);
     assert!(c.is_closed());
+    // An API Kafka defines that is not among those answered with
+    // UNSUPPORTED_VERSION (see unsupported.rs): closed, as a Kafka broker
+    // closes for an API not enabled on its listener.
+    let mut c = Conn::open(addr);
+    let f = c.frame(&AlterClientQuotasRequest::default(), 1);
+    c.stream.write_all(&f).unwrap();
+    assert!(c.is_closed());
     healthy(addr);
+}
+
+#[test]
+fn unimplemented_apis_get_unsupported_version_and_the_connection_stays_usable() {
+    let s = start(|_| {});
+    let addr = s.broker.local_addr();
+    let mut c = Conn::open(addr);
+    // Not advertised...
+    let versions = c.send(&ApiVersionsRequest::default(), 3);
+    for k in [
+        ApiKey::EndTxn,
+        ApiKey::AddPartitionsToTxn,
+        ApiKey::Vote,
+        ApiKey::TxnOffsetCommit,
+    ] {
+        assert!(
+            versions.api_keys.iter().all(|v| v.api_key != k as i16),
+            "{k:?} advertised"
+        );
+    }
+    // ...answered with UNSUPPORTED_VERSION in the API's own response.
+    let r = c.send(
+        &EndTxnRequest::default()
+            .with_transactional_id(TransactionalId(StrBytes::from_static_str("t"))),
+        3,
+    );
+    assert_eq!(r.error_code, 35);
+    let r = c.send(&AddPartitionsToTxnRequest::default(), 4);
+    assert_eq!(r.error_code, 35);
+    let r = c.send(&VoteRequest::default(), 1);
+    assert_eq!(r.error_code, 35);
+    // Per-item errors where the response has no top-level one.
+    let req = TxnOffsetCommitRequest::default().with_topics(vec![
+        txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
+            .with_name(TopicName(StrBytes::from_static_str("t")))
+            .with_partitions(vec![
+                txn_offset_commit_request::TxnOffsetCommitRequestPartition::default()
+                    .with_partition_index(3),
+            ]),
+    ]);
+    let r = c.send(&req, 3);
+    assert_eq!(r.topics.len(), 1);
+    assert_eq!(r.topics[0].partitions[0].partition_index, 3);
+    assert_eq!(r.topics[0].partitions[0].error_code, 35);
+    let req = DescribeTransactionsRequest::default()
+        .with_transactional_ids(vec![TransactionalId(StrBytes::from_static_str("x"))]);
+    let r = c.send(&req, 0);
+    assert_eq!(r.transaction_states[0].error_code, 35);
+    // SASL on a listener without it: ILLEGAL_SASL_STATE, as Kafka answers.
+    let r = c.send(
+        &SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str("PLAIN")),
+        1,
+    );
+    assert_eq!(r.error_code, 34);
+    // The same connection still serves implemented APIs.
+    let r = c.send(&ApiVersionsRequest::default(), 3);
+    assert_eq!(r.error_code, 0);
+    let r = c.send(&MetadataRequest::default().with_topics(None), 12);
+    assert!(r.brokers.len() == 1);
+    assert_eq!(s.broker.stats().protocol_errors, 0);
 }
 
 #[test]

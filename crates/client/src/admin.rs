@@ -376,3 +376,158 @@ fn split_by_broker<T>(items: &[T], key: impl Fn(&T) -> (i8, &String)) -> Vec<(Pi
     }
     out
 }
+
+// ---- ACLs (DescribeAcls, CreateAcls, DeleteAcls), sent to any broker ----
+
+/// One ACL binding, in Kafka's codes (resource type, pattern type,
+/// operation, permission type).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AclBinding {
+    pub resource_type: i8,
+    pub resource_name: String,
+    pub pattern_type: i8,
+    pub principal: String,
+    pub host: String,
+    pub operation: i8,
+    pub permission_type: i8,
+}
+
+/// A filter over bindings: None matches any name, principal or host; the
+/// codes take Kafka's ANY (1) and, for the pattern type, MATCH (2).
+#[derive(Clone, Debug, Default)]
+pub struct AclFilter {
+    pub resource_type: i8,
+    pub resource_name: Option<String>,
+    pub pattern_type: i8,
+    pub principal: Option<String>,
+    pub host: Option<String>,
+    pub operation: i8,
+    pub permission_type: i8,
+}
+
+/// One DeleteAcls filter's outcome: its error, and the bindings it removed.
+#[derive(Clone, Debug)]
+pub struct DeleteAclsResult {
+    pub error_code: i16,
+    pub error_message: Option<String>,
+    pub matching: Vec<AclBinding>,
+}
+
+impl Client {
+    /// DescribeAcls: the bindings `filter` matches; the broker's error
+    /// (e.g. CLUSTER_AUTHORIZATION_FAILED) as an error.
+    pub async fn describe_acls(&self, filter: AclFilter) -> Result<Vec<AclBinding>> {
+        use kafka_protocol::messages::DescribeAclsRequest;
+        let build = |_v: i16| {
+            DescribeAclsRequest::default()
+                .with_resource_type_filter(filter.resource_type)
+                .with_resource_name_filter(filter.resource_name.as_deref().map(sb))
+                .with_pattern_type_filter(filter.pattern_type)
+                .with_principal_filter(filter.principal.as_deref().map(sb))
+                .with_host_filter(filter.host.as_deref().map(sb))
+                .with_operation(filter.operation)
+                .with_permission_type(filter.permission_type)
+        };
+        let resp = self.admin(Pick::Any, build, |_| false).await?;
+        if resp.error_code != codes::NONE {
+            return Err(Error::kafka(
+                resp.error_code,
+                opt_string(&resp.error_message).unwrap_or_default(),
+            ));
+        }
+        Ok(resp
+            .resources
+            .into_iter()
+            .flat_map(|r| {
+                let (rt, name, pt) = (r.resource_type, r.resource_name.to_string(), r.pattern_type);
+                r.acls.into_iter().map(move |a| AclBinding {
+                    resource_type: rt,
+                    resource_name: name.clone(),
+                    pattern_type: pt,
+                    principal: a.principal.to_string(),
+                    host: a.host.to_string(),
+                    operation: a.operation,
+                    permission_type: a.permission_type,
+                })
+            })
+            .collect())
+    }
+
+    /// CreateAcls: one (error code, message) per binding, in order.
+    pub async fn create_acls(&self, acls: Vec<AclBinding>) -> Result<Vec<NamedResult>> {
+        use kafka_protocol::messages::create_acls_request::AclCreation;
+        use kafka_protocol::messages::CreateAclsRequest;
+        let build = |_v: i16| {
+            CreateAclsRequest::default().with_creations(
+                acls.iter()
+                    .map(|a| {
+                        AclCreation::default()
+                            .with_resource_type(a.resource_type)
+                            .with_resource_name(sb(&a.resource_name))
+                            .with_resource_pattern_type(a.pattern_type)
+                            .with_principal(sb(&a.principal))
+                            .with_host(sb(&a.host))
+                            .with_operation(a.operation)
+                            .with_permission_type(a.permission_type)
+                    })
+                    .collect(),
+            )
+        };
+        let resp = self.admin(Pick::Any, build, |_| false).await?;
+        Ok(resp
+            .results
+            .iter()
+            .zip(&acls)
+            .map(|(r, a)| NamedResult {
+                name: a.resource_name.clone(),
+                error_code: r.error_code,
+                error_message: opt_string(&r.error_message),
+            })
+            .collect())
+    }
+
+    /// DeleteAcls: per filter, its error and the bindings it removed.
+    pub async fn delete_acls(&self, filters: Vec<AclFilter>) -> Result<Vec<DeleteAclsResult>> {
+        use kafka_protocol::messages::delete_acls_request::DeleteAclsFilter;
+        use kafka_protocol::messages::DeleteAclsRequest;
+        let build = |_v: i16| {
+            DeleteAclsRequest::default().with_filters(
+                filters
+                    .iter()
+                    .map(|f| {
+                        DeleteAclsFilter::default()
+                            .with_resource_type_filter(f.resource_type)
+                            .with_resource_name_filter(f.resource_name.as_deref().map(sb))
+                            .with_pattern_type_filter(f.pattern_type)
+                            .with_principal_filter(f.principal.as_deref().map(sb))
+                            .with_host_filter(f.host.as_deref().map(sb))
+                            .with_operation(f.operation)
+                            .with_permission_type(f.permission_type)
+                    })
+                    .collect(),
+            )
+        };
+        let resp = self.admin(Pick::Any, build, |_| false).await?;
+        Ok(resp
+            .filter_results
+            .into_iter()
+            .map(|r| DeleteAclsResult {
+                error_code: r.error_code,
+                error_message: opt_string(&r.error_message),
+                matching: r
+                    .matching_acls
+                    .into_iter()
+                    .map(|m| AclBinding {
+                        resource_type: m.resource_type,
+                        resource_name: m.resource_name.to_string(),
+                        pattern_type: m.pattern_type,
+                        principal: m.principal.to_string(),
+                        host: m.host.to_string(),
+                        operation: m.operation,
+                        permission_type: m.permission_type,
+                    })
+                    .collect(),
+            })
+            .collect())
+    }
+}

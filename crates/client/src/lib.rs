@@ -13,8 +13,8 @@ mod groups;
 mod scram;
 
 pub use admin::{
-    AlterConfigsResourceInput, ConfigEntry, ConfigResource, ConfigResourceResult, NamedResult,
-    NewTopic, RESOURCE_BROKER, RESOURCE_TOPIC,
+    AclBinding, AclFilter, AlterConfigsResourceInput, ConfigEntry, ConfigResource,
+    ConfigResourceResult, DeleteAclsResult, NamedResult, NewTopic, RESOURCE_BROKER, RESOURCE_TOPIC,
 };
 pub use client::{BrokerMeta, Client, Metadata, PartitionMeta, TopicMeta};
 pub use config::{ClientConfig, SaslConfig, SaslMechanism, TlsConfig};

@@ -311,6 +311,12 @@ impl Partition {
         self.state.lock().producers.max_producer_id()
     }
 
+    /// The idempotent producers this partition remembers: (producer id,
+    /// epoch, last batch); see [`ProducerStates::snapshot`].
+    pub fn producers(&self) -> Vec<(i64, i16, Option<crate::producer_state::BatchMeta>)> {
+        self.state.lock().producers.snapshot()
+    }
+
     /// The config the partition appends and retains with now.
     pub fn config(&self) -> Arc<TopicConfig> {
         self.state.lock().config.clone()

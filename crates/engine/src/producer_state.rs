@@ -132,6 +132,18 @@ impl ProducerStates {
         }
     }
 
+    /// Each producer with state here: (id, epoch, its last batch), for
+    /// Kafka's DescribeProducers.
+    pub fn snapshot(&self) -> Vec<(i64, i16, Option<BatchMeta>)> {
+        let mut v: Vec<_> = self
+            .entries
+            .iter()
+            .map(|(&id, e)| (id, e.epoch, e.batches.back().copied()))
+            .collect();
+        v.sort_unstable_by_key(|p| p.0);
+        v
+    }
+
     /// The largest producer id with state here.
     pub fn max_producer_id(&self) -> Option<i64> {
         self.entries.keys().copied().max()

@@ -26,6 +26,13 @@ pub struct BrokerOptions {
     pub request_max_bytes: Option<u32>,
     /// SASL/PLAIN users and passwords; when given, clients must authenticate.
     pub sasl_users: Option<HashMap<String, String>>,
+    /// TLS on the listener: the PEM certificate chain and private key.
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
+    /// Kafka's `super.users` (user names, without `User:`).
+    pub super_users: Option<Vec<String>>,
+    /// Kafka's `allow.everyone.if.no.acl.found` (default false).
+    pub allow_everyone_if_no_acl_found: Option<bool>,
 }
 
 #[napi(object)]
@@ -89,6 +96,25 @@ pub fn start_broker(log: &NativeLog, options: BrokerOptions) -> Result<NativeBro
             return Err(invalid("saslUsers must name at least one user"));
         }
         config.sasl_users = Some(Arc::new(users));
+    }
+    match (options.tls_cert, options.tls_key) {
+        (Some(cert), Some(key)) => {
+            config.tls = Some(ferrolog_broker::TlsIdentity {
+                cert_pem: cert.into_bytes(),
+                key_pem: key.into_bytes(),
+            })
+        }
+        (None, None) => {}
+        _ => return Err(invalid("a TLS certificate and key go together")),
+    }
+    if let Some(users) = options.super_users {
+        config.acl.super_users = users
+            .into_iter()
+            .map(|u| u.strip_prefix("User:").map(str::to_string).unwrap_or(u))
+            .collect();
+    }
+    if let Some(a) = options.allow_everyone_if_no_acl_found {
+        config.acl.allow_if_no_acl = a;
     }
     if options.advertised_host.is_some() || options.advertised_port.is_some() {
         let host = options

@@ -1057,3 +1057,93 @@ fn partition_values(v: Vec<RemotePartitionValue>) -> Result<Vec<fc::PartitionOff
         })
         .collect()
 }
+
+// ---- ACLs (remote admin), kept in one block: the object types live in acls.rs ----
+
+fn acl_filter(f: crate::acls::NativeAclFilter) -> Result<fc::AclFilter> {
+    use crate::acls::code;
+    Ok(fc::AclFilter {
+        resource_type: code("resourceType", f.resource_type)?,
+        resource_name: f.resource_name,
+        pattern_type: code("resourcePatternType", f.resource_pattern_type)?,
+        principal: f.principal,
+        host: f.host,
+        operation: code("operation", f.operation)?,
+        permission_type: code("permissionType", f.permission_type)?,
+    })
+}
+
+fn acl_out(b: fc::AclBinding) -> crate::acls::NativeAclBinding {
+    crate::acls::NativeAclBinding {
+        resource_type: b.resource_type.into(),
+        resource_name: b.resource_name,
+        resource_pattern_type: b.pattern_type.into(),
+        principal: b.principal,
+        host: b.host,
+        operation: b.operation.into(),
+        permission_type: b.permission_type.into(),
+    }
+}
+
+#[napi]
+impl RemoteClient {
+    #[napi(ts_return_type = "Promise<NativeAclBinding[]>")]
+    pub fn describe_acls<'env>(
+        &self,
+        env: &'env Env,
+        filter: crate::acls::NativeAclFilter,
+    ) -> Result<Object<'env>> {
+        let c = self.get()?;
+        let filter = acl_filter(filter)?;
+        promise(env, async move { c.describe_acls(filter).await }, |v| {
+            Ok(v.into_iter().map(acl_out).collect::<Vec<_>>())
+        })
+    }
+
+    #[napi(ts_return_type = "Promise<RemoteNamedResult[]>")]
+    pub fn create_acls<'env>(
+        &self,
+        env: &'env Env,
+        acls: Vec<crate::acls::NativeAclBinding>,
+    ) -> Result<Object<'env>> {
+        use crate::acls::code;
+        let c = self.get()?;
+        let acls = acls
+            .into_iter()
+            .map(|a| {
+                Ok(fc::AclBinding {
+                    resource_type: code("resourceType", a.resource_type)?,
+                    resource_name: a.resource_name,
+                    pattern_type: code("resourcePatternType", a.resource_pattern_type)?,
+                    principal: a.principal,
+                    host: a.host,
+                    operation: code("operation", a.operation)?,
+                    permission_type: code("permissionType", a.permission_type)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        promise(env, async move { c.create_acls(acls).await }, named)
+    }
+
+    #[napi(ts_return_type = "Promise<NativeAclDeleteResult[]>")]
+    pub fn delete_acls<'env>(
+        &self,
+        env: &'env Env,
+        filters: Vec<crate::acls::NativeAclFilter>,
+    ) -> Result<Object<'env>> {
+        let c = self.get()?;
+        let filters = filters
+            .into_iter()
+            .map(acl_filter)
+            .collect::<Result<Vec<_>>>()?;
+        promise(env, async move { c.delete_acls(filters).await }, |v| {
+            Ok(v.into_iter()
+                .map(|r| crate::acls::NativeAclDeleteResult {
+                    error_code: r.error_code.into(),
+                    error_message: r.error_message,
+                    matching_acls: r.matching.into_iter().map(acl_out).collect(),
+                })
+                .collect::<Vec<_>>())
+        })
+    }
+}

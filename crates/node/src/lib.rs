@@ -11,6 +11,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod acls;
 pub mod broker;
 mod client;
 mod external;

@@ -45,14 +45,21 @@ fn failed(name: Option<String>, id: Uuid, code: i16) -> MetadataResponseTopic {
         .with_topic_id(id)
 }
 
-pub async fn handle(ctx: &Arc<Ctx>, req: MetadataRequest, version: i16) -> MetadataResponse {
+/// `may_create` says whether the requester may auto-create a topic
+/// (Create on the cluster or the topic, when ACLs are enforced).
+pub async fn handle(
+    ctx: &Arc<Ctx>,
+    req: MetadataRequest,
+    version: i16,
+    may_create: &(dyn Fn(&str) -> bool + Sync),
+) -> MetadataResponse {
     // v0 asks for every topic with an empty list; v1+ with a null one.
     let all = match &req.topics {
         None => true,
         Some(t) => t.is_empty() && version == 0,
     };
     // Before v4 the field does not exist and Kafka always auto-creates.
-    let may_create = version < 4 || req.allow_auto_topic_creation;
+    let may_create_any = version < 4 || req.allow_auto_topic_creation;
     let mut topics = Vec::new();
     if all {
         for t in ctx.engine.topics() {
@@ -70,7 +77,8 @@ pub async fn handle(ctx: &Arc<Ctx>, req: MetadataRequest, version: i16) -> Metad
                     }
                 },
             };
-            match topic_or_create(ctx, &name, may_create).await {
+            let create = may_create_any && may_create(&name);
+            match topic_or_create(ctx, &name, create).await {
                 Ok(t) => topics.push(describe(ctx, &t)),
                 Err(ferrolog_engine::Error::InvalidArgument(_)) => topics.push(failed(
                     Some(name),

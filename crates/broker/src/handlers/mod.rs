@@ -2,6 +2,7 @@
 //! returns the response to encode; none of them fails as a whole: errors
 //! go into the response's error codes, as Kafka does.
 
+pub mod acls;
 pub mod admin;
 pub mod api_versions;
 pub mod configs;
@@ -10,6 +11,7 @@ pub mod groups;
 pub mod metadata;
 pub mod offsets;
 pub mod produce;
+pub mod producers;
 pub mod sasl;
 
 use std::sync::Arc;
@@ -34,6 +36,10 @@ pub struct Ctx {
     pub scram: crate::scram::Credentials,
     /// The group coordinator, loaded on the first group request.
     pub groups: groups::Slot,
+    /// Set when the listener speaks TLS.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// The data directory's ACLs.
+    pub acls: Arc<crate::acl::Store>,
 }
 
 /// The APIs this broker implements. Each is advertised at every version
@@ -64,6 +70,10 @@ pub const IMPLEMENTED: &[ApiKey] = &[
     ApiKey::ListGroups,
     ApiKey::DeleteGroups,
     ApiKey::OffsetDelete,
+    ApiKey::DescribeAcls,
+    ApiKey::CreateAcls,
+    ApiKey::DeleteAcls,
+    ApiKey::DescribeProducers,
 ];
 
 /// Served only when SASL is on. SaslHandshake v0 is advertised because

@@ -33,6 +33,10 @@ pub struct Session {
     pub principal: Option<String>,
     /// Set by a failed authentication: answer, then close.
     pub close_after_response: bool,
+    /// The client's address (ACLs match its IP as the host).
+    pub peer: Option<std::net::SocketAddr>,
+    /// The connection speaks TLS.
+    pub tls: bool,
 }
 
 impl Session {

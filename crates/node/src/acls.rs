@@ -1,0 +1,214 @@
+//! ACLs of the data directory this process owns, for the in-process admin
+//! (`kafka.admin().describeAcls/createAcls/deleteAcls` with a `dataDir`).
+//! The owner is not subject to ACLs: these calls change and read the same
+//! store the broker enforces (one per directory in the process), without
+//! an authorization check. The file is read and written on a thread of its
+//! own, never on the JavaScript thread. The object types are shared with
+//! the remote client's ACL calls (client.rs).
+
+use ferrolog_broker::acl::{self, Binding, Filter, Store};
+use napi::bindgen_prelude::Object;
+use napi::{Env, Error, Result, Status};
+use napi_derive::napi;
+
+use crate::{invalid, NativeLog};
+
+/// One ACL binding in Kafka's codes (kafkajs' AclEntry).
+#[napi(object)]
+#[derive(Clone)]
+pub struct NativeAclBinding {
+    pub resource_type: i32,
+    pub resource_name: String,
+    pub resource_pattern_type: i32,
+    pub principal: String,
+    pub host: String,
+    pub operation: i32,
+    pub permission_type: i32,
+}
+
+/// kafkajs' AclFilter: an absent name, principal or host matches any.
+#[napi(object)]
+pub struct NativeAclFilter {
+    pub resource_type: i32,
+    pub resource_name: Option<String>,
+    pub resource_pattern_type: i32,
+    pub principal: Option<String>,
+    pub host: Option<String>,
+    pub operation: i32,
+    pub permission_type: i32,
+}
+
+/// One binding's or filter's outcome (Kafka error code and message).
+#[napi(object)]
+pub struct NativeAclResult {
+    pub error_code: i32,
+    pub error_message: Option<String>,
+}
+
+#[napi(object)]
+pub struct NativeAclDeleteResult {
+    pub error_code: i32,
+    pub error_message: Option<String>,
+    pub matching_acls: Vec<NativeAclBinding>,
+}
+
+pub(crate) fn code(name: &str, v: i32) -> Result<i8> {
+    i8::try_from(v).map_err(|_| invalid(format!("{name} out of range: {v}")))
+}
+
+pub(crate) fn binding_in(b: NativeAclBinding) -> Result<Binding> {
+    Ok(Binding {
+        resource_type: code("resourceType", b.resource_type)?,
+        name: b.resource_name,
+        pattern: code("resourcePatternType", b.resource_pattern_type)?,
+        principal: b.principal,
+        host: b.host,
+        operation: code("operation", b.operation)?,
+        permission: code("permissionType", b.permission_type)?,
+    })
+}
+
+pub(crate) fn filter_in(f: NativeAclFilter) -> Result<Filter> {
+    Ok(Filter {
+        resource_type: code("resourceType", f.resource_type)?,
+        name: f.resource_name,
+        pattern: code("resourcePatternType", f.resource_pattern_type)?,
+        principal: f.principal,
+        host: f.host,
+        operation: code("operation", f.operation)?,
+        permission: code("permissionType", f.permission_type)?,
+    })
+}
+
+pub(crate) fn binding_out(b: Binding) -> NativeAclBinding {
+    NativeAclBinding {
+        resource_type: b.resource_type.into(),
+        resource_name: b.name,
+        resource_pattern_type: b.pattern.into(),
+        principal: b.principal,
+        host: b.host,
+        operation: b.operation.into(),
+        permission_type: b.permission.into(),
+    }
+}
+
+/// Kafka's INVALID_REQUEST, for a binding or filter the broker would refuse.
+const INVALID_REQUEST: i32 = 42;
+const UNKNOWN_SERVER_ERROR: i32 = -1;
+
+type Resolver<T> = Box<dyn FnOnce(Env) -> Result<T> + Send>;
+
+/// Runs `work` with the directory's ACL store on a thread of its own.
+fn on_thread<'env, T: napi::bindgen_prelude::ToNapiValue + Send + 'static>(
+    env: &'env Env,
+    log: &NativeLog,
+    work: impl FnOnce(&Store) -> std::result::Result<T, String> + Send + 'static,
+) -> Result<Object<'env>> {
+    log.check()?;
+    let dir = log.engine.dir().to_path_buf();
+    let (deferred, promise) = env.create_deferred::<T, Resolver<T>>()?;
+    std::thread::Builder::new()
+        .name("ferrolog-acls".into())
+        .spawn(move || match Store::shared(&dir).and_then(|s| work(&s)) {
+            Ok(v) => deferred.resolve(Box::new(move |_| Ok(v))),
+            Err(e) => deferred.reject(Error::new(Status::GenericFailure, format!("ERR_IO: {e}"))),
+        })
+        .map_err(|e| {
+            Error::new(
+                Status::GenericFailure,
+                format!("ERR_IO: cannot start a thread: {e}"),
+            )
+        })?;
+    Ok(promise)
+}
+
+/// The bindings `filter` matches; an invalid filter is refused.
+#[napi(ts_return_type = "Promise<NativeAclBinding[]>")]
+pub fn acls_describe<'env>(
+    env: &'env Env,
+    log: &NativeLog,
+    filter: NativeAclFilter,
+) -> Result<Object<'env>> {
+    let filter = filter_in(filter)?;
+    acl::validate_filter(&filter).map_err(invalid)?;
+    on_thread(env, log, move |store| {
+        Ok(store
+            .read()
+            .iter()
+            .filter(|b| filter.matches(b))
+            .cloned()
+            .map(binding_out)
+            .collect::<Vec<_>>())
+    })
+}
+
+/// Adds the valid bindings (one write); one result per binding, in order.
+#[napi(ts_return_type = "Promise<NativeAclResult[]>")]
+pub fn acls_create<'env>(
+    env: &'env Env,
+    log: &NativeLog,
+    acls: Vec<NativeAclBinding>,
+) -> Result<Object<'env>> {
+    let acls = acls
+        .into_iter()
+        .map(binding_in)
+        .collect::<Result<Vec<_>>>()?;
+    on_thread(env, log, move |store| {
+        let checks: Vec<std::result::Result<(), String>> = acls.iter().map(acl::validate).collect();
+        let valid: Vec<Binding> = acls
+            .iter()
+            .zip(&checks)
+            .filter(|(_, c)| c.is_ok())
+            .map(|(b, _)| b.clone())
+            .collect();
+        let written = if valid.is_empty() {
+            Ok(())
+        } else {
+            store.create(&valid)
+        };
+        Ok(checks
+            .into_iter()
+            .map(|c| match (c, &written) {
+                (Err(e), _) => NativeAclResult {
+                    error_code: INVALID_REQUEST,
+                    error_message: Some(e),
+                },
+                (Ok(()), Err(e)) => NativeAclResult {
+                    error_code: UNKNOWN_SERVER_ERROR,
+                    error_message: Some(e.clone()),
+                },
+                (Ok(()), Ok(())) => NativeAclResult {
+                    error_code: 0,
+                    error_message: None,
+                },
+            })
+            .collect::<Vec<_>>())
+    })
+}
+
+/// Removes what each filter matches; per filter, the bindings removed.
+#[napi(ts_return_type = "Promise<NativeAclDeleteResult[]>")]
+pub fn acls_delete<'env>(
+    env: &'env Env,
+    log: &NativeLog,
+    filters: Vec<NativeAclFilter>,
+) -> Result<Object<'env>> {
+    let filters = filters
+        .into_iter()
+        .map(filter_in)
+        .collect::<Result<Vec<_>>>()?;
+    for f in &filters {
+        acl::validate_filter(f).map_err(invalid)?;
+    }
+    on_thread(env, log, move |store| {
+        Ok(store
+            .delete(&filters)?
+            .into_iter()
+            .map(|removed| NativeAclDeleteResult {
+                error_code: 0,
+                error_message: None,
+                matching_acls: removed.into_iter().map(binding_out).collect(),
+            })
+            .collect::<Vec<_>>())
+    })
+}
