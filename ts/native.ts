@@ -53,7 +53,11 @@ export interface NativeBroker extends Omit<Generated.NativeBroker, 'close'> {
 
 export type NativeBrokerOptions = Generated.BrokerOptions;
 
-export interface Binding extends Omit<typeof Generated, 'NativeLog' | 'startBroker' | GroupFns> {
+export interface Binding
+  extends Omit<typeof Generated, 'NativeLog' | 'startBroker' | 'dumpSegment' | 'verifyDataDir' | GroupFns> {
+  /** napi types an async task's result as unknown; these are the objects tools.rs builds. */
+  dumpSegment(...args: Parameters<typeof Generated.dumpSegment>): Promise<Generated.DumpChunk>;
+  verifyDataDir(...args: Parameters<typeof Generated.verifyDataDir>): Promise<Generated.VerifyResult>;
   startBroker(log: NativeLog, options: NativeBrokerOptions): NativeBroker;
   NativeLog: { open(...args: Parameters<typeof Generated.NativeLog.open>): NativeLog };
   groupJoin(log: NativeLog, req: G.JoinGroupRequest): Promise<G.JoinGroupResult>;

@@ -155,6 +155,17 @@ fn serve(requests: Vec<(Arc<Partition>, SyncCallback)>) {
         for cb in callbacks {
             cb(match &result {
                 Ok(()) => Ok(()),
+                // Already the partition's own FsyncFailed: passed on as it is
+                // (wrapping it again repeated the message inside itself).
+                Err(Error::FsyncFailed {
+                    topic,
+                    partition,
+                    reason,
+                }) => Err(Error::FsyncFailed {
+                    topic: topic.clone(),
+                    partition: *partition,
+                    reason: reason.clone(),
+                }),
                 Err(e) => Err(Error::FsyncFailed {
                     topic: partition.topic.clone(),
                     partition: partition.id,

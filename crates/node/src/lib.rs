@@ -15,6 +15,7 @@ pub mod broker;
 mod client;
 mod external;
 pub mod groups;
+pub mod tools;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
