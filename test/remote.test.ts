@@ -1,6 +1,6 @@
 /**
  * One producer/admin suite, three targets: in process (`dataDir`), an Apache
- * Kafka 4.1 cluster (started here from the Maven jars; SKIPPED, visibly, when
+ * Kafka 4.1 cluster (the run's shared one, see kafka/shared.mjs; SKIPPED, visibly, when
  * `java` is absent) through the remote transport, and (once the broker is on
  * main) ferrolog's own broker. The test code is the same for each: only the
  * `Kafka` config differs.
@@ -12,9 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CompressionTypes, Kafka, KafkaJSError, logLevel } from '../ts';
 import type { BrokerServer } from '../ts/server/listen';
 import { tempDir } from './helpers';
-import type { KafkaCluster } from './kafka/cluster.mjs';
-import { startCluster, stopCluster } from './kafka/cluster.mjs';
 import { javaAvailable } from './kafka/jars.mjs';
+import { type SharedKafka, useKafka } from './kafka/shared.mjs';
 
 const HAVE_JAVA = javaAvailable();
 if (!HAVE_JAVA) console.warn('remote.test.ts: `java` not found, so the Apache Kafka target is SKIPPED');
@@ -29,7 +28,7 @@ interface Target {
   kafka(): Kafka;
 }
 
-let cluster: KafkaCluster | null = null;
+let cluster: SharedKafka | null = null;
 let owner: Kafka | null = null;
 let server: BrokerServer | null = null;
 let ownerDir: string | null = null;
@@ -53,16 +52,16 @@ const targets: Target[] = [
     available: HAVE_JAVA,
     groups: true,
     setup: async () => {
-      cluster = await startCluster({ nodes: 1 });
+      cluster = await useKafka({ nodes: 1 });
     },
     teardown: async () => {
-      if (cluster !== null) await stopCluster(cluster);
+      await cluster?.release();
       cluster = null;
     },
     kafka: () =>
       new Kafka({
         clientId: 'suite',
-        brokers: (cluster as KafkaCluster).bootstrap.split(','),
+        brokers: (cluster as SharedKafka).bootstrap.split(','),
         logLevel: logLevel.NOTHING,
       }),
   },

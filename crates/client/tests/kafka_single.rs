@@ -43,7 +43,7 @@ fn quick() -> FetchOptions {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_node_kafka() {
-    let Some(cluster) = Cluster::start(1, "single") else {
+    let Some(cluster) = Cluster::shared(1, "single") else {
         return;
     };
     let client = cluster.client().await;

@@ -83,6 +83,30 @@ impl Cluster {
         })
     }
 
+    /// The run's shared cluster (`npm test` starts one under
+    /// `test/kafka/with-cluster.mjs` and names its state file in
+    /// FERROLOG_KAFKA_STATE) when it has at least `nodes` nodes, else a
+    /// cluster of this test's own. Tests that kill or restart nodes use
+    /// `start` instead.
+    pub fn shared(nodes: usize, tag: &str) -> Option<Cluster> {
+        if let Ok(file) = std::env::var("FERROLOG_KAFKA_STATE") {
+            if let Ok(text) = std::fs::read_to_string(&file) {
+                let count = json_values(&text, "pid").len();
+                if let Some(b) = json_values(&text, "bootstrap").first() {
+                    if count >= nodes {
+                        eprintln!("using the run's shared Kafka cluster at {b}");
+                        return Some(Cluster {
+                            bootstrap: b.to_string(),
+                            pids: vec![],
+                            state: PathBuf::new(),
+                        });
+                    }
+                }
+            }
+        }
+        Cluster::start(nodes, tag)
+    }
+
     pub fn kill_node(&self, node_id: i32) {
         let pid = self.pids[(node_id - 1) as usize];
         let st = Command::new("kill")
