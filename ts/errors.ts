@@ -519,20 +519,27 @@ const byCode: Record<string, new (message: string) => FerrologError> = {
 };
 
 /**
- * Turns an error thrown by the native binding (`ERR_CODE: message`) into its
- * typed class. Anything else (napi's own argument errors) becomes an
- * InvalidArgumentError, since only a wrong argument produces those.
+ * Turns an error thrown by the native binding into its typed class. The
+ * binding carries ferrolog's stable code as the JS error's `code` (napi's
+ * status) and the text alone as its message. Anything else (napi's own
+ * argument errors, whose codes are napi statuses such as `InvalidArg`)
+ * becomes an InvalidArgumentError, since only a wrong argument produces those.
  */
 export function fromNative(e: unknown): FerrologError {
   if (e instanceof FerrologError) return e;
   const message = e instanceof Error ? e.message : String(e);
-  const match = /^(ERR_[A-Z_]+): ([\s\S]*)$/.exec(message);
-  if (match) {
-    const Ctor = byCode[match[1] as string];
-    if (Ctor) return new Ctor(match[2] as string);
-    return new FerrologError(match[1] as string, match[2] as string);
+  const code = nativeCode(e);
+  if (code !== undefined) {
+    const Ctor = byCode[code];
+    return Ctor ? new Ctor(message) : new FerrologError(code, message);
   }
   return new InvalidArgumentError(message);
+}
+
+/** The ferrolog code (`ERR_...`) a native error carries, if it carries one. */
+export function nativeCode(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | null | undefined)?.code;
+  return typeof code === 'string' && /^ERR_[A-Z0-9_]+$/.test(code) ? code : undefined;
 }
 
 /** Every code the engine and binding report that has a class here (a test keeps it equal to Rust's list). */

@@ -10,6 +10,7 @@ import {
   KafkaJSProtocolError,
   KafkaJSRequestTimeoutError,
   KafkaJSSASLAuthenticationError,
+  nativeCode,
 } from '../errors';
 
 /** [type, retriable] by Kafka error code (the ones a client meets; others get UNKNOWN). */
@@ -75,16 +76,15 @@ export function kafkaError(
   return new KafkaJSProtocolError(full, type, code, retriable);
 }
 
-/** The kafkajs error for something the native client threw (`ERR_...: message`). */
+/** The kafkajs error for something the native client threw (its `code` is `ERR_...`). */
 export function fromRemote(e: unknown): KafkaJSError {
   if (e instanceof KafkaJSError) return e;
-  const message = e instanceof Error ? e.message : String(e);
-  const m = /^(ERR_[A-Z_]+?)(?:_(-?\d+))?: ([\s\S]*)$/.exec(message);
-  if (m === null) return new KafkaJSNonRetriableError(message);
-  const [, code, num, text] = m as unknown as [string, string, string | undefined, string];
+  const text = e instanceof Error ? e.message : String(e);
+  const code = nativeCode(e);
+  if (code === undefined) return new KafkaJSNonRetriableError(text);
+  const kafka = /^ERR_KAFKA_(-?\d+)$/.exec(code);
+  if (kafka !== null) return kafkaError(Number(kafka[1]), text);
   switch (code) {
-    case 'ERR_KAFKA':
-      return kafkaError(Number(num), text);
     case 'ERR_CONNECTION':
       return new KafkaJSConnectionError(text);
     case 'ERR_TIMEOUT':

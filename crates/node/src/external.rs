@@ -15,7 +15,9 @@ use std::sync::Arc;
 
 use ferrolog_engine::ReadMap;
 use napi::bindgen_prelude::{FromNapiValue, Unknown};
-use napi::{sys, Env, Error, Result, Status};
+use napi::{sys, Env};
+
+use crate::{from_napi, Result};
 
 /// `napi_no_external_buffers_allowed`: runtimes with a V8 sandbox refuse
 /// external buffers; callers then fall back to copying.
@@ -50,11 +52,13 @@ pub fn create<'env>(env: &'env Env, map: Arc<ReadMap>) -> Result<Option<Unknown<
         if status == NAPI_NO_EXTERNAL_BUFFERS_ALLOWED {
             return Ok(None);
         }
-        return Err(Error::new(
-            Status::GenericFailure,
-            format!("ERR_INTERNAL: napi_create_external_arraybuffer failed with status {status}"),
+        return Err(crate::coded(
+            "ERR_INTERNAL",
+            format!("napi_create_external_arraybuffer failed with status {status}"),
         ));
     }
     // SAFETY: `value` is a valid napi_value just created in this env.
-    Ok(Some(unsafe { Unknown::from_napi_value(env.raw(), value)? }))
+    Ok(Some(unsafe {
+        Unknown::from_napi_value(env.raw(), value).map_err(from_napi)?
+    }))
 }

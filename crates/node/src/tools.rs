@@ -14,10 +14,10 @@ use std::path::PathBuf;
 use ferrolog_engine::batch::{self, BatchHeader, HEADER_BYTES};
 use ferrolog_engine::{Engine, EngineOptions};
 use napi::bindgen_prelude::{AsyncTask, Buffer};
-use napi::{Env, Error, Result, Status, Task};
+use napi::{Env, Task};
 use napi_derive::napi;
 
-use crate::{invalid, offset_arg, to_js};
+use crate::{coded, invalid, offset_arg, rejection, to_js, Error, Result};
 
 /// One decision of the engine's recovery (`RecoveryReport`).
 #[napi(object)]
@@ -60,10 +60,22 @@ pub struct VerifyTask {
 }
 
 impl Task for VerifyTask {
-    type Output = VerifyResult;
+    /// The coded error travels to `resolve`, on the JavaScript thread, where
+    /// it becomes the JS error (napi's `compute` can only fail with a status).
+    type Output = Result<VerifyResult>;
     type JsValue = VerifyResult;
 
-    fn compute(&mut self) -> Result<VerifyResult> {
+    fn compute(&mut self) -> napi::Result<Result<VerifyResult>> {
+        Ok(self.run())
+    }
+
+    fn resolve(&mut self, env: Env, output: Result<VerifyResult>) -> napi::Result<VerifyResult> {
+        output.map_err(|e| rejection(&env, e))
+    }
+}
+
+impl VerifyTask {
+    fn run(&mut self) -> Result<VerifyResult> {
         // Full recovery: every segment is scanned and CRC-checked, whatever
         // the clean-shutdown marker says. Read-only takes no lock and writes
         // nothing, so it works beside a process that owns the directory.
@@ -81,10 +93,6 @@ impl Task for VerifyTask {
         let result = result?;
         closed?;
         Ok(result)
-    }
-
-    fn resolve(&mut self, _env: Env, output: VerifyResult) -> Result<VerifyResult> {
-        Ok(output)
     }
 }
 
@@ -306,17 +314,26 @@ const RECORDS_BYTES_MAX: usize = 64 << 20;
 const CRC_SLICE_BYTES: usize = 1 << 20;
 
 fn io_err(what: &str, path: &std::path::Path, e: std::io::Error) -> Error {
-    Error::new(
-        Status::GenericFailure,
-        format!("ERR_IO: {what} {}: {e}", path.display()),
-    )
+    coded("ERR_IO", format!("{what} {}: {e}", path.display()))
 }
 
 impl Task for DumpTask {
-    type Output = DumpChunk;
+    /// The coded error travels to `resolve`, on the JavaScript thread, where
+    /// it becomes the JS error (napi's `compute` can only fail with a status).
+    type Output = Result<DumpChunk>;
     type JsValue = DumpChunk;
 
-    fn compute(&mut self) -> Result<DumpChunk> {
+    fn compute(&mut self) -> napi::Result<Result<DumpChunk>> {
+        Ok(self.run())
+    }
+
+    fn resolve(&mut self, env: Env, output: Result<DumpChunk>) -> napi::Result<DumpChunk> {
+        output.map_err(|e| rejection(&env, e))
+    }
+}
+
+impl DumpTask {
+    fn run(&mut self) -> Result<DumpChunk> {
         let file = File::open(&self.path).map_err(|e| io_err("open", &self.path, e))?;
         let size = file
             .metadata()
@@ -369,10 +386,6 @@ impl Task for DumpTask {
             file_size: size as f64,
             stop,
         })
-    }
-
-    fn resolve(&mut self, _env: Env, output: DumpChunk) -> Result<DumpChunk> {
-        Ok(output)
     }
 }
 
