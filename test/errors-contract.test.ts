@@ -57,3 +57,25 @@ describe('error contract', () => {
     expect((refused as Error).message).not.toMatch(/^ERR_/);
   });
 });
+
+describe("Kafka's numeric error codes", () => {
+  it('come from one table that the transport, the group client and the errors agree with', async () => {
+    const { KAFKA_ERRORS, KafkaErrorCode } = await import('../ts/kafka-codes');
+    const { kafkaError } = await import('../ts/transport/kafka-errors');
+    const { ErrorCodes, groupError } = await import('../ts/group/errors');
+    const { PROTOCOL_RETRIABLE } = await import('../ts/errors');
+    for (const [code, [type, retriable]] of Object.entries(KAFKA_ERRORS)) {
+      if (Number(code) === 0) continue;
+      const e = kafkaError(Number(code));
+      expect([e.code, e.type, e.retriable]).toEqual([Number(code), type, retriable]);
+      expect(PROTOCOL_RETRIABLE[type]).toBe(retriable);
+    }
+    for (const [name, code] of Object.entries(ErrorCodes)) expect(KafkaErrorCode[name]).toBe(code);
+    const rebalance = groupError(KafkaErrorCode.UNKNOWN_MEMBER_ID as number);
+    expect([rebalance.name, rebalance.type, rebalance.code]).toEqual([
+      'KafkaJSRebalanceError',
+      'UNKNOWN_MEMBER_ID',
+      25,
+    ]);
+  });
+});

@@ -4,6 +4,8 @@
  * engine's own errors extend them, each with a stable `code`.
  */
 
+import { KAFKA_ERRORS, kafkaCode } from './kafka-codes';
+
 /** kafkajs' `KafkaJSErrorMetadata`: what its error constructors take. */
 export interface KafkaJSErrorMetadata {
   retriable?: boolean;
@@ -34,36 +36,13 @@ export class KafkaJSNonRetriableError extends KafkaJSError {
 }
 
 /**
- * kafkajs' `retriable` flag of each Kafka error code ferrolog raises. A
- * protocol error takes its flag from here, so every call site agrees with
- * kafkajs whatever it passes.
+ * kafkajs' `retriable` flag of each Kafka error type (from the one table of
+ * codes, kafka-codes.ts). A protocol error takes its flag from here, so
+ * every call site agrees with kafkajs whatever it passes.
  */
-export const PROTOCOL_RETRIABLE: Readonly<Record<string, boolean>> = {
-  OFFSET_OUT_OF_RANGE: false,
-  CORRUPT_MESSAGE: true,
-  UNKNOWN_TOPIC_OR_PARTITION: true,
-  MESSAGE_TOO_LARGE: false,
-  ILLEGAL_GENERATION: false,
-  INCONSISTENT_GROUP_PROTOCOL: false,
-  UNKNOWN_MEMBER_ID: false,
-  REBALANCE_IN_PROGRESS: false,
-  TOPIC_ALREADY_EXISTS: false,
-  INVALID_PARTITIONS: false,
-  INVALID_REPLICATION_FACTOR: false,
-  INVALID_REPLICA_ASSIGNMENT: false,
-  INVALID_CONFIG: false,
-  NOT_CONTROLLER: true,
-  INVALID_REQUEST: false,
-  SECURITY_DISABLED: false,
-  KAFKA_STORAGE_ERROR: true,
-  NON_EMPTY_GROUP: false,
-  GROUP_ID_NOT_FOUND: false,
-  NO_REASSIGNMENT_IN_PROGRESS: false,
-  INVALID_RECORD: false,
-  OUT_OF_ORDER_SEQUENCE_NUMBER: false,
-  DUPLICATE_SEQUENCE_NUMBER: false,
-  INVALID_PRODUCER_EPOCH: false,
-};
+export const PROTOCOL_RETRIABLE: Readonly<Record<string, boolean>> = Object.freeze(
+  Object.fromEntries(Object.values(KAFKA_ERRORS).map(([type, retriable]) => [type, retriable])),
+);
 
 /** A Kafka protocol error, named by its Kafka error `type` (e.g. `UNKNOWN_TOPIC_OR_PARTITION`). */
 export class KafkaJSProtocolError extends KafkaJSError {
@@ -99,7 +78,7 @@ export class KafkaJSOffsetOutOfRange extends KafkaJSProtocolError {
   readonly topic: string;
   readonly partition: number;
   constructor(e: string | Error, meta: { topic: string; partition: number } = { topic: '', partition: -1 }) {
-    super(e, 'OFFSET_OUT_OF_RANGE', 1, false);
+    super(e, 'OFFSET_OUT_OF_RANGE', kafkaCode('OFFSET_OUT_OF_RANGE'), false);
     this.name = 'KafkaJSOffsetOutOfRange';
     this.topic = meta.topic;
     this.partition = meta.partition;
@@ -161,7 +140,7 @@ export class KafkaJSAlterPartitionReassignmentsError extends KafkaJSProtocolErro
   readonly topic?: string;
   readonly partition?: number;
   constructor(e: Error | string, topic?: string, partition?: number) {
-    super(e, 'INVALID_REPLICA_ASSIGNMENT', 39, false);
+    super(e, 'INVALID_REPLICA_ASSIGNMENT', kafkaCode('INVALID_REPLICA_ASSIGNMENT'), false);
     this.name = 'KafkaJSAlterPartitionReassignmentsError';
     if (topic !== undefined) this.topic = topic;
     if (partition !== undefined) this.partition = partition;

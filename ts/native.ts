@@ -12,7 +12,33 @@
  */
 import type * as Generated from '../binding';
 import type * as G from './group/types';
-import type { RecoveryReport } from './log';
+
+/**
+ * One decision recovery made when the engine opened (or, read-only, would
+ * have made). Nothing is ever deleted: what Kafka's recovery would delete is
+ * moved into `<dataDir>/.quarantine/` (`movedTo`).
+ */
+export interface RecoveryReport {
+  /** Empty for findings about the data directory itself. */
+  topic: string;
+  partition: number;
+  /**
+   * `truncated`: a segment was cut at a bad batch (the bytes cut are in
+   * `movedTo`); `quarantined`: a segment file was moved aside; `adopted`: a
+   * partition directory ferrolog did not create became a topic's;
+   * `ignored`: something was left as it is and not used; `corrected`: a
+   * checkpoint contradicted the segments.
+   */
+  action: 'truncated' | 'quarantined' | 'adopted' | 'ignored' | 'corrected';
+  /** Where the log now ends (truncated), or the corrected offset. */
+  offset: number;
+  /** The file or directory concerned. */
+  path: string;
+  movedTo?: string | null;
+  /** False when a read-only open only decided it. */
+  applied: boolean;
+  reason: string;
+}
 
 type GeneratedLog = Generated.NativeLog;
 type Narrowed = 'close' | 'syncTo' | 'flush' | 'waitForData' | 'lastMapBuffer' | 'recoveryReports';

@@ -6,6 +6,7 @@
  * batches, decoded by the same decoder as the consumer's.
  */
 import { decodeMessages } from '../codec';
+import { KafkaErrorCode } from '../kafka-codes';
 import type { Log } from '../log';
 import { call, kafkaError } from '../transport/kafka-errors';
 import type { NativeRemoteClient } from '../transport/native-remote';
@@ -98,23 +99,27 @@ class RemoteReader implements PartitionReader {
   private client: NativeRemoteClient | null = null;
   constructor(private readonly transport: RemoteTransport) {}
 
-  private async c(): Promise<NativeRemoteClient> {
+  private async connected(): Promise<NativeRemoteClient> {
     this.client ??= await this.transport.acquire();
     return this.client;
   }
 
   async partitions(topic: string): Promise<number> {
-    const c = await this.c();
+    const c = await this.connected();
     const meta = await call(() => c.metadata([topic]));
     const t = meta.topics.find((x) => x.name === topic);
-    if (t === undefined || t.errorCode === 3 || t.partitions.length === 0)
+    if (
+      t === undefined ||
+      t.errorCode === KafkaErrorCode.UNKNOWN_TOPIC_OR_PARTITION ||
+      t.partitions.length === 0
+    )
       throw new UsageError(`unknown topic "${topic}"`);
     if (t.errorCode !== 0) throw kafkaError(t.errorCode, null);
     return t.partitions.length;
   }
 
   async watermarks(topic: string, partitions: number[]) {
-    const c = await this.c();
+    const c = await this.connected();
     // ListOffsets' special timestamps: -2 the earliest offset, -1 the latest.
     const [low, high] = await Promise.all(
       [-2, -1].map((value) =>
@@ -134,7 +139,7 @@ class RemoteReader implements PartitionReader {
 
   async read(topic: string, positions: Map<number, number>, waitMs: number, signal: AbortSignal) {
     if (signal.aborted) return [];
-    const c = await this.c();
+    const c = await this.connected();
     const results = await call(() =>
       c.fetch(
         [...positions].map(([partition, offset]) => ({ topic, partition, offset, maxBytes: READ_BYTES })),
@@ -145,7 +150,7 @@ class RemoteReader implements PartitionReader {
     for (const r of results) {
       const from = positions.get(r.partition);
       if (from === undefined) continue;
-      if (r.errorCode === 1) {
+      if (r.errorCode === KafkaErrorCode.OFFSET_OUT_OF_RANGE) {
         // Retention removed the offset: go on from the log's start, as auto.offset.reset=earliest.
         const w = await this.watermarks(topic, [r.partition]);
         out.push({ partition: r.partition, messages: [], next: w.get(r.partition)?.low ?? from });

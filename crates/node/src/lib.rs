@@ -6,8 +6,9 @@
 //! * one native call per batch, never per record;
 //! * no fsync on the JavaScript thread: durability waits resolve a promise
 //!   from the engine's flusher thread, and `close` runs on a thread of its own;
-//! * engine errors cross as JS errors whose message starts with a stable
-//!   code (`ERR_...: `), which `ts/errors.ts` turns into typed classes.
+//! * errors cross as JS errors whose `code` is a stable ferrolog code
+//!   (`ERR_...`, napi's status) and whose message is the text alone;
+//!   `ts/errors.ts` turns them into typed classes by that code.
 
 #![deny(unsafe_code)]
 
