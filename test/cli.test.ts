@@ -262,6 +262,14 @@ describe('ferrolog CLI', () => {
     fails(['groups', 'describe', 'g', '--exceute', '--data-dir', dir], /did you mean '--execute'\?/);
     fails(['frobnicate'], /unknown command "frobnicate"/);
     fails(['consum', 't'], /did you mean "consume"/);
+    fails(['topics', 'lst', '--data-dir', dir], /unknown topics command "lst"; did you mean "list"\?/);
+    fails(['groups', 'describ', 'g', '--data-dir', dir], /did you mean "describe"\?/);
+    fails(['topics', 'list', '--brokers', 'nocolon'], /--brokers takes host:port/);
+    fails(
+      ['topics', 'list', '--brokers', '127.0.0.1:1', '--data-dir', dir],
+      /--data-dir or --brokers, not both/,
+    );
+    fails(['verify', '--brokers', '127.0.0.1:9092'], /verify checks a data directory/);
     fails(['dump', join(dir, 'nope.log')], /no such file/);
     // Nothing of the rejected produce was written.
     const log = Log.open(dir);
@@ -350,7 +358,8 @@ describe('ferrolog CLI', () => {
     // ones from wherever it began to wait (messages are produced until it does).
     for (let i = 0; !out.includes('\n'); i++) {
       ok(['produce', 'w', '--data-dir', dir], `new${i}\n`);
-      await until(() => out.includes('\n') || err !== '', 'a moment', 500).catch(() => {});
+      // A real wait (not only microtasks), so the child's output is read meanwhile.
+      await new Promise((r) => setTimeout(r, 300));
       expect(i, err).toBeLessThan(60);
     }
     const first = Number(/^new(\d+)\n/.exec(out)?.[1]);
@@ -525,5 +534,48 @@ describe('ferrolog CLI', () => {
     expect(writes[0]).toMatch(/consume t \[#{15}\.{15}\] 50%/);
     expect(writes[1]).toMatch(/consume t: 10 messages/);
     expect(writes.length).toBe(3);
+  });
+
+  it('maps --brokers, --ssl* and --sasl-* to the remote client config', async () => {
+    const { remoteConfig } = await import('../ts/cli/target');
+    const pemDir = tempDir();
+    writeFileSync(join(pemDir, 'ca.pem'), 'CA PEM');
+    writeFileSync(join(pemDir, 'cert.pem'), 'CERT PEM');
+    writeFileSync(join(pemDir, 'key.pem'), 'KEY PEM');
+    expect(remoteConfig({}, ['k1:9092', 'k2:9093'])).toMatchObject({ brokers: ['k1:9092', 'k2:9093'] });
+    expect(remoteConfig({}, ['k1:9092']).ssl).toBeUndefined();
+    expect(remoteConfig({ ssl: true }, ['k1:9092']).ssl).toBe(true);
+    expect(
+      remoteConfig(
+        {
+          'ssl-ca': join(pemDir, 'ca.pem'),
+          'ssl-cert': join(pemDir, 'cert.pem'),
+          'ssl-key': join(pemDir, 'key.pem'),
+          'ssl-servername': 'kafka.example',
+        },
+        ['k1:9092'],
+      ).ssl,
+    ).toEqual({ ca: ['CA PEM'], cert: 'CERT PEM', key: 'KEY PEM', servername: 'kafka.example' });
+    expect(
+      remoteConfig({ 'sasl-mechanism': 'SCRAM-SHA-512', 'sasl-username': 'u', 'sasl-password': 'p' }, ['k:1'])
+        .sasl,
+    ).toEqual({ mechanism: 'scram-sha-512', username: 'u', password: 'p' });
+    process.env.FERROLOG_SASL_PASSWORD = 'from-env';
+    try {
+      expect(remoteConfig({ 'sasl-username': 'u' }, ['k:1']).sasl).toEqual({
+        mechanism: 'plain',
+        username: 'u',
+        password: 'from-env',
+      });
+    } finally {
+      delete process.env.FERROLOG_SASL_PASSWORD;
+    }
+    expect(() => remoteConfig({ 'sasl-mechanism': 'gssapi', 'sasl-username': 'u' }, ['k:1'])).toThrow(
+      /--sasl-mechanism must be/,
+    );
+    expect(() => remoteConfig({ 'sasl-mechanism': 'plain' }, ['k:1'])).toThrow(/needs --sasl-username/);
+    expect(() => remoteConfig({ 'ssl-ca': join(pemDir, 'missing.pem') }, ['k:1'])).toThrow(
+      /cannot read --ssl-ca/,
+    );
   });
 });

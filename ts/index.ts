@@ -91,8 +91,10 @@ export type {
   ReadResult,
   RecoveryReport,
   SegmentDescription,
+  SegmentDump,
   TopicConfigEntries,
   TopicDescription,
+  VerifyResult,
   Watermarks,
 } from './log';
 export { Log } from './log';

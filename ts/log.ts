@@ -9,9 +9,9 @@
 import { EventEmitter } from 'node:events';
 import { ClosedError, fromNative, InvalidArgumentError } from './errors';
 import type { GroupCalls } from './group/types';
-import { binding, type NativeLog, type RecoveryReport } from './native';
+import { binding, type NativeLog, type RecoveryReport, type SegmentDump, type VerifyResult } from './native';
 
-export type { RecoveryReport } from './native';
+export type { RecoveryReport, SegmentDump, VerifyResult } from './native';
 
 /** Kafka-named topic configs, e.g. `{ 'retention.ms': 3600000, flush: 'always' }`. */
 export type TopicConfigEntries = Record<string, string | number>;
@@ -183,6 +183,49 @@ export class Log {
           fullRecovery: options.fullRecovery ?? false,
           retentionCheckIntervalMs: options.retentionCheckIntervalMs,
         }),
+      );
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /**
+   * Checks a data directory with the engine's own recovery, every batch
+   * CRC-checked, on a native worker thread. Without `repair` it opens
+   * read-only (no lock, nothing written, so it works beside a running
+   * writer) and reports what recovery would do; with `repair` it takes the
+   * lock and applies it (nothing is deleted: what is cut is set aside).
+   */
+  static async verify(dataDir: string, options: { repair?: boolean } = {}): Promise<VerifyResult> {
+    if (typeof dataDir !== 'string' || dataDir.length === 0) {
+      throw new InvalidArgumentError('dataDir must be a non-empty string');
+    }
+    try {
+      return await binding.verifyDataDir(dataDir, options.repair === true);
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /**
+   * The batches of one segment file from byte `position`, about `maxBytes`
+   * of them (at least one) per call, as the engine's batch parser reads
+   * them, CRC checked; with `records`, each sound batch's bytes for the
+   * codec to decode. Runs on a native worker thread.
+   */
+  static async dumpSegment(
+    path: string,
+    options: { position?: number; maxBytes?: number; records?: boolean } = {},
+  ): Promise<SegmentDump> {
+    if (typeof path !== 'string' || path.length === 0) {
+      throw new InvalidArgumentError('path must be a non-empty string');
+    }
+    try {
+      return await binding.dumpSegment(
+        path,
+        options.position ?? 0,
+        options.maxBytes ?? 4 << 20,
+        options.records === true,
       );
     } catch (e) {
       throw fromNative(e);

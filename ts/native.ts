@@ -43,6 +43,11 @@ export interface RecoveryReport {
 type GeneratedLog = Generated.NativeLog;
 type Narrowed = 'close' | 'syncTo' | 'flush' | 'waitForData' | 'lastMapBuffer' | 'recoveryReports';
 
+/** What `Log.verify` reports: recovery's findings and each partition's state and problems. */
+export type VerifyResult = Generated.VerifyResult;
+/** One chunk of `Log.dumpSegment`: batches, where to go on, why the walk stopped. */
+export type SegmentDump = Generated.DumpChunk;
+
 /** A topic as the binding reports it. */
 export type NativeTopicInfo = Generated.TopicInfo;
 

@@ -62,6 +62,12 @@ export function nearest(word: string, names: string[]): string | undefined {
   return bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
 }
 
+/** `; did you mean "x"?` when `word` looks like a typo of one of `names`, else nothing. */
+export function suggest(word: string | undefined, names: string[]): string {
+  const near = word === undefined ? undefined : nearest(word, names);
+  return near === undefined ? '' : `; did you mean "${near}"?`;
+}
+
 /**
  * Finds the command: the first word that is not a global option or the
  * value of one. Returns it and the rest of the line without it.

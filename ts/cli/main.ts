@@ -11,7 +11,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KafkaJSError } from '../errors';
-import { nearest, splitCommand, UsageError } from './args';
+import { splitCommand, suggest, UsageError } from './args';
 import { BENCH_HARNESS, bench } from './commands/bench';
 import type { Command } from './commands/command';
 import { consume } from './commands/consume';
@@ -79,13 +79,8 @@ async function main(argv: string[]): Promise<void> {
   }
   const c = COMMANDS.find((x) => x.name === command);
   if (c === undefined) {
-    const near = nearest(
-      command,
-      COMMANDS.map((x) => x.name),
-    );
-    throw new UsageError(
-      `unknown command "${command}"${near ? `; did you mean "${near}"?` : ''} (see ferrolog --help)`,
-    );
+    const names = COMMANDS.map((x) => x.name);
+    throw new UsageError(`unknown command "${command}"${suggest(command, names)} (see ferrolog --help)`);
   }
   if (c === bench) return c.run(rest);
   if (wantsHelp) return help(c.help);

@@ -37,6 +37,15 @@ interface Plan {
   exitAtEnd: boolean;
 }
 
+/**
+ * A status line on stderr for long runs whose output goes elsewhere (a file,
+ * a pipe): on a terminal that also shows the messages it would only get in
+ * their way.
+ */
+function progressWanted(): boolean {
+  return process.stderr.isTTY === true && process.stdout.isTTY !== true;
+}
+
 /** Stops on Ctrl-C: the returned signal aborts, and the handler is removed by `done`. */
 function interrupt(): { signal: AbortSignal; done: () => void } {
   const ac = new AbortController();
@@ -77,7 +86,7 @@ async function consumeDirect(t: Target, plan: Plan, values: Values): Promise<voi
       ends.set(p, w.high);
       total += Math.max(0, w.high - at);
     }
-    const progress = new Progress(`consume ${plan.topic}`);
+    const progress = new Progress(`consume ${plan.topic}`, progressWanted());
     let printed = 0;
     const finished = () =>
       printed >= plan.max || (plan.exitAtEnd && [...ends].every(([p, e]) => (positions.get(p) ?? 0) >= e));
@@ -134,7 +143,7 @@ async function consumeAsGroup(t: Target, plan: Plan, values: Values): Promise<vo
   });
   const stop = interrupt();
   stop.signal.addEventListener('abort', () => finish(), { once: true });
-  const progress = new Progress(`consume ${plan.topic} as ${groupId}`);
+  const progress = new Progress(`consume ${plan.topic} as ${groupId}`, progressWanted());
   // Commits cover exactly what was printed: the runner may hand over more
   // messages after the last one wanted, and those stay unconsumed.
   const printedUpTo = new Map<number, number>();

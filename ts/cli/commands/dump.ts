@@ -5,8 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { decodeMessages } from '../../codec';
-import { fromNative } from '../../errors';
-import { binding } from '../../native';
+import { Log } from '../../log';
 import { parse, UsageError } from '../args';
 import { encodeBytes, encodingOption, write } from '../output';
 import type { Command } from './command';
@@ -51,12 +50,7 @@ export const dump: Command = {
     let bad = false;
     let position = 0;
     for (;;) {
-      let chunk: Awaited<ReturnType<typeof binding.dumpSegment>>;
-      try {
-        chunk = await binding.dumpSegment(path, position, CHUNK_BYTES, records);
-      } catch (e) {
-        throw fromNative(e);
-      }
+      const chunk = await Log.dumpSegment(path, { position, maxBytes: CHUNK_BYTES, records });
       for (const b of chunk.batches) {
         if (!b.crcValid) bad = true;
         const flags = `${b.transactional ? ' transactional' : ''}${b.control ? ' control' : ''}`;

@@ -4,7 +4,7 @@
  * `--execute`, as kafka-consumer-groups does.
  */
 import { AssignerProtocol } from '../../group/assigners';
-import { intOption, parse, UsageError, type Values } from '../args';
+import { intOption, parse, suggest, UsageError, type Values } from '../args';
 import { printTable } from '../output';
 import { closeTarget, resolveTarget } from '../target';
 import type { Command } from './command';
@@ -119,7 +119,9 @@ export const groups: Command = {
     });
     const [sub, group] = positionals;
     if (sub !== 'list' && sub !== 'describe' && sub !== 'reset-offsets')
-      throw new UsageError(`unknown groups command "${sub ?? ''}": use list, describe or reset-offsets`);
+      throw new UsageError(
+        `unknown groups command "${sub ?? ''}"${suggest(sub, ['list', 'describe', 'reset-offsets'])}: use list, describe or reset-offsets`,
+      );
     if (sub !== 'list' && !group) throw new UsageError(`groups ${sub} needs a group id`);
     // Only an executed reset writes (and needs the lock).
     const t = resolveTarget(values, { write: sub === 'reset-offsets' && values.execute === true });

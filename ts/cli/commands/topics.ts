@@ -1,5 +1,5 @@
 /** `ferrolog topics`: list, create, describe, delete and alter topics, locally or on brokers. */
-import { configs, intOption, parse, UsageError } from '../args';
+import { configs, intOption, parse, suggest, UsageError } from '../args';
 import { printTable } from '../output';
 import { closeTarget, resolveTarget, type Target } from '../target';
 import type { Command } from './command';
@@ -124,7 +124,7 @@ export const topics: Command = {
     const [sub, name] = positionals;
     if (sub === undefined || !SUBCOMMANDS.includes(sub))
       throw new UsageError(
-        `unknown topics command "${sub ?? ''}": use list, create, describe, delete or alter`,
+        `unknown topics command "${sub ?? ''}"${suggest(sub, SUBCOMMANDS)}: use list, create, describe, delete or alter`,
       );
     const needName = () => {
       if (!name) throw new UsageError(`topics ${sub} needs a topic name (see ferrolog topics --help)`);

@@ -7,8 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { fromNative } from '../../errors';
-import { binding } from '../../native';
+import { Log } from '../../log';
 import { parse, UsageError } from '../args';
 import { dataDir } from '../target';
 import type { Command } from './command';
@@ -36,12 +35,7 @@ export const verify: Command = {
     const dir = resolve(dataDir(values));
     if (!existsSync(dir)) throw new UsageError(`no data directory at ${dir}`);
     const repair = values.repair === true;
-    let result: Awaited<ReturnType<typeof binding.verifyDataDir>>;
-    try {
-      result = await binding.verifyDataDir(dir, repair);
-    } catch (e) {
-      throw fromNative(e);
-    }
+    const result = await Log.verify(dir, { repair });
     let problems = 0;
     for (const f of result.findings) {
       const where = f.topic === '' ? f.path : `${f.topic}-${f.partition}`;
