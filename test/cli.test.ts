@@ -304,8 +304,8 @@ describe('ferrolog CLI', () => {
     const pkg = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as {
       version: string;
     };
-    expect(ok(['--version'])).toBe(`ferrolog ${pkg.version}\n`);
-    expect(ok(['-V'])).toBe(`ferrolog ${pkg.version}\n`);
+    expect(ok(['--version'])).toBe(`${pkg.version}\n`);
+    expect(ok(['-V'])).toBe(`${pkg.version}\n`);
   });
 
   it('never creates anything from a reading command, and produce creates only with --create', () => {

@@ -4,6 +4,7 @@
  * alone, thrown synchronously or rejected from a promise settled on another
  * thread; `fromNative` picks the typed class by that code.
  */
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -41,6 +42,10 @@ describe('error contract', () => {
     const verify = await binding.verifyDataDir(missing, false).catch((e: unknown) => e);
     expect((verify as { code?: string }).code).toBe('ERR_IO');
     expect((verify as Error).message).not.toMatch(/^ERR_/);
+    // Not even repair creates a directory.
+    const repair = await binding.verifyDataDir(missing, true).catch((e: unknown) => e);
+    expect((repair as { code?: string }).code).toBe('ERR_IO');
+    expect(existsSync(missing)).toBe(false);
     const dump = await binding.dumpSegment(join(missing, 'x.log'), 0, 1, false).catch((e: unknown) => e);
     expect((dump as { code?: string }).code).toBe('ERR_IO');
     // The remote client's rejections, from its own threads.

@@ -65,7 +65,7 @@ function version(): void {
   const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as {
     version: string;
   };
-  process.stdout.write(`ferrolog ${pkg.version}\n`);
+  process.stdout.write(`${pkg.version}\n`);
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -76,6 +76,13 @@ impl Task for VerifyTask {
 
 impl VerifyTask {
     fn run(&mut self) -> Result<VerifyResult> {
+        // Verifying never creates anything, not even with `repair`.
+        if !self.dir.is_dir() {
+            return Err(coded(
+                "ERR_IO",
+                format!("no data directory at {}", self.dir.display()),
+            ));
+        }
         // Full recovery: every segment is scanned and CRC-checked, whatever
         // the clean-shutdown marker says. Read-only takes no lock and writes
         // nothing, so it works beside a process that owns the directory.
