@@ -4,7 +4,7 @@
  * engine's own errors extend them, each with a stable `code`.
  */
 
-import { KAFKA_ERRORS, kafkaCode } from './kafka-codes';
+import { KAFKA_ERRORS, kafkaCode, NAMED_UNLIKE_KAFKAJS } from './kafka-codes';
 
 /** kafkajs' `KafkaJSErrorMetadata`: what its error constructors take. */
 export interface KafkaJSErrorMetadata {
@@ -41,7 +41,11 @@ export class KafkaJSNonRetriableError extends KafkaJSError {
  * every call site agrees with kafkajs whatever it passes.
  */
 export const PROTOCOL_RETRIABLE: Readonly<Record<string, boolean>> = Object.freeze(
-  Object.fromEntries(Object.values(KAFKA_ERRORS).map(([type, retriable]) => [type, retriable])),
+  Object.fromEntries(
+    Object.entries(KAFKA_ERRORS)
+      .filter(([code]) => !NAMED_UNLIKE_KAFKAJS.has(Number(code)))
+      .map(([, [type, retriable]]) => [type, retriable]),
+  ),
 );
 
 /** A Kafka protocol error, named by its Kafka error `type` (e.g. `UNKNOWN_TOPIC_OR_PARTITION`). */

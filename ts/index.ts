@@ -87,6 +87,7 @@ export { KafkaJSRebalanceError } from './group/errors';
 export type {
   AppendResult,
   CreateTopicOptions,
+  DumpedBatch,
   LogOptions,
   ReadResult,
   RecoveryReport,

@@ -64,6 +64,14 @@ export const KAFKA_ERRORS: Readonly<Record<number, readonly [string, boolean]>> 
   87: ['INVALID_RECORD', false],
 };
 
+/**
+ * Codes whose type names here are not kafkajs 2.2.4's: Kafka renamed them
+ * since (kafkajs says NOT_LEADER_FOR_PARTITION, GROUP_LOAD_IN_PROGRESS,
+ * GROUP_COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR_FOR_GROUP, UNKNOWN), or
+ * they are no error (NONE).
+ */
+export const NAMED_UNLIKE_KAFKAJS: ReadonlySet<number> = new Set([-1, 0, 6, 14, 15, 16]);
+
 /** Kafka's error codes by type name: `KafkaErrorCode.UNKNOWN_MEMBER_ID === 25`. */
 export const KafkaErrorCode: Readonly<Record<string, number>> = Object.freeze(
   Object.fromEntries(Object.entries(KAFKA_ERRORS).map(([code, [type]]) => [type, Number(code)])),

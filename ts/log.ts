@@ -7,11 +7,12 @@
  * mapped segment, cached weakly, and `Buffer` views over it.
  */
 import { EventEmitter } from 'node:events';
+import type { RecoveryReport, SegmentDump, VerifyResult } from './engine-reports';
 import { ClosedError, fromNative, InvalidArgumentError } from './errors';
 import type { GroupCalls } from './group/types';
-import { binding, type NativeLog, type RecoveryReport, type SegmentDump, type VerifyResult } from './native';
+import { binding, type NativeLog } from './native';
 
-export type { RecoveryReport, SegmentDump, VerifyResult } from './native';
+export type { DumpedBatch, RecoveryReport, SegmentDump, VerifyResult } from './engine-reports';
 
 /** Kafka-named topic configs, e.g. `{ 'retention.ms': 3600000, flush: 'always' }`. */
 export type TopicConfigEntries = Record<string, string | number>;

@@ -11,42 +11,11 @@
  * string that holds one of a few values.
  */
 import type * as Generated from '../binding';
+import type { RecoveryReport, SegmentDump, VerifyResult } from './engine-reports';
 import type * as G from './group/types';
-
-/**
- * One decision recovery made when the engine opened (or, read-only, would
- * have made). Nothing is ever deleted: what Kafka's recovery would delete is
- * moved into `<dataDir>/.quarantine/` (`movedTo`).
- */
-export interface RecoveryReport {
-  /** Empty for findings about the data directory itself. */
-  topic: string;
-  partition: number;
-  /**
-   * `truncated`: a segment was cut at a bad batch (the bytes cut are in
-   * `movedTo`); `quarantined`: a segment file was moved aside; `adopted`: a
-   * partition directory ferrolog did not create became a topic's;
-   * `ignored`: something was left as it is and not used; `corrected`: a
-   * checkpoint contradicted the segments.
-   */
-  action: 'truncated' | 'quarantined' | 'adopted' | 'ignored' | 'corrected';
-  /** Where the log now ends (truncated), or the corrected offset. */
-  offset: number;
-  /** The file or directory concerned. */
-  path: string;
-  movedTo?: string | null;
-  /** False when a read-only open only decided it. */
-  applied: boolean;
-  reason: string;
-}
 
 type GeneratedLog = Generated.NativeLog;
 type Narrowed = 'close' | 'syncTo' | 'flush' | 'waitForData' | 'lastMapBuffer' | 'recoveryReports';
-
-/** What `Log.verify` reports: recovery's findings and each partition's state and problems. */
-export type VerifyResult = Generated.VerifyResult;
-/** One chunk of `Log.dumpSegment`: batches, where to go on, why the walk stopped. */
-export type SegmentDump = Generated.DumpChunk;
 
 /** A topic as the binding reports it. */
 export type NativeTopicInfo = Generated.TopicInfo;
@@ -87,8 +56,8 @@ export type NativeBrokerOptions = Generated.BrokerOptions;
 export interface Binding
   extends Omit<typeof Generated, 'NativeLog' | 'startBroker' | 'dumpSegment' | 'verifyDataDir' | GroupFns> {
   /** napi types an async task's result as unknown; these are the objects tools.rs builds. */
-  dumpSegment(...args: Parameters<typeof Generated.dumpSegment>): Promise<Generated.DumpChunk>;
-  verifyDataDir(...args: Parameters<typeof Generated.verifyDataDir>): Promise<Generated.VerifyResult>;
+  dumpSegment(...args: Parameters<typeof Generated.dumpSegment>): Promise<SegmentDump>;
+  verifyDataDir(...args: Parameters<typeof Generated.verifyDataDir>): Promise<VerifyResult>;
   startBroker(log: NativeLog, options: NativeBrokerOptions): NativeBroker;
   NativeLog: { open(...args: Parameters<typeof Generated.NativeLog.open>): NativeLog };
   groupJoin(log: NativeLog, req: G.JoinGroupRequest): Promise<G.JoinGroupResult>;
