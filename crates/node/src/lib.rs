@@ -83,6 +83,17 @@ pub(crate) fn deferred<'env, T: ToNapiValue + 'static>(
     Ok((d, p))
 }
 
+/// `Engine::open` behind one call site: it is large and generic over the
+/// path, and the binding opens engines in two places (`NativeLog.open`,
+/// `verifyDataDir`), which would otherwise each carry an inlined copy.
+#[inline(never)]
+pub(crate) fn open_engine(
+    dir: &std::path::Path,
+    options: EngineOptions,
+) -> ferrolog_engine::Result<Engine> {
+    Engine::open(dir, options)
+}
+
 /// Offsets cross as doubles: exact up to 2^53, which a log reaches after
 /// 285 years at a million records a second.
 fn offset_arg(name: &str, v: f64) -> Result<u64> {
@@ -285,7 +296,7 @@ impl NativeLog {
         }
         let default_topic_config = config_from(&TopicConfig::default(), default_config)?;
         let engine = Arc::new(
-            Engine::open(
+            open_engine(
                 &key,
                 EngineOptions {
                     default_topic_config,

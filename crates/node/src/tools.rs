@@ -13,14 +13,15 @@ use std::path::PathBuf;
 
 use ferrolog_engine::batch::{self, BatchHeader, HEADER_BYTES};
 use ferrolog_engine::{Engine, EngineOptions};
-use napi::bindgen_prelude::{AsyncTask, Buffer};
+use napi::bindgen_prelude::{AsyncTask, Buffer, Either};
 use napi::{Env, Task};
 use napi_derive::napi;
 
 use crate::{coded, invalid, offset_arg, rejection, to_js, Error, Result};
 
 /// One decision of the engine's recovery (`RecoveryReport`).
-#[napi(object)]
+// Only ever handed to JavaScript: no conversion from JS is generated.
+#[napi(object, object_from_js = false)]
 pub struct VerifyFinding {
     /// Empty for findings about the data directory itself.
     pub topic: String,
@@ -36,7 +37,8 @@ pub struct VerifyFinding {
 }
 
 /// What the engine kept of one partition.
-#[napi(object)]
+// Only ever handed to JavaScript: no conversion from JS is generated.
+#[napi(object, object_from_js = false)]
 pub struct VerifiedPartition {
     pub topic: String,
     pub partition: u32,
@@ -48,30 +50,43 @@ pub struct VerifiedPartition {
     pub problems: Vec<String>,
 }
 
-#[napi(object)]
+// Only ever handed to JavaScript: no conversion from JS is generated.
+#[napi(object, object_from_js = false)]
 pub struct VerifyResult {
     pub findings: Vec<VerifyFinding>,
     pub partitions: Vec<VerifiedPartition>,
 }
 
+/// Both tools as one napi async task type: one copy of napi's async-work
+/// machinery in the addon instead of one per tool.
+pub enum ToolTask {
+    Verify(VerifyTask),
+    Dump(DumpTask),
+}
+
+type ToolOutput = Either<VerifyResult, DumpChunk>;
+
+impl Task for ToolTask {
+    /// The coded error travels to `resolve`, on the JavaScript thread, where
+    /// it becomes the JS error (napi's `compute` can only fail with a status).
+    type Output = Result<ToolOutput>;
+    type JsValue = ToolOutput;
+
+    fn compute(&mut self) -> napi::Result<Result<ToolOutput>> {
+        Ok(match self {
+            ToolTask::Verify(t) => t.run().map(Either::A),
+            ToolTask::Dump(t) => t.run().map(Either::B),
+        })
+    }
+
+    fn resolve(&mut self, env: Env, output: Result<ToolOutput>) -> napi::Result<ToolOutput> {
+        output.map_err(|e| rejection(&env, e))
+    }
+}
+
 pub struct VerifyTask {
     dir: PathBuf,
     repair: bool,
-}
-
-impl Task for VerifyTask {
-    /// The coded error travels to `resolve`, on the JavaScript thread, where
-    /// it becomes the JS error (napi's `compute` can only fail with a status).
-    type Output = Result<VerifyResult>;
-    type JsValue = VerifyResult;
-
-    fn compute(&mut self) -> napi::Result<Result<VerifyResult>> {
-        Ok(self.run())
-    }
-
-    fn resolve(&mut self, env: Env, output: Result<VerifyResult>) -> napi::Result<VerifyResult> {
-        output.map_err(|e| rejection(&env, e))
-    }
 }
 
 impl VerifyTask {
@@ -86,7 +101,7 @@ impl VerifyTask {
         // Full recovery: every segment is scanned and CRC-checked, whatever
         // the clean-shutdown marker says. Read-only takes no lock and writes
         // nothing, so it works beside a process that owns the directory.
-        let engine = Engine::open(
+        let engine = crate::open_engine(
             &self.dir,
             EngineOptions {
                 read_only: !self.repair,
@@ -261,18 +276,19 @@ fn crc_matches(
 /// Checks a data directory with the engine's recovery (read-only), or with
 /// `repair` applies it (takes the directory lock). One call per directory.
 #[napi]
-pub fn verify_data_dir(dir: String, repair: bool) -> Result<AsyncTask<VerifyTask>> {
+pub fn verify_data_dir(dir: String, repair: bool) -> Result<AsyncTask<ToolTask>> {
     if dir.is_empty() {
         return Err(invalid("dataDir must be a non-empty path"));
     }
-    Ok(AsyncTask::new(VerifyTask {
+    Ok(AsyncTask::new(ToolTask::Verify(VerifyTask {
         dir: PathBuf::from(dir),
         repair,
-    }))
+    })))
 }
 
 /// One batch of a segment file, as its header says.
-#[napi(object)]
+// Only ever handed to JavaScript: no conversion from JS is generated.
+#[napi(object, object_from_js = false)]
 pub struct DumpedBatch {
     pub position: f64,
     pub base_offset: f64,
@@ -295,7 +311,8 @@ pub struct DumpedBatch {
     pub bytes: Option<Buffer>,
 }
 
-#[napi(object)]
+// Only ever handed to JavaScript: no conversion from JS is generated.
+#[napi(object, object_from_js = false)]
 pub struct DumpChunk {
     pub batches: Vec<DumpedBatch>,
     /// Where the next call starts; equal to `fileSize` at the end.
@@ -322,21 +339,6 @@ const CRC_SLICE_BYTES: usize = 1 << 20;
 
 fn io_err(what: &str, path: &std::path::Path, e: std::io::Error) -> Error {
     coded("ERR_IO", format!("{what} {}: {e}", path.display()))
-}
-
-impl Task for DumpTask {
-    /// The coded error travels to `resolve`, on the JavaScript thread, where
-    /// it becomes the JS error (napi's `compute` can only fail with a status).
-    type Output = Result<DumpChunk>;
-    type JsValue = DumpChunk;
-
-    fn compute(&mut self) -> napi::Result<Result<DumpChunk>> {
-        Ok(self.run())
-    }
-
-    fn resolve(&mut self, env: Env, output: Result<DumpChunk>) -> napi::Result<DumpChunk> {
-        output.map_err(|e| rejection(&env, e))
-    }
 }
 
 impl DumpTask {
@@ -427,14 +429,14 @@ pub fn dump_segment(
     position: f64,
     max_bytes: f64,
     records: bool,
-) -> Result<AsyncTask<DumpTask>> {
+) -> Result<AsyncTask<ToolTask>> {
     if path.is_empty() {
         return Err(invalid("path must be a non-empty path"));
     }
-    Ok(AsyncTask::new(DumpTask {
+    Ok(AsyncTask::new(ToolTask::Dump(DumpTask {
         path: PathBuf::from(path),
         position: offset_arg("position", position)?,
         max_bytes: offset_arg("maxBytes", max_bytes)?.max(1),
         records,
-    }))
+    })))
 }
