@@ -233,6 +233,49 @@ export interface DescribedGroupMember {
   memberAssignment: Buffer
 }
 
+export interface DumpChunk {
+  batches: Array<DumpedBatch>
+  /** Where the next call starts; equal to `fileSize` at the end. */
+  nextPosition: number
+  fileSize: number
+  /**
+   * Why the walk stopped before the end of the file: `padding` (only
+   * preallocated zeros follow), or what is wrong with the bytes at
+   * `nextPosition`. None when it did not stop.
+   */
+  stop?: string
+}
+
+/** One batch of a segment file, as its header says. */
+export interface DumpedBatch {
+  position: number
+  baseOffset: number
+  lastOffset: number
+  recordCount: number
+  sizeBytes: number
+  partitionLeaderEpoch: number
+  crc: number
+  crcValid: boolean
+  compression: string
+  logAppendTime: boolean
+  transactional: boolean
+  control: boolean
+  baseTimestamp: number
+  maxTimestamp: number
+  producerId: number
+  producerEpoch: number
+  baseSequence: number
+  /** The whole batch, when records were asked for and its CRC holds. */
+  bytes?: Buffer
+}
+
+/**
+ * Reads the batches of one segment file from byte `position`, about
+ * `maxBytes` of them (at least one batch) per call; with `records`, the
+ * sound batches' bytes come along for the codec to decode.
+ */
+export declare function dumpSegment(path: string, position: number, maxBytes: number, records: boolean): Promise<unknown>
+
 export interface GroupAssignment {
   memberId: string
   assignment: Buffer
@@ -722,4 +765,42 @@ export interface TopicPartition {
 export interface TopicPartitions {
   topic: string
   partitions: Array<number>
+}
+
+/** What the engine kept of one partition. */
+export interface VerifiedPartition {
+  topic: string
+  partition: number
+  segments: number
+  bytes: number
+  logStartOffset: number
+  highWatermark: number
+  /** Batches of the kept segments that fail their CRC or framing. */
+  problems: Array<string>
+}
+
+/**
+ * Checks a data directory with the engine's recovery (read-only), or with
+ * `repair` applies it (takes the directory lock). One call per directory.
+ */
+export declare function verifyDataDir(dir: string, repair: boolean): Promise<unknown>
+
+/** One decision of the engine's recovery (`RecoveryReport`). */
+export interface VerifyFinding {
+  /** Empty for findings about the data directory itself. */
+  topic: string
+  partition: number
+  /** truncated, quarantined, adopted, ignored or corrected. */
+  action: string
+  offset: number
+  path: string
+  movedTo?: string
+  /** False when verifying: recovery only decided it. */
+  applied: boolean
+  reason: string
+}
+
+export interface VerifyResult {
+  findings: Array<VerifyFinding>
+  partitions: Array<VerifiedPartition>
 }

@@ -92,7 +92,7 @@ describe('data safety', () => {
     expect(list.stderr).toMatch(/reading it read-only/);
     const consume = spawnSync(
       process.execPath,
-      [bin, 'consume', 'orders', '--from-beginning', '--data-dir', dir],
+      [bin, 'consume', 'orders', '--from-beginning', '-e', '--data-dir', dir],
       { encoding: 'utf8' },
     );
     expect(consume.status, consume.stderr).toBe(0);

@@ -4,6 +4,8 @@
  * engine's own errors extend them, each with a stable `code`.
  */
 
+import { KAFKA_ERRORS, kafkaCode, NAMED_UNLIKE_KAFKAJS } from './kafka-codes';
+
 /** kafkajs' `KafkaJSErrorMetadata`: what its error constructors take. */
 export interface KafkaJSErrorMetadata {
   retriable?: boolean;
@@ -34,36 +36,17 @@ export class KafkaJSNonRetriableError extends KafkaJSError {
 }
 
 /**
- * kafkajs' `retriable` flag of each Kafka error code ferrolog raises. A
- * protocol error takes its flag from here, so every call site agrees with
- * kafkajs whatever it passes.
+ * kafkajs' `retriable` flag of each Kafka error type (from the one table of
+ * codes, kafka-codes.ts). A protocol error takes its flag from here, so
+ * every call site agrees with kafkajs whatever it passes.
  */
-export const PROTOCOL_RETRIABLE: Readonly<Record<string, boolean>> = {
-  OFFSET_OUT_OF_RANGE: false,
-  CORRUPT_MESSAGE: true,
-  UNKNOWN_TOPIC_OR_PARTITION: true,
-  MESSAGE_TOO_LARGE: false,
-  ILLEGAL_GENERATION: false,
-  INCONSISTENT_GROUP_PROTOCOL: false,
-  UNKNOWN_MEMBER_ID: false,
-  REBALANCE_IN_PROGRESS: false,
-  TOPIC_ALREADY_EXISTS: false,
-  INVALID_PARTITIONS: false,
-  INVALID_REPLICATION_FACTOR: false,
-  INVALID_REPLICA_ASSIGNMENT: false,
-  INVALID_CONFIG: false,
-  NOT_CONTROLLER: true,
-  INVALID_REQUEST: false,
-  SECURITY_DISABLED: false,
-  KAFKA_STORAGE_ERROR: true,
-  NON_EMPTY_GROUP: false,
-  GROUP_ID_NOT_FOUND: false,
-  NO_REASSIGNMENT_IN_PROGRESS: false,
-  INVALID_RECORD: false,
-  OUT_OF_ORDER_SEQUENCE_NUMBER: false,
-  DUPLICATE_SEQUENCE_NUMBER: false,
-  INVALID_PRODUCER_EPOCH: false,
-};
+export const PROTOCOL_RETRIABLE: Readonly<Record<string, boolean>> = Object.freeze(
+  Object.fromEntries(
+    Object.entries(KAFKA_ERRORS)
+      .filter(([code]) => !NAMED_UNLIKE_KAFKAJS.has(Number(code)))
+      .map(([, [type, retriable]]) => [type, retriable]),
+  ),
+);
 
 /** A Kafka protocol error, named by its Kafka error `type` (e.g. `UNKNOWN_TOPIC_OR_PARTITION`). */
 export class KafkaJSProtocolError extends KafkaJSError {
@@ -99,7 +82,7 @@ export class KafkaJSOffsetOutOfRange extends KafkaJSProtocolError {
   readonly topic: string;
   readonly partition: number;
   constructor(e: string | Error, meta: { topic: string; partition: number } = { topic: '', partition: -1 }) {
-    super(e, 'OFFSET_OUT_OF_RANGE', 1, false);
+    super(e, 'OFFSET_OUT_OF_RANGE', kafkaCode('OFFSET_OUT_OF_RANGE'), false);
     this.name = 'KafkaJSOffsetOutOfRange';
     this.topic = meta.topic;
     this.partition = meta.partition;
@@ -161,7 +144,7 @@ export class KafkaJSAlterPartitionReassignmentsError extends KafkaJSProtocolErro
   readonly topic?: string;
   readonly partition?: number;
   constructor(e: Error | string, topic?: string, partition?: number) {
-    super(e, 'INVALID_REPLICA_ASSIGNMENT', 39, false);
+    super(e, 'INVALID_REPLICA_ASSIGNMENT', kafkaCode('INVALID_REPLICA_ASSIGNMENT'), false);
     this.name = 'KafkaJSAlterPartitionReassignmentsError';
     if (topic !== undefined) this.topic = topic;
     if (partition !== undefined) this.partition = partition;
@@ -519,20 +502,27 @@ const byCode: Record<string, new (message: string) => FerrologError> = {
 };
 
 /**
- * Turns an error thrown by the native binding (`ERR_CODE: message`) into its
- * typed class. Anything else (napi's own argument errors) becomes an
- * InvalidArgumentError, since only a wrong argument produces those.
+ * Turns an error thrown by the native binding into its typed class. The
+ * binding carries ferrolog's stable code as the JS error's `code` (napi's
+ * status) and the text alone as its message. Anything else (napi's own
+ * argument errors, whose codes are napi statuses such as `InvalidArg`)
+ * becomes an InvalidArgumentError, since only a wrong argument produces those.
  */
 export function fromNative(e: unknown): FerrologError {
   if (e instanceof FerrologError) return e;
   const message = e instanceof Error ? e.message : String(e);
-  const match = /^(ERR_[A-Z_]+): ([\s\S]*)$/.exec(message);
-  if (match) {
-    const Ctor = byCode[match[1] as string];
-    if (Ctor) return new Ctor(match[2] as string);
-    return new FerrologError(match[1] as string, match[2] as string);
+  const code = nativeCode(e);
+  if (code !== undefined) {
+    const Ctor = byCode[code];
+    return Ctor ? new Ctor(message) : new FerrologError(code, message);
   }
   return new InvalidArgumentError(message);
+}
+
+/** The ferrolog code (`ERR_...`) a native error carries, if it carries one. */
+export function nativeCode(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | null | undefined)?.code;
+  return typeof code === 'string' && /^ERR_[A-Z0-9_]+$/.test(code) ? code : undefined;
 }
 
 /** Every code the engine and binding report that has a class here (a test keeps it equal to Rust's list). */

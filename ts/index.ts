@@ -92,13 +92,16 @@ export { KafkaJSRebalanceError } from './group/errors';
 export type {
   AppendResult,
   CreateTopicOptions,
+  DumpedBatch,
   GroupCoordinatorOptions,
   LogOptions,
   ReadResult,
   RecoveryReport,
   SegmentDescription,
+  SegmentDump,
   TopicConfigEntries,
   TopicDescription,
+  VerifyResult,
   Watermarks,
 } from './log';
 export { Log } from './log';

@@ -8,9 +8,12 @@
  */
 import { EventEmitter } from 'node:events';
 import { decodeColumns, type RecordColumns } from './codec/decoder';
+import type { RecoveryReport, SegmentDump, VerifyResult } from './engine-reports';
 import { ClosedError, fromNative, InvalidArgumentError } from './errors';
 import type { GroupCalls } from './group/types';
 import { binding, type NativeLog } from './native';
+
+export type { DumpedBatch, RecoveryReport, SegmentDump, VerifyResult } from './engine-reports';
 
 /** Kafka-named topic configs, e.g. `{ 'retention.ms': 3600000, flush: 'always' }`. */
 export type TopicConfigEntries = Record<string, string | number>;
@@ -107,33 +110,6 @@ export interface SegmentDescription {
   path: string;
   offsetIndexEntries: number;
   timeIndexEntries: number;
-}
-
-/**
- * One decision recovery made when the engine opened (or, read-only, would
- * have made). Nothing is ever deleted: what Kafka's recovery would delete is
- * moved into `<dataDir>/.quarantine/` (`movedTo`).
- */
-export interface RecoveryReport {
-  /** Empty for findings about the data directory itself. */
-  topic: string;
-  partition: number;
-  /**
-   * `truncated`: a segment was cut at a bad batch (the bytes cut are in
-   * `movedTo`); `quarantined`: a segment file was moved aside; `adopted`: a
-   * partition directory ferrolog did not create became a topic's;
-   * `ignored`: something was left as it is and not used; `corrected`: a
-   * checkpoint contradicted the segments.
-   */
-  action: 'truncated' | 'quarantined' | 'adopted' | 'ignored' | 'corrected';
-  /** Where the log now ends (truncated), or the corrected offset. */
-  offset: number;
-  /** The file or directory concerned. */
-  path: string;
-  movedTo?: string | null;
-  /** False when a read-only open only decided it. */
-  applied: boolean;
-  reason: string;
 }
 
 /**
@@ -237,19 +213,62 @@ export class Log {
     }
   }
 
+  /**
+   * Checks a data directory with the engine's own recovery, every batch
+   * CRC-checked, on a native worker thread. Without `repair` it opens
+   * read-only (no lock, nothing written, so it works beside a running
+   * writer) and reports what recovery would do; with `repair` it takes the
+   * lock and applies it (nothing is deleted: what is cut is set aside).
+   */
+  static async verify(dataDir: string, options: { repair?: boolean } = {}): Promise<VerifyResult> {
+    if (typeof dataDir !== 'string' || dataDir.length === 0) {
+      throw new InvalidArgumentError('dataDir must be a non-empty string');
+    }
+    try {
+      return await binding.verifyDataDir(dataDir, options.repair === true);
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /**
+   * The batches of one segment file from byte `position`, about `maxBytes`
+   * of them (at least one) per call, as the engine's batch parser reads
+   * them, CRC checked; with `records`, each sound batch's bytes for the
+   * codec to decode. Runs on a native worker thread.
+   */
+  static async dumpSegment(
+    path: string,
+    options: { position?: number; maxBytes?: number; records?: boolean } = {},
+  ): Promise<SegmentDump> {
+    if (typeof path !== 'string' || path.length === 0) {
+      throw new InvalidArgumentError('path must be a non-empty string');
+    }
+    try {
+      return await binding.dumpSegment(
+        path,
+        options.position ?? 0,
+        options.maxBytes ?? 4 << 20,
+        options.records === true,
+      );
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
   /** True when opened with `readOnly`: no lock taken, nothing written. */
   get readOnly(): boolean {
-    return this.n().readOnly;
+    return this.openNative().readOnly;
   }
 
   /** See `nativeHandle`; typed unknown so the published declarations do not name the binding. */
   [nativeHandle](): unknown {
-    return this.n();
+    return this.openNative();
   }
 
   /** See `groupCalls`. Each call is one native call returning a promise. */
   [groupCalls](): GroupCalls {
-    const native = this.n();
+    const native = this.openNative();
     const wrap =
       <A extends unknown[], R>(f: (n: NativeLog, ...a: A) => Promise<R>) =>
       async (...a: A): Promise<R> => {
@@ -282,7 +301,7 @@ export class Log {
     return this.native === null;
   }
 
-  private n(): NativeLog {
+  private openNative(): NativeLog {
     if (this.native === null) throw new ClosedError();
     return this.native;
   }
@@ -295,7 +314,7 @@ export class Log {
     }
     const config = entries(options.config, 'config');
     try {
-      this.n().createTopic(name, partitions, config);
+      this.openNative().createTopic(name, partitions, config);
     } catch (e) {
       throw fromNative(e);
     }
@@ -305,7 +324,7 @@ export class Log {
   deleteTopic(name: string): void {
     checkName(name);
     try {
-      this.n().deleteTopic(name);
+      this.openNative().deleteTopic(name);
     } catch (e) {
       throw fromNative(e);
     }
@@ -318,7 +337,7 @@ export class Log {
     if (!Number.isInteger(total) || total < 1)
       throw new InvalidArgumentError('total must be a positive integer');
     try {
-      this.n().createPartitions(name, total);
+      this.openNative().createPartitions(name, total);
     } catch (e) {
       throw fromNative(e);
     }
@@ -329,7 +348,7 @@ export class Log {
     checkName(name);
     const e = entries(config, 'config') ?? {};
     try {
-      this.n().alterTopicConfig(name, e);
+      this.openNative().alterTopicConfig(name, e);
     } catch (err) {
       throw fromNative(err);
     }
@@ -337,7 +356,7 @@ export class Log {
 
   topics(): TopicDescription[] {
     try {
-      return this.n().topics();
+      return this.openNative().topics();
     } catch (e) {
       throw fromNative(e);
     }
@@ -351,7 +370,7 @@ export class Log {
     checkName(topic);
     checkPartition(partition);
     try {
-      const w = this.n().watermarks(topic, partition);
+      const w = this.openNative().watermarks(topic, partition);
       return { logStartOffset: w[0] as number, highWatermark: w[1] as number, durableOffset: w[2] as number };
     } catch (e) {
       throw fromNative(e);
@@ -376,7 +395,7 @@ export class Log {
     if (!(batch instanceof Uint8Array)) {
       throw new InvalidArgumentError('batch must be a Buffer or Uint8Array holding one RecordBatch v2');
     }
-    const native = this.n();
+    const native = this.openNative();
     let r: number[];
     try {
       r = native.append(topic, partition, batch);
@@ -428,7 +447,7 @@ export class Log {
     checkPartition(partition);
     checkOffset('offset', offset);
     checkOffset('maxBytes', maxBytes);
-    const native = this.n();
+    const native = this.openNative();
     let r: number[];
     try {
       r = native.read(topic, partition, offset, maxBytes);
@@ -493,7 +512,7 @@ export class Log {
     let native: NativeLog;
     let w: { id: number; promise: Promise<boolean> };
     try {
-      native = this.n();
+      native = this.openNative();
       w = native.waitForData(topic, partition, offset);
     } catch (e) {
       return Promise.reject(fromNative(e));
@@ -528,7 +547,7 @@ export class Log {
   /** Resolves once every offset below `offset` is fsynced (group commit, off the JS thread). */
   syncTo(topic: string, partition: number, offset: number): Promise<void> {
     try {
-      return this.n()
+      return this.openNative()
         .syncTo(topic, partition, offset)
         .catch((e: unknown) => {
           throw fromNative(e);
@@ -546,7 +565,7 @@ export class Log {
   syncToMany(targets: { topic: string; partition: number; offset: number }[]): Promise<void>[] {
     let promises: Promise<void>[];
     try {
-      promises = this.n().syncToMany(
+      promises = this.openNative().syncToMany(
         targets.map((t) => t.topic),
         targets.map((t) => t.partition),
         targets.map((t) => t.offset),
@@ -566,7 +585,7 @@ export class Log {
   partitionCount(topic: string): number {
     checkName(topic);
     try {
-      return this.n().partitionCount(topic);
+      return this.openNative().partitionCount(topic);
     } catch (e) {
       throw fromNative(e);
     }
@@ -576,7 +595,7 @@ export class Log {
   batchBytesMax(topic: string): number {
     checkName(topic);
     try {
-      return this.n().batchBytesMax(topic);
+      return this.openNative().batchBytesMax(topic);
     } catch (e) {
       throw fromNative(e);
     }
@@ -585,7 +604,7 @@ export class Log {
   /** A new producer id for an idempotent producer (epoch 0), unique across restarts. */
   allocateProducerId(): number {
     try {
-      return this.n().allocateProducerId();
+      return this.openNative().allocateProducerId();
     } catch (e) {
       throw fromNative(e);
     }
@@ -594,7 +613,7 @@ export class Log {
   /** Resolves once everything appended so far is fsynced. */
   flush(): Promise<void> {
     try {
-      return this.n()
+      return this.openNative()
         .flush()
         .catch((e: unknown) => {
           throw fromNative(e);
@@ -625,7 +644,7 @@ export class Log {
     checkPartition(partition);
     checkOffset('offset', offset);
     try {
-      return this.n().deleteRecords(topic, partition, offset);
+      return this.openNative().deleteRecords(topic, partition, offset);
     } catch (e) {
       throw fromNative(e);
     }
@@ -637,7 +656,7 @@ export class Log {
     checkPartition(partition);
     if (!Number.isSafeInteger(timestampMs)) throw new InvalidArgumentError('timestampMs must be an integer');
     try {
-      const o = this.n().offsetForTimestamp(topic, partition, timestampMs);
+      const o = this.openNative().offsetForTimestamp(topic, partition, timestampMs);
       return o < 0 ? null : o;
     } catch (e) {
       throw fromNative(e);
@@ -647,7 +666,7 @@ export class Log {
   /** Runs retention now (it also runs in the background); returns segments deleted. */
   enforceRetention(): number {
     try {
-      return this.n().enforceRetention();
+      return this.openNative().enforceRetention();
     } catch (e) {
       throw fromNative(e);
     }
@@ -658,7 +677,7 @@ export class Log {
     checkName(topic);
     checkPartition(partition);
     try {
-      this.n().roll(topic, partition);
+      this.openNative().roll(topic, partition);
     } catch (e) {
       throw fromNative(e);
     }
@@ -668,7 +687,7 @@ export class Log {
     checkName(topic);
     checkPartition(partition);
     try {
-      return this.n().segments(topic, partition);
+      return this.openNative().segments(topic, partition);
     } catch (e) {
       throw fromNative(e);
     }
@@ -676,6 +695,6 @@ export class Log {
 
   /** What recovery repaired when the engine opened. */
   recoveryReports(): RecoveryReport[] {
-    return this.n().recoveryReports();
+    return this.openNative().recoveryReports();
   }
 }

@@ -11,8 +11,8 @@
  * string that holds one of a few values.
  */
 import type * as Generated from '../binding';
+import type { RecoveryReport, SegmentDump, VerifyResult } from './engine-reports';
 import type * as G from './group/types';
-import type { RecoveryReport } from './log';
 
 type GeneratedLog = Generated.NativeLog;
 type Narrowed =
@@ -62,7 +62,11 @@ export interface NativeBroker extends Omit<Generated.NativeBroker, 'close'> {
 
 export type NativeBrokerOptions = Generated.BrokerOptions;
 
-export interface Binding extends Omit<typeof Generated, 'NativeLog' | 'startBroker' | GroupFns> {
+export interface Binding
+  extends Omit<typeof Generated, 'NativeLog' | 'startBroker' | 'dumpSegment' | 'verifyDataDir' | GroupFns> {
+  /** napi types an async task's result as unknown; these are the objects tools.rs builds. */
+  dumpSegment(...args: Parameters<typeof Generated.dumpSegment>): Promise<SegmentDump>;
+  verifyDataDir(...args: Parameters<typeof Generated.verifyDataDir>): Promise<VerifyResult>;
   startBroker(log: NativeLog, options: NativeBrokerOptions): NativeBroker;
   NativeLog: { open(...args: Parameters<typeof Generated.NativeLog.open>): NativeLog };
   groupJoin(log: NativeLog, req: G.JoinGroupRequest): Promise<G.JoinGroupResult>;

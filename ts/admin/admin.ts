@@ -18,6 +18,7 @@ import {
 } from '../errors';
 import { GroupCoordinator, OFFSETS_TOPIC } from '../group/coordinator';
 import type { CommittedOffset } from '../group/types';
+import { kafkaCode } from '../kafka-codes';
 import { type Log, nativeHandle, type TopicConfigEntries } from '../log';
 import {
   type AdminEventMap,
@@ -93,7 +94,7 @@ export class KafkaJSDeleteGroupsError extends KafkaJSError {
 export class Admin {
   readonly events: AdminEvents = EVENTS;
   private readonly kafka: Kafka;
-  private readonly log_: Logger;
+  private readonly adminLogger: Logger;
   private readonly emitter = new EventEmitter();
   /** kafkajs' `admin({ retry })`; in process only `connect` waits on a lock with it. */
   readonly retry: RetryOptions | undefined;
@@ -103,12 +104,12 @@ export class Admin {
 
   constructor(kafka: Kafka, config: AdminConfig = {}) {
     this.kafka = kafka;
-    this.log_ = kafka.logger().namespace('Admin');
+    this.adminLogger = kafka.logger().namespace('Admin');
     this.retry = config.retry ?? kafka.retry;
   }
 
   logger(): Logger {
-    return this.log_;
+    return this.adminLogger;
   }
 
   /** kafkajs' instrumentation events, the payload typed by the name; returns a function that removes the listener. */
@@ -153,18 +154,18 @@ export class Admin {
     if (log !== null) this.emit(EVENTS.DISCONNECT, null);
   }
 
-  private l(): Log {
+  private connectedLog(): Log {
     if (this.log === null) throw new KafkaJSError('The admin client is not connected');
     return this.log;
   }
 
-  private c(): GroupCoordinator {
+  private connectedCoordinator(): GroupCoordinator {
     if (this.coordinator === null) throw new KafkaJSError('The admin client is not connected');
     return this.coordinator;
   }
 
   private partitionsOf(topic: string): number {
-    const n = this.l().partitionCount(topic);
+    const n = this.connectedLog().partitionCount(topic);
     if (n < 0)
       throw new KafkaJSProtocolError(
         `This server does not host this topic-partition: ${topic}`,
@@ -176,7 +177,7 @@ export class Admin {
   }
 
   async listTopics(): Promise<string[]> {
-    return this.l()
+    return this.connectedLog()
       .topics()
       .map((t) => t.name)
       .filter((n) => n !== OFFSETS_TOPIC);
@@ -191,7 +192,7 @@ export class Admin {
   }): Promise<boolean> {
     if (!options || !Array.isArray(options.topics))
       throw new KafkaJSNonRetriableError('Invalid topics array');
-    const log = this.l();
+    const log = this.connectedLog();
     const plans = options.topics.map((t) => {
       if (typeof t?.topic !== 'string' || t.topic.length === 0)
         throw new KafkaJSNonRetriableError(`Invalid topic ${String(t?.topic)}`);
@@ -225,7 +226,7 @@ export class Admin {
       throw new KafkaJSNonRetriableError('Invalid topics array');
     for (const t of options.topics) {
       this.partitionsOf(t);
-      this.l().deleteTopic(t);
+      this.connectedLog().deleteTopic(t);
     }
   }
 
@@ -238,7 +239,7 @@ export class Admin {
       throw new KafkaJSNonRetriableError('Invalid topic partitions array');
     for (const { topic, count } of options.topicPartitions) {
       this.partitionsOf(topic);
-      if (!options.validateOnly) this.l().createPartitions(topic, count);
+      if (!options.validateOnly) this.connectedLog().createPartitions(topic, count);
     }
     return true;
   }
@@ -261,7 +262,7 @@ export class Admin {
     controller: number | null;
     clusterId: string;
   }> {
-    this.l();
+    this.connectedLog();
     const clusterId = createHash('sha256')
       .update(path.resolve(this.kafka.dataDir))
       .digest('base64url')
@@ -285,7 +286,7 @@ export class Admin {
   }
 
   private topicConfig(name: string): Record<string, string> {
-    const t = this.l()
+    const t = this.connectedLog()
       .topics()
       .find((d) => d.name === name);
     if (t === undefined) {
@@ -313,7 +314,12 @@ export class Admin {
         configEntries = describeTopicConfig(this.topicConfig(r.name), dirDefaults, r.configNames, synonyms);
       } else if (r.type === ConfigResourceTypes.BROKER) {
         if (r.name !== String(LOCAL_NODE.nodeId))
-          throw new KafkaJSProtocolError(`Broker ${r.name} does not exist`, 'INVALID_REQUEST', 42, false);
+          throw new KafkaJSProtocolError(
+            `Broker ${r.name} does not exist`,
+            'INVALID_REQUEST',
+            kafkaCode('INVALID_REQUEST'),
+            false,
+          );
         configEntries = describeBrokerConfig(dirDefaults, r.configNames, synonyms);
       } else {
         // No loggers to configure in process.
@@ -359,7 +365,7 @@ export class Admin {
       }
       return { r, next: replacementConfig(this.topicConfig(r.name), dirDefaults, r.configEntries) };
     });
-    if (!configs.validateOnly) for (const p of plans) this.l().alterTopicConfig(p.r.name, p.next);
+    if (!configs.validateOnly) for (const p of plans) this.connectedLog().alterTopicConfig(p.r.name, p.next);
     return {
       resources: plans.map((p) => ({
         errorCode: 0,
@@ -372,15 +378,15 @@ export class Admin {
 
   /** The data directory's ACLs (ts/admin/acls.ts); the owner is not subject to them. */
   async describeAcls(options: AclFilter): Promise<DescribeAclResponse> {
-    return acls.describeAcls(acls.localAcls(this.l()[nativeHandle]()), options);
+    return acls.describeAcls(acls.localAcls(this.connectedLog()[nativeHandle]()), options);
   }
 
   async createAcls(options: { acl: AclEntry[] }): Promise<boolean> {
-    return acls.createAcls(acls.localAcls(this.l()[nativeHandle]()), options);
+    return acls.createAcls(acls.localAcls(this.connectedLog()[nativeHandle]()), options);
   }
 
   async deleteAcls(options: { filters: AclFilter[] }): Promise<DeleteAclResponse> {
-    return acls.deleteAcls(acls.localAcls(this.l()[nativeHandle]()), options);
+    return acls.deleteAcls(acls.localAcls(this.connectedLog()[nativeHandle]()), options);
   }
 
   /** One node holds every partition: only an assignment to node 0 is valid, and it is already in place. */
@@ -424,7 +430,7 @@ export class Admin {
   ): Promise<{ partition: number; offset: string; high: string; low: string }[]> {
     const n = this.partitionsOf(topic);
     return Array.from({ length: n }, (_, partition) => {
-      const w = this.l().watermarks(topic, partition);
+      const w = this.connectedLog().watermarks(topic, partition);
       return {
         partition,
         offset: String(w.highWatermark),
@@ -438,8 +444,9 @@ export class Admin {
   async fetchTopicOffsetsByTimestamp(topic: string, timestamp?: number): Promise<PartitionOffset[]> {
     const n = this.partitionsOf(topic);
     return Array.from({ length: n }, (_, partition) => {
-      const hw = this.l().watermarks(topic, partition).highWatermark;
-      const o = timestamp === undefined ? null : this.l().offsetForTimestamp(topic, partition, timestamp);
+      const hw = this.connectedLog().watermarks(topic, partition).highWatermark;
+      const o =
+        timestamp === undefined ? null : this.connectedLog().offsetForTimestamp(topic, partition, timestamp);
       return { partition, offset: String(o ?? hw) };
     });
   }
@@ -451,7 +458,7 @@ export class Admin {
   }): Promise<{ topic: string; partitions: FetchOffsetsPartition[] }[]> {
     if (!options || typeof options.groupId !== 'string')
       throw new KafkaJSNonRetriableError('Invalid groupId');
-    const all = await this.c().offsets(options.groupId);
+    const all = await this.connectedCoordinator().offsets(options.groupId);
     const committedOf = indexOffsets(all);
     const topics = options.topics ?? [...new Set(all.map((o) => o.topic))];
     return topics.map((topic) => ({
@@ -460,14 +467,14 @@ export class Admin {
         const committed = committedOf(topic, partition);
         let offset = committed === undefined ? '-1' : String(committed.offset);
         if (options.resolveOffsets && committed === undefined)
-          offset = String(this.l().watermarks(topic, partition).highWatermark);
+          offset = String(this.connectedLog().watermarks(topic, partition).highWatermark);
         return { partition, offset, metadata: committed?.metadata || null };
       }),
     }));
   }
 
   private async assertEmpty(groupId: string): Promise<void> {
-    const d = await this.c().describe(groupId);
+    const d = await this.connectedCoordinator().describe(groupId);
     const state = d.state;
     if (d.members.length > 0) {
       throw new KafkaJSNonRetriableError(
@@ -481,7 +488,7 @@ export class Admin {
       throw new KafkaJSNonRetriableError('Invalid groupId');
     await this.assertEmpty(options.groupId);
     this.partitionsOf(options.topic);
-    await this.c().commitSimple(
+    await this.connectedCoordinator().commitSimple(
       options.groupId,
       options.partitions.map((p) => ({
         topic: options.topic,
@@ -497,21 +504,21 @@ export class Admin {
     await this.assertEmpty(options.groupId);
     const n = this.partitionsOf(options.topic);
     const commits = Array.from({ length: n }, (_, partition) => {
-      const w = this.l().watermarks(options.topic, partition);
+      const w = this.connectedLog().watermarks(options.topic, partition);
       return {
         topic: options.topic,
         partition,
         offset: options.earliest ? w.logStartOffset : w.highWatermark,
       };
     });
-    await this.c().commitSimple(options.groupId, commits);
+    await this.connectedCoordinator().commitSimple(options.groupId, commits);
   }
 
   /** kafkajs' GroupDescriptions: member metadata and assignments are the encoded protocol bytes. */
   async describeGroups(groupIds: string[]): Promise<GroupDescriptions> {
     if (!Array.isArray(groupIds))
       throw new KafkaJSNonRetriableError('describeGroups needs an array of group ids');
-    const described = await this.c().calls.describe(groupIds);
+    const described = await this.connectedCoordinator().calls.describe(groupIds);
     return {
       groups: described.map((d) => ({
         groupId: d.groupId,
@@ -531,7 +538,7 @@ export class Admin {
   }
 
   async listGroups(): Promise<{ groups: GroupOverview[] }> {
-    const listed = await this.c().calls.list(null);
+    const listed = await this.connectedCoordinator().calls.list(null);
     return {
       groups: listed
         .map((g) => ({ groupId: g.groupId, protocolType: g.protocolType || 'consumer' }))
@@ -545,7 +552,7 @@ export class Admin {
     const results: { groupId: string; errorCode: number; error?: KafkaJSProtocolError }[] = [];
     for (const groupId of groupIds) {
       try {
-        await this.c().deleteGroup(groupId);
+        await this.connectedCoordinator().deleteGroup(groupId);
         results.push({ groupId, errorCode: 0 });
       } catch (e) {
         const err = e as KafkaJSProtocolError;
@@ -569,8 +576,10 @@ export class Admin {
     this.partitionsOf(options.topic);
     for (const { partition, offset } of options.partitions) {
       const o =
-        Number(offset) === -1 ? this.l().watermarks(options.topic, partition).highWatermark : Number(offset);
-      this.l().deleteRecords(options.topic, partition, o);
+        Number(offset) === -1
+          ? this.connectedLog().watermarks(options.topic, partition).highWatermark
+          : Number(offset);
+      this.connectedLog().deleteRecords(options.topic, partition, o);
     }
   }
 
@@ -581,13 +590,13 @@ export class Admin {
   }): Promise<{ topic: string; partitions: PartitionLag[]; totalLag: string }[]> {
     if (!options || typeof options.groupId !== 'string')
       throw new KafkaJSNonRetriableError('Invalid groupId');
-    const all = await this.c().offsets(options.groupId);
+    const all = await this.connectedCoordinator().offsets(options.groupId);
     const committedOf = indexOffsets(all);
     const topics = options.topics ?? [...new Set(all.map((o) => o.topic))].sort();
     return topics.map((topic) => {
       let total = 0;
       const partitions = Array.from({ length: this.partitionsOf(topic) }, (_, partition) => {
-        const w = this.l().watermarks(topic, partition);
+        const w = this.connectedLog().watermarks(topic, partition);
         const committed = committedOf(topic, partition);
         const lag =
           w.highWatermark -

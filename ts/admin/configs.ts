@@ -6,6 +6,7 @@
  * DEFAULT_CONFIG. Synonyms name the broker-level config Kafka would list.
  */
 import { KafkaJSProtocolError } from '../errors';
+import { kafkaCode } from '../kafka-codes';
 import { type ConfigEntries, ConfigResourceTypes, ConfigSource, type ConfigSynonyms } from '../types/kafkajs';
 
 /** The engine's built-in topic config (what a topic created without config gets). */
@@ -150,7 +151,12 @@ export function replacementConfig(
   }
   for (const e of entries) {
     if (!isKnownConfig(e.name)) {
-      throw new KafkaJSProtocolError(`Unknown topic config name: ${e.name}`, 'INVALID_CONFIG', 40, false);
+      throw new KafkaJSProtocolError(
+        `Unknown topic config name: ${e.name}`,
+        'INVALID_CONFIG',
+        kafkaCode('INVALID_CONFIG'),
+        false,
+      );
     }
     next[e.name] = e.value;
   }

@@ -13,6 +13,7 @@ import { isIP } from 'node:net';
 import { fromNative, InvalidArgumentError } from '../errors';
 import type { TopicConfigEntries } from '../log';
 import { binding, type NativeBroker, type NativeLog } from '../native';
+import { recordListener } from './listener-file';
 
 export interface ListenOptions {
   /** Default 9092; 0 picks a free port (see `address.port`). */
@@ -186,12 +187,15 @@ export async function listen(
     await native.close();
     throw fromNative(e);
   }
+  // Lets `ferrolog` commands on this directory go through this broker.
+  const unrecord = recordListener(native.dataDir, { host: broker.host, port: broker.port });
   let closing: Promise<void> | null = null;
   return {
     address: { host: broker.host, port: broker.port },
     stats: () => broker.stats(),
     close: () => {
       closing ??= (async () => {
+        unrecord();
         await broker.close();
         // The broker's handle on the engine: the last one closes it.
         await native.close();

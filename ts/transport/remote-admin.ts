@@ -11,6 +11,7 @@ import { KafkaJSDeleteGroupsError } from '../admin/admin';
 import type { Kafka } from '../client/kafka';
 import type { Logger } from '../client/logger';
 import { KafkaJSError, KafkaJSNonRetriableError } from '../errors';
+import { KafkaErrorCode } from '../kafka-codes';
 import type { AclEntry, AclFilter, DeleteAclResponse, DescribeAclResponse } from '../types/kafkajs';
 import { call, kafkaError } from './kafka-errors';
 import type { NativeRemoteClient, RemoteMetadata } from './native-remote';
@@ -18,6 +19,13 @@ import type { RemoteTransport } from './remote';
 
 const LATEST = -1;
 const EARLIEST = -2;
+
+/** A group with members answers an offset commit from outside with one of these. */
+const REBALANCE_CODES = [
+  KafkaErrorCode.UNKNOWN_MEMBER_ID,
+  KafkaErrorCode.ILLEGAL_GENERATION,
+  KafkaErrorCode.REBALANCE_IN_PROGRESS,
+];
 
 /** kafkajs' ConfigResourceTypes. */
 export const ConfigResourceTypes = { UNKNOWN: 0, TOPIC: 2, BROKER: 4, BROKER_LOGGER: 8 } as const;
@@ -61,16 +69,16 @@ function decodeAssignment(b: Buffer): Record<string, number[]> {
 
 export class RemoteAdmin {
   private readonly transport: RemoteTransport;
-  private readonly log_: Logger;
+  private readonly adminLogger: Logger;
   private client: NativeRemoteClient | null = null;
 
   constructor(kafka: Kafka, transport: RemoteTransport) {
     this.transport = transport;
-    this.log_ = kafka.logger().namespace('Admin');
+    this.adminLogger = kafka.logger().namespace('Admin');
   }
 
   logger(): Logger {
-    return this.log_;
+    return this.adminLogger;
   }
 
   async connect(): Promise<void> {
@@ -84,13 +92,13 @@ export class RemoteAdmin {
     await this.transport.release();
   }
 
-  private c(): NativeRemoteClient {
+  private connectedClient(): NativeRemoteClient {
     if (this.client === null) throw new KafkaJSError('The admin client is not connected');
     return this.client;
   }
 
   private async meta(topics?: string[]): Promise<RemoteMetadata> {
-    const c = this.c();
+    const c = this.connectedClient();
     return call(() => c.metadata(topics ?? null));
   }
 
@@ -120,7 +128,7 @@ export class RemoteAdmin {
       throw new KafkaJSNonRetriableError('Invalid topics array');
     if (new Set(names).size !== names.length)
       throw new KafkaJSNonRetriableError('Invalid topics array, duplicate topics');
-    const c = this.c();
+    const c = this.connectedClient();
     const topics = options.topics.map((t) => {
       const configs: Record<string, string> = {};
       for (const e of t.configEntries ?? []) configs[e.name] = e.value;
@@ -154,7 +162,7 @@ export class RemoteAdmin {
   async deleteTopics(options: { topics: string[]; timeout?: number }): Promise<void> {
     if (!options || !Array.isArray(options.topics))
       throw new KafkaJSNonRetriableError('Invalid topics array');
-    const c = this.c();
+    const c = this.connectedClient();
     throwIfError(await call(() => c.deleteTopics(options.topics, options.timeout ?? 5000)));
   }
 
@@ -165,7 +173,7 @@ export class RemoteAdmin {
   }): Promise<boolean> {
     if (!options || !Array.isArray(options.topicPartitions))
       throw new KafkaJSNonRetriableError('Invalid topic partitions array');
-    const c = this.c();
+    const c = this.connectedClient();
     const topics = options.topicPartitions.map((t) => ({ topic: t.topic, partition: 0, value: t.count }));
     throwIfError(
       await call(() => c.createPartitions(topics, options.timeout ?? 5000, options.validateOnly === true)),
@@ -226,7 +234,7 @@ export class RemoteAdmin {
 
   private async offsetsAt(topic: string, timestamps: number[]): Promise<Map<string, number>> {
     const parts = await this.partitionsOf(topic);
-    const c = this.c();
+    const c = this.connectedClient();
     const req = timestamps.flatMap((value) => parts.map((partition) => ({ topic, partition, value })));
     const r = await call(() => c.listOffsets(req));
     const out = new Map<string, number>();
@@ -267,7 +275,7 @@ export class RemoteAdmin {
   > {
     if (!options || typeof options.groupId !== 'string')
       throw new KafkaJSNonRetriableError('Invalid groupId');
-    const c = this.c();
+    const c = this.connectedClient();
     let req: { topic: string; partitions: number[] }[] | null = null;
     if (options.topics !== undefined) {
       req = [];
@@ -313,10 +321,10 @@ export class RemoteAdmin {
     groupId: string,
     offsets: { topic: string; partition: number; offset: number }[],
   ): Promise<void> {
-    const c = this.c();
+    const c = this.connectedClient();
     const r = await call(() => c.offsetCommit(groupId, -1, '', null, offsets));
     for (const x of r) {
-      if (x.errorCode === 25 || x.errorCode === 22 || x.errorCode === 27)
+      if (REBALANCE_CODES.includes(x.errorCode))
         throw new KafkaJSNonRetriableError('The consumer group must have no running instances');
       if (x.errorCode !== 0) throw kafkaError(x.errorCode, null, { topic: x.topic, partition: x.partition });
     }
@@ -355,7 +363,7 @@ export class RemoteAdmin {
   }> {
     if (!Array.isArray(groupIds))
       throw new KafkaJSNonRetriableError('describeGroups needs an array of group ids');
-    const c = this.c();
+    const c = this.connectedClient();
     const groups = await call(() => c.describeGroups(groupIds));
     return {
       groups: groups.map((g) => ({
@@ -375,7 +383,7 @@ export class RemoteAdmin {
   }
 
   async listGroups(): Promise<{ groups: { groupId: string; protocolType: string }[] }> {
-    const c = this.c();
+    const c = this.connectedClient();
     const gs = await call(() => c.listGroups());
     return { groups: gs.map((g) => ({ groupId: g.groupId, protocolType: g.protocolType })) };
   }
@@ -383,7 +391,7 @@ export class RemoteAdmin {
   async deleteGroups(groupIds: string[]): Promise<{ groupId: string; errorCode: number }[]> {
     if (!Array.isArray(groupIds))
       throw new KafkaJSNonRetriableError('deleteGroups needs an array of group ids');
-    const c = this.c();
+    const c = this.connectedClient();
     const r = await call(() => c.deleteGroups(groupIds));
     const results = r.map((x) => ({
       groupId: x.name,
@@ -402,7 +410,7 @@ export class RemoteAdmin {
   async deleteTopicRecords(options: { topic: string; partitions: PartitionOffset[] }): Promise<void> {
     if (!options || !Array.isArray(options.partitions))
       throw new KafkaJSNonRetriableError('Invalid partitions');
-    const c = this.c();
+    const c = this.connectedClient();
     const req = options.partitions.map((p) => ({
       topic: options.topic,
       partition: p.partition,
@@ -415,15 +423,15 @@ export class RemoteAdmin {
 
   /** ACLs through DescribeAcls/CreateAcls/DeleteAcls (ts/admin/acls.ts). */
   async describeAcls(options: AclFilter): Promise<DescribeAclResponse> {
-    return acls.describeAcls(acls.remoteAcls(this.c()), options);
+    return acls.describeAcls(acls.remoteAcls(this.connectedClient()), options);
   }
 
   async createAcls(options: { acl: AclEntry[] }): Promise<boolean> {
-    return acls.createAcls(acls.remoteAcls(this.c()), options);
+    return acls.createAcls(acls.remoteAcls(this.connectedClient()), options);
   }
 
   async deleteAcls(options: { filters: AclFilter[] }): Promise<DeleteAclResponse> {
-    return acls.deleteAcls(acls.remoteAcls(this.c()), options);
+    return acls.deleteAcls(acls.remoteAcls(this.connectedClient()), options);
   }
 
   async describeConfigs(options: {
@@ -446,7 +454,7 @@ export class RemoteAdmin {
     }[];
     throttleTime: number;
   }> {
-    const c = this.c();
+    const c = this.connectedClient();
     const r = await call(() =>
       c.describeConfigs(
         options.resources.map((x) => ({
@@ -483,7 +491,7 @@ export class RemoteAdmin {
     resources: { errorCode: number; errorMessage: string | null; resourceName: string }[];
     throttleTime: number;
   }> {
-    const c = this.c();
+    const c = this.connectedClient();
     const r = await call(() =>
       c.alterConfigs(
         options.resources.map((x) => ({ resourceType: x.type, name: x.name, entries: x.configEntries })),

@@ -8,10 +8,10 @@
 
 use ferrolog_broker::acl::{self, Binding, Filter, Store};
 use napi::bindgen_prelude::Object;
-use napi::{Env, Error, Result, Status};
+use napi::Env;
 use napi_derive::napi;
 
-use crate::{invalid, NativeLog};
+use crate::{coded, invalid, NativeLog, Result};
 
 /// One ACL binding in Kafka's codes (kafkajs' AclEntry).
 #[napi(object)]
@@ -96,8 +96,6 @@ pub(crate) fn binding_out(b: Binding) -> NativeAclBinding {
 const INVALID_REQUEST: i32 = 42;
 const UNKNOWN_SERVER_ERROR: i32 = -1;
 
-type Resolver<T> = Box<dyn FnOnce(Env) -> Result<T> + Send>;
-
 /// Runs `work` with the directory's ACL store on a thread of its own.
 fn on_thread<'env, T: napi::bindgen_prelude::ToNapiValue + Send + 'static>(
     env: &'env Env,
@@ -106,19 +104,14 @@ fn on_thread<'env, T: napi::bindgen_prelude::ToNapiValue + Send + 'static>(
 ) -> Result<Object<'env>> {
     log.check()?;
     let dir = log.engine.dir().to_path_buf();
-    let (deferred, promise) = env.create_deferred::<T, Resolver<T>>()?;
+    let (deferred, promise) = crate::deferred::<T>(env)?;
     std::thread::Builder::new()
         .name("ferrolog-acls".into())
         .spawn(move || match Store::shared(&dir).and_then(|s| work(&s)) {
-            Ok(v) => deferred.resolve(Box::new(move |_| Ok(v))),
-            Err(e) => deferred.reject(Error::new(Status::GenericFailure, format!("ERR_IO: {e}"))),
+            Ok(v) => crate::resolve(deferred, v),
+            Err(e) => crate::reject(deferred, coded("ERR_IO", e)),
         })
-        .map_err(|e| {
-            Error::new(
-                Status::GenericFailure,
-                format!("ERR_IO: cannot start a thread: {e}"),
-            )
-        })?;
+        .map_err(|e| coded("ERR_IO", format!("cannot start a thread: {e}")))?;
     Ok(promise)
 }
 

@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use ferrolog_broker::{Broker, BrokerConfig};
 use napi::bindgen_prelude::Object;
-use napi::{Env, Error, Result, Status};
+use napi::Env;
 use napi_derive::napi;
 
-use crate::{invalid, NativeLog};
+use crate::{deferred, invalid, resolve, NativeLog, Result};
 
 #[napi(object)]
 pub struct BrokerOptions {
@@ -131,7 +131,7 @@ pub fn start_broker(log: &NativeLog, options: BrokerOptions) -> Result<NativeBro
     let engine = log.engine.clone();
     config.groups = Some(Arc::new(move || crate::groups::coordinator_for(&engine)));
     let broker = Broker::start(log.engine.clone(), config)
-        .map_err(|e| Error::new(Status::GenericFailure, format!("ERR_IO: {e}")))?;
+        .map_err(|e| crate::coded("ERR_IO", format!("{e}")))?;
     let bound = broker.local_addr();
     Ok(NativeBroker {
         broker: Some(Arc::new(broker)),
@@ -175,26 +175,18 @@ impl NativeBroker {
     /// threads, on a thread of its own. The engine stays open.
     #[napi]
     pub fn close<'env>(&mut self, env: &'env Env) -> Result<Object<'env>> {
-        fn done(_: Env) -> Result<()> {
-            Ok(())
-        }
-        let (deferred, promise) = env.create_deferred::<(), fn(Env) -> Result<()>>()?;
+        let (deferred, promise) = deferred::<()>(env)?;
         let Some(broker) = self.broker.take() else {
-            deferred.resolve(done);
+            resolve(deferred, ());
             return Ok(promise);
         };
         std::thread::Builder::new()
             .name("ferrolog-broker-close".into())
             .spawn(move || {
                 broker.shutdown();
-                deferred.resolve(done);
+                resolve(deferred, ());
             })
-            .map_err(|e| {
-                Error::new(
-                    Status::GenericFailure,
-                    format!("ERR_IO: cannot start close thread: {e}"),
-                )
-            })?;
+            .map_err(|e| crate::coded("ERR_IO", format!("cannot start close thread: {e}")))?;
         Ok(promise)
     }
 }

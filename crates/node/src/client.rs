@@ -15,11 +15,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use ferrolog_client as fc;
 use napi::bindgen_prelude::{Buffer, Object, ToNapiValue};
-use napi::{Env, Error, Result, Status};
+use napi::Env;
 use napi_derive::napi;
 
 use crate::external::ExternalBytes;
-use crate::invalid;
+use crate::{coded, invalid, reject, rejection, Error, Result};
 
 /// One runtime for every remote client of the process, on two threads of its
 /// own: the JavaScript thread never waits on a socket.
@@ -34,16 +34,11 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime> {
             .map_err(|e| e.to_string())
     })
     .as_ref()
-    .map_err(|e| {
-        Error::new(
-            Status::GenericFailure,
-            format!("ERR_INTERNAL: no client runtime: {e}"),
-        )
-    })
+    .map_err(|e| coded("ERR_INTERNAL", format!("no client runtime: {e}")))
 }
 
-/// Client errors cross with a stable code first, as engine errors do; a Kafka
-/// error code travels as `ERR_KAFKA_<code>`.
+/// Client errors cross with a stable code as the error's `code`, as engine
+/// errors do; a Kafka error code travels as `ERR_KAFKA_<code>`.
 fn client_err(e: fc::Error) -> Error {
     let code = match &e {
         fc::Error::Config(_) => "ERR_INVALID_CONFIG".to_string(),
@@ -55,10 +50,8 @@ fn client_err(e: fc::Error) -> Error {
         fc::Error::Authentication(_) => "ERR_AUTHENTICATION".to_string(),
         fc::Error::Tls(_) => "ERR_TLS".to_string(),
     };
-    Error::new(Status::GenericFailure, format!("{code}: {e}"))
+    coded(&code, e.to_string())
 }
-
-type Resolver<T> = Box<dyn FnOnce(Env) -> Result<T> + Send>;
 
 /// Runs `work` on the client runtime; `done` turns its output into the
 /// JavaScript value on the JavaScript thread.
@@ -69,11 +62,11 @@ where
     T: ToNapiValue + 'static,
 {
     let rt = runtime()?;
-    let (deferred, promise) = env.create_deferred::<T, Resolver<T>>()?;
+    let (deferred, promise) = crate::deferred::<T>(env)?;
     rt.spawn(async move {
         match work.await {
-            Ok(r) => deferred.resolve(Box::new(move |_env| done(r))),
-            Err(e) => deferred.reject(client_err(e)),
+            Ok(r) => deferred.resolve(Box::new(move |env| done(r).map_err(|e| rejection(&env, e)))),
+            Err(e) => reject(deferred, client_err(e)),
         }
     });
     Ok(promise)
@@ -524,7 +517,7 @@ impl RemoteClient {
     fn get(&self) -> Result<fc::Client> {
         self.client
             .clone()
-            .ok_or_else(|| Error::new(Status::GenericFailure, "ERR_CLOSED: the client is closed"))
+            .ok_or_else(|| coded("ERR_CLOSED", "the client is closed"))
     }
 
     /// Drops the connections (in-flight calls fail with ERR_CONNECTION).

@@ -15,7 +15,9 @@ use std::sync::Arc;
 
 use ferrolog_engine::ReadMap;
 use napi::bindgen_prelude::{FromNapiValue, Unknown};
-use napi::{sys, Env, Error, Result, Status};
+use napi::{sys, Env};
+
+use crate::{from_napi, Result};
 
 /// `napi_no_external_buffers_allowed`: runtimes with a V8 sandbox refuse
 /// external buffers; callers then fall back to copying.
@@ -50,13 +52,15 @@ pub fn create<'env>(env: &'env Env, map: Arc<ReadMap>) -> Result<Option<Unknown<
         if status == NAPI_NO_EXTERNAL_BUFFERS_ALLOWED {
             return Ok(None);
         }
-        return Err(Error::new(
-            Status::GenericFailure,
-            format!("ERR_INTERNAL: napi_create_external_arraybuffer failed with status {status}"),
+        return Err(crate::coded(
+            "ERR_INTERNAL",
+            format!("napi_create_external_arraybuffer failed with status {status}"),
         ));
     }
     // SAFETY: `value` is a valid napi_value just created in this env.
-    Ok(Some(unsafe { Unknown::from_napi_value(env.raw(), value)? }))
+    Ok(Some(unsafe {
+        Unknown::from_napi_value(env.raw(), value).map_err(from_napi)?
+    }))
 }
 
 /// Fetched record bytes handed to JavaScript without a copy: a Buffer whose
@@ -82,7 +86,7 @@ impl napi::bindgen_prelude::TypeName for ExternalBytes {
 }
 
 impl napi::bindgen_prelude::ToNapiValue for ExternalBytes {
-    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
         let bytes = val.0;
         let len = bytes.len();
         let mut value = std::ptr::null_mut();
@@ -134,13 +138,19 @@ impl napi::bindgen_prelude::ToNapiValue for ExternalBytes {
     }
 }
 
-fn check(status: sys::napi_status, value: sys::napi_value, what: &str) -> Result<sys::napi_value> {
+/// napi's own failure keeps napi's status as its code, as a conversion's
+/// error must (napi's `ToNapiValue` returns `napi::Result`).
+fn check(
+    status: sys::napi_status,
+    value: sys::napi_value,
+    what: &str,
+) -> napi::Result<sys::napi_value> {
     if status == sys::Status::napi_ok {
         Ok(value)
     } else {
-        Err(Error::new(
-            Status::GenericFailure,
-            format!("ERR_INTERNAL: {what} failed with status {status}"),
+        Err(napi::Error::new(
+            napi::Status::GenericFailure,
+            format!("{what} failed with status {status}"),
         ))
     }
 }

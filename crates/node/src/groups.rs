@@ -21,11 +21,11 @@ use ferrolog_coordinator as coord;
 use ferrolog_coordinator::{Coordinator, ErrorCode, SystemClock};
 use ferrolog_engine::Engine;
 use napi::bindgen_prelude::{Buffer, Object};
-use napi::{Env, Error, Result, Status};
+use napi::Env;
 use napi_derive::napi;
 use parking_lot::Mutex;
 
-use crate::{invalid, NativeLog};
+use crate::{coded, invalid, reject, Deferred, NativeLog, Result, Settle};
 
 /// Coordinators by engine (the address of its shared `Engine`).
 static COORDINATORS: Mutex<Option<HashMap<usize, Arc<Coordinator>>>> = Mutex::new(None);
@@ -152,11 +152,11 @@ pub(crate) fn coordinator_for(
         return Ok(c);
     }
     if engine.is_closed() {
-        return Err("ERR_CLOSED: the log is closed".into());
+        return Err(CLOSED.into());
     }
     let (c, _report) =
         Coordinator::open(engine.clone(), config(engine), Arc::new(SystemClock), true)
-            .map_err(|e| format!("ERR_IO: cannot load __consumer_offsets: {e}"))?;
+            .map_err(|e| format!("{LOAD_FAILED}: {e}"))?;
     let c = Arc::new(c);
     COORDINATORS
         .lock()
@@ -181,8 +181,19 @@ pub(crate) fn close_for(engine: &Arc<Engine>) {
     }
 }
 
-type Resolver<T> = Box<dyn FnOnce(Env) -> Result<T> + Send>;
-type Deferred<T> = napi::JsDeferred<T, Resolver<T>>;
+type Resolver<T> = Settle<T>;
+
+const CLOSED: &str = "the log is closed";
+const LOAD_FAILED: &str = "cannot load __consumer_offsets";
+
+/// `coordinator_for`'s error (a string, as the broker takes it) with its code.
+fn load_error(e: String) -> crate::Error {
+    if e == CLOSED {
+        coded("ERR_CLOSED", e)
+    } else {
+        coded("ERR_IO", e)
+    }
+}
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -240,7 +251,7 @@ fn dispatch<'env, T: napi::bindgen_prelude::ToNapiValue + 'static>(
     f: impl FnOnce(Arc<Coordinator>, Deferred<T>) + Send + 'static,
 ) -> Result<Object<'env>> {
     log.check()?;
-    let (deferred, promise) = env.create_deferred::<T, Resolver<T>>()?;
+    let (deferred, promise) = crate::deferred::<T>(env)?;
     let engine = log.engine.clone();
     if let Some(c) = cached(&engine) {
         if let Err(job) = run_on_worker(Box::new(move || f(c, deferred))) {
@@ -254,14 +265,9 @@ fn dispatch<'env, T: napi::bindgen_prelude::ToNapiValue + 'static>(
         .name("ferrolog-groups-load".into())
         .spawn(move || match coordinator_for(&engine) {
             Ok(c) => f(c, deferred),
-            Err(e) => deferred.reject(Error::new(Status::GenericFailure, e)),
+            Err(e) => reject(deferred, load_error(e)),
         })
-        .map_err(|e| {
-            Error::new(
-                Status::GenericFailure,
-                format!("ERR_IO: cannot start a thread: {e}"),
-            )
-        })?;
+        .map_err(|e| coded("ERR_IO", format!("cannot start a thread: {e}")))?;
     Ok(promise)
 }
 

@@ -6,8 +6,9 @@
 //! * one native call per batch, never per record;
 //! * no fsync on the JavaScript thread: durability waits resolve a promise
 //!   from the engine's flusher thread, and `close` runs on a thread of its own;
-//! * engine errors cross as JS errors whose message starts with a stable
-//!   code (`ERR_...: `), which `ts/errors.ts` turns into typed classes.
+//! * errors cross as JS errors whose `code` is a stable ferrolog code
+//!   (`ERR_...`, napi's status) and whose message is the text alone;
+//!   `ts/errors.ts` turns them into typed classes by that code.
 
 #![deny(unsafe_code)]
 
@@ -16,6 +17,7 @@ pub mod broker;
 mod client;
 mod external;
 pub mod groups;
+pub mod tools;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -23,20 +25,74 @@ use std::sync::Arc;
 
 use ferrolog_engine::{DataOutcome, Engine, EngineOptions, ReadMap, TopicConfig};
 use napi::bindgen_prelude::JsObjectValue;
-use napi::bindgen_prelude::{Buffer, Object, Unknown};
-use napi::{Env, Error, Result, Status};
+use napi::bindgen_prelude::{Buffer, JsError, Object, ToNapiValue, Unknown};
+use napi::Env;
 use napi_derive::napi;
 use parking_lot::Mutex;
 
+/// The binding's error: napi's error with the stable ferrolog code as its
+/// status, which napi hands to JavaScript as the error's `code`
+/// (`err.code === 'ERR_UNKNOWN_TOPIC_OR_PARTITION'`), the message left as
+/// the text alone. `ts/errors.ts` picks the typed class by that code.
+pub type Error = napi::Error<String>;
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error with its code (one of `errorCodes()` in ts/errors.ts).
+pub(crate) fn coded(code: &str, message: impl Into<String>) -> Error {
+    napi::Error::new(code.to_string(), message.into())
+}
+
 fn to_js(e: ferrolog_engine::Error) -> Error {
-    Error::new(Status::GenericFailure, format!("{}: {e}", e.code()))
+    coded(e.code(), e.to_string())
 }
 
 pub(crate) fn invalid(msg: impl Into<String>) -> Error {
-    Error::new(
-        Status::InvalidArg,
-        format!("ERR_INVALID_ARGUMENT: {}", msg.into()),
-    )
+    coded("ERR_INVALID_ARGUMENT", msg)
+}
+
+/// napi's own failures keep napi's status as their code (`InvalidArg`,
+/// `PendingException`, ...), as they would have without this binding.
+pub(crate) fn from_napi(e: napi::Error) -> Error {
+    napi::Error::new(e.status.as_ref().to_string(), e.reason.clone())
+}
+
+/// A promise's settlement, run on the JavaScript thread.
+pub(crate) type Settle<T> = Box<dyn FnOnce(Env) -> napi::Result<T> + Send>;
+pub(crate) type Deferred<T> = napi::JsDeferred<T, Settle<T>>;
+
+pub(crate) fn resolve<T: ToNapiValue + Send + 'static>(deferred: Deferred<T>, value: T) {
+    deferred.resolve(Box::new(move |_| Ok(value)));
+}
+
+/// Rejects with the coded error. napi rejects a deferred with a
+/// `napi::Error<Status>` only, so the JS error (with its `code`) is built on
+/// the JavaScript thread and handed over as the value napi rejects with.
+pub(crate) fn reject<T: ToNapiValue + 'static>(deferred: Deferred<T>, e: Error) {
+    deferred.resolve(Box::new(move |env| Err(rejection(&env, e))));
+}
+
+/// The coded error as the JS error napi throws or rejects with as it is.
+pub(crate) fn rejection(env: &Env, e: Error) -> napi::Error {
+    napi::Error::from(JsError::from(e).into_unknown(*env))
+}
+
+/// Creates a promise whose settlement `Settle` decides.
+pub(crate) fn deferred<'env, T: ToNapiValue + 'static>(
+    env: &'env Env,
+) -> Result<(Deferred<T>, Object<'env>)> {
+    let (d, p) = env.create_deferred::<T, Settle<T>>().map_err(from_napi)?;
+    Ok((d, p))
+}
+
+/// `Engine::open` behind one call site: it is large and generic over the
+/// path, and the binding opens engines in two places (`NativeLog.open`,
+/// `verifyDataDir`), which would otherwise each carry an inlined copy.
+#[inline(never)]
+pub(crate) fn open_engine(
+    dir: &std::path::Path,
+    options: EngineOptions,
+) -> ferrolog_engine::Result<Engine> {
+    Engine::open(dir, options)
 }
 
 /// Offsets cross as doubles: exact up to 2^53, which a log reaches after
@@ -83,7 +139,7 @@ fn config_from(
 }
 
 /// A promise to settle with no value, from any thread.
-type VoidDeferred = napi::JsDeferred<(), fn(Env) -> Result<()>>;
+type VoidDeferred = Deferred<()>;
 
 struct Shared {
     engine: Arc<Engine>,
@@ -205,19 +261,11 @@ impl NativeLog {
             return Err(invalid("dataDir must be a non-empty path"));
         }
         if !read_only {
-            std::fs::create_dir_all(&dir).map_err(|e| {
-                Error::new(
-                    Status::GenericFailure,
-                    format!("ERR_IO: cannot create {dir}: {e}"),
-                )
-            })?;
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| coded("ERR_IO", format!("cannot create {dir}: {e}")))?;
         }
-        let key = std::fs::canonicalize(&dir).map_err(|e| {
-            Error::new(
-                Status::GenericFailure,
-                format!("ERR_IO: cannot resolve {dir}: {e}"),
-            )
-        })?;
+        let key = std::fs::canonicalize(&dir)
+            .map_err(|e| coded("ERR_IO", format!("cannot resolve {dir}: {e}")))?;
         wait_for_close(&key);
         let mut guard = ENGINES.lock();
         let map = guard.get_or_insert_with(HashMap::new);
@@ -249,7 +297,7 @@ impl NativeLog {
         }
         let default_topic_config = config_from(&TopicConfig::default(), default_config)?;
         let engine = Arc::new(
-            Engine::open(
+            open_engine(
                 &key,
                 EngineOptions {
                     default_topic_config,
@@ -287,10 +335,7 @@ impl NativeLog {
 
     pub(crate) fn check(&self) -> Result<()> {
         if self.closed {
-            Err(Error::new(
-                Status::GenericFailure,
-                "ERR_CLOSED: the log is closed".to_string(),
-            ))
+            Err(coded("ERR_CLOSED", "the log is closed"))
         } else {
             Ok(())
         }
@@ -300,12 +345,9 @@ impl NativeLog {
     /// its own (close fsyncs) and resolves when it is done.
     #[napi]
     pub fn close<'env>(&mut self, env: &'env Env) -> Result<Object<'env>> {
-        fn done(_: Env) -> Result<()> {
-            Ok(())
-        }
-        let (deferred, promise) = env.create_deferred::<(), fn(Env) -> Result<()>>()?;
+        let (deferred, promise) = deferred::<()>(env)?;
         if self.closed {
-            deferred.resolve(done);
+            resolve(deferred, ());
             return Ok(promise);
         }
         self.closed = true;
@@ -328,7 +370,7 @@ impl NativeLog {
             }
         };
         if !last {
-            deferred.resolve(done);
+            resolve(deferred, ());
             return Ok(promise);
         }
         let closing = Arc::new(Closing::default());
@@ -360,8 +402,8 @@ impl NativeLog {
                 drop(engine);
                 finish();
                 match result {
-                    Ok(()) => deferred.resolve(done),
-                    Err(e) => deferred.reject(to_js(e)),
+                    Ok(()) => resolve(deferred, ()),
+                    Err(e) => reject(deferred, to_js(e)),
                 }
             })
             .map_err(|e| {
@@ -372,10 +414,7 @@ impl NativeLog {
                         m.remove(&unlisted_dir);
                     }
                 }
-                Error::new(
-                    Status::GenericFailure,
-                    format!("ERR_IO: cannot start close thread: {e}"),
-                )
+                coded("ERR_IO", format!("cannot start close thread: {e}"))
             })?;
         Ok(promise)
     }
@@ -546,12 +585,12 @@ impl NativeLog {
         self.check()?;
         let p = self.partition(&topic, partition)?;
         let offset = offset_arg("offset", offset)?;
-        let (deferred, promise) = env.create_deferred::<(), _>()?;
+        let (deferred, promise) = deferred::<()>(env)?;
         p.sync_to(
             offset,
             Box::new(move |r| match r {
-                Ok(()) => deferred.resolve(|_| Ok(())),
-                Err(e) => deferred.reject(to_js(e)),
+                Ok(()) => resolve(deferred, ()),
+                Err(e) => reject(deferred, to_js(e)),
             }),
         );
         Ok(promise)
@@ -561,10 +600,7 @@ impl NativeLog {
     #[napi]
     pub fn flush<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
         self.check()?;
-        fn done(_: Env) -> Result<()> {
-            Ok(())
-        }
-        let (deferred, promise) = env.create_deferred::<(), fn(Env) -> Result<()>>()?;
+        let (deferred, promise) = deferred::<()>(env)?;
         let partitions: Vec<_> = self
             .engine
             .topics()
@@ -572,7 +608,7 @@ impl NativeLog {
             .flat_map(|t| t.partitions())
             .collect();
         if partitions.is_empty() {
-            deferred.resolve(done);
+            resolve(deferred, ());
             return Ok(promise);
         }
         struct Join {
@@ -599,8 +635,8 @@ impl NativeLog {
                     if j.remaining == 0 {
                         if let Some(d) = j.deferred.take() {
                             match j.error.take() {
-                                None => d.resolve(done),
-                                Some(e) => d.reject(to_js(e)),
+                                None => resolve(d, ()),
+                                Some(e) => reject(d, to_js(e)),
                             }
                         }
                     }
@@ -698,19 +734,21 @@ impl NativeLog {
         self.check()?;
         let p = self.partition(&topic, partition)?;
         let offset = offset_arg("offset", offset)?;
-        let (deferred, promise) = env.create_deferred::<bool, _>()?;
+        let (deferred, promise) = deferred::<bool>(env)?;
         let id = p
             .wait_for_data(
                 offset,
                 Box::new(move |outcome| {
                     let data = matches!(outcome, DataOutcome::Data { .. });
-                    deferred.resolve(move |_| Ok(data));
+                    resolve(deferred, data);
                 }),
             )
             .map_err(to_js)?;
-        let mut out = Object::new(env)?;
-        out.set_named_property("id", id.unwrap_or(0) as f64)?;
-        out.set_named_property("promise", promise)?;
+        let mut out = Object::new(env).map_err(from_napi)?;
+        out.set_named_property("id", id.unwrap_or(0) as f64)
+            .map_err(from_napi)?;
+        out.set_named_property("promise", promise)
+            .map_err(from_napi)?;
         Ok(out)
     }
 
@@ -820,7 +858,7 @@ fn codec_arg(codec: u32) -> Result<ferrolog_engine::batch::Compression> {
 #[napi]
 pub fn compress(codec: u32, data: &[u8], level: Option<i32>) -> Result<Buffer> {
     let out = ferrolog_engine::compression::compress(codec_arg(codec)?, data, level)
-        .map_err(|e| Error::new(Status::GenericFailure, format!("ERR_COMPRESSION: {e}")))?;
+        .map_err(|e| coded("ERR_COMPRESSION", format!("{e}")))?;
     Ok(Buffer::from(out))
 }
 
@@ -829,7 +867,7 @@ pub fn compress(codec: u32, data: &[u8], level: Option<i32>) -> Result<Buffer> {
 pub fn decompress(codec: u32, data: &[u8], max_bytes: f64) -> Result<Buffer> {
     let max = offset_arg("maxBytes", max_bytes)? as usize;
     let out = ferrolog_engine::compression::decompress(codec_arg(codec)?, data, max)
-        .map_err(|e| Error::new(Status::GenericFailure, format!("ERR_COMPRESSION: {e}")))?;
+        .map_err(|e| coded("ERR_COMPRESSION", format!("{e}")))?;
     Ok(Buffer::from(out))
 }
 
@@ -864,7 +902,7 @@ pub fn bench_physical_write(
         fsync_each_chunk,
     )
     .map(|d| d.as_secs_f64())
-    .map_err(|e| Error::new(Status::GenericFailure, format!("ERR_IO: {path}: {e}")))
+    .map_err(|e| coded("ERR_IO", format!("{path}: {e}")))
 }
 
 /// CRC-32C (Castagnoli) of `bytes[start..end]`, hardware-accelerated: the

@@ -10,7 +10,7 @@ import {
   type MirrorResume,
   openMirror,
   parseMirrorEnd,
-} from '../mirror';
+} from '../../mirror';
 
 export const MIRROR_HELP = `usage: ferrolog mirror --from DIR|BROKERS --to BROKERS|DIR [options]
 
