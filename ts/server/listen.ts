@@ -77,6 +77,15 @@ export interface BrokerServer {
   close(): Promise<void>;
 }
 
+/**
+ * Every broker listening in this process, until its close(): the native
+ * handle's finalizer shuts a broker down, so a server whose object the
+ * application dropped would otherwise stop serving at the next garbage
+ * collection. A listening broker stays up until it is closed, as a
+ * net.Server does.
+ */
+const listening = new Set<NativeBroker>();
+
 export function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;
   if (isIP(host) === 4) return host.startsWith('127.');
@@ -187,6 +196,7 @@ export async function listen(
     await native.close();
     throw fromNative(e);
   }
+  listening.add(broker);
   // Lets `ferrolog` commands on this directory go through this broker.
   const unrecord = recordListener(native.dataDir, { host: broker.host, port: broker.port });
   let closing: Promise<void> | null = null;
@@ -197,6 +207,7 @@ export async function listen(
       closing ??= (async () => {
         unrecord();
         await broker.close();
+        listening.delete(broker);
         // The broker's handle on the engine: the last one closes it.
         await native.close();
       })();
