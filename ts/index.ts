@@ -32,9 +32,9 @@ export type { BatchInfo } from './codec/decoder';
  * so the decoder's class is exported as `DecodedMessage`.
  */
 export {
+  DecodedMessage,
   decodeColumns,
   decodeMessages,
-  Message as DecodedMessage,
   RecordColumns,
   readBatches,
   readBatchInfo,

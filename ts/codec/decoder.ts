@@ -90,7 +90,7 @@ export function readBatches(chunk: Buffer): BatchInfo[] {
  * numbers, for code that wants to skip the conversion. Everything is read
  * from the columns of its fetch on access: the object itself is two fields.
  */
-export class Message {
+export class DecodedMessage {
   private readonly t: RecordColumns;
   private readonly i: number;
 
@@ -220,9 +220,9 @@ export function decodeHeaders(buf: Buffer, start: number, end: number): IHeaders
 export function decodeMessages(
   chunk: Buffer,
   fromOffset = 0,
-  out: Message[] = [],
+  out: DecodedMessage[] = [],
   maxDecompressedBytes = Number.POSITIVE_INFINITY,
-): Message[] {
+): DecodedMessage[] {
   return decodeColumns(chunk, fromOffset, maxDecompressedBytes).messages(out);
 }
 
@@ -339,8 +339,8 @@ export class RecordColumns {
   }
 
   /** kafkajs-shaped messages over these columns (one small object each), appended to `out`. */
-  messages(out: Message[] = []): Message[] {
-    for (let i = 0; i < this.length; i++) out.push(new Message(this, i));
+  messages(out: DecodedMessage[] = []): DecodedMessage[] {
+    for (let i = 0; i < this.length; i++) out.push(new DecodedMessage(this, i));
     return out;
   }
 }

@@ -2,6 +2,13 @@
 export type { CompressionCodec, CompressionSetting } from './compression';
 export { CompressionCodecs, CompressionTypes, compressRecords, parseCompression } from './compression';
 export type { BatchInfo } from './decoder';
-export { decodeColumns, decodeMessages, Message, RecordColumns, readBatches, readBatchInfo } from './decoder';
+export {
+  DecodedMessage,
+  decodeColumns,
+  decodeMessages,
+  RecordColumns,
+  readBatches,
+  readBatchInfo,
+} from './decoder';
 export type { BatchOptions, EncodedRecords, HeaderValue, IHeaders, RecordInput } from './encoder';
 export { encodeBatch, encodeRecords, frameBatch } from './encoder';

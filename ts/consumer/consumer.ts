@@ -75,7 +75,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   readonly groupId: string;
   private readonly context: ConsumerContext;
   private readonly transport: ConsumerTransport;
-  private readonly log_: Logger;
+  private readonly log: Logger;
   private readonly emitter = new EventEmitter();
   private readonly config: ConsumerConfig<K, V>;
   private readonly sessionTimeout: number;
@@ -111,7 +111,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     this.transport = context.transport;
     this.config = config;
     this.groupId = config.groupId;
-    this.log_ = context.logger.namespace('Consumer');
+    this.log = context.logger.namespace('Consumer');
     this.kjsLog = new ConsumerLogs(context.logger);
     this.sessionTimeout = config.sessionTimeout ?? 30_000;
     this.rebalanceTimeout = config.rebalanceTimeout ?? 60_000;
@@ -134,14 +134,14 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
       throw new KafkaJSNonRetriableError('partitionAssigners must not be empty');
     this.offsets = new OffsetTracker({
       transport: this.transport,
-      logger: this.log_,
+      logger: this.log,
       committer: () => this.membership.committer(),
       owned: () => this.runner.partitions.values(),
       committed: (commits) => this.emitCommit(commits),
     });
     this.runner = new Runner<K, V>({
       transport: this.transport,
-      logger: this.log_,
+      logger: this.log,
       offsets: this.offsets,
       retry: this.retry,
       fetchConfig: {
@@ -168,7 +168,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
       rebalanceTimeout: this.rebalanceTimeout,
       heartbeatInterval: this.heartbeatInterval,
       transport: this.transport,
-      logger: this.log_,
+      logger: this.log,
       kjsLog: this.kjsLog,
       runner: this.runner,
       offsets: this.offsets,
@@ -185,7 +185,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   }
 
   logger(): Logger {
-    return this.log_;
+    return this.log;
   }
 
   /** kafkajs' instrumentation events, the payload typed by the name; returns a function that removes the listener. */
@@ -206,7 +206,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
       // Events are emitted from the middle of joins, crashes and commits: a
       // listener that throws must not leave those half done (run() pending
       // for ever, a crash that never stops). Its error is logged instead.
-      this.log_.error('an instrumentation event listener threw', {
+      this.log.error('an instrumentation event listener threw', {
         event: type,
         error: e instanceof Error ? e.message : String(e),
       });
@@ -293,7 +293,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
       const rebalance = () =>
         void this.membership.member
           ?.rebalance()
-          .catch((e: Error) => this.log_.error('rebalance failed', { error: e.message }));
+          .catch((e: Error) => this.log.error('rebalance failed', { error: e.message }));
       const stopListening = this.transport.onTopicCreated((topic) => {
         if (this.state === 'running' && this.subscriptions.regExpMatches(topic)) rebalance();
       });
@@ -310,7 +310,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
                   if (this.state === 'running' && this.subscribedTopics().join('\u0000') !== before)
                     rebalance();
                 },
-                (e: Error) => this.log_.warn('metadata refresh failed', { error: e.message }),
+                (e: Error) => this.log.warn('metadata refresh failed', { error: e.message }),
               );
             }, every)
           : null;
@@ -363,7 +363,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
       await this.crashAndRestart(error);
     } catch (e) {
       if (this.state === 'running' || this.state === 'connected') {
-        this.log_.error('restart after a crash failed', { error: (e as Error).message });
+        this.log.error('restart after a crash failed', { error: (e as Error).message });
       }
     } finally {
       this.crashing = false;
@@ -379,7 +379,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
       restart = false;
     }
     this.emit(EVENTS.CRASH, { error, groupId: this.groupId, restart });
-    this.log_.error('consumer crashed', { error: error.message, restart });
+    this.log.error('consumer crashed', { error: error.message, restart });
     // Leave without committing the failed message: it is redelivered.
     await this.halt(false);
     if (restart && this.state === 'connected') {
@@ -463,7 +463,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     if (this.runConfig.autoCommit && member !== null) {
       const commits = [{ topic, partition, offset: o }];
       const failed = (e: unknown) =>
-        this.log_.warn('commit of the seek failed', { error: (e as Error).message });
+        this.log.warn('commit of the seek failed', { error: (e as Error).message });
       try {
         this.transport.validateCommits(commits);
         // seek is synchronous in kafkajs: the commit completes behind it.
@@ -580,7 +580,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     if (commit && this.runConfig.autoCommit) {
       await this.offsets
         .commitResolved(states)
-        .catch((e: Error) => this.log_.warn('final commit failed', { error: e.message }));
+        .catch((e: Error) => this.log.warn('final commit failed', { error: e.message }));
     }
     this.runner.partitions.clear();
     await this.membership.leave();

@@ -3,7 +3,7 @@
  * when the handler reads them, and a failure is a KafkaJSDeserializationError
  * that carries the raw bytes (`rawKey`, `rawValue` stay available).
  */
-import type { IHeaders, Message as RawMessage } from '../codec';
+import type { DecodedMessage, IHeaders } from '../codec';
 import { type Deserializer, KafkaJSDeserializationError } from './deserializers';
 import type { KafkaMessage } from './types';
 
@@ -12,7 +12,7 @@ export class ConsumedMessage<K, V> implements KafkaMessage<K, V> {
   private k: K | null | undefined;
   private v: V | null | undefined;
   constructor(
-    private readonly raw: RawMessage,
+    private readonly raw: DecodedMessage,
     private readonly topic: string,
     private readonly partition: number,
     private readonly keyDes: Deserializer<K> | undefined,

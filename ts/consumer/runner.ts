@@ -14,6 +14,7 @@ import type { Logger } from '../client/logger';
 import { RETRY_DEFAULTS, type RetryOptions, withRetry } from '../client/retry';
 import { decodeColumns, type RecordColumns } from '../codec';
 import { KafkaJSError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded } from '../errors';
+import { KafkaErrorCode } from '../kafka-codes';
 import type { ConsumerTransport, FetchPartition } from '../transport/types';
 import { CONSUMER_EVENTS as EVENTS } from '../types/events';
 import { batchEventInfo, makeBatch } from './batch';
@@ -303,7 +304,7 @@ export class Runner<K, V> {
         this.partitions.get(partitionStateKey(ps.topic, ps.partition)) !== ps
       )
         continue;
-      if (r.errorCode === 1) {
+      if (r.errorCode === KafkaErrorCode.OFFSET_OUT_OF_RANGE) {
         // Retention overtook us, or a seek went past the end: reset as Kafka's auto.offset.reset.
         outOfRange.push(ps);
         logStart.set(ps, r.logStartOffset);

@@ -357,7 +357,7 @@ export class GroupMember {
       case ErrorCodes.UNKNOWN_MEMBER_ID:
       case ErrorCodes.FENCED_INSTANCE_ID:
         this.evicted(
-          `the coordinator answered the heartbeat with ${code === 25 ? 'UNKNOWN_MEMBER_ID' : 'FENCED_INSTANCE_ID'}`,
+          `the coordinator answered the heartbeat with ${code === ErrorCodes.UNKNOWN_MEMBER_ID ? 'UNKNOWN_MEMBER_ID' : 'FENCED_INSTANCE_ID'}`,
         );
         return false;
       default:

@@ -15,6 +15,7 @@ import {
   LockedError,
   OutOfOrderSequenceError,
 } from '../errors';
+import { KafkaErrorCode } from '../kafka-codes';
 import { groupCalls, Log } from '../log';
 import { call, kafkaError } from '../transport/kafka-errors';
 import { connectRemote, type NativeRemoteClient } from '../transport/native-remote';
@@ -439,11 +440,11 @@ export class RemoteEndpoint implements Endpoint {
         ),
       );
     let [r] = await create(keep, false);
-    if (r !== undefined && r.errorCode === 40) {
+    if (r !== undefined && r.errorCode === KafkaErrorCode.INVALID_CONFIG) {
       // INVALID_CONFIG names no key: find the refused ones one by one and create without them.
       for (const [k, v] of Object.entries(keep)) {
         const [t] = await create({ [k]: v }, true);
-        if (t !== undefined && t.errorCode === 40) {
+        if (t !== undefined && t.errorCode === KafkaErrorCode.INVALID_CONFIG) {
           warnings.push(
             `${name}: config ${k}=${v} refused by the target (${t.errorMessage ?? 'INVALID_CONFIG'})`,
           );
@@ -453,7 +454,7 @@ export class RemoteEndpoint implements Endpoint {
       [r] = await create(keep, false);
     }
     if (r === undefined) throw new KafkaJSProtocolError(`no answer creating ${name}`, 'UNKNOWN', -1, true);
-    if (r.errorCode !== 0 && r.errorCode !== 36)
+    if (r.errorCode !== 0 && r.errorCode !== KafkaErrorCode.TOPIC_ALREADY_EXISTS)
       throw kafkaError(r.errorCode, r.errorMessage, { topic: name, partition: -1 });
     return warnings;
   }
@@ -517,8 +518,8 @@ export class RemoteEndpoint implements Endpoint {
     const r = await call(() => this.client.produce(-1, this.timeoutMs, batches));
     return r.map((p, i) => {
       const count = recordSpan(batches[i]?.records);
-      // 46 DUPLICATE_SEQUENCE_NUMBER: the broker already has this batch (a resend after a restart).
-      const errorCode = p.errorCode === 46 ? 0 : p.errorCode;
+      // DUPLICATE_SEQUENCE_NUMBER: the broker already has this batch (a resend after a restart).
+      const errorCode = p.errorCode === KafkaErrorCode.DUPLICATE_SEQUENCE_NUMBER ? 0 : p.errorCode;
       return {
         errorCode,
         errorMessage: p.errorMessage ?? null,

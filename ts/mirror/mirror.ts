@@ -44,6 +44,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { InvalidArgumentError, KafkaJSError, KafkaJSNonRetriableError } from '../errors';
+import { KafkaErrorCode } from '../kafka-codes';
 import {
   type BatchRef,
   CONTROL_ABORT,
@@ -443,7 +444,7 @@ export class Mirror extends EventEmitter {
       const s = this.parts.get(key(r.topic, r.partition));
       if (s === undefined) continue;
       s.highWatermark = r.highWatermark;
-      if (r.errorCode === 1) {
+      if (r.errorCode === KafkaErrorCode.OFFSET_OUT_OF_RANGE) {
         // Out of range: the source deleted what was not copied yet (retention). Nothing to do but move on.
         if (s.next < r.logStartOffset) {
           this.emit(
@@ -625,7 +626,7 @@ export class Mirror extends EventEmitter {
           if (r === undefined)
             throw new KafkaJSNonRetriableError('the target answered fewer batches than were sent');
           if (r.errorCode !== 0) {
-            if (r.errorCode === 45 && attempt < WRITE_ATTEMPTS) {
+            if (r.errorCode === KafkaErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER && attempt < WRITE_ATTEMPTS) {
               // OUT_OF_ORDER_SEQUENCE: the target is ahead of us (a write of a killed run landed late):
               // find where from its log, and continue from there.
               await this.realign(p.s);

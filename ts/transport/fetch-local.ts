@@ -5,6 +5,7 @@
  * asked for; when none has data it waits on the engine's long-poll for any
  * of them, which holds no thread and no spinning timer.
  */
+import { setMaxListeners } from 'node:events';
 import { createLocalCluster } from '../client/cluster';
 import type { RetryOptions } from '../client/retry';
 import { KafkaJSError, OffsetOutOfRangeError } from '../errors';
@@ -148,6 +149,9 @@ export class LocalConsumerTransport implements ConsumerTransport {
       return first;
     const log = this.log;
     const done = new AbortController();
+    // One abort listener per partition's wait: more than Node's default of
+    // 10 is expected here, not a leak (each is removed when its wait ends).
+    setMaxListeners(partitions.length + 1, done.signal);
     const stop = () => done.abort();
     options.signal?.addEventListener('abort', stop, { once: true });
     try {
