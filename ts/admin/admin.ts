@@ -6,7 +6,6 @@ import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
 import { LOCAL_NODE, partitionMetadata } from '../client/cluster';
-import type { Kafka } from '../client/kafka';
 import type { Logger } from '../client/logger';
 import type { RetryOptions } from '../client/retry';
 import {
@@ -91,9 +90,23 @@ export class KafkaJSDeleteGroupsError extends KafkaJSError {
   }
 }
 
+/**
+ * What the admin needs of its client, given by `Kafka` (which has these
+ * members): the admin does not import the `Kafka` class.
+ */
+export interface AdminContext {
+  readonly dataDir: string;
+  readonly retry: RetryOptions | undefined;
+  readonly defaultNumPartitions: number;
+  logger(): Logger;
+  openLog(): Log;
+  openLogWithRetry(retry?: RetryOptions): Promise<Log>;
+  directoryTopicDefaults(): Record<string, string>;
+}
+
 export class Admin {
   readonly events: AdminEvents = EVENTS;
-  private readonly kafka: Kafka;
+  private readonly kafka: AdminContext;
   private readonly adminLogger: Logger;
   private readonly emitter = new EventEmitter();
   /** kafkajs' `admin({ retry })`; in process only `connect` waits on a lock with it. */
@@ -102,7 +115,7 @@ export class Admin {
   private coordinator: GroupCoordinator | null = null;
   private requestId = 0;
 
-  constructor(kafka: Kafka, config: AdminConfig = {}) {
+  constructor(kafka: AdminContext, config: AdminConfig = {}) {
     this.kafka = kafka;
     this.adminLogger = kafka.logger().namespace('Admin');
     this.retry = config.retry ?? kafka.retry;

@@ -83,7 +83,7 @@ export function normalizeAcks(acks: unknown): -1 | 0 | 1 {
 export class Producer<K = RawValue, V = RawValue> {
   readonly events: ProducerEvents = EVENTS;
   private readonly ctx: ProducerContext;
-  private readonly log_: Logger;
+  private readonly log: Logger;
   private readonly emitter = new EventEmitter();
   private readonly idempotent: boolean;
   private readonly transactionalId: string | undefined;
@@ -98,7 +98,7 @@ export class Producer<K = RawValue, V = RawValue> {
 
   constructor(ctx: ProducerContext, config: ProducerConfig<K, V> = {}) {
     this.ctx = ctx;
-    this.log_ = ctx.logger.namespace('Producer');
+    this.log = ctx.logger.namespace('Producer');
     this.idempotent = config.idempotent ?? config.idempotence ?? false;
     this.transactionalId = config.transactionalId;
     this.defaultAcks = normalizeAcks(config.acks);
@@ -124,7 +124,7 @@ export class Producer<K = RawValue, V = RawValue> {
     this.sender = new Sender({
       transport: ctx.transport,
       retry: this.retry,
-      logger: this.log_,
+      logger: this.log,
       idempotent: this.idempotent,
       batchBytes,
       release: (bytes) => this.accumulator.release(bytes),
@@ -135,7 +135,7 @@ export class Producer<K = RawValue, V = RawValue> {
       lingerMs,
       maxBufferedBytes,
       (queues) => this.sender.send(queues),
-      (e) => this.log_.error('produce failed unexpectedly', { error: e.message }),
+      (e) => this.log.error('produce failed unexpectedly', { error: e.message }),
       () => this.sender.busy(),
     );
   }
@@ -162,8 +162,8 @@ export class Producer<K = RawValue, V = RawValue> {
     if (this.idempotent) {
       const id = this.sender.identity;
       // kafkajs' eosManager logs these once InitProducerId answers, after CONNECT.
-      this.log_.debug('Transaction state transition UNINITIALIZED --> READY');
-      this.log_.debug('Initialized producer id & epoch', {
+      this.log.debug('Transaction state transition UNINITIALIZED --> READY');
+      this.log.debug('Initialized producer id & epoch', {
         producerId: id?.producerId,
         producerEpoch: id?.producerEpoch,
       });
@@ -185,7 +185,7 @@ export class Producer<K = RawValue, V = RawValue> {
   }
 
   logger(): Logger {
-    return this.log_;
+    return this.log;
   }
 
   /** kafkajs' instrumentation events, the payload typed by the name; returns a function that removes the listener. */
@@ -210,7 +210,7 @@ export class Producer<K = RawValue, V = RawValue> {
     } catch (e) {
       // REQUEST is emitted after an append landed: a listener's throw there
       // would pass for a failed append and be retried into a duplicate.
-      this.log_.error('an instrumentation event listener threw', {
+      this.log.error('an instrumentation event listener threw', {
         event: type,
         error: e instanceof Error ? e.message : String(e),
       });
@@ -323,7 +323,7 @@ export class Producer<K = RawValue, V = RawValue> {
     this.accumulator.append(staged);
     if (op.acks === 0) {
       // Errors of an acks=0 send are logged; the caller was told it was queued.
-      promise.catch((e: Error) => this.log_.error('acks=0 send failed', { error: e.message }));
+      promise.catch((e: Error) => this.log.error('acks=0 send failed', { error: e.message }));
       return Promise.resolve([]);
     }
     return promise;

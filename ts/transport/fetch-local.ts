@@ -33,7 +33,7 @@ const EMPTY = Buffer.alloc(0);
 export class LocalConsumerTransport implements ConsumerTransport {
   readonly kind = 'local' as const;
   private readonly source: LocalLogSource;
-  private log_: Log | null = null;
+  private opened: Log | null = null;
   private coordinator_: GroupCoordinator | null = null;
 
   constructor(source: LocalLogSource) {
@@ -41,8 +41,8 @@ export class LocalConsumerTransport implements ConsumerTransport {
   }
 
   private get log(): Log {
-    if (this.log_ === null) throw new KafkaJSError('The consumer is not connected', { retriable: false });
-    return this.log_;
+    if (this.opened === null) throw new KafkaJSError('The consumer is not connected', { retriable: false });
+    return this.opened;
   }
 
   private get coordinator(): GroupCoordinator {
@@ -62,14 +62,14 @@ export class LocalConsumerTransport implements ConsumerTransport {
       await coordinator.release().catch(() => undefined);
       throw e;
     }
-    this.log_ = log;
+    this.opened = log;
     this.coordinator_ = coordinator;
   }
 
   async close(): Promise<void> {
-    const log = this.log_;
+    const log = this.opened;
     const coordinator = this.coordinator_;
-    this.log_ = null;
+    this.opened = null;
     this.coordinator_ = null;
     await log?.close();
     await coordinator?.release();
@@ -96,11 +96,11 @@ export class LocalConsumerTransport implements ConsumerTransport {
   }
 
   topicNames(): string[] {
-    return this.log_ === null ? [] : this.log_.topics().map((t) => t.name);
+    return this.opened === null ? [] : this.opened.topics().map((t) => t.name);
   }
 
   partitionCount(topic: string): number {
-    return this.log_?.partitionCount(topic) ?? -1;
+    return this.opened?.partitionCount(topic) ?? -1;
   }
 
   async createTopic(topic: string, partitions: number): Promise<void> {
@@ -164,7 +164,7 @@ export class LocalConsumerTransport implements ConsumerTransport {
       done.abort();
       options.signal?.removeEventListener('abort', stop);
     }
-    if (this.log_ === null) return first;
+    if (this.opened === null) return first;
     return this.readOnce(partitions);
   }
 

@@ -8,7 +8,6 @@
 import * as acls from '../admin/acls';
 import type { ITopicConfig, PartitionLag, PartitionOffset } from '../admin/admin';
 import { KafkaJSDeleteGroupsError } from '../admin/admin';
-import type { Kafka } from '../client/kafka';
 import type { Logger } from '../client/logger';
 import { KafkaJSError, KafkaJSNonRetriableError } from '../errors';
 import { KafkaErrorCode } from '../kafka-codes';
@@ -72,7 +71,7 @@ export class RemoteAdmin {
   private readonly adminLogger: Logger;
   private client: NativeRemoteClient | null = null;
 
-  constructor(kafka: Kafka, transport: RemoteTransport) {
+  constructor(kafka: { logger(): Logger }, transport: RemoteTransport) {
     this.transport = transport;
     this.adminLogger = kafka.logger().namespace('Admin');
   }
