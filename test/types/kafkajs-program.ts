@@ -1,8 +1,9 @@
 /**
  * A kafkajs 2.2.4 TypeScript program that imports every name kafkajs
  * exports. It is compiled (strict, module nodenext) twice by `npm test`:
- * this file against ferrolog, and kafkajs-program.kafkajs.ts, the same
- * program with only the import changed, against kafkajs. Both must compile.
+ * against ferrolog (tsconfig.json) and against kafkajs 2.2.4, where
+ * tsconfig.kafkajs.json resolves `ferrolog` to kafkajs's declarations.
+ * Both must compile.
  * It is only compiled, never run.
  */
 import * as net from 'node:net';
