@@ -401,7 +401,10 @@ impl Engine {
         if let Some(max) = max_seen {
             let mut ids = inner.producer_ids.lock();
             if ids.0 <= max {
-                *ids = (max + 1, max + 1);
+                // A log holding i64::MAX (damaged or hostile data) leaves no
+                // id above it: allocation then refuses rather than reuse one.
+                let next = max.saturating_add(1);
+                *ids = (next, next);
             }
         }
 
@@ -993,7 +996,12 @@ impl Engine {
         self.check_writable()?;
         let mut ids = self.inner.producer_ids.lock();
         if ids.0 >= ids.1 {
-            let end = ids.1 + PRODUCER_ID_BLOCK;
+            let end = ids.1.checked_add(PRODUCER_ID_BLOCK).ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "no producer id is left to allocate: the ids reach {} (the log or .meta/producer-ids holds one near the maximum)",
+                    ids.1
+                ))
+            })?;
             let path = self.inner.dir.join(".meta").join("producer-ids");
             self.inner
                 .storage
