@@ -10,7 +10,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CompressionTypes, Kafka as KafkaJS, logLevel as kjsLogLevel } from 'kafkajs';
+import { CompressionTypes, ConfigResourceTypes, Kafka as KafkaJS, logLevel as kjsLogLevel } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type BrokerServer, decodeMessages, Kafka, Log } from '../ts';
 import { tempDir, until } from './helpers';
@@ -339,6 +339,43 @@ print('ok')
     await expect(admin.connect()).rejects.toThrow(/SASL PLAIN authentication failed|Authentication failed/);
   }, 90_000);
 
+  it("applies the client's defaultTopicConfig and groupCoordinator to what it serves", async () => {
+    const kafka = new Kafka({
+      dataDir: tempDir(),
+      logLevel: 0,
+      defaultTopicConfig: { 'retention.ms': 123456 },
+      groupCoordinator: { initialRebalanceDelayMs: 6000 },
+    });
+    const server = await kafka.listen({ port: 0 });
+    cleanups.push(() => server.close());
+    const broker = `${server.address.host}:${server.address.port}`;
+    kcat(broker, ['-P', '-t', 'defaults'], 'x\n');
+    const client = new KafkaJS({ brokers: [broker], logLevel: kjsLogLevel.NOTHING });
+    const admin = client.admin();
+    await admin.connect();
+    cleanups.push(() => admin.disconnect());
+    const { resources } = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: ConfigResourceTypes.TOPIC, name: 'defaults', configNames: ['retention.ms'] }],
+    });
+    expect(resources[0]?.configEntries[0]).toMatchObject({
+      configName: 'retention.ms',
+      configValue: '123456',
+    });
+    // The first member of a new group waits out the initial delay.
+    const consumer = client.consumer({ groupId: 'waits' });
+    await consumer.connect();
+    cleanups.push(() => consumer.disconnect());
+    await consumer.subscribe({ topics: ['defaults'] });
+    const running = consumer.run({ eachMessage: async () => undefined });
+    let state = 'Dead';
+    for (let i = 0; i < 3000 && (state === 'Dead' || state === 'Empty'); i++) {
+      state = (await admin.describeGroups(['waits'])).groups[0]?.state ?? 'Dead';
+    }
+    expect(state).toBe('PreparingRebalance');
+    await running;
+  }, 60_000);
+
   it('refuses a non-loopback address without allowPlaintext', async () => {
     const kafka = new Kafka({ dataDir: tempDir(), logLevel: 0 });
     await expect(kafka.listen({ host: '0.0.0.0', port: 0 })).rejects.toThrow(/allowPlaintext/);
@@ -472,6 +509,82 @@ describe('ferrolog serve', () => {
     process.kill(child.pid, 'SIGTERM');
     expect(await exited).toBe(0);
   });
+
+  it('takes Kafka broker settings with --override, and refuses unknown or bad ones', async () => {
+    const dir = tempDir();
+    const { child, broker } = await serve(dir, [
+      '--override',
+      'num.partitions=3',
+      '--override',
+      'group.initial.rebalance.delay.ms=6000',
+    ]);
+    // num.partitions: an auto-created topic gets three partitions.
+    kcat(broker, ['-P', '-t', 'auto'], 'x\n');
+    expect(kcat(broker, ['-L', '-t', 'auto'])).toMatch(/topic "auto" with 3 partitions/);
+    // group.initial.rebalance.delay.ms: the coordinator holds a new group's
+    // first rebalance open, so a second member that arrives during the
+    // delay joins the same generation and nobody rebalances. With a delay
+    // of 0 the first member's join completes at once (Empty -> Stable) and
+    // the second one's arrival makes it join again.
+    const client = new KafkaJS({ brokers: [broker], logLevel: kjsLogLevel.NOTHING });
+    const admin = client.admin();
+    await admin.connect();
+    const state = async () => (await admin.describeGroups(['delayed'])).groups[0];
+    const joins = [0, 0];
+    const consumers = [0, 1].map((i) => {
+      const c = client.consumer({ groupId: 'delayed', sessionTimeout: 30_000, heartbeatInterval: 500 });
+      c.on(c.events.GROUP_JOIN, () => {
+        joins[i] = (joins[i] ?? 0) + 1;
+      });
+      return c;
+    });
+    try {
+      for (const c of consumers) {
+        await c.connect();
+        await c.subscribe({ topics: ['auto'], fromBeginning: true });
+      }
+      // kafkajs's run() resolves once the member has joined, so it is not
+      // awaited here: the group is looked at while the first join waits.
+      const running = [consumers[0]?.run({ eachMessage: async () => undefined })];
+      let first = 'Empty';
+      for (let i = 0; i < 3000 && (first === 'Empty' || first === 'Dead'); i++) {
+        first = (await state())?.state ?? 'Empty';
+      }
+      expect(first).toBe('PreparingRebalance');
+      running.push(consumers[1]?.run({ eachMessage: async () => undefined }));
+      await Promise.all(running);
+      await until(() => joins[0] === 1 && joins[1] === 1, 'both members joined');
+      const group = await state();
+      expect(group?.state).toBe('Stable');
+      expect(group?.members).toHaveLength(2);
+      expect(joins).toEqual([1, 1]);
+    } finally {
+      for (const c of consumers) await c.disconnect();
+      await admin.disconnect();
+    }
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    if (child.pid === undefined) throw new Error('no pid');
+    process.kill(child.pid, 'SIGTERM');
+    expect(await exited).toBe(0);
+
+    const run = (...args: string[]) =>
+      spawnSync(
+        process.execPath,
+        [bin, 'serve', '--data-dir', tempDir(), '--listen', '127.0.0.1:0', ...args],
+        {
+          encoding: 'utf8',
+          timeout: 30_000,
+        },
+      );
+    const typo = run('--override', 'group.initial.rebalance.delay=10');
+    expect(typo.status).toBe(1);
+    expect(typo.stderr).toMatch(/did you mean "group\.initial\.rebalance\.delay\.ms"/);
+    const bad = run('--override', 'num.partitions=0');
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/num\.partitions must be an integer from 1/);
+    expect(run('--override', 'novalue').stderr).toMatch(/KEY=VALUE/);
+    expect(run('--num-partitions', 'many').stderr).toMatch(/--num-partitions must be an integer/);
+  }, 90_000);
 
   it('refuses a non-loopback --listen without --allow-plaintext', () => {
     const r = spawnSync(process.execPath, [bin, 'serve', '--data-dir', tempDir(), '--listen', '0.0.0.0:0'], {

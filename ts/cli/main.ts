@@ -19,9 +19,9 @@ import { dump } from './commands/dump';
 import { groups } from './commands/groups';
 import { MIRROR_HELP, mirrorCommand } from './commands/mirror';
 import { produce } from './commands/produce';
+import { serveCommand } from './commands/serve';
 import { topics } from './commands/topics';
 import { verify } from './commands/verify';
-import { SERVE_HELP, serve } from './serve';
 
 const MAIN_HELP = `usage: ferrolog [global options] <command> [options]
 
@@ -51,8 +51,6 @@ examples:
   ferrolog consume orders --from-beginning --max-messages 10
   ferrolog --brokers kafka-1:9092 groups describe my-group
   ferrolog verify`;
-
-const serveCommand: Command = { name: 'serve', help: SERVE_HELP, run: serve };
 
 const mirror: Command = {
   name: 'mirror',

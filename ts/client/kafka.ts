@@ -200,6 +200,7 @@ export class Kafka {
   listen(options: ListenOptions = {}): Promise<BrokerServer> {
     return listen(this.dataDir, options, {
       defaultTopicConfig: this.config.defaultTopicConfig,
+      groupCoordinator: this.config.groupCoordinator,
       numPartitions: this.defaultNumPartitions,
       warn: (m) => this.rootLogger.warn(m),
     });

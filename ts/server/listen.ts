@@ -11,7 +11,7 @@
  */
 import { isIP } from 'node:net';
 import { fromNative, InvalidArgumentError } from '../errors';
-import type { TopicConfigEntries } from '../log';
+import type { GroupCoordinatorOptions, TopicConfigEntries } from '../log';
 import { binding, type NativeBroker, type NativeLog } from '../native';
 import { recordListener } from './listener-file';
 
@@ -110,6 +110,7 @@ export async function listen(
   options: ListenOptions = {},
   defaults: {
     defaultTopicConfig?: TopicConfigEntries;
+    groupCoordinator?: GroupCoordinatorOptions;
     numPartitions?: number;
     warn?: (m: string) => void;
   } = {},
@@ -169,9 +170,17 @@ export async function listen(
   let native: NativeLog;
   let broker: NativeBroker;
   try {
-    native = binding.NativeLog.open(dataDir, toEntries(defaults.defaultTopicConfig));
+    native = binding.NativeLog.open(dataDir, { defaultConfig: toEntries(defaults.defaultTopicConfig) });
   } catch (e) {
     throw fromNative(e);
+  }
+  if (defaults.groupCoordinator !== undefined) {
+    try {
+      binding.groupConfigure(native, defaults.groupCoordinator);
+    } catch (e) {
+      await native.close();
+      throw fromNative(e);
+    }
   }
   try {
     broker = binding.startBroker(native, {
