@@ -49,3 +49,16 @@ export function assignedTo<K, V>(consumer: Consumer<K, V>, topic: string): () =>
   });
   return () => owned;
 }
+
+/** `until` for an asynchronous check (a describe call, say): polls it one call at a time. */
+export async function eventually(
+  check: () => Promise<boolean>,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
