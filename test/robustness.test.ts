@@ -326,6 +326,8 @@ describe('issue 11.5 on a real full filesystem', () => {
   // A tmpfs of 3 MiB mounted by the test: needs root (CAP_SYS_ADMIN). The
   // storage-seam tests above cover the same paths everywhere else.
   const canMount = process.getuid?.() === 0 && process.platform === 'linux';
+  // Said out loud, so a run without root does not pass quietly without it.
+  if (!canMount) console.warn('robustness.test.ts: not root on Linux, so the real full-disk case is SKIPPED');
   it.skipIf(!canMount)('acknowledges exactly what was written when the disk fills', async () => {
     const mnt = tempDir();
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', mnt]);
