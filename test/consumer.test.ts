@@ -445,13 +445,20 @@ describe('consumer groups', () => {
     }
     await until(() => [...got.values()].reduce((a, b) => a + b, 0) === 20, 'twenty');
     // Each member learns its share when its own SyncGroup answer arrives, so
-    // the last run() may resolve a moment before the others have theirs.
-    await until(() => members.filter((m) => m.owns().length === 0).length === 1, 'one member idle');
-    const idle = members.filter((m) => m.owns().length === 0);
-    expect(idle.length).toBe(1);
-    const idleMember = idle[0] as (typeof members)[number];
-    // The other two own one partition each, and both partitions between them.
-    expect(members.flatMap((m) => m.owns()).sort()).toEqual([0, 1]);
+    // the last run() may resolve a moment before the others have theirs:
+    // wait for all three to agree on the last generation's split, in which
+    // one member is idle and the other two own one partition each.
+    const split = () => members.map((m) => m.owns().length).sort();
+    await until(
+      () =>
+        split().join() === '0,1,1' &&
+        members
+          .flatMap((m) => m.owns())
+          .sort()
+          .join() === '0,1',
+      'one member idle, the other two one partition each',
+    );
+    const idleMember = members.find((m) => m.owns().length === 0) as (typeof members)[number];
     const seen = got.get(idleMember.name) ?? 0;
     const busy = members.find((m) => m.owns().length > 0) as (typeof members)[number];
     await busy.c.disconnect();
