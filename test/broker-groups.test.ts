@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { Kafka as KafkaJS, logLevel as kjsLogLevel } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Consumer, Kafka } from '../ts';
-import { tempDir, until } from './helpers';
+import { assignedTo, tempDir, until } from './helpers';
 
 const KCAT = '/usr/bin/kcat';
 
@@ -60,10 +60,7 @@ describe('groups through the broker', () => {
     cleanups.push(() => local.disconnect());
     await local.connect();
     await local.subscribe({ topic: 't', fromBeginning: true });
-    const ownedLocal = () =>
-      [...(local as unknown as { partitions: Map<string, { partition: number }> }).partitions.values()]
-        .map((p) => p.partition)
-        .sort((a, b) => a - b);
+    const ownedLocal = assignedTo(local, 't');
     await local.run({
       eachMessage: async ({ partition, message }) => {
         seenLocal.push(`${partition}:${message.offset}`);

@@ -14,7 +14,7 @@ import {
   KafkaJSNonRetriableError,
   PartitionAssigners,
 } from '../ts';
-import { tempDir, until } from './helpers';
+import { assignedTo, tempDir, until } from './helpers';
 
 const root = join(__dirname, '..');
 const open: { disconnect(): Promise<void> }[] = [];
@@ -390,6 +390,8 @@ describe('consumer groups', () => {
     });
     const stalledSaw: number[] = [];
     const healthySaw: number[] = [];
+    const stalledOwns = assignedTo(stalled, 's');
+    const healthyOwns = assignedTo(healthy, 's');
     await stalled.connect();
     await stalled.subscribe({ topic: 's' });
     await stalled.run({
@@ -405,10 +407,7 @@ describe('consumer groups', () => {
         healthySaw.push(partition);
       },
     });
-    await until(
-      () => (stalled as unknown as { partitions: Map<string, unknown> }).partitions.size === 1,
-      'split',
-    );
+    await until(() => stalledOwns().length === 1 && healthyOwns().length === 1, 'split');
     const producer = kafka.producer();
     await producer.connect();
     await producer.send({
@@ -433,7 +432,7 @@ describe('consumer groups', () => {
     const got = new Map<string, number>();
     const members = [0, 1, 2].map((i) => {
       const c = consumer(kafka, { groupId: 'idle', heartbeatInterval: 20 });
-      return { c, name: `m${i}` };
+      return { c, name: `m${i}`, owns: assignedTo(c, 'x') };
     });
     for (const { c, name } of members) {
       await c.connect();
@@ -445,16 +444,28 @@ describe('consumer groups', () => {
       });
     }
     await until(() => [...got.values()].reduce((a, b) => a + b, 0) === 20, 'twenty');
-    const owners = (m: Consumer) => (m as unknown as { partitions: Map<string, unknown> }).partitions.size;
-    // Each member starts its partitions when its own SyncGroup answer (and
-    // committed offsets) arrive, so the last run() may resolve a moment
-    // before the others have started theirs.
-    await until(() => members.filter((m) => owners(m.c) === 0).length === 1, 'one member idle');
-    const idle = members.filter((m) => owners(m.c) === 0);
-    expect(idle.length).toBe(1);
-    const busy = members.find((m) => owners(m.c) > 0) as { c: Consumer; name: string };
+    // Each member learns its share when its own SyncGroup answer arrives, so
+    // the last run() may resolve a moment before the others have theirs:
+    // wait for all three to agree on the last generation's split, in which
+    // one member is idle and the other two own one partition each.
+    const split = () => members.map((m) => m.owns().length).sort();
+    await until(
+      () =>
+        split().join() === '0,1,1' &&
+        members
+          .flatMap((m) => m.owns())
+          .sort()
+          .join() === '0,1',
+      'one member idle, the other two one partition each',
+    );
+    const idleMember = members.find((m) => m.owns().length === 0) as (typeof members)[number];
+    const seen = got.get(idleMember.name) ?? 0;
+    const busy = members.find((m) => m.owns().length > 0) as (typeof members)[number];
     await busy.c.disconnect();
-    await until(() => owners((idle[0] as { c: Consumer }).c) === 1, 'idle member takes over');
+    await until(() => idleMember.owns().length === 1, 'idle member takes over');
+    // It consumes the partition it took: new messages reach it.
+    await produce(kafka, 'x', 20);
+    await until(() => (got.get(idleMember.name) ?? 0) > seen, 'the new owner consumes');
 
     const other: string[] = [];
     const g2 = consumer(kafka, { groupId: 'other-group' });
@@ -465,38 +476,46 @@ describe('consumer groups', () => {
         other.push(String(message.value));
       },
     });
-    await until(() => other.length === 20, 'the other group sees all twenty');
+    await until(() => other.length === 40, 'the other group sees all forty');
   });
 
   it('moves only what it must with cooperative-sticky', async () => {
     const kafka = setup(6);
-    const a = consumer(kafka, {
-      groupId: 'sticky',
-      partitionAssigners: [PartitionAssigners.cooperativeSticky],
+    const sticky = () => {
+      const c = consumer(kafka, {
+        groupId: 'sticky',
+        partitionAssigners: [PartitionAssigners.cooperativeSticky],
+      });
+      return { c, owns: assignedTo(c, 'st') };
+    };
+    const a = sticky();
+    let rebalances = 0;
+    await a.c.connect();
+    await a.c.subscribe({ topic: 'st' });
+    await a.c.run({ eachMessage: async () => undefined });
+    expect(a.owns()).toEqual([0, 1, 2, 3, 4, 5]);
+    a.c.on(a.c.events.REBALANCING, () => {
+      rebalances++;
     });
-    const revoked: string[] = [];
-    await a.connect();
-    await a.subscribe({ topic: 'st' });
-    await a.run({ eachMessage: async () => undefined });
-    const owned = (c: Consumer) =>
-      [...(c as unknown as { partitions: Map<string, { partition: number }> }).partitions.values()]
-        .map((p) => p.partition)
-        .sort();
-    expect(owned(a)).toEqual([0, 1, 2, 3, 4, 5]);
-    a.on(a.events.REBALANCING, () => revoked.push('rebalancing'));
-    const before = owned(a);
-    const b = consumer(kafka, {
-      groupId: 'sticky',
-      partitionAssigners: [PartitionAssigners.cooperativeSticky],
-    });
-    await b.connect();
-    await b.subscribe({ topic: 'st' });
-    await b.run({ eachMessage: async () => undefined });
-    await until(() => owned(b).length === 3, 'b has three');
-    const after = owned(a);
-    expect(after.length).toBe(3);
-    // a kept three of its own partitions: nothing it keeps was revoked.
-    expect(after.every((p) => before.includes(p))).toBe(true);
+    const b = sticky();
+    await b.c.connect();
+    await b.c.subscribe({ topic: 'st' });
+    await b.c.run({ eachMessage: async () => undefined });
+    await until(() => b.owns().length === 3 && a.owns().length === 3, 'three each');
+    expect([...a.owns(), ...b.owns()].sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(rebalances).toBeGreaterThan(0);
+    // A third member: each of the first two gives up exactly one partition
+    // and keeps the other two it had (an eager round-robin would reshuffle).
+    const aBefore = a.owns();
+    const bBefore = b.owns();
+    const c = sticky();
+    await c.c.connect();
+    await c.c.subscribe({ topic: 'st' });
+    await c.c.run({ eachMessage: async () => undefined });
+    await until(() => a.owns().length === 2 && b.owns().length === 2 && c.owns().length === 2, 'two each');
+    expect(a.owns().every((p) => aBefore.includes(p))).toBe(true);
+    expect(b.owns().every((p) => bBefore.includes(p))).toBe(true);
+    expect([...a.owns(), ...b.owns(), ...c.owns()].sort()).toEqual([0, 1, 2, 3, 4, 5]);
   });
 
   it('redelivers after a SIGKILL and never skips (at least once)', async () => {

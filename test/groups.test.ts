@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AssignerProtocol, type Consumer, Kafka } from '../ts';
 import type { GroupCalls } from '../ts/group/types';
 import { groupCalls, Log } from '../ts/log';
-import { tempDir, until } from './helpers';
+import { assignedTo, tempDir, until } from './helpers';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -107,10 +107,7 @@ describe('group coordinator through the binding', () => {
     cleanup.push(() => consumer.disconnect());
     await consumer.connect();
     await consumer.subscribe({ topic: 't' });
-    const owned = () =>
-      [...(consumer as unknown as { partitions: Map<string, { partition: number }> }).partitions.values()]
-        .map((p) => p.partition)
-        .sort();
+    const owned = assignedTo(consumer, 't');
     await consumer.run({ eachMessage: async () => undefined });
     expect(owned()).toEqual([0, 1, 2, 3]);
 

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
+import type { Consumer } from '../ts';
 
 const dirs: string[] = [];
 
@@ -32,5 +33,32 @@ export async function until(check: () => boolean, what: string, timeoutMs = 15_0
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/**
+ * The partitions of `topic` a consumer was given at its latest join, as the
+ * public `GROUP_JOIN` event reports them (kafkajs emits it for every
+ * generation the member joins, with its whole assignment). Call it before
+ * `run()` so the first join is seen.
+ */
+export function assignedTo<K, V>(consumer: Consumer<K, V>, topic: string): () => number[] {
+  let owned: number[] = [];
+  consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    owned = [...(e.payload.memberAssignment[topic] ?? [])].sort((a, b) => a - b);
+  });
+  return () => owned;
+}
+
+/** `until` for an asynchronous check (a describe call, say): polls it one call at a time. */
+export async function eventually(
+  check: () => Promise<boolean>,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
   }
 }
