@@ -12,7 +12,7 @@
  */
 import type { Logger } from '../client/logger';
 import { RETRY_DEFAULTS, type RetryOptions, withRetry } from '../client/retry';
-import { decodeColumns, type RecordColumns } from '../codec';
+import { DecodedMessage, decodeColumns, type RecordColumns } from '../codec';
 import { KafkaJSError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded } from '../errors';
 import { KafkaErrorCode } from '../kafka-codes';
 import type { ConsumerTransport, FetchPartition } from '../transport/types';
@@ -405,42 +405,7 @@ export class Runner<K, V> {
     host.emit(EVENTS.START_BATCH_PROCESS, batchInfo);
     const started = Date.now();
     if (cfg.eachMessage !== undefined) {
-      const handler = cfg.eachMessage;
-      const messages = this.messages(ps, records);
-      // Made once per batch: the per-message path allocates only the payload.
-      const heartbeat = this.heartbeatFn(ps);
-      const pause = this.pauseFn(ps);
-      const threshold = offsets.threshold;
-      const at = records.offsets;
-      for (let i = 0; i < messages.length; i++) {
-        if (isStale() || !host.running()) break;
-        const message = messages[i] as KafkaMessage<K, V>;
-        const payload = { topic: ps.topic, partition: ps.partition, message, heartbeat, pause };
-        // The first attempt runs inline (no closure per message); only a
-        // failure takes the retry path.
-        let failure: unknown;
-        let failed = false;
-        this.handlersRunning++;
-        ps.busy++;
-        try {
-          await handler(payload);
-        } catch (e) {
-          failed = true;
-          failure = e;
-        } finally {
-          this.handlersRunning--;
-          ps.busy--;
-          ps.progress++;
-        }
-        if (failed && !(await this.retryHandler(ps, failure, () => handler(payload)))) return;
-        // After a seek the message in hand no longer counts; after a stop it does.
-        if (ps.epoch !== epoch) break;
-        const next = (at[i] as number) + 1;
-        offsets.resolve(ps, next);
-        ps.position = next;
-        if (ps.paused || ps.stopped) break;
-        if (threshold > 0 && ps.uncommittedCount >= threshold) await offsets.commitResolved([ps]);
-      }
+      if (!(await this.eachMessage(cfg.eachMessage, ps, records, epoch))) return;
     } else if (cfg.eachBatch !== undefined) {
       const handler = cfg.eachBatch;
       let messages: KafkaMessage<K, V>[] | null = null;
@@ -475,7 +440,69 @@ export class Runner<K, V> {
     }
     host.emit(EVENTS.END_BATCH_PROCESS, { ...batchInfo, duration: Date.now() - started });
     host.heartbeat();
-    await offsets.afterBatch([ps]);
+    await offsets.batchDone(ps);
+  }
+
+  /**
+   * The eachMessage loop over one batch of a partition; false once the
+   * consumer crashed. This is the per-message hot path, so it allocates only
+   * what kafkajs' contract hands over (the message and its payload, made
+   * as each message's turn comes, so they die young instead of living for
+   * the whole batch) and awaits only what the handler returns that can be
+   * awaited: a synchronous handler runs the batch without a microtask per
+   * message; an async one is awaited, message by message, as kafkajs does.
+   */
+  private async eachMessage(
+    handler: NonNullable<ConsumerRunConfig<K, V>['eachMessage']>,
+    ps: PartitionState,
+    records: RecordColumns,
+    epoch: number,
+  ): Promise<boolean> {
+    const host = this.host;
+    const offsets = host.offsets;
+    const des = host.deserializers;
+    const keyDes = des?.key;
+    const valueDes = des?.value;
+    const plain = keyDes === undefined && valueDes === undefined;
+    const { topic, partition } = ps;
+    // Made once per batch: they are the same for every message of it.
+    const heartbeat = this.heartbeatFn(ps);
+    const pause = this.pauseFn(ps);
+    const threshold = offsets.threshold;
+    const at = records.offsets;
+    const n = records.length;
+    for (let i = 0; i < n; i++) {
+      if (ps.epoch !== epoch || ps.stopped || !host.running()) break;
+      const raw = new DecodedMessage(records, i);
+      const message = (
+        plain ? raw : new ConsumedMessage<K, V>(raw, topic, partition, keyDes, valueDes)
+      ) as KafkaMessage<K, V>;
+      const payload = { topic, partition, message, heartbeat, pause };
+      let failure: unknown;
+      let failed = false;
+      this.handlersRunning++;
+      ps.busy++;
+      try {
+        const r = handler(payload) as unknown;
+        if (isThenable(r)) await r;
+      } catch (e) {
+        failed = true;
+        failure = e;
+      } finally {
+        this.handlersRunning--;
+        ps.busy--;
+        ps.progress++;
+      }
+      if (failed && !(await this.retryHandler(ps, failure, async () => handler(payload)))) return false;
+      // After a seek the message in hand no longer counts; after a stop it does.
+      if (ps.epoch !== epoch) break;
+      const next = (at[i] as number) + 1;
+      offsets.resolve(ps, next);
+      ps.position = next;
+      if (ps.paused || ps.stopped) break;
+      if (threshold > 0 && ps.uncommittedCount >= threshold) await offsets.commitResolved([ps]);
+    }
+    return true;
   }
 
   /**
@@ -539,6 +566,16 @@ export class Runner<K, V> {
       return false;
     }
   }
+}
+
+/** Whether a handler's result must be awaited (kafkajs awaits whatever it returns). */
+function isThenable(r: unknown): r is PromiseLike<unknown> {
+  return (
+    r !== undefined &&
+    r !== null &&
+    (typeof r === 'object' || typeof r === 'function') &&
+    typeof (r as { then?: unknown }).then === 'function'
+  );
 }
 
 function flatten(o: OffsetsByTopicPartition): TopicPartitionOffsetAndMetadata[] {
