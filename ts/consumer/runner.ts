@@ -12,7 +12,10 @@
  */
 import type { Logger } from '../client/logger';
 import { RETRY_DEFAULTS, type RetryOptions, withRetry } from '../client/retry';
-import { DecodedMessage, decodeColumns, type RecordColumns } from '../codec';
+import { decodeColumns, type RecordColumns } from '../codec';
+// From the module itself: the index re-exports through a getter, which the
+// eachMessage loop would call once per message.
+import { DecodedMessage } from '../codec/decoder';
 import { KafkaJSError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded } from '../errors';
 import { KafkaErrorCode } from '../kafka-codes';
 import type { ConsumerTransport, FetchPartition } from '../transport/types';
