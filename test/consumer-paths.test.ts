@@ -210,3 +210,33 @@ describe('the commit after each batch', () => {
     expect(await committed(kafka, 'g-stop', 't')).toBe('8');
   });
 });
+
+describe('the event loop while a backlog is consumed', () => {
+  it('turns between batches: timers and I/O of the application run, not only after the backlog', async () => {
+    const kafka = new Kafka({ dataDir: tempDir(), logLevel: 0 });
+    // 40 sends are 40 batches; a fetch limit below one batch reads one per round.
+    const producer = kafka.producer();
+    await producer.connect();
+    for (let i = 0; i < 40; i++)
+      await producer.send({ topic: 't', acks: 1, messages: [{ value: `v${i}` }, { value: `w${i}` }] });
+    await producer.disconnect();
+    const c = kafka.consumer({ groupId: 'g-turns', maxBytesPerPartition: 1 });
+    open.push(c);
+    await c.connect();
+    await c.subscribe({ topic: 't', fromBeginning: true });
+    let batches = 0;
+    let firedAt = -1;
+    await c.run({
+      eachBatch: async () => {
+        batches++;
+        if (batches === 1)
+          setImmediate(() => {
+            firedAt = batches;
+          });
+      },
+    });
+    await until(() => batches === 40, 'the backlog');
+    expect(firedAt).toBeGreaterThan(0);
+    expect(firedAt).toBeLessThanOrEqual(3);
+  });
+});

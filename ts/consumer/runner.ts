@@ -201,6 +201,12 @@ export class Runner<K, V> {
     while (token === this.token && this.host.running()) {
       try {
         await this.round(token);
+        // A local fetch with data at hand settles without I/O, and the
+        // commit after a batch no longer holds the loop: without this turn
+        // of the event loop a backlog would be consumed in one unbroken run
+        // of microtasks, starving the heartbeat timer and the application's
+        // own I/O and timers. One turn per round, not per message.
+        await new Promise<void>((r) => setImmediate(r));
         failures = 0;
         backoff = this.host.retry.initialRetryTime ?? RETRY_DEFAULTS.initialRetryTime;
       } catch (e) {
