@@ -156,10 +156,11 @@ export class OffsetTracker {
   }
 
   /** Commits what was processed (resolved) and not yet committed, after any commit in flight. */
-  async commitResolved(states: Iterable<PartitionOffsets> = this.host.owned()): Promise<void> {
-    const list = [...states];
+  async commitResolved(states?: Iterable<PartitionOffsets>): Promise<void> {
+    const list = states === undefined ? undefined : [...states];
     await this.settled();
-    await this.commitNow(list);
+    // Without a list: what is owned once the commit in flight is done.
+    await this.commitNow(list ?? this.host.owned());
   }
 
   private async commitNow(states: Iterable<PartitionOffsets>): Promise<void> {
