@@ -240,3 +240,23 @@ describe('the event loop while a backlog is consumed', () => {
     expect(firedAt).toBeLessThanOrEqual(3);
   });
 });
+
+describe('eachBatch after the handler', () => {
+  it('a batch kept past its handler still gives its messages (made again, the same records)', async () => {
+    const kafka = new Kafka({ dataDir: tempDir(), logLevel: 0 });
+    await produce(kafka, 't', 0, 20);
+    const c = await consumer(kafka, 'g-kept', 't');
+    const kept: { messages: { offset: string; value: Buffer | null }[] }[] = [];
+    const inHandler: string[] = [];
+    await c.run({
+      eachBatch: async ({ batch }) => {
+        for (const m of batch.messages) inHandler.push(`${m.offset}:${String(m.value)}`);
+        kept.push(batch);
+      },
+    });
+    await until(() => inHandler.length === 20, 'every message');
+    const later = kept.flatMap((b) => b.messages.map((m) => `${m.offset}:${String(m.value)}`));
+    expect(later).toEqual(inHandler);
+    expect(inHandler[19]).toBe('19:v19');
+  });
+});
