@@ -1,7 +1,7 @@
 // Consumer throughput and end-to-end latency: `npm run bench:consumer`
 // (node bench/consumer.bench.mjs [--quick] [--runs N] [--out DIR]).
 // 100 B values, one and eight partitions; eachBatch (kafkajs' messages, and
-// ferrolog's columnar batch.records), eachMessage and the async iterator, each --runs times (default 3) over BENCH_MESSAGES (2 M),
+// ferrolog's columnar batch.records), eachMessage (async and sync handlers) and the async iterator, each --runs times (default 3) over BENCH_MESSAGES (2 M),
 // with the median, the min-max spread and the ratio to the Log API's read
 // (Log.read + decodeMessages touching every value) of the same data in the
 // same run. Latency: produce → eachMessage at a fixed rate. Results:
@@ -104,6 +104,14 @@ async function consume(dataDir, mode) {
           if (++n >= N) resolve();
         },
       });
+    } else if (mode === 'eachMessage (sync handler)') {
+      // A handler that returns nothing: the runner awaits only what can be awaited.
+      consumer.run({
+        eachMessage: ({ message }) => {
+          bytes += message.value.length;
+          if (++n >= N) resolve();
+        },
+      });
     } else {
       (async () => {
         for await (const { message } of consumer) {
@@ -130,7 +138,13 @@ for (const partitions of [1, 8]) {
     'msg/s (min-max)': fmtSummary(ref),
     '×Log.read': '',
   });
-  for (const mode of ['eachBatch', 'eachBatch records', 'eachMessage', 'async iterator']) {
+  for (const mode of [
+    'eachBatch',
+    'eachBatch records',
+    'eachMessage',
+    'eachMessage (sync handler)',
+    'async iterator',
+  ]) {
     const rates = [];
     for (let r = 0; r < runs; r++) rates.push(await consume(dataDir, mode));
     const rate = summarize(rates);

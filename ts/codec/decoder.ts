@@ -132,7 +132,7 @@ export class DecodedMessage {
     const t = this.t;
     const len = t.keyLengths[this.i] as number;
     const start = t.keyStarts[this.i] as number;
-    return len < 0 ? null : t.buffer.subarray(start, start + len);
+    return len < 0 ? null : Buffer.from(t.arrayBuffer, t.byteOffset + start, len);
   }
 
   /** A view of the value, or null. */
@@ -140,7 +140,7 @@ export class DecodedMessage {
     const t = this.t;
     const len = t.valueLengths[this.i] as number;
     const start = t.valueStarts[this.i] as number;
-    return len < 0 ? null : t.buffer.subarray(start, start + len);
+    return len < 0 ? null : Buffer.from(t.arrayBuffer, t.byteOffset + start, len);
   }
 
   /** The key bytes (the same as `key`; consumers with deserializers differ). */
@@ -220,7 +220,7 @@ export function decodeHeaders(buf: Buffer, start: number, end: number): IHeaders
 export function decodeMessages(
   chunk: Buffer,
   fromOffset = 0,
-  out: DecodedMessage[] = [],
+  out?: DecodedMessage[],
   maxDecompressedBytes = Number.POSITIVE_INFINITY,
 ): DecodedMessage[] {
   return decodeColumns(chunk, fromOffset, maxDecompressedBytes).messages(out);
@@ -243,6 +243,14 @@ export function decodeMessages(
 export class RecordColumns {
   readonly length: number;
   readonly buffer: Buffer;
+  /**
+   * @internal `buffer`'s memory and where it starts in it: a view made with
+   * `Buffer.from(arrayBuffer, offset, length)` costs about a quarter less
+   * than `buffer.subarray`, on the path that makes one per key and value.
+   */
+  readonly arrayBuffer: ArrayBufferLike;
+  /** @internal */
+  readonly byteOffset: number;
   readonly offsets: Float64Array;
   readonly timestamps: Float64Array;
   readonly keyStarts: Int32Array;
@@ -278,6 +286,8 @@ export class RecordColumns {
     nextOffset: number,
   ) {
     this.buffer = buffer;
+    this.arrayBuffer = buffer.buffer;
+    this.byteOffset = buffer.byteOffset;
     this.length = length;
     this.offsets = arrays.offsets.subarray(0, length);
     this.timestamps = arrays.timestamps.subarray(0, length);
@@ -306,7 +316,7 @@ export class RecordColumns {
     this.check(i);
     const len = this.keyLengths[i] as number;
     const start = this.keyStarts[i] as number;
-    return len < 0 ? null : this.buffer.subarray(start, start + len);
+    return len < 0 ? null : Buffer.from(this.arrayBuffer, this.byteOffset + start, len);
   }
 
   /** A view of record `i`'s value, or null. */
@@ -314,7 +324,7 @@ export class RecordColumns {
     this.check(i);
     const len = this.valueLengths[i] as number;
     const start = this.valueStarts[i] as number;
-    return len < 0 ? null : this.buffer.subarray(start, start + len);
+    return len < 0 ? null : Buffer.from(this.arrayBuffer, this.byteOffset + start, len);
   }
 
   /** Record `i`'s headers in kafkajs' shape (decoded on first use, then kept). */
@@ -339,8 +349,15 @@ export class RecordColumns {
   }
 
   /** kafkajs-shaped messages over these columns (one small object each), appended to `out`. */
-  messages(out: DecodedMessage[] = []): DecodedMessage[] {
-    for (let i = 0; i < this.length; i++) out.push(new DecodedMessage(this, i));
+  messages(out?: DecodedMessage[]): DecodedMessage[] {
+    const n = this.length;
+    if (out === undefined) {
+      // Sized once: growing by push copies the array about twenty times for a fetch.
+      const all = new Array<DecodedMessage>(n);
+      for (let i = 0; i < n; i++) all[i] = new DecodedMessage(this, i);
+      return all;
+    }
+    for (let i = 0; i < n; i++) out.push(new DecodedMessage(this, i));
     return out;
   }
 }

@@ -576,6 +576,8 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     for (const ps of states) this.runner.stopPartition(ps);
     this.runner.end();
     await Promise.all(states.map((s) => s.done));
+    // A batch's commit may still be on its way: it lands before the member leaves.
+    await this.offsets.settled();
     this.kjsLog.notRunning(this.groupId, this.membership.memberId);
     if (commit && this.runConfig.autoCommit) {
       await this.offsets

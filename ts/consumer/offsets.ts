@@ -6,6 +6,15 @@
  * partitions are revoked, on stop and on disconnect (the consumer calls
  * `commitResolved` there). Only resolved offsets are ever committed, so
  * delivery is at least once.
+ *
+ * The commit after a batch runs behind the fetch loop rather than in
+ * front of it: a commit is a hop to the coordinator's thread (locally) or a
+ * round trip (remotely), and awaiting it before the next fetch put every
+ * message that arrived meanwhile behind it (most of the end-to-end latency
+ * tail). One such commit is in flight at a time; batches that end while it
+ * runs are covered by one more commit after it, of everything resolved by
+ * then. Every other commit (revocation, stop, thresholds, the handler's
+ * own) first waits for the one in flight, so commits stay in order.
  */
 import type { Logger } from '../client/logger';
 import type { GroupMember } from '../group/member';
@@ -47,6 +56,10 @@ export class OffsetTracker {
   private readonly host: OffsetTrackerHost;
   policy: CommitPolicy = { autoCommit: true, autoCommitInterval: null, autoCommitThreshold: null };
   private timer: NodeJS.Timeout | null = null;
+  /** The background commit in flight (never rejects), or null. */
+  private inFlight: Promise<void> | null = null;
+  /** Batches ended while `inFlight` ran: one more commit follows it. */
+  private again = false;
 
   constructor(host: OffsetTrackerHost) {
     this.host = host;
@@ -82,18 +95,58 @@ export class OffsetTracker {
     }
   }
 
-  /** After a batch: commit per the policy. */
-  async afterBatch(states: PartitionOffsets[]): Promise<void> {
+  /** True when the policy commits after every batch (neither interval nor threshold: kafkajs' default). */
+  private get perBatch(): boolean {
     const p = this.policy;
-    if (!p.autoCommit) return;
-    const timed = typeof p.autoCommitInterval === 'number' && p.autoCommitInterval > 0;
-    const threshold = this.threshold;
-    // With neither interval nor threshold, commit after every batch (kafkajs' default).
-    if (!timed && threshold === 0)
+    return (
+      p.autoCommit &&
+      !(typeof p.autoCommitInterval === 'number' && p.autoCommitInterval > 0) &&
+      this.threshold === 0
+    );
+  }
+
+  /** After a batch: commit per the policy (awaited: the handler's `commitOffsetsIfNecessary`). */
+  async afterBatch(states: PartitionOffsets[]): Promise<void> {
+    if (!this.policy.autoCommit) return;
+    if (this.perBatch)
       await this.commitResolved(states).catch((e: Error) =>
         this.host.logger.warn('commit failed', { error: e.message }),
       );
-    else if (threshold > 0) for (const s of states) await this.maybeThreshold(s);
+    else for (const s of states) await this.maybeThreshold(s);
+  }
+
+  /**
+   * The runner's commit after a batch: per the policy, as `afterBatch`, but
+   * the per-batch commit runs in the background (see the file's comment),
+   * so the next fetch does not wait for it. A threshold commit is awaited,
+   * as before: it is rare, and the handler asked for that bound.
+   */
+  async batchDone(ps: PartitionOffsets): Promise<void> {
+    if (!this.policy.autoCommit) return;
+    if (!this.perBatch) return this.maybeThreshold(ps);
+    if (ps.resolved <= ps.committed) return;
+    if (this.inFlight !== null) {
+      this.again = true;
+      return;
+    }
+    this.inFlight = this.background();
+  }
+
+  private async background(): Promise<void> {
+    do {
+      this.again = false;
+      try {
+        await this.commitNow(this.host.owned());
+      } catch (e) {
+        this.host.logger.warn('commit failed', { error: (e as Error)?.message ?? String(e) });
+      }
+    } while (this.again && this.policy.autoCommit);
+    this.inFlight = null;
+  }
+
+  /** Resolves once no background commit is in flight. */
+  async settled(): Promise<void> {
+    while (this.inFlight !== null) await this.inFlight;
   }
 
   /** Commits a partition once its uncommitted count reaches the threshold. */
@@ -102,8 +155,15 @@ export class OffsetTracker {
     if (t > 0 && ps.uncommittedCount >= t) await this.commitResolved([ps]);
   }
 
-  /** Commits what was processed (resolved) and not yet committed. */
-  async commitResolved(states: Iterable<PartitionOffsets> = this.host.owned()): Promise<void> {
+  /** Commits what was processed (resolved) and not yet committed, after any commit in flight. */
+  async commitResolved(states?: Iterable<PartitionOffsets>): Promise<void> {
+    const list = states === undefined ? undefined : [...states];
+    await this.settled();
+    // Without a list: what is owned once the commit in flight is done.
+    await this.commitNow(list ?? this.host.owned());
+  }
+
+  private async commitNow(states: Iterable<PartitionOffsets>): Promise<void> {
     const pending = [...states].filter((ps) => ps.resolved > ps.committed);
     const member = this.host.committer();
     if (pending.length === 0 || member === null) return;
