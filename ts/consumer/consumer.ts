@@ -338,11 +338,6 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     await this.membership.join();
   }
 
-  /** @internal The partitions this consumer runs now (tests look at it). */
-  get partitions(): ReadonlyMap<string, unknown> {
-    return this.runner.partitions;
-  }
-
   private crashing = false;
 
   /** Crashes outside the partition loop that failed, since halting waits for every loop. */

@@ -22,8 +22,8 @@ export class LocalProducerTransport implements ProducerTransport {
   readonly retriesInside = false;
   private readonly open: (retry: RetryOptions | undefined) => Promise<Log>;
   private readonly defaultNumPartitions: number;
-  /** The engine handle while connected (tests reach it to inject faults). */
-  log: Log | null = null;
+  /** The engine handle while connected. */
+  private log: Log | null = null;
 
   constructor(open: (retry: RetryOptions | undefined) => Promise<Log>, defaultNumPartitions: number) {
     this.open = open;
