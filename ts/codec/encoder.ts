@@ -113,6 +113,21 @@ function smallSize(v: number): number {
   return v < 64 ? 1 : v < 8192 ? 2 : varintSize(v);
 }
 
+/** Bytes as a record's key or value takes them. */
+export type RecordBytes = Buffer | Uint8Array | string | null | undefined;
+
+/**
+ * Records as columns: record `i` is `keys[i]`, `values[i]`, `headers[i]`,
+ * `timestamps[i]`. The producer queues records this way, with no object
+ * per record (and timestamps unboxed in a number array).
+ */
+export interface RecordInputColumns {
+  keys: readonly RecordBytes[];
+  values: readonly RecordBytes[];
+  headers: readonly (IHeaders | undefined)[];
+  timestamps: readonly number[];
+}
+
 /**
  * Encodes the records section (everything after recordCount), after
  * `headroom` unused bytes, so an uncompressed batch's header can be written
@@ -126,23 +141,47 @@ export function encodeRecords(
 ): EncodedRecords {
   const count = to - from;
   if (count <= 0) throw new InvalidArgumentError('a batch needs at least one record');
+  const keys: RecordBytes[] = new Array(count);
+  const values: RecordBytes[] = new Array(count);
+  const headers: (IHeaders | undefined)[] = new Array(count);
+  const timestamps: number[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const r = all[from + i] as RecordInput;
+    keys[i] = r.key;
+    values[i] = r.value;
+    headers[i] = r.headers;
+    timestamps[i] = r.timestamp;
+  }
+  return encodeColumns({ keys, values, headers, timestamps }, headroom, 0, count);
+}
+
+/** `encodeRecords` of records [from, to) given as columns. */
+export function encodeColumns(
+  cols: RecordInputColumns,
+  headroom: number,
+  from: number,
+  to: number,
+): EncodedRecords {
+  const count = to - from;
+  if (count <= 0) throw new InvalidArgumentError('a batch needs at least one record');
   if (lengths.length < count * 3) lengths = new Int32Array(count * 3 * 2);
   const lens = lengths;
-  // Records are read in place (all[from + i]): no copy of the range.
-  const first = all[from] as RecordInput;
-  const baseTimestamp = first.timestamp;
+  const keys = cols.keys;
+  const values = cols.values;
+  const headers = cols.headers;
+  const timestamps = cols.timestamps;
+  const baseTimestamp = timestamps[from] as number;
   let maxTimestamp = baseTimestamp;
   let total = 0;
   let headerLists: ([string, Buffer | string | null][] | null)[] | null = null;
   for (let i = 0; i < count; i++) {
-    const r = all[from + i] as RecordInput;
-    const ts = r.timestamp;
+    const ts = timestamps[from + i] as number;
     if (!Number.isSafeInteger(ts)) {
       throw new InvalidArgumentError(`message ${i}: timestamp must be an integer number of ms, not ${ts}`);
     }
     if (ts > maxTimestamp) maxTimestamp = ts;
-    const key = r.key;
-    const value = r.value;
+    const key = keys[from + i];
+    const value = values[from + i];
     // Buffers first: the common case takes one type check each.
     const keyLen =
       key instanceof Uint8Array
@@ -165,8 +204,9 @@ export function encodeRecords(
       (keyLen > 0 ? keyLen : 0) +
       smallSize(valueLen) +
       (valueLen > 0 ? valueLen : 0);
-    if (r.headers !== undefined) {
-      const hs = headerEntries(r.headers, i);
+    const h = headers[from + i];
+    if (h !== undefined) {
+      const hs = headerEntries(h, i);
       if (headerLists === null) headerLists = new Array(count).fill(null);
       headerLists[i] = hs;
       body += varintSize(hs.length);
@@ -186,19 +226,18 @@ export function encodeRecords(
   const buf = Buffer.allocUnsafe(headroom + total);
   let pos = headroom;
   for (let i = 0; i < count; i++) {
-    const r = all[from + i] as RecordInput;
     const keyLen = lens[i * 3] as number;
     const valueLen = lens[i * 3 + 1] as number;
     pos = putSmall(buf, pos, lens[i * 3 + 2] as number);
     buf[pos++] = 0;
-    const delta = r.timestamp - baseTimestamp;
+    const delta = (timestamps[from + i] as number) - baseTimestamp;
     if (delta >= 0 && delta < 64) buf[pos++] = delta << 1;
     else pos = writeVarint(buf, pos, delta);
     pos = putSmall(buf, pos, i);
     pos = putSmall(buf, pos, keyLen);
-    if (keyLen > 0) pos = put(buf, pos, r.key as Buffer | string, keyLen);
+    if (keyLen > 0) pos = put(buf, pos, keys[from + i] as Buffer | string, keyLen);
     pos = putSmall(buf, pos, valueLen);
-    if (valueLen > 0) pos = put(buf, pos, r.value as Buffer | string, valueLen);
+    if (valueLen > 0) pos = put(buf, pos, values[from + i] as Buffer | string, valueLen);
     const hs = headerLists === null ? null : headerLists[i];
     if (hs === null || hs === undefined) {
       buf[pos++] = 0;

@@ -7,8 +7,7 @@
  * records, `send` waits for room (in order) instead of growing the heap.
  * kafkajs has no accumulator; this is the Java producer's RecordAccumulator.
  */
-import type { RecordInput } from '../codec/encoder';
-import type { Part, Queue } from './queue';
+import { emptyRecords, type Part, pushRecords, type Queue, spliceRecords, truncateRecords } from './queue';
 
 export class Accumulator {
   private readonly batchBytes: number;
@@ -88,11 +87,8 @@ export class Accumulator {
     for (const part of staged) {
       const q = part.queue;
       if (part.detached !== null) {
-        part.start = q.records.length;
-        for (let i = 0; i < part.count; i++) {
-          q.records.push(part.detached.records[i] as RecordInput);
-          q.sizes.push(part.detached.sizes[i] as number);
-        }
+        part.start = q.records.n;
+        pushRecords(q.records, part.detached, part.count);
         part.detached = null;
       }
       q.parts.push(part);
@@ -150,13 +146,21 @@ export class Accumulator {
     for (const q of queues) {
       // Take the queue's contents; new sends start it afresh.
       taken.push({ ...q });
-      q.records = [];
-      q.sizes = [];
+      q.records = q.spare ?? emptyRecords();
+      q.spare = null;
       q.parts = [];
       q.bytes = 0;
       q.active = false;
     }
     const p = this.drain(taken);
+    // The sender encoded the records before it returned (batches hold their
+    // bytes, not the records): their arrays go back to their queue, emptied,
+    // to be filled again by the flush after next with no growing.
+    for (let i = 0; i < taken.length; i++) {
+      const t = taken[i] as Queue;
+      truncateRecords(t.records, 0);
+      (queues[i] as Queue).spare = t.records;
+    }
     if (p !== null) {
       // Failures settle their sends; anything else reaching here is a bug,
       // logged rather than left to reject unobserved.
@@ -182,9 +186,6 @@ export class Accumulator {
 export function detach(staged: Part[]): void {
   for (let i = staged.length - 1; i >= 0; i--) {
     const part = staged[i] as Part;
-    part.detached = {
-      records: part.queue.records.splice(part.start),
-      sizes: part.queue.sizes.splice(part.start),
-    };
+    part.detached = spliceRecords(part.queue.records, part.start);
   }
 }

@@ -15,7 +15,7 @@
 import type { Logger } from '../client/logger';
 import { type RetryOptions, withRetry } from '../client/retry';
 import { CompressionTypes, compressRecords } from '../codec/compression';
-import { type EncodedRecords, encodeRecords, frameBatch, writeHeader } from '../codec/encoder';
+import { type EncodedRecords, encodeColumns, frameBatch, writeHeader } from '../codec/encoder';
 import { HEADER_BYTES } from '../codec/format';
 import { KafkaJSError, KafkaJSPartialSendError } from '../errors';
 import type { Part, Queue, SendOp } from './queue';
@@ -138,11 +138,13 @@ export class Sender {
     let encoding = false;
     let pi = 0;
     let from = 0;
-    while (from < q.records.length) {
+    const sizes = q.records.sizes;
+    const n = q.records.n;
+    while (from < n) {
       let to = from;
       let bytes = 0;
-      while (to < q.records.length && (to === from || bytes + (q.sizes[to] as number) <= limit)) {
-        bytes += q.sizes[to] as number;
+      while (to < n && (to === from || bytes + (sizes[to] as number) <= limit)) {
+        bytes += sizes[to] as number;
         to++;
       }
       // Parts lie in the queue in order of their start: walk them once.
@@ -152,10 +154,10 @@ export class Sender {
       let body: Buffer | Promise<Buffer>;
       try {
         if (q.compression === CompressionTypes.None) {
-          enc = encodeRecords(q.records, HEADER_BYTES, from, to);
+          enc = encodeColumns(q.records, HEADER_BYTES, from, to);
           body = enc.buf;
         } else {
-          enc = encodeRecords(q.records, 0, from, to);
+          enc = encodeColumns(q.records, 0, from, to);
           body = compressRecords(q.compression, enc.buf);
           if (body instanceof Promise) encoding = true;
         }

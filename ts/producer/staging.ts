@@ -19,7 +19,7 @@ import {
   MessageTooLargeError,
 } from '../errors';
 import { BUILT_IN, type BuiltInPartitioner, type ICustomPartitioner, Partitioners } from './partitioners';
-import { type Part, queueFor, type SendOp, type TopicInfo } from './queue';
+import { type Part, pushRecord, queueFor, type SendOp, type TopicInfo, truncateRecords } from './queue';
 import type { RawValue, Serializer } from './serializers';
 import type { ProducerTransport, TopicMetadata } from './transport';
 import { KafkaJSSerializationError, type Message, type SerializerConfig, type TopicMessages } from './types';
@@ -145,8 +145,7 @@ export class Stager<K, V> {
       // Later parts sit after earlier ones of the same queue: cut the newest first.
       for (let i = staged.length - 1; i >= 0; i--) {
         const part = staged[i] as Part;
-        part.queue.records.length = part.start;
-        part.queue.sizes.length = part.start;
+        truncateRecords(part.queue.records, part.start);
       }
       throw e;
     } finally {
@@ -289,7 +288,7 @@ export class Stager<K, V> {
           g = {
             op,
             queue,
-            start: queue.records.length,
+            start: queue.records.n,
             count: 0,
             bytes: 0,
             baseOffset: -1,
@@ -309,8 +308,7 @@ export class Stager<K, V> {
           }
           staged.push(g);
         }
-        g.queue.records.push({ key, value, headers: headers as IHeaders, timestamp });
-        g.queue.sizes.push(size);
+        pushRecord(g.queue.records, key, value, headers as IHeaders | undefined, timestamp, size);
         g.count++;
         g.bytes += size;
         total += size;
