@@ -289,12 +289,31 @@ export function writeHeader(
   maxTimestamp: number,
   options: BatchOptions,
 ): Buffer {
+  return writeHeaderFields(
+    b,
+    count,
+    baseTimestamp,
+    maxTimestamp,
+    options.attributes ?? 0,
+    options.producerId ?? -1,
+    options.producerEpoch ?? -1,
+    options.baseSequence ?? -1,
+  );
+}
+
+/** `writeHeader` with the batch options as arguments (the producer's path: no options object a batch). */
+export function writeHeaderFields(
+  b: Buffer,
+  count: number,
+  baseTimestamp: number,
+  maxTimestamp: number,
+  attributes: number,
+  producerId: number,
+  producerEpoch: number,
+  baseSequence: number,
+): Buffer {
   const size = b.byteLength;
   if (size < F.HEADER_BYTES) throw new InvalidArgumentError('a batch is at least 61 bytes');
-  const attributes = options.attributes ?? 0;
-  const producerId = options.producerId ?? -1;
-  const producerEpoch = options.producerEpoch ?? -1;
-  const baseSequence = options.baseSequence ?? -1;
   if (
     !Number.isSafeInteger(baseTimestamp) ||
     !Number.isSafeInteger(maxTimestamp) ||

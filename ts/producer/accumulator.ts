@@ -9,6 +9,8 @@
  */
 import { emptyRecords, type Part, pushRecords, type Queue, spliceRecords, truncateRecords } from './queue';
 
+const RESOLVED: Promise<void> = Promise.resolve();
+
 export class Accumulator {
   private readonly batchBytes: number;
   private readonly lingerMs: number;
@@ -91,11 +93,15 @@ export class Accumulator {
         pushRecords(q.records, part.detached, part.count);
         part.detached = null;
       }
-      q.parts.push(part);
+      // Exact one-element arrays for the first entry (a push into an empty
+      // array reserves room for 17): a single send makes one of each.
+      if (q.parts.length === 0) q.parts = [part];
+      else q.parts.push(part);
       q.bytes += part.bytes;
       if (!q.active) {
         q.active = true;
-        this.active.push(q);
+        if (this.active.length === 0) this.active = [q];
+        else this.active.push(q);
       }
       part.op.remaining++;
       if (q.bytes >= this.batchBytes) full = true;
@@ -109,7 +115,10 @@ export class Accumulator {
     if (this.lingerMs === 0 || full) {
       if (!this.flushScheduled) {
         this.flushScheduled = true;
-        queueMicrotask(this.flushNow);
+        // A resolved promise's reaction rather than queueMicrotask, which
+        // wraps each callback in an async resource (a few hundred bytes a
+        // flush: with single sends, a flush a send).
+        RESOLVED.then(this.flushNow);
       }
       return;
     }
@@ -142,10 +151,11 @@ export class Accumulator {
     }
     const queues = this.active;
     this.active = [];
-    const taken: Queue[] = [];
-    for (const q of queues) {
+    const taken: Queue[] = new Array(queues.length);
+    for (let i = 0; i < queues.length; i++) {
+      const q = queues[i] as Queue;
       // Take the queue's contents; new sends start it afresh.
-      taken.push({ ...q });
+      taken[i] = { ...q };
       q.records = q.spare ?? emptyRecords();
       q.spare = null;
       q.parts = [];

@@ -12,7 +12,8 @@ import type { RecordMetadata } from './types';
 export interface SendOp {
   /** Parts not yet settled (done or failed). */
   remaining: number;
-  results: RecordMetadata[];
+  /** One per settled part; null until the first (most sends have one part: an exact one-element array then). */
+  results: RecordMetadata[] | null;
   /** Parts that failed, in the order they did; null while none has. */
   failures: Part[] | null;
   resolve: (r: RecordMetadata[]) => void;

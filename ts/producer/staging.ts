@@ -24,6 +24,9 @@ import type { RawValue, Serializer } from './serializers';
 import type { ProducerTransport, TopicMetadata } from './transport';
 import { KafkaJSSerializationError, type Message, type SerializerConfig, type TopicMessages } from './types';
 
+/** No parts staged (yet): shared, never written to. */
+const NO_PARTS: Part[] = [];
+
 /** Bytes a record costs beyond its key, value and headers (varints, attributes). */
 const RECORD_OVERHEAD_BYTES = 21;
 
@@ -38,6 +41,8 @@ export class Stager<K, V> {
   private readonly sticky = new Map<string, number>();
   /** The bytes the last `stage` call staged (a field, to spare a result object per send). */
   stagedBytes = 0;
+  /** The parts the running `stage` call made so far. */
+  private parts: Part[] = NO_PARTS;
   /** Whether `stage` is running (it calls serializers and partitioners, which may send). */
   staging = false;
 
@@ -137,11 +142,13 @@ export class Stager<K, V> {
     serializers: SerializerConfig<K, V> | undefined,
     compression: CompressionTypes,
   ): Part[] {
-    const staged: Part[] = [];
+    this.parts = NO_PARTS;
     this.staging = true;
     try {
-      this.stageInto(op, staged, topicMessages, serializers, compression);
+      this.stageInto(op, topicMessages, serializers, compression);
     } catch (e) {
+      const staged = this.parts;
+      this.parts = NO_PARTS;
       // Later parts sit after earlier ones of the same queue: cut the newest first.
       for (let i = staged.length - 1; i >= 0; i--) {
         const part = staged[i] as Part;
@@ -151,12 +158,13 @@ export class Stager<K, V> {
     } finally {
       this.staging = false;
     }
+    const staged = this.parts;
+    this.parts = NO_PARTS;
     return staged;
   }
 
   private stageInto(
     op: SendOp,
-    staged: Part[],
     topicMessages: TopicMessages<K, V>[] | undefined,
     serializers: SerializerConfig<K, V> | undefined,
     compression: CompressionTypes,
@@ -306,7 +314,10 @@ export class Stager<K, V> {
             }
             byPartition[partition] = g;
           }
-          staged.push(g);
+          // Most sends have one part: an exact one-element array, not a
+          // pushed-into empty one (which reserves room for 17).
+          if (this.parts === NO_PARTS) this.parts = [g];
+          else this.parts.push(g);
         }
         pushRecord(g.queue.records, key, value, headers as IHeaders | undefined, timestamp, size);
         g.count++;
