@@ -13,6 +13,7 @@ import { CompressionTypes, Kafka, Log, logLevel } from '../ts';
 import { decodeMessages, readBatches } from '../ts/codec/decoder';
 import { encodeColumns, encodeRecords, type IHeaders, writeHeaderFields } from '../ts/codec/encoder';
 import { HEADER_BYTES } from '../ts/codec/format';
+import { legacyMurmur2, murmur2 } from '../ts/producer/partitioners';
 import { tempDir } from './helpers';
 
 const kafkaDecodeBatch = require('kafkajs/src/protocol/recordBatch/v0/decoder') as (d: object) => Promise<{
@@ -341,4 +342,25 @@ describe('the producer encode path (columns → RecordBatch v2)', () => {
       { numRuns: 30 },
     );
   }, 240_000);
+});
+
+describe('string keys are hashed as their UTF-8 bytes, without a Buffer made for them', () => {
+  it('any string hashes as Buffer.from(string) does, after any other key (Java murmur2 and kafkajs 1.x legacy)', () => {
+    const key = fc.oneof(
+      fc.string({ maxLength: 300 }),
+      fc.string({ maxLength: 20, unit: 'grapheme' }),
+      fc.string({ maxLength: 20, unit: 'binary' }),
+    );
+    fc.assert(
+      fc.property(fc.array(key, { minLength: 1, maxLength: 8 }), (keys) => {
+        // In sequence: a longer key's bytes must not leak into a shorter one's hash.
+        for (const k of keys) {
+          const bytes = Buffer.from(k, 'utf8');
+          expect(murmur2(k), k).toBe(murmur2(bytes));
+          expect(legacyMurmur2(k), k).toBe(legacyMurmur2(bytes));
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
 });

@@ -33,7 +33,7 @@ const RECORD_OVERHEAD_BYTES = 21;
 export class Stager<K, V> {
   private readonly transport: ProducerTransport;
   private readonly partitioner: ((args: Parameters<ReturnType<ICustomPartitioner>>[0]) => number) | null;
-  private readonly hashKey: ((key: Uint8Array) => number) | null;
+  private readonly hashKey: ((key: Uint8Array | string) => number) | null;
   private readonly allowAutoTopicCreation: boolean;
   private readonly keySerializer: Serializer<K> | undefined;
   private readonly valueSerializer: Serializer<V> | undefined;
@@ -249,8 +249,8 @@ export class Stager<K, V> {
           }
         } else if (this.hashKey !== null) {
           if (key !== null && key !== undefined) {
-            partition =
-              this.hashKey(typeof key === 'string' ? Buffer.from(key, 'utf8') : key) % info.partitions;
+            // A string key is hashed as its UTF-8 bytes without a Buffer made for it.
+            partition = this.hashKey(key) % info.partitions;
           } else {
             if (keylessPartition < 0) keylessPartition = this.nextSticky(topic, info.partitions);
             partition = keylessPartition;
