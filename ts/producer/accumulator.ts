@@ -10,6 +10,8 @@
 import { emptyRecords, type Part, pushRecords, type Queue, spliceRecords, truncateRecords } from './queue';
 
 const RESOLVED: Promise<void> = Promise.resolve();
+/** The most records a queue's recycled arrays are kept for (about 100 KiB of slots a set, two sets a queue). */
+const RECYCLE_MAX_RECORDS = 4096;
 
 export class Accumulator {
   private readonly batchBytes: number;
@@ -166,8 +168,11 @@ export class Accumulator {
     // The sender encoded the records before it returned (batches hold their
     // bytes, not the records): their arrays go back to their queue, emptied,
     // to be filled again by the flush after next with no growing.
+    // Arrays that grew past RECYCLE_MAX_RECORDS (one huge flush) are let go
+    // rather than kept at that size for the producer's life.
     for (let i = 0; i < taken.length; i++) {
       const t = taken[i] as Queue;
+      if (t.records.n > RECYCLE_MAX_RECORDS) continue;
       truncateRecords(t.records, 0);
       (queues[i] as Queue).spare = t.records;
     }
