@@ -160,7 +160,7 @@ export function renderHtml(report, table, targetTable = [], latencyTable = []) {
 </head><body>
 <h1>ferrolog benchmark</h1>
 ${report.quick ? '<p class="warn">QUICK RUN: NOT REPRESENTATIVE (tiny sizes, one run, possibly a busy machine). Do not quote these figures.</p>' : ''}
-<p>${esc(report.generatedAt)} · ${esc(m.cpu ?? '?')} · ${m.cores ?? '?'} cores · ${m.ramBytes ? (m.ramBytes / 2 ** 30).toFixed(1) : '?'} GiB RAM · ${esc(m.kernel ?? '?')} · Node ${esc(m.node ?? '?')} · load average at start ${esc((m.loadAverageAtStart ?? []).join(' '))} · medians of ${report.options.runs} run(s) after ${report.options.warmups} warm-up(s), min-max in parentheses · the run took ${Math.round(report.elapsedSeconds ?? 0)} s</p>
+<p>${esc(report.generatedAt)} · ${esc(m.cpu ?? '?')} · ${m.cores ?? '?'} cores · ${m.ramBytes ? (m.ramBytes / 2 ** 30).toFixed(1) : '?'} GiB RAM · ${esc(m.kernel ?? '?')} · Node ${esc(m.node ?? '?')} · load average at start ${esc((m.loadAverageAtStart ?? []).join(' '))} · medians of ${report.options.runs} run(s), each after an untimed pass of the same workload, min-max in parentheses · the run took ${Math.round(report.elapsedSeconds ?? 0)} s</p>
 <img src="chart.svg" alt="produce and consume throughput per contestant and workload, log scale, with min-max whiskers">
 <h2>Targets (issue 17)</h2>
 <p>Ratios of medians measured side by side in this run; in parentheses the worst and best pairing of runs.</p>

@@ -88,6 +88,47 @@ function checkHeader(v: unknown, key: string, index: number): Buffer | string | 
 }
 
 /**
+ * Writes a non-negative int below 2^30 as a zig-zag varint (lengths, offset
+ * deltas, header counts: the varints every record has), or -1 (a null).
+ * Kept small so that it inlines into the record loop; `writeVarint` takes
+ * the rest.
+ */
+function putSmall(buf: Uint8Array, pos: number, v: number): number {
+  if (v < 64) {
+    // Zig-zag of 0..63 is 0..126 and of -1 is 1: one byte.
+    buf[pos] = v < 0 ? 1 : v << 1;
+    return pos + 1;
+  }
+  if (v < 8192) {
+    const z = v << 1;
+    buf[pos] = (z & 0x7f) | 0x80;
+    buf[pos + 1] = z >>> 7;
+    return pos + 2;
+  }
+  return writeVarint(buf, pos, v);
+}
+
+/** Size of `putSmall`'s varint. */
+function smallSize(v: number): number {
+  return v < 64 ? 1 : v < 8192 ? 2 : varintSize(v);
+}
+
+/** Bytes as a record's key or value takes them. */
+export type RecordBytes = Buffer | Uint8Array | string | null | undefined;
+
+/**
+ * Records as columns: record `i` is `keys[i]`, `values[i]`, `headers[i]`,
+ * `timestamps[i]`. The producer queues records this way, with no object
+ * per record (and timestamps unboxed in a number array).
+ */
+export interface RecordInputColumns {
+  keys: readonly RecordBytes[];
+  values: readonly RecordBytes[];
+  headers: readonly (IHeaders | undefined)[];
+  timestamps: readonly number[];
+}
+
+/**
  * Encodes the records section (everything after recordCount), after
  * `headroom` unused bytes, so an uncompressed batch's header can be written
  * in front without copying the records.
@@ -100,32 +141,72 @@ export function encodeRecords(
 ): EncodedRecords {
   const count = to - from;
   if (count <= 0) throw new InvalidArgumentError('a batch needs at least one record');
+  const keys: RecordBytes[] = new Array(count);
+  const values: RecordBytes[] = new Array(count);
+  const headers: (IHeaders | undefined)[] = new Array(count);
+  const timestamps: number[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const r = all[from + i] as RecordInput;
+    keys[i] = r.key;
+    values[i] = r.value;
+    headers[i] = r.headers;
+    timestamps[i] = r.timestamp;
+  }
+  return encodeColumns({ keys, values, headers, timestamps }, headroom, 0, count);
+}
+
+/** `encodeRecords` of records [from, to) given as columns. */
+export function encodeColumns(
+  cols: RecordInputColumns,
+  headroom: number,
+  from: number,
+  to: number,
+): EncodedRecords {
+  const count = to - from;
+  if (count <= 0) throw new InvalidArgumentError('a batch needs at least one record');
   if (lengths.length < count * 3) lengths = new Int32Array(count * 3 * 2);
-  // Records are read in place (all[from + i]): no copy of the range.
-  const first = all[from] as RecordInput;
-  const baseTimestamp = first.timestamp;
+  const lens = lengths;
+  const keys = cols.keys;
+  const values = cols.values;
+  const headers = cols.headers;
+  const timestamps = cols.timestamps;
+  const baseTimestamp = timestamps[from] as number;
   let maxTimestamp = baseTimestamp;
   let total = 0;
   let headerLists: ([string, Buffer | string | null][] | null)[] | null = null;
   for (let i = 0; i < count; i++) {
-    const r = all[from + i] as RecordInput;
-    const ts = r.timestamp;
+    const ts = timestamps[from + i] as number;
     if (!Number.isSafeInteger(ts)) {
       throw new InvalidArgumentError(`message ${i}: timestamp must be an integer number of ms, not ${ts}`);
     }
     if (ts > maxTimestamp) maxTimestamp = ts;
-    const keyLen = byteLen(r.key, 'key', i);
-    const valueLen = byteLen(r.value, 'value', i);
+    const key = keys[from + i];
+    const value = values[from + i];
+    // Buffers first: the common case takes one type check each.
+    const keyLen =
+      key instanceof Uint8Array
+        ? key.byteLength
+        : key === null || key === undefined
+          ? -1
+          : byteLen(key, 'key', i);
+    const valueLen =
+      value instanceof Uint8Array
+        ? value.byteLength
+        : value === null || value === undefined
+          ? -1
+          : byteLen(value, 'value', i);
+    const delta = ts - baseTimestamp;
     let body =
       1 +
-      varintSize(ts - baseTimestamp) +
-      varintSize(i) +
-      varintSize(keyLen) +
+      (delta >= 0 && delta < 64 ? 1 : varintSize(delta)) +
+      smallSize(i) +
+      smallSize(keyLen) +
       (keyLen > 0 ? keyLen : 0) +
-      varintSize(valueLen) +
+      smallSize(valueLen) +
       (valueLen > 0 ? valueLen : 0);
-    if (r.headers !== undefined) {
-      const hs = headerEntries(r.headers, i);
+    const h = headers[from + i];
+    if (h !== undefined) {
+      const hs = headerEntries(h, i);
       if (headerLists === null) headerLists = new Array(count).fill(null);
       headerLists[i] = hs;
       body += varintSize(hs.length);
@@ -137,25 +218,26 @@ export function encodeRecords(
     } else {
       body += 1;
     }
-    lengths[i * 3] = keyLen;
-    lengths[i * 3 + 1] = valueLen;
-    lengths[i * 3 + 2] = body;
-    total += varintSize(body) + body;
+    lens[i * 3] = keyLen;
+    lens[i * 3 + 1] = valueLen;
+    lens[i * 3 + 2] = body;
+    total += smallSize(body) + body;
   }
   const buf = Buffer.allocUnsafe(headroom + total);
   let pos = headroom;
   for (let i = 0; i < count; i++) {
-    const r = all[from + i] as RecordInput;
-    const keyLen = lengths[i * 3] as number;
-    const valueLen = lengths[i * 3 + 1] as number;
-    pos = writeVarint(buf, pos, lengths[i * 3 + 2] as number);
+    const keyLen = lens[i * 3] as number;
+    const valueLen = lens[i * 3 + 1] as number;
+    pos = putSmall(buf, pos, lens[i * 3 + 2] as number);
     buf[pos++] = 0;
-    pos = writeVarint(buf, pos, r.timestamp - baseTimestamp);
-    pos = writeVarint(buf, pos, i);
-    pos = writeVarint(buf, pos, keyLen);
-    if (keyLen > 0) pos = put(buf, pos, r.key as Buffer | string, keyLen);
-    pos = writeVarint(buf, pos, valueLen);
-    if (valueLen > 0) pos = put(buf, pos, r.value as Buffer | string, valueLen);
+    const delta = (timestamps[from + i] as number) - baseTimestamp;
+    if (delta >= 0 && delta < 64) buf[pos++] = delta << 1;
+    else pos = writeVarint(buf, pos, delta);
+    pos = putSmall(buf, pos, i);
+    pos = putSmall(buf, pos, keyLen);
+    if (keyLen > 0) pos = put(buf, pos, keys[from + i] as Buffer | string, keyLen);
+    pos = putSmall(buf, pos, valueLen);
+    if (valueLen > 0) pos = put(buf, pos, values[from + i] as Buffer | string, valueLen);
     const hs = headerLists === null ? null : headerLists[i];
     if (hs === null || hs === undefined) {
       buf[pos++] = 0;
@@ -179,9 +261,26 @@ export function encodeRecords(
   return { buf, headroom, count, baseTimestamp, maxTimestamp };
 }
 
+/** Writes a big-endian int32 (any int32 or uint32 bit pattern) with plain byte stores. */
+function be32(b: Buffer, at: number, v: number): void {
+  b[at] = v >>> 24;
+  b[at + 1] = v >>> 16;
+  b[at + 2] = v >>> 8;
+  b[at + 3] = v;
+}
+
+/** Writes a safe integer as a big-endian int64. */
+function be64(b: Buffer, at: number, v: number): void {
+  const hi = Math.floor(v / 4294967296);
+  be32(b, at, hi | 0);
+  be32(b, at + 4, (v - hi * 4294967296) >>> 0);
+}
+
 /**
  * Writes the 61-byte header in front of records that `encodeRecords` left
- * `HEADER_BYTES` of headroom for, and the CRC. Returns `b`.
+ * `HEADER_BYTES` of headroom for, and the CRC. Returns `b`. Plain byte
+ * stores rather than Buffer's checked writers: for one-record batches (a
+ * single send) the header is most of the encoding work.
  */
 export function writeHeader(
   b: Buffer,
@@ -190,20 +289,65 @@ export function writeHeader(
   maxTimestamp: number,
   options: BatchOptions,
 ): Buffer {
+  return writeHeaderFields(
+    b,
+    count,
+    baseTimestamp,
+    maxTimestamp,
+    options.attributes ?? 0,
+    options.producerId ?? -1,
+    options.producerEpoch ?? -1,
+    options.baseSequence ?? -1,
+  );
+}
+
+/** `writeHeader` with the batch options as arguments (the producer's path: no options object a batch). */
+export function writeHeaderFields(
+  b: Buffer,
+  count: number,
+  baseTimestamp: number,
+  maxTimestamp: number,
+  attributes: number,
+  producerId: number,
+  producerEpoch: number,
+  baseSequence: number,
+): Buffer {
   const size = b.byteLength;
-  F.writeInt64(b, F.BASE_OFFSET, 0);
-  b.writeInt32BE(size - F.LOG_OVERHEAD_BYTES, F.BATCH_LENGTH);
-  b.writeInt32BE(0, F.PARTITION_LEADER_EPOCH);
+  if (size < F.HEADER_BYTES) throw new InvalidArgumentError('a batch is at least 61 bytes');
+  if (
+    !Number.isSafeInteger(baseTimestamp) ||
+    !Number.isSafeInteger(maxTimestamp) ||
+    !Number.isSafeInteger(producerId) ||
+    !Number.isInteger(producerEpoch) ||
+    producerEpoch < -32768 ||
+    producerEpoch > 32767 ||
+    !Number.isInteger(baseSequence) ||
+    baseSequence < -2147483648 ||
+    baseSequence > 2147483647 ||
+    !Number.isInteger(attributes) ||
+    attributes < 0 ||
+    attributes > 0xffff ||
+    !Number.isInteger(count) ||
+    count < 1 ||
+    count > 2147483647
+  ) {
+    throw new InvalidArgumentError('batch header field out of range');
+  }
+  be64(b, F.BASE_OFFSET, 0);
+  be32(b, F.BATCH_LENGTH, size - F.LOG_OVERHEAD_BYTES);
+  be32(b, F.PARTITION_LEADER_EPOCH, 0);
   b[F.MAGIC] = 2;
-  b.writeInt16BE(options.attributes ?? 0, F.ATTRIBUTES);
-  b.writeInt32BE(count - 1, F.LAST_OFFSET_DELTA);
-  F.writeInt64(b, F.BASE_TIMESTAMP, baseTimestamp);
-  F.writeInt64(b, F.MAX_TIMESTAMP, maxTimestamp);
-  F.writeInt64(b, F.PRODUCER_ID, options.producerId ?? -1);
-  b.writeInt16BE(options.producerEpoch ?? -1, F.PRODUCER_EPOCH);
-  b.writeInt32BE(options.baseSequence ?? -1, F.BASE_SEQUENCE);
-  b.writeInt32BE(count, F.RECORD_COUNT);
-  b.writeUInt32BE(binding.crc32c(b, F.ATTRIBUTES, size), F.CRC);
+  b[F.ATTRIBUTES] = attributes >>> 8;
+  b[F.ATTRIBUTES + 1] = attributes;
+  be32(b, F.LAST_OFFSET_DELTA, count - 1);
+  be64(b, F.BASE_TIMESTAMP, baseTimestamp);
+  be64(b, F.MAX_TIMESTAMP, maxTimestamp);
+  be64(b, F.PRODUCER_ID, producerId);
+  b[F.PRODUCER_EPOCH] = producerEpoch >>> 8;
+  b[F.PRODUCER_EPOCH + 1] = producerEpoch;
+  be32(b, F.BASE_SEQUENCE, baseSequence);
+  be32(b, F.RECORD_COUNT, count);
+  be32(b, F.CRC, binding.crc32c(b, F.ATTRIBUTES, size));
   return b;
 }
 

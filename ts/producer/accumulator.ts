@@ -7,8 +7,11 @@
  * records, `send` waits for room (in order) instead of growing the heap.
  * kafkajs has no accumulator; this is the Java producer's RecordAccumulator.
  */
-import type { RecordInput } from '../codec/encoder';
-import type { Part, Queue } from './queue';
+import { emptyRecords, type Part, pushRecords, type Queue, spliceRecords, truncateRecords } from './queue';
+
+const RESOLVED: Promise<void> = Promise.resolve();
+/** The most records a queue's recycled arrays are kept for (about 100 KiB of slots a set, two sets a queue). */
+const RECYCLE_MAX_RECORDS = 4096;
 
 export class Accumulator {
   private readonly batchBytes: number;
@@ -88,18 +91,19 @@ export class Accumulator {
     for (const part of staged) {
       const q = part.queue;
       if (part.detached !== null) {
-        part.start = q.records.length;
-        for (let i = 0; i < part.count; i++) {
-          q.records.push(part.detached.records[i] as RecordInput);
-          q.sizes.push(part.detached.sizes[i] as number);
-        }
+        part.start = q.records.n;
+        pushRecords(q.records, part.detached, part.count);
         part.detached = null;
       }
-      q.parts.push(part);
+      // Exact one-element arrays for the first entry (a push into an empty
+      // array reserves room for 17): a single send makes one of each.
+      if (q.parts.length === 0) q.parts = [part];
+      else q.parts.push(part);
       q.bytes += part.bytes;
       if (!q.active) {
         q.active = true;
-        this.active.push(q);
+        if (this.active.length === 0) this.active = [q];
+        else this.active.push(q);
       }
       part.op.remaining++;
       if (q.bytes >= this.batchBytes) full = true;
@@ -113,7 +117,10 @@ export class Accumulator {
     if (this.lingerMs === 0 || full) {
       if (!this.flushScheduled) {
         this.flushScheduled = true;
-        queueMicrotask(this.flushNow);
+        // A resolved promise's reaction rather than queueMicrotask, which
+        // wraps each callback in an async resource (a few hundred bytes a
+        // flush: with single sends, a flush a send).
+        RESOLVED.then(this.flushNow);
       }
       return;
     }
@@ -146,17 +153,29 @@ export class Accumulator {
     }
     const queues = this.active;
     this.active = [];
-    const taken: Queue[] = [];
-    for (const q of queues) {
+    const taken: Queue[] = new Array(queues.length);
+    for (let i = 0; i < queues.length; i++) {
+      const q = queues[i] as Queue;
       // Take the queue's contents; new sends start it afresh.
-      taken.push({ ...q });
-      q.records = [];
-      q.sizes = [];
+      taken[i] = { ...q };
+      q.records = q.spare ?? emptyRecords();
+      q.spare = null;
       q.parts = [];
       q.bytes = 0;
       q.active = false;
     }
     const p = this.drain(taken);
+    // The sender encoded the records before it returned (batches hold their
+    // bytes, not the records): their arrays go back to their queue, emptied,
+    // to be filled again by the flush after next with no growing.
+    // Arrays that grew past RECYCLE_MAX_RECORDS (one huge flush) are let go
+    // rather than kept at that size for the producer's life.
+    for (let i = 0; i < taken.length; i++) {
+      const t = taken[i] as Queue;
+      if (t.records.n > RECYCLE_MAX_RECORDS) continue;
+      truncateRecords(t.records, 0);
+      (queues[i] as Queue).spare = t.records;
+    }
     if (p !== null) {
       // Failures settle their sends; anything else reaching here is a bug,
       // logged rather than left to reject unobserved.
@@ -182,9 +201,6 @@ export class Accumulator {
 export function detach(staged: Part[]): void {
   for (let i = staged.length - 1; i >= 0; i--) {
     const part = staged[i] as Part;
-    part.detached = {
-      records: part.queue.records.splice(part.start),
-      sizes: part.queue.sizes.splice(part.start),
-    };
+    part.detached = spliceRecords(part.queue.records, part.start);
   }
 }

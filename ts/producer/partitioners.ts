@@ -41,19 +41,46 @@ export type ICustomPartitioner = () => (args: PartitionerArgs) => number;
 
 /** Marks the built-in partitioners so the producer can take its fast path. */
 export const BUILT_IN = Symbol('ferrolog.partitioner');
-export type BuiltInPartitioner = ICustomPartitioner & { [BUILT_IN]: (key: Uint8Array) => number };
+export type BuiltInPartitioner = ICustomPartitioner & { [BUILT_IN]: (key: Uint8Array | string) => number };
 
 const SEED = 0x9747b28c;
 const M = 0x5bd1e995;
 
-function keyBytes(key: Uint8Array | string): Uint8Array {
-  return typeof key === 'string' ? Buffer.from(key, 'utf8') : key;
+/** Where an ASCII string key's bytes are put to be hashed: no Buffer a key. */
+const scratch = new Uint8Array(256);
+
+/**
+ * Runs `hash` over the key's UTF-8 bytes. An ASCII string (most keys) is
+ * its char codes, copied into `scratch`, with no allocation; any other
+ * string is encoded as Buffer.from encodes it (lone surrogates included).
+ */
+function hashKey(key: Uint8Array | string, hash: (data: Uint8Array, length: number) => number): number {
+  if (typeof key !== 'string') return hash(key, key.length);
+  const n = key.length;
+  if (n <= scratch.length) {
+    let i = 0;
+    for (; i < n; i++) {
+      const c = key.charCodeAt(i);
+      if (c > 0x7f) break;
+      scratch[i] = c;
+    }
+    if (i === n) {
+      // Bytes past the end read as 0, as past a Buffer's end (kafkajs 1.x's
+      // loop reads up to 3 of them): no earlier key's bytes leak in.
+      for (let k = n; k < n + 3 && k < scratch.length; k++) scratch[k] = 0;
+      return hash(scratch, n);
+    }
+  }
+  const data = Buffer.from(key, 'utf8');
+  return hash(data, data.length);
 }
 
 /** Java's `Utils.murmur2` (signed 32-bit result), with exact 32-bit arithmetic. */
 export function murmur2(key: Uint8Array | string): number {
-  const data = keyBytes(key);
-  const length = data.length;
+  return hashKey(key, murmur2Bytes);
+}
+
+function murmur2Bytes(data: Uint8Array, length: number): number {
   let h = (SEED ^ length) | 0;
   const whole = length & ~3;
   for (let i = 0; i < whole; i += 4) {
@@ -86,8 +113,10 @@ export function murmur2(key: Uint8Array | string): number {
  * truncate to 32 bits. Kept exact so LegacyPartitioner matches kafkajs.
  */
 export function legacyMurmur2(key: Uint8Array | string): number {
-  const data = keyBytes(key);
-  const length = data.length;
+  return hashKey(key, legacyMurmur2Bytes);
+}
+
+function legacyMurmur2Bytes(data: Uint8Array, length: number): number {
   let h: number = SEED ^ length;
   const words = length / 4;
   for (let i = 0; i < words; i++) {
@@ -132,7 +161,7 @@ function create(hash: (key: Uint8Array | string) => number): BuiltInPartitioner 
       return toPositive(next) % n;
     };
   }) as BuiltInPartitioner;
-  factory[BUILT_IN] = (key: Uint8Array) => toPositive(hash(key));
+  factory[BUILT_IN] = (key: Uint8Array | string) => toPositive(hash(key));
   return factory;
 }
 

@@ -74,6 +74,16 @@ export {
 const BATCH_SIZE_DEFAULT = 1024 * 1024;
 const MAX_BUFFERED_BYTES_DEFAULT = 32 * 1024 * 1024;
 
+/** Where `capture` leaves a new promise's resolving functions, read at once. */
+const captured: { resolve: (r: RecordMetadata[]) => void; reject: (e: Error) => void } = {
+  resolve: () => undefined,
+  reject: () => undefined,
+};
+function capture(resolve: (r: RecordMetadata[]) => void, reject: (e: Error) => void): void {
+  captured.resolve = resolve;
+  captured.reject = reject;
+}
+
 export function normalizeAcks(acks: unknown): -1 | 0 | 1 {
   if (acks === undefined || acks === null || acks === -1 || acks === 'all') return -1;
   if (acks === 0 || acks === 1) return acks;
@@ -282,13 +292,17 @@ export class Producer<K = RawValue, V = RawValue> {
       // Topics not known yet (a remote transport asks the cluster): stage once they are.
       const known = this.stager.prepare(topicMessages);
       if (known !== null) return known.then(() => this.sendTopics(topicMessages, batch));
-      let resolve!: (r: RecordMetadata[]) => void;
-      let reject!: (e: Error) => void;
-      promise = new Promise<RecordMetadata[]>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      op = { remaining: 0, results: [], failures: null, resolve, reject, settled: false, acks };
+      // One shared executor, not a closure per send.
+      promise = new Promise<RecordMetadata[]>(capture);
+      op = {
+        remaining: 0,
+        results: null,
+        failures: null,
+        resolve: captured.resolve,
+        reject: captured.reject,
+        settled: false,
+        acks,
+      };
       staged = this.stager.stage(op, topicMessages, batch.serializers, compression);
       bytes = this.stager.stagedBytes;
     } catch (e) {

@@ -15,7 +15,7 @@
 import type { Logger } from '../client/logger';
 import { type RetryOptions, withRetry } from '../client/retry';
 import { CompressionTypes, compressRecords } from '../codec/compression';
-import { type EncodedRecords, encodeRecords, frameBatch, writeHeader } from '../codec/encoder';
+import { type EncodedRecords, encodeColumns, writeHeaderFields } from '../codec/encoder';
 import { HEADER_BYTES } from '../codec/format';
 import { KafkaJSError, KafkaJSPartialSendError } from '../errors';
 import type { Part, Queue, SendOp } from './queue';
@@ -50,6 +50,9 @@ interface Dispatched {
   ordered: Promise<void> | null;
   done: Promise<void> | null;
 }
+
+/** A dispatch that left nothing pending (shared: never written to). */
+const NOTHING_PENDING: Dispatched = { ordered: null, done: null };
 
 export interface SenderOptions {
   transport: ProducerTransport;
@@ -138,11 +141,13 @@ export class Sender {
     let encoding = false;
     let pi = 0;
     let from = 0;
-    while (from < q.records.length) {
+    const sizes = q.records.sizes;
+    const n = q.records.n;
+    while (from < n) {
       let to = from;
       let bytes = 0;
-      while (to < q.records.length && (to === from || bytes + (q.sizes[to] as number) <= limit)) {
-        bytes += q.sizes[to] as number;
+      while (to < n && (to === from || bytes + (sizes[to] as number) <= limit)) {
+        bytes += sizes[to] as number;
         to++;
       }
       // Parts lie in the queue in order of their start: walk them once.
@@ -152,10 +157,10 @@ export class Sender {
       let body: Buffer | Promise<Buffer>;
       try {
         if (q.compression === CompressionTypes.None) {
-          enc = encodeRecords(q.records, HEADER_BYTES, from, to);
+          enc = encodeColumns(q.records, HEADER_BYTES, from, to);
           body = enc.buf;
         } else {
-          enc = encodeRecords(q.records, 0, from, to);
+          enc = encodeColumns(q.records, 0, from, to);
           body = compressRecords(q.compression, enc.buf);
           if (body instanceof Promise) encoding = true;
         }
@@ -183,7 +188,8 @@ export class Sender {
   /** Frames the batches (taking sequences) and hands them to the transport in one call. */
   private dispatch(batches: Batch[]): Dispatched {
     let acks: -1 | 0 | 1 = 0;
-    const frames: ProduceFrame[] = [];
+    const frames: ProduceFrame[] = new Array(batches.length);
+    let framed = 0;
     // The batches that were framed: `batches` itself unless one failed.
     let live = batches;
     for (let i = 0; i < batches.length; i++) {
@@ -199,10 +205,11 @@ export class Sender {
         if (live === batches) live = batches.slice(0, i);
         continue;
       }
-      frames.push(b.frame);
+      frames[framed++] = b.frame;
       if (live !== batches) live.push(b);
     }
-    if (live.length === 0) return { ordered: null, done: null };
+    if (framed < frames.length) frames.length = framed;
+    if (live.length === 0) return NOTHING_PENDING;
     let results: ProduceResult[] | Promise<ProduceResult[]>;
     try {
       results = this.o.transport.produce(acks, PRODUCE_TIMEOUT_MS, frames);
@@ -234,7 +241,9 @@ export class Sender {
   private frame(b: Batch): ProduceFrame {
     const q = b.q;
     const count = b.to - b.from;
-    let options: { producerId?: number; producerEpoch?: number; baseSequence?: number; attributes: number };
+    let producerId = -1;
+    let producerEpoch = -1;
+    let baseSequence = -1;
     const id = this.identity;
     if (this.o.idempotent && id !== null) {
       const key = `${q.topic}\u0000${q.partition}`;
@@ -242,19 +251,30 @@ export class Sender {
       this.sequences.set(key, (sequence + count) % SEQUENCE_LIMIT);
       b.baseSequence = sequence;
       b.identity = id;
-      options = {
-        producerId: id.producerId,
-        producerEpoch: id.producerEpoch,
-        baseSequence: sequence,
-        attributes: q.compression,
-      };
-    } else options = { attributes: q.compression };
-    const body = b.body as Buffer;
+      producerId = id.producerId;
+      producerEpoch = id.producerEpoch;
+      baseSequence = sequence;
+    }
     const enc = b.enc;
-    const batch =
-      q.compression === CompressionTypes.None
-        ? writeHeader(body, enc.count, enc.baseTimestamp, enc.maxTimestamp, options)
-        : frameBatch(body, enc.count, enc.baseTimestamp, enc.maxTimestamp, options);
+    let batch: Buffer;
+    if (q.compression === CompressionTypes.None) {
+      batch = b.body as Buffer;
+    } else {
+      // The compressed records after room for the header.
+      const body = b.body as Buffer;
+      batch = Buffer.allocUnsafe(HEADER_BYTES + body.byteLength);
+      batch.set(body, HEADER_BYTES);
+    }
+    writeHeaderFields(
+      batch,
+      enc.count,
+      enc.baseTimestamp,
+      enc.maxTimestamp,
+      q.compression,
+      producerId,
+      producerEpoch,
+      baseSequence,
+    );
     return { topic: q.topic, partition: q.partition, batch, count };
   }
 
@@ -323,6 +343,7 @@ export class Sender {
       done ??= [];
       done.push(again);
     }
+    if (ordered === null && done === null) return NOTHING_PENDING;
     return {
       ordered: ordered === null ? null : Promise.all(ordered).then(() => undefined),
       done: done === null ? null : Promise.all(done).then(() => undefined),
@@ -431,14 +452,16 @@ export class Sender {
       return;
     }
     const q = p.queue;
-    op.results.push({
+    const meta: RecordMetadata = {
       topicName: q.topic,
       partition: q.partition,
       errorCode: 0,
       baseOffset: String(p.baseOffset),
       logAppendTime: r.logAppendTime === -1 ? '-1' : String(r.logAppendTime),
       logStartOffset: r.logStartOffset === 0 ? '0' : String(r.logStartOffset),
-    });
+    };
+    if (op.results === null) op.results = [meta];
+    else op.results.push(meta);
     op.remaining--;
     if (op.remaining === 0) settleOp(op);
   }
@@ -497,14 +520,15 @@ function settleOp(op: SendOp): void {
   op.settled = true;
   const byPartition = (a: RecordMetadata, b: RecordMetadata) =>
     a.topicName === b.topicName ? a.partition - b.partition : a.topicName < b.topicName ? -1 : 1;
-  if (op.results.length > 1) op.results.sort(byPartition);
+  const results = op.results ?? [];
+  if (results.length > 1) results.sort(byPartition);
   const failures = op.failures;
   if (failures === null) {
-    op.resolve(op.results);
+    op.resolve(results);
     return;
   }
   const first = failures[0] as Part;
-  if (op.results.length === 0 && failures.every((p) => p.appended === 0)) {
+  if (results.length === 0 && failures.every((p) => p.appended === 0)) {
     op.reject(first.failed as Error);
     return;
   }
@@ -521,7 +545,7 @@ function settleOp(op: SendOp): void {
     return f;
   });
   failed.sort(byPartition);
-  op.reject(new KafkaJSPartialSendError(op.results, failed));
+  op.reject(new KafkaJSPartialSendError(results, failed));
 }
 
 /** Kafka's error code for a failed batch, for per-partition results. */

@@ -19,10 +19,13 @@ import {
   MessageTooLargeError,
 } from '../errors';
 import { BUILT_IN, type BuiltInPartitioner, type ICustomPartitioner, Partitioners } from './partitioners';
-import { type Part, queueFor, type SendOp, type TopicInfo } from './queue';
+import { type Part, pushRecord, queueFor, type SendOp, type TopicInfo, truncateRecords } from './queue';
 import type { RawValue, Serializer } from './serializers';
 import type { ProducerTransport, TopicMetadata } from './transport';
 import { KafkaJSSerializationError, type Message, type SerializerConfig, type TopicMessages } from './types';
+
+/** No parts staged (yet): shared, never written to. */
+const NO_PARTS: Part[] = [];
 
 /** Bytes a record costs beyond its key, value and headers (varints, attributes). */
 const RECORD_OVERHEAD_BYTES = 21;
@@ -30,7 +33,7 @@ const RECORD_OVERHEAD_BYTES = 21;
 export class Stager<K, V> {
   private readonly transport: ProducerTransport;
   private readonly partitioner: ((args: Parameters<ReturnType<ICustomPartitioner>>[0]) => number) | null;
-  private readonly hashKey: ((key: Uint8Array) => number) | null;
+  private readonly hashKey: ((key: Uint8Array | string) => number) | null;
   private readonly allowAutoTopicCreation: boolean;
   private readonly keySerializer: Serializer<K> | undefined;
   private readonly valueSerializer: Serializer<V> | undefined;
@@ -38,6 +41,8 @@ export class Stager<K, V> {
   private readonly sticky = new Map<string, number>();
   /** The bytes the last `stage` call staged (a field, to spare a result object per send). */
   stagedBytes = 0;
+  /** The parts the running `stage` call made so far. */
+  private parts: Part[] = NO_PARTS;
   /** Whether `stage` is running (it calls serializers and partitioners, which may send). */
   staging = false;
 
@@ -137,27 +142,29 @@ export class Stager<K, V> {
     serializers: SerializerConfig<K, V> | undefined,
     compression: CompressionTypes,
   ): Part[] {
-    const staged: Part[] = [];
+    this.parts = NO_PARTS;
     this.staging = true;
     try {
-      this.stageInto(op, staged, topicMessages, serializers, compression);
+      this.stageInto(op, topicMessages, serializers, compression);
     } catch (e) {
+      const staged = this.parts;
+      this.parts = NO_PARTS;
       // Later parts sit after earlier ones of the same queue: cut the newest first.
       for (let i = staged.length - 1; i >= 0; i--) {
         const part = staged[i] as Part;
-        part.queue.records.length = part.start;
-        part.queue.sizes.length = part.start;
+        truncateRecords(part.queue.records, part.start);
       }
       throw e;
     } finally {
       this.staging = false;
     }
+    const staged = this.parts;
+    this.parts = NO_PARTS;
     return staged;
   }
 
   private stageInto(
     op: SendOp,
-    staged: Part[],
     topicMessages: TopicMessages<K, V>[] | undefined,
     serializers: SerializerConfig<K, V> | undefined,
     compression: CompressionTypes,
@@ -242,8 +249,8 @@ export class Stager<K, V> {
           }
         } else if (this.hashKey !== null) {
           if (key !== null && key !== undefined) {
-            partition =
-              this.hashKey(typeof key === 'string' ? Buffer.from(key, 'utf8') : key) % info.partitions;
+            // A string key is hashed as its UTF-8 bytes without a Buffer made for it.
+            partition = this.hashKey(key) % info.partitions;
           } else {
             if (keylessPartition < 0) keylessPartition = this.nextSticky(topic, info.partitions);
             partition = keylessPartition;
@@ -289,7 +296,7 @@ export class Stager<K, V> {
           g = {
             op,
             queue,
-            start: queue.records.length,
+            start: queue.records.n,
             count: 0,
             bytes: 0,
             baseOffset: -1,
@@ -307,10 +314,12 @@ export class Stager<K, V> {
             }
             byPartition[partition] = g;
           }
-          staged.push(g);
+          // Most sends have one part: an exact one-element array, not a
+          // pushed-into empty one (which reserves room for 17).
+          if (this.parts === NO_PARTS) this.parts = [g];
+          else this.parts.push(g);
         }
-        g.queue.records.push({ key, value, headers: headers as IHeaders, timestamp });
-        g.queue.sizes.push(size);
+        pushRecord(g.queue.records, key, value, headers as IHeaders | undefined, timestamp, size);
         g.count++;
         g.bytes += size;
         total += size;
