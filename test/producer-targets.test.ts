@@ -149,6 +149,35 @@ for (const target of targets) {
       await admin.disconnect();
     });
 
+    it('an awaited acks 0 send is on its way before the next send starts: sequential sends keep their order', async () => {
+      const kafka = target.kafka();
+      const admin = kafka.admin();
+      await admin.connect();
+      const topic = unique('acks0-order');
+      await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
+      const producer = kafka.producer();
+      await producer.connect();
+      for (let i = 0; i < 40; i++) {
+        expect(await producer.send({ topic, acks: 0, messages: [{ value: `zero-${i}` }] })).toEqual([]);
+        await producer.send({ topic, acks: 1, messages: [{ value: `one-${i}` }] });
+      }
+      await producer.disconnect();
+      const consumer = kafka.consumer({ groupId: unique('acks0-order') });
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      const seen: string[] = [];
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          seen.push(String(message.value));
+        },
+      });
+      const deadline = Date.now() + 30_000;
+      while (seen.length < 80 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await consumer.disconnect();
+      await admin.disconnect();
+      expect(seen).toEqual(Array.from({ length: 40 }, (_, i) => [`zero-${i}`, `one-${i}`]).flat());
+    }, 60_000);
+
     it('the same errors: unknown topic, bad partition, serializer, acks', async () => {
       const kafka = target.kafka();
       const producer = kafka.producer({
@@ -177,7 +206,7 @@ for (const target of targets) {
         .catch((e: Error) => e);
       expect(ser).toBeInstanceOf(KafkaJSSerializationError);
       expect((ser as KafkaJSSerializationError).index).toBe(1);
-      // Nothing of a refused send was written; acks 0 answers [] at once.
+      // Nothing of a refused send was written; acks 0 answers [], once the batch is on its way.
       expect(await producer.send({ topic, acks: 0, messages: [{ value: 'z', partition: 0 }] })).toEqual([]);
       const [r] = await producer.send({ topic, acks: 1, messages: [{ value: 'y', partition: 0 }] });
       expect(r?.baseOffset).toBe('1');
