@@ -133,14 +133,6 @@ export declare class RemoteClient {
   deleteAcls(filters: Array<NativeAclFilter>): Promise<NativeAclDeleteResult[]>
 }
 
-/**
- * Internal to the benchmark harness (bench/harness), not part of ferrolog's
- * API: the physical write limit (see `ferrolog_engine::physical`), `mode`
- * "write" or "mmap". Returns the seconds taken. Runs on the calling thread:
- * it exists to be measured, not to serve.
- */
-export declare function __benchPhysicalWrite(path: string, chunk: Uint8Array, totalBytes: number, mode: string, fsyncEachChunk: boolean): number
-
 /** Adds the valid bindings (one write); one result per binding, in order. */
 export declare function aclsCreate(log: NativeLog, acls: Array<NativeAclBinding>): Promise<NativeAclResult[]>
 
