@@ -523,79 +523,68 @@ fn config_denied(az: &Authz, resource_type: i8, name: &str, operation: i8) -> Op
     }
 }
 
-/// DescribeConfigs: DescribeConfigs on each topic, or on the cluster for
-/// broker resources.
-pub enum DescribeConfigs {}
+/// A [`Guard`] for a configs API: `$op` on each topic resource, or on the
+/// cluster for broker resources; the three APIs differ only in types.
+macro_rules! config_guard {
+    ($(#[$doc:meta])* $name:ident, $req:ty, $resp:ty, $item:ty, $answers:ident, $answer:ty, $op:expr) => {
+        $(#[$doc])*
+        pub enum $name {}
 
-impl Guard for DescribeConfigs {
-    type Request = DescribeConfigsRequest;
-    type Response = DescribeConfigsResponse;
-    type Item = describe_configs_request::DescribeConfigsResource;
-    fn items(req: &mut Self::Request) -> &mut Vec<Self::Item> {
-        &mut req.resources
-    }
-    fn refusal(az: &Authz, _: &Self::Request, r: &Self::Item) -> Option<i16> {
-        config_denied(az, r.resource_type, &r.resource_name, op::DESCRIBE_CONFIGS)
-    }
-    fn answer(r: Self::Item, code: i16, resp: &mut Self::Response) {
-        resp.results.push(
-            describe_configs_response::DescribeConfigsResult::default()
-                .with_error_code(code)
-                .with_error_message(auth_failed())
-                .with_resource_type(r.resource_type)
-                .with_resource_name(r.resource_name),
-        );
-    }
+        impl Guard for $name {
+            type Request = $req;
+            type Response = $resp;
+            type Item = $item;
+            fn items(req: &mut Self::Request) -> &mut Vec<Self::Item> {
+                &mut req.resources
+            }
+            fn refusal(az: &Authz, _: &Self::Request, r: &Self::Item) -> Option<i16> {
+                config_denied(az, r.resource_type, &r.resource_name, $op)
+            }
+            fn answer(r: Self::Item, code: i16, resp: &mut Self::Response) {
+                resp.$answers.push(
+                    <$answer>::default()
+                        .with_error_code(code)
+                        .with_error_message(auth_failed())
+                        .with_resource_type(r.resource_type)
+                        .with_resource_name(r.resource_name),
+                );
+            }
+        }
+    };
 }
 
-/// AlterConfigs: AlterConfigs on each topic, or on the cluster for broker
-/// resources.
-pub enum AlterConfigs {}
-
-impl Guard for AlterConfigs {
-    type Request = AlterConfigsRequest;
-    type Response = AlterConfigsResponse;
-    type Item = alter_configs_request::AlterConfigsResource;
-    fn items(req: &mut Self::Request) -> &mut Vec<Self::Item> {
-        &mut req.resources
-    }
-    fn refusal(az: &Authz, _: &Self::Request, r: &Self::Item) -> Option<i16> {
-        config_denied(az, r.resource_type, &r.resource_name, op::ALTER_CONFIGS)
-    }
-    fn answer(r: Self::Item, code: i16, resp: &mut Self::Response) {
-        resp.responses.push(
-            alter_configs_response::AlterConfigsResourceResponse::default()
-                .with_error_code(code)
-                .with_error_message(auth_failed())
-                .with_resource_type(r.resource_type)
-                .with_resource_name(r.resource_name),
-        );
-    }
-}
-
-/// IncrementalAlterConfigs: as [`AlterConfigs`].
-pub enum IncrementalAlterConfigs {}
-
-impl Guard for IncrementalAlterConfigs {
-    type Request = IncrementalAlterConfigsRequest;
-    type Response = IncrementalAlterConfigsResponse;
-    type Item = incremental_alter_configs_request::AlterConfigsResource;
-    fn items(req: &mut Self::Request) -> &mut Vec<Self::Item> {
-        &mut req.resources
-    }
-    fn refusal(az: &Authz, _: &Self::Request, r: &Self::Item) -> Option<i16> {
-        config_denied(az, r.resource_type, &r.resource_name, op::ALTER_CONFIGS)
-    }
-    fn answer(r: Self::Item, code: i16, resp: &mut Self::Response) {
-        resp.responses.push(
-            incremental_alter_configs_response::AlterConfigsResourceResponse::default()
-                .with_error_code(code)
-                .with_error_message(auth_failed())
-                .with_resource_type(r.resource_type)
-                .with_resource_name(r.resource_name),
-        );
-    }
-}
+config_guard!(
+    /// DescribeConfigs: DescribeConfigs on each topic, or on the cluster
+    /// for broker resources.
+    DescribeConfigs,
+    DescribeConfigsRequest,
+    DescribeConfigsResponse,
+    describe_configs_request::DescribeConfigsResource,
+    results,
+    describe_configs_response::DescribeConfigsResult,
+    op::DESCRIBE_CONFIGS
+);
+config_guard!(
+    /// AlterConfigs: AlterConfigs on each topic, or on the cluster for
+    /// broker resources.
+    AlterConfigs,
+    AlterConfigsRequest,
+    AlterConfigsResponse,
+    alter_configs_request::AlterConfigsResource,
+    responses,
+    alter_configs_response::AlterConfigsResourceResponse,
+    op::ALTER_CONFIGS
+);
+config_guard!(
+    /// IncrementalAlterConfigs: as [`AlterConfigs`].
+    IncrementalAlterConfigs,
+    IncrementalAlterConfigsRequest,
+    IncrementalAlterConfigsResponse,
+    incremental_alter_configs_request::AlterConfigsResource,
+    responses,
+    incremental_alter_configs_response::AlterConfigsResourceResponse,
+    op::ALTER_CONFIGS
+);
 
 // --- Groups --------------------------------------------------------------
 
