@@ -13,6 +13,7 @@
 #![deny(unsafe_code)]
 
 pub mod acls;
+mod args;
 pub mod broker;
 mod client;
 mod external;
