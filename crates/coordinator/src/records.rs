@@ -456,7 +456,7 @@ impl<'a> Reader<'a> {
 }
 
 /// The topics of a `consumer` protocol subscription
-/// (ConsumerProtocolSubscription: int16 version, [string] topics, ...),
+/// (ConsumerProtocolSubscription: int16 version, `[string]` topics, ...),
 /// or None when the bytes are not one.
 pub fn subscription_topics(metadata: &[u8]) -> Option<Vec<String>> {
     let mut r = Reader::new(metadata);
