@@ -2,16 +2,16 @@
 //! returns the response to encode; none of them fails as a whole: errors
 //! go into the response's error codes, as Kafka does.
 
-pub mod acls;
-pub mod admin;
-pub mod api_versions;
-pub mod configs;
-pub mod fetch;
-pub mod groups;
-pub mod metadata;
-pub mod offsets;
-pub mod produce;
-pub mod producers;
+pub(crate) mod acls;
+pub(crate) mod admin;
+pub(crate) mod api_versions;
+pub(crate) mod configs;
+pub(crate) mod fetch;
+pub(crate) mod groups;
+pub(crate) mod metadata;
+pub(crate) mod offsets;
+pub(crate) mod produce;
+pub(crate) mod producers;
 pub mod sasl;
 
 use std::sync::Arc;
