@@ -1,34 +1,40 @@
 // The physical write limit (write(2) or a copy into a fallocated shared map of
 // the same bytes), measured by a small Rust program rather than by the addon:
 // a benchmark is no part of the shipped package. The program is
-// crates/engine/examples/physical_write.rs; cargo builds it on first use
-// (a no-op when it is up to date) and it prints {"seconds":S}, the time of the
-// writes alone, without process start-up.
-import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+// crates/engine/examples/physical_write.rs; it prints {"seconds":S}, the time
+// of the writes alone, without process start-up.
+//
+// cargo builds it (release) when this module is first imported, in the
+// harness's parent process; the path then travels to the per-run child
+// processes in FERROLOG_PHYSICAL_WRITE, so they neither build nor wait on
+// cargo. A first build in a clean checkout takes a minute or more.
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const targetDir = process.env.CARGO_TARGET_DIR ? resolve(process.env.CARGO_TARGET_DIR) : join(root, 'target');
-const program = join(targetDir, 'release', 'examples', 'physical_write');
 
-let built;
-
-/** Builds the program once per process (cargo decides whether anything is stale). */
-function build() {
-  built ??= run(
-    'cargo',
-    ['build', '--release', '--quiet', '--example', 'physical_write', '-p', 'ferrolog-engine'],
-    {
-      cwd: root,
-      maxBuffer: 16 << 20,
-    },
-  );
+/** The built program: from the parent process, or built now. */
+function program() {
+  const given = process.env.FERROLOG_PHYSICAL_WRITE;
+  if (given && existsSync(given)) return given;
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+  const targetDir = process.env.CARGO_TARGET_DIR
+    ? resolve(process.env.CARGO_TARGET_DIR)
+    : join(root, 'target');
+  execFileSync('cargo', ['build', '--release', '--example', 'physical_write', '-p', 'ferrolog-engine'], {
+    cwd: root,
+    // cargo's progress goes to the harness's stderr; stdout stays the report's.
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const built = join(targetDir, 'release', 'examples', 'physical_write');
+  process.env.FERROLOG_PHYSICAL_WRITE = built;
   return built;
 }
+
+const bin = program();
 
 /**
  * Seconds to write `totalBytes` to `path` by repeating `chunk`, with
@@ -36,10 +42,9 @@ function build() {
  * `fsyncEachChunk`.
  */
 export async function physicalWrite(path, chunk, totalBytes, mode, fsyncEachChunk) {
-  await build();
   const chunkPath = `${path}.chunk`;
-  await writeFile(chunkPath, chunk);
-  const { stdout } = await run(program, [
+  writeFileSync(chunkPath, chunk);
+  const { stdout } = await run(bin, [
     chunkPath,
     path,
     String(totalBytes),
