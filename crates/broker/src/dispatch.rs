@@ -29,26 +29,41 @@ use crate::handlers::sasl::Session;
 use crate::handlers::{self, Ctx};
 use crate::splice::{ResponseBuf, Splices};
 
+/// Why a request got no answer: each closes the connection, as Kafka does
+/// for requests it cannot parse or serve.
 #[derive(Debug)]
 pub enum DispatchError {
+    /// An api_key Kafka does not define.
     UnknownApi(i16),
+    /// A Kafka API this broker does not serve.
     NotImplemented(ApiKey),
     /// A request other than ApiVersions or SASL before authenticating.
     Unauthenticated(ApiKey),
     /// An acks=0 produce failed somewhere (it gets no response to say so).
     AcksZeroFailed,
+    /// A version outside the range advertised for the API.
     UnsupportedVersion {
+        /// The API.
         key: ApiKey,
+        /// The version asked for.
         version: i16,
     },
+    /// The header or body does not decode as that API's version.
     Malformed {
+        /// The API.
         key: ApiKey,
+        /// Its version.
         version: i16,
+        /// What the decoder refused.
         reason: String,
     },
+    /// The response could not be encoded (a field the version cannot carry).
     Encode {
+        /// The API.
         key: ApiKey,
+        /// Its version.
         version: i16,
+        /// What the encoder refused.
         reason: String,
     },
 }

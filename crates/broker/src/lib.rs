@@ -17,6 +17,7 @@
 //! broker code.
 
 #![deny(unsafe_code)]
+#![deny(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod acl;

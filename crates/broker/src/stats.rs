@@ -22,7 +22,7 @@ pub struct Stats {
     pub protocol_errors: AtomicU64,
 }
 
-/// The counters of [`Stats`] at one moment (each read on its own: they
+/// The broker's counters at one moment (each read on its own: they
 /// need not add up to one instant).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StatsSnapshot {

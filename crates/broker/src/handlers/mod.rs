@@ -12,6 +12,7 @@ pub(crate) mod metadata;
 pub(crate) mod offsets;
 pub(crate) mod produce;
 pub(crate) mod producers;
+/// SASL handshake and authentication, and a connection's [`sasl::Session`].
 pub mod sasl;
 
 use std::sync::Arc;
@@ -25,8 +26,11 @@ use crate::stats::Stats;
 
 /// What every handler can reach.
 pub struct Ctx {
+    /// The engine the broker serves, shared with the owning process.
     pub engine: Arc<Engine>,
+    /// The settings the broker was started with.
     pub config: BrokerConfig,
+    /// Live counters.
     pub stats: Stats,
     /// The host and port Metadata and DescribeCluster report.
     pub advertised: (String, u16),
