@@ -838,7 +838,6 @@ module.exports = nativeBinding
 module.exports.NativeBroker = nativeBinding.NativeBroker
 module.exports.NativeLog = nativeBinding.NativeLog
 module.exports.RemoteClient = nativeBinding.RemoteClient
-module.exports.__benchPhysicalWrite = nativeBinding.__benchPhysicalWrite
 module.exports.aclsCreate = nativeBinding.aclsCreate
 module.exports.aclsDelete = nativeBinding.aclsDelete
 module.exports.aclsDescribe = nativeBinding.aclsDescribe

@@ -4,8 +4,7 @@
 // it read back exactly what was written.
 import { join } from 'node:path';
 import { decodeMessages, encodeBatch, Kafka, Log } from 'ferrolog';
-// Internal to the harness, deliberately not a package export.
-import { benchPhysicalWrite } from '../../dist/bench-support.js';
+import { physicalWrite } from './physical.mjs';
 
 export const BATCH = 1000;
 
@@ -340,7 +339,7 @@ function physical(mode) {
       const now = Date.now();
       const one = encodeBatch(values.slice(0, BATCH).map((value) => ({ key: null, value, timestamp: now })));
       const total = Math.ceil(values.length / BATCH) * one.length;
-      return benchPhysicalWrite(join(dir, `physical-${mode}`), one, total, mode, w.durability === 'strict');
+      return physicalWrite(join(dir, `physical-${mode}`), one, total, mode, w.durability === 'strict');
     },
     async consume(w, values) {
       // Nothing to read back: the physical limit is a write measurement.

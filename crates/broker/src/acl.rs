@@ -25,41 +25,66 @@ use sha2::{Digest, Sha256};
 
 /// Kafka's ResourceType codes.
 pub mod resource {
+    /// Any type: in a filter only.
     pub const ANY: i8 = 1;
+    /// A topic, by name.
     pub const TOPIC: i8 = 2;
+    /// A consumer group, by id.
     pub const GROUP: i8 = 3;
+    /// The cluster, whose one name is [`super::CLUSTER_NAME`].
     pub const CLUSTER: i8 = 4;
+    /// A producer's `transactional.id`.
     pub const TRANSACTIONAL_ID: i8 = 5;
 }
 
 /// Kafka's PatternType codes.
 pub mod pattern {
+    /// Any pattern: in a filter only.
     pub const ANY: i8 = 1;
+    /// In a filter only: every binding that would apply to the filter's
+    /// name (literal, wildcard or a prefix of it).
     pub const MATCH: i8 = 2;
+    /// The binding's name is the resource's name, or `*` for all.
     pub const LITERAL: i8 = 3;
+    /// The binding's name is a prefix of the resources' names.
     pub const PREFIXED: i8 = 4;
 }
 
 /// Kafka's AclOperation codes.
 pub mod op {
+    /// Any operation: in a filter only.
     pub const ANY: i8 = 1;
+    /// Every operation (a binding for All matches each).
     pub const ALL: i8 = 2;
+    /// Fetch from a topic; join, sync, heartbeat and commit in a group.
     pub const READ: i8 = 3;
+    /// Produce to a topic; use a transactional id.
     pub const WRITE: i8 = 4;
+    /// Create topics (on the cluster or a topic).
     pub const CREATE: i8 = 5;
+    /// Delete topics, records or groups.
     pub const DELETE: i8 = 6;
+    /// Add partitions to a topic; change ACLs (on the cluster).
     pub const ALTER: i8 = 7;
+    /// See a topic's metadata and offsets, a group, the cluster's ACLs.
     pub const DESCRIBE: i8 = 8;
+    /// Broker-to-broker requests (none served here).
     pub const CLUSTER_ACTION: i8 = 9;
+    /// Read topic or broker configs.
     pub const DESCRIBE_CONFIGS: i8 = 10;
+    /// Change topic or broker configs.
     pub const ALTER_CONFIGS: i8 = 11;
+    /// InitProducerId for an idempotent producer (on the cluster).
     pub const IDEMPOTENT_WRITE: i8 = 12;
 }
 
 /// Kafka's AclPermissionType codes.
 pub mod perm {
+    /// Either: in a filter only.
     pub const ANY: i8 = 1;
+    /// Refuses what it matches, whatever else allows it.
     pub const DENY: i8 = 2;
+    /// Allows what it matches, unless a DENY matches too.
     pub const ALLOW: i8 = 3;
 }
 
@@ -76,26 +101,41 @@ pub const BINDINGS_MAX: usize = 100_000;
 /// Longest name, principal or host in a binding.
 const STRING_BYTES_MAX: usize = u16::MAX as usize;
 
+/// One ACL binding, as CreateAcls sends it and the store keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Binding {
+    /// A [`resource`] code (not ANY).
     pub resource_type: i8,
+    /// The resource's name, a prefix of names, or `*`; at most 65,535 bytes.
     pub name: String,
+    /// A [`pattern`] code: LITERAL or PREFIXED.
     pub pattern: i8,
+    /// `User:<name>` or `User:*`.
     pub principal: String,
+    /// The client's IP address, or `*` for any.
     pub host: String,
+    /// An [`op`] code (not ANY).
     pub operation: i8,
+    /// A [`perm`] code: DENY or ALLOW.
     pub permission: i8,
 }
 
 /// A filter as DescribeAcls and DeleteAcls send it (None = any).
 #[derive(Debug, Clone)]
 pub struct Filter {
+    /// A [`resource`] code, ANY for every type.
     pub resource_type: i8,
+    /// The name to match (see `pattern`), None for any.
     pub name: Option<String>,
+    /// A [`pattern`] code: ANY, MATCH, LITERAL or PREFIXED.
     pub pattern: i8,
+    /// The principal to match exactly, None for any.
     pub principal: Option<String>,
+    /// The host to match exactly, None for any.
     pub host: Option<String>,
+    /// An [`op`] code, ANY for every operation.
     pub operation: i8,
+    /// A [`perm`] code, ANY for both.
     pub permission: i8,
 }
 
@@ -195,6 +235,7 @@ impl Filter {
 pub struct Requester<'a> {
     /// The SASL user name (without `User:`).
     pub user: &'a str,
+    /// The client's IP address, as bindings name hosts.
     pub host: &'a str,
 }
 
@@ -345,10 +386,13 @@ impl Store {
         })
     }
 
+    /// Every binding, read-locked: hold it only for one check or listing
+    /// (writers wait for it).
     pub fn read(&self) -> parking_lot::RwLockReadGuard<'_, Vec<Binding>> {
         self.bindings.read()
     }
 
+    /// Whether the store holds no binding.
     pub fn is_empty(&self) -> bool {
         self.bindings.read().is_empty()
     }
@@ -458,6 +502,9 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The bindings of an `acls.ferrolog` file's bytes, after checking its
+/// magic, SHA-256, every length and every code; an error names what is
+/// wrong and nothing is trusted.
 pub fn decode(bytes: &[u8]) -> Result<Vec<Binding>, String> {
     if bytes.len() < MAGIC.len() + 4 + 32 {
         return Err("too short".into());

@@ -30,9 +30,13 @@ use crate::handlers::sasl::Session;
 use crate::handlers::Ctx;
 use crate::topic_id::topic_name;
 
+/// Kafka's error code for a topic the principal may not use.
 pub const TOPIC_AUTHORIZATION_FAILED: i16 = 29;
+/// Kafka's error code for a group the principal may not use.
 pub const GROUP_AUTHORIZATION_FAILED: i16 = 30;
+/// Kafka's error code for a cluster-level operation the principal may not do.
 pub const CLUSTER_AUTHORIZATION_FAILED: i16 = 31;
+/// Kafka's error code for a transactional id the principal may not use.
 pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
 
 /// One request's view of the authorizer.
@@ -44,6 +48,8 @@ pub struct Authz<'a> {
 }
 
 impl<'a> Authz<'a> {
+    /// The authorizer for one request of `session`: enforcing only when the
+    /// broker has SASL users (without them there is no principal to check).
     pub fn new(ctx: &'a Arc<Ctx>, session: &'a Session) -> Authz<'a> {
         let user = if ctx.config.sasl_users.is_some() {
             // Authenticated by now (dispatch refuses anything else); an
@@ -59,10 +65,13 @@ impl<'a> Authz<'a> {
         }
     }
 
+    /// Whether ACLs are checked at all (false: every operation is allowed).
     pub fn enforced(&self) -> bool {
         self.user.is_some()
     }
 
+    /// Whether the principal may do `operation` (an [`op`] code) on the
+    /// resource of `resource_type` (a [`resource`] code) named `name`.
     pub fn ok(&self, resource_type: i8, name: &str, operation: i8) -> bool {
         let Some(user) = self.user else { return true };
         let who = Requester {
@@ -87,6 +96,7 @@ impl<'a> Authz<'a> {
         self.ok(resource::GROUP, name, operation)
     }
 
+    /// Whether the principal may do `operation` on the cluster.
     pub fn cluster(&self, operation: i8) -> bool {
         self.ok(resource::CLUSTER, acl::CLUSTER_NAME, operation)
     }
@@ -114,43 +124,109 @@ impl<'a> Authz<'a> {
             name.0.to_string()
         }
     }
+
+    /// A topic named in the request or, when the name is absent, by its id;
+    /// empty when the id names nothing.
+    fn name_or_id(&self, name: &Option<TopicName>, id: uuid::Uuid) -> String {
+        match name {
+            Some(n) => n.0.to_string(),
+            None => topic_name(&self.ctx.engine, id).unwrap_or_default(),
+        }
+    }
+
+    /// `code` unless the principal may do `operation` on the topic.
+    fn topic_or(&self, name: &str, operation: i8, code: i16) -> Option<i16> {
+        (!self.topic(name, operation)).then_some(code)
+    }
 }
 
 fn s(v: &str) -> StrBytes {
     StrBytes::from_string(v.to_string())
 }
 
-/// Takes out the items `keep` refuses and returns them.
-fn split_off<T>(items: &mut Vec<T>, mut keep: impl FnMut(&T) -> bool) -> Vec<T> {
-    let all = std::mem::take(items);
+fn auth_failed() -> Option<StrBytes> {
+    Some(s("Authorization failed."))
+}
+
+/// An API whose request carries a list of items (topics, groups, config
+/// resources) that the principal may be refused one by one. Before the
+/// handler runs, [`pre`] takes the refused items out of the request, so
+/// nothing is written or created for them; after it, [`post`] answers each
+/// with its error code in the response. Adding such an API is one impl.
+pub trait Guard {
+    /// The decoded request.
+    type Request;
+    /// The handler's response, which the refusals are added to.
+    type Response;
+    /// One item of the request's list.
+    type Item;
+    /// The request's list of items.
+    fn items(req: &mut Self::Request) -> &mut Vec<Self::Item>;
+    /// The error code refusing `item`, or None when it is allowed. `req` is
+    /// the request without its items, for what applies to all of them (the
+    /// group of an OffsetCommit, say).
+    fn refusal(az: &Authz, req: &Self::Request, item: &Self::Item) -> Option<i16>;
+    /// Adds the answer to a refused `item` to `resp`.
+    fn answer(item: Self::Item, code: i16, resp: &mut Self::Response);
+}
+
+/// The items of one request that [`pre`] took out, with their error codes.
+pub struct Denied<G: Guard>(Vec<(G::Item, i16)>);
+
+impl<G: Guard> Denied<G> {
+    /// Whether every item was allowed.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Takes the items the principal is refused out of `req` and returns them.
+pub fn pre<G: Guard>(az: &Authz, req: &mut G::Request) -> Denied<G> {
+    let all = std::mem::take(G::items(req));
+    let mut kept = Vec::with_capacity(all.len());
     let mut denied = Vec::new();
-    for it in all {
-        if keep(&it) {
-            items.push(it);
-        } else {
-            denied.push(it);
+    for item in all {
+        match G::refusal(az, req, &item) {
+            None => kept.push(item),
+            Some(code) => denied.push((item, code)),
         }
     }
-    denied
+    *G::items(req) = kept;
+    Denied(denied)
 }
 
-// --- Produce -----------------------------------------------------------
-
-pub fn produce_pre(az: &Authz, req: &mut ProduceRequest) -> Vec<produce_request::TopicProduceData> {
-    split_off(&mut req.topic_data, |t| {
-        az.topic(&az.name(&t.name, t.topic_id), op::WRITE)
-    })
+/// Answers every item [`pre`] took out, in the request's order.
+pub fn post<G: Guard>(denied: Denied<G>, resp: &mut G::Response) {
+    for (item, code) in denied.0 {
+        G::answer(item, code, resp);
+    }
 }
 
-pub fn produce_post(denied: Vec<produce_request::TopicProduceData>, resp: &mut ProduceResponse) {
-    for t in denied {
+/// Produce: Write on each topic.
+pub enum Produce {}
+
+impl Guard for Produce {
+    type Request = ProduceRequest;
+    type Response = ProduceResponse;
+    type Item = produce_request::TopicProduceData;
+    fn items(req: &mut Self::Request) -> &mut Vec<Self::Item> {
+        &mut req.topic_data
+    }
+    fn refusal(az: &Authz, _: &Self::Request, t: &Self::Item) -> Option<i16> {
+        az.topic_or(
+            &az.name(&t.name, t.topic_id),
+            op::WRITE,
+            TOPIC_AUTHORIZATION_FAILED,
+        )
+    }
+    fn answer(t: Self::Item, code: i16, resp: &mut Self::Response) {
         let partitions = t
             .partition_data
             .iter()
             .map(|p| {
                 produce_response::PartitionProduceResponse::default()
                     .with_index(p.index)
-                    .with_error_code(TOPIC_AUTHORIZATION_FAILED)
+                    .with_error_code(code)
                     .with_base_offset(-1)
                     .with_log_append_time_ms(-1)
                     .with_log_start_offset(-1)
@@ -165,23 +241,31 @@ pub fn produce_post(denied: Vec<produce_request::TopicProduceData>, resp: &mut P
     }
 }
 
-// --- Fetch -------------------------------------------------------------
+/// Fetch: Read on each topic.
+pub enum Fetch {}
 
-pub fn fetch_pre(az: &Authz, req: &mut FetchRequest) -> Vec<fetch_request::FetchTopic> {
-    split_off(&mut req.topics, |t| {
-        az.topic(&az.name(&t.topic, t.topic_id), op::READ)
-    })
-}
-
-pub fn fetch_post(denied: Vec<fetch_request::FetchTopic>, resp: &mut FetchResponse) {
-    for t in denied {
+impl Guard for Fetch {
+    type Request = FetchRequest;
+    type Response = FetchResponse;
+    type Item = fetch_request::FetchTopic;
+    fn items(req: &mut Self::Request) -> &mut Vec<Self::Item> {
+        &mut req.topics
+    }
+    fn refusal(az: &Authz, _: &Self::Request, t: &Self::Item) -> Option<i16> {
+        az.topic_or(
+            &az.name(&t.topic, t.topic_id),
+            op::READ,
+            TOPIC_AUTHORIZATION_FAILED,
+        )
+    }
+    fn answer(t: Self::Item, code: i16, resp: &mut Self::Response) {
         let partitions = t
             .partitions
             .iter()
             .map(|p| {
                 fetch_response::PartitionData::default()
                     .with_partition_index(p.partition)
-                    .with_error_code(TOPIC_AUTHORIZATION_FAILED)
+                    .with_error_code(code)
                     .with_high_watermark(-1)
                     .with_last_stable_offset(-1)
                     .with_log_start_offset(-1)
@@ -199,6 +283,8 @@ pub fn fetch_post(denied: Vec<fetch_request::FetchTopic>, resp: &mut FetchRespon
 
 // --- ListOffsets (read-only: filtered afterwards) ------------------------
 
+/// ListOffsets: the partitions of a topic the principal may not describe
+/// answer TOPIC_AUTHORIZATION_FAILED instead of their offsets.
 pub fn list_offsets_post(az: &Authz, resp: &mut ListOffsetsResponse) {
     for t in &mut resp.topics {
         if !az.topic(&t.name.0, op::DESCRIBE) {
@@ -215,23 +301,43 @@ pub fn list_offsets_post(az: &Authz, resp: &mut ListOffsetsResponse) {
 
 // --- Metadata ----------------------------------------------------------
 
-/// Takes out the named topics the principal may not describe; returns
-/// them, and whether it may auto-create topics (Create on the cluster).
-pub fn metadata_pre(
-    az: &Authz,
-    req: &mut MetadataRequest,
-) -> Vec<metadata_request::MetadataRequestTopic> {
-    match &mut req.topics {
-        None => Vec::new(),
-        Some(topics) => split_off(topics, |t| {
-            let name = match &t.name {
-                Some(n) => n.0.to_string(),
-                None => topic_name(&az.ctx.engine, t.topic_id).unwrap_or_default(),
-            };
-            // A topic id that names nothing is answered by the handler.
-            name.is_empty() || az.topic(&name, op::DESCRIBE)
-        }),
+/// Metadata: Describe on each topic named (a listing of all topics is
+/// filtered afterwards by [`metadata_post`]).
+pub enum Metadata {}
+
+impl Guard for Metadata {
+    type Request = MetadataRequest;
+    type Response = MetadataResponse;
+    type Item = metadata_request::MetadataRequestTopic;
+    /// Only called by [`metadata_pre`] when the request names topics.
+    fn items(req: &mut Self::Request) -> &mut Vec<Self::Item> {
+        req.topics.get_or_insert_with(Vec::new)
     }
+    fn refusal(az: &Authz, _: &Self::Request, t: &Self::Item) -> Option<i16> {
+        let name = az.name_or_id(&t.name, t.topic_id);
+        // A topic id that names nothing is answered by the handler.
+        if name.is_empty() {
+            return None;
+        }
+        az.topic_or(&name, op::DESCRIBE, TOPIC_AUTHORIZATION_FAILED)
+    }
+    fn answer(t: Self::Item, code: i16, resp: &mut Self::Response) {
+        resp.topics.push(
+            metadata_response::MetadataResponseTopic::default()
+                .with_error_code(code)
+                .with_name(t.name)
+                .with_topic_id(t.topic_id),
+        );
+    }
+}
+
+/// Takes out the named topics the principal may not describe and returns
+/// them; a request for all topics (no list) is left as it is.
+pub fn metadata_pre(az: &Authz, req: &mut MetadataRequest) -> Denied<Metadata> {
+    if req.topics.is_none() {
+        return Denied(Vec::new());
+    }
+    pre::<Metadata>(az, req)
 }
 
 /// Whether a Metadata request may auto-create `name`.
@@ -239,10 +345,13 @@ pub fn may_create_topic(az: &Authz, name: &str) -> bool {
     az.cluster(op::CREATE) || az.topic(name, op::CREATE)
 }
 
+/// Metadata: drops the topics the principal may not describe from a
+/// listing of all topics, and answers the named ones [`metadata_pre`] took
+/// out.
 pub fn metadata_post(
     az: &Authz,
     listed_all: bool,
-    denied: Vec<metadata_request::MetadataRequestTopic>,
+    denied: Denied<Metadata>,
     resp: &mut MetadataResponse,
 ) {
     if listed_all && az.enforced() {
@@ -252,109 +361,127 @@ pub fn metadata_post(
                 .is_some_and(|n| az.topic(&n.0, op::DESCRIBE))
         });
     }
-    for t in denied {
-        resp.topics.push(
-            metadata_response::MetadataResponseTopic::default()
-                .with_error_code(TOPIC_AUTHORIZATION_FAILED)
-                .with_name(t.name)
-                .with_topic_id(t.topic_id),
-        );
-    }
+    post(denied, resp);
 }
 
 // --- CreateTopics, DeleteTopics, CreatePartitions, DeleteRecords --------
 
-pub fn create_topics_pre(
-    az: &Authz,
-    req: &mut CreateTopicsRequest,
-) -> Vec<create_topics_request::CreatableTopic> {
-    if az.cluster(op::CREATE) {
-        return Vec::new();
-    }
-    split_off(&mut req.topics, |t| az.topic(&t.name.0, op::CREATE))
-}
+/// CreateTopics: Create on the cluster, or else on each topic.
+pub enum CreateTopics {}
 
-pub fn create_topics_post(
-    denied: Vec<create_topics_request::CreatableTopic>,
-    resp: &mut CreateTopicsResponse,
-) {
-    for t in denied {
+impl Guard for CreateTopics {
+    type Request = CreateTopicsRequest;
+    type Response = CreateTopicsResponse;
+    type Item = create_topics_request::CreatableTopic;
+    fn items(req: &mut Self::Request) -> &mut Vec<Self::Item> {
+        &mut req.topics
+    }
+    fn refusal(az: &Authz, _: &Self::Request, t: &Self::Item) -> Option<i16> {
+        if az.cluster(op::CREATE) {
+            return None;
+        }
+        az.topic_or(&t.name.0, op::CREATE, TOPIC_AUTHORIZATION_FAILED)
+    }
+    fn answer(t: Self::Item, code: i16, resp: &mut Self::Response) {
         resp.topics.push(
             create_topics_response::CreatableTopicResult::default()
                 .with_name(t.name)
-                .with_error_code(TOPIC_AUTHORIZATION_FAILED)
-                .with_error_message(Some(s("Authorization failed.")))
+                .with_error_code(code)
+                .with_error_message(auth_failed())
                 .with_num_partitions(-1)
                 .with_replication_factor(-1),
         );
     }
 }
 
-pub struct DeleteTopicsDenied {
-    states: Vec<delete_topics_request::DeleteTopicState>,
-    names: Vec<TopicName>,
-}
+/// DeleteTopics from v6: Delete on each topic, named or given by id.
+pub enum DeleteTopicStates {}
 
-pub fn delete_topics_pre(az: &Authz, req: &mut DeleteTopicsRequest) -> DeleteTopicsDenied {
-    let states = split_off(&mut req.topics, |t| {
-        let name = match &t.name {
-            Some(n) => n.0.to_string(),
-            None => topic_name(&az.ctx.engine, t.topic_id).unwrap_or_default(),
-        };
-        name.is_empty() || az.topic(&name, op::DELETE)
-    });
-    let names = split_off(&mut req.topic_names, |n| az.topic(&n.0, op::DELETE));
-    DeleteTopicsDenied { states, names }
-}
-
-pub fn delete_topics_post(denied: DeleteTopicsDenied, resp: &mut DeleteTopicsResponse) {
-    let failed = |name: Option<TopicName>, id: uuid::Uuid| {
-        delete_topics_response::DeletableTopicResult::default()
-            .with_name(name)
-            .with_topic_id(id)
-            .with_error_code(TOPIC_AUTHORIZATION_FAILED)
-    };
-    for t in denied.states {
-        resp.responses.push(failed(t.name, t.topic_id));
+impl Guard for DeleteTopicStates {
+    type Request = DeleteTopicsRequest;
+    type Response = DeleteTopicsResponse;
+    type Item = delete_topics_request::DeleteTopicState;
+    fn items(req: &mut Self::Request) -> &mut Vec<Self::Item> {
+        &mut req.topics
     }
-    for n in denied.names {
-        resp.responses.push(failed(Some(n), uuid::Uuid::nil()));
+    fn refusal(az: &Authz, _: &Self::Request, t: &Self::Item) -> Option<i16> {
+        let name = az.name_or_id(&t.name, t.topic_id);
+        // A topic id that names nothing is answered by the handler.
+        if name.is_empty() {
+            return None;
+        }
+        az.topic_or(&name, op::DELETE, TOPIC_AUTHORIZATION_FAILED)
     }
-}
-
-pub fn create_partitions_pre(
-    az: &Authz,
-    req: &mut CreatePartitionsRequest,
-) -> Vec<create_partitions_request::CreatePartitionsTopic> {
-    split_off(&mut req.topics, |t| az.topic(&t.name.0, op::ALTER))
-}
-
-pub fn create_partitions_post(
-    denied: Vec<create_partitions_request::CreatePartitionsTopic>,
-    resp: &mut CreatePartitionsResponse,
-) {
-    for t in denied {
-        resp.results.push(
-            create_partitions_response::CreatePartitionsTopicResult::default()
+    fn answer(t: Self::Item, code: i16, resp: &mut Self::Response) {
+        resp.responses.push(
+            delete_topics_response::DeletableTopicResult::default()
                 .with_name(t.name)
-                .with_error_code(TOPIC_AUTHORIZATION_FAILED)
-                .with_error_message(Some(s("Authorization failed."))),
+                .with_topic_id(t.topic_id)
+                .with_error_code(code),
         );
     }
 }
 
-pub fn delete_records_pre(
-    az: &Authz,
-    req: &mut DeleteRecordsRequest,
-) -> Vec<delete_records_request::DeleteRecordsTopic> {
-    split_off(&mut req.topics, |t| az.topic(&t.name.0, op::DELETE))
+/// DeleteTopics before v6: Delete on each topic named.
+pub enum DeleteTopicNames {}
+
+impl Guard for DeleteTopicNames {
+    type Request = DeleteTopicsRequest;
+    type Response = DeleteTopicsResponse;
+    type Item = TopicName;
+    fn items(req: &mut Self::Request) -> &mut Vec<Self::Item> {
+        &mut req.topic_names
+    }
+    fn refusal(az: &Authz, _: &Self::Request, n: &Self::Item) -> Option<i16> {
+        az.topic_or(&n.0, op::DELETE, TOPIC_AUTHORIZATION_FAILED)
+    }
+    fn answer(n: Self::Item, code: i16, resp: &mut Self::Response) {
+        resp.responses.push(
+            delete_topics_response::DeletableTopicResult::default()
+                .with_name(Some(n))
+                .with_topic_id(uuid::Uuid::nil())
+                .with_error_code(code),
+        );
+    }
 }
 
-pub fn delete_records_post(
-    denied: Vec<delete_records_request::DeleteRecordsTopic>,
-    resp: &mut DeleteRecordsResponse,
-) {
-    for t in denied {
+/// CreatePartitions: Alter on each topic.
+pub enum CreatePartitions {}
+
+impl Guard for CreatePartitions {
+    type Request = CreatePartitionsRequest;
+    type Response = CreatePartitionsResponse;
+    type Item = create_partitions_request::CreatePartitionsTopic;
+    fn items(req: &mut Self::Request) -> &mut Vec<Self::Item> {
+        &mut req.topics
+    }
+    fn refusal(az: &Authz, _: &Self::Request, t: &Self::Item) -> Option<i16> {
+        az.topic_or(&t.name.0, op::ALTER, TOPIC_AUTHORIZATION_FAILED)
+    }
+    fn answer(t: Self::Item, code: i16, resp: &mut Self::Response) {
+        resp.results.push(
+            create_partitions_response::CreatePartitionsTopicResult::default()
+                .with_name(t.name)
+                .with_error_code(code)
+                .with_error_message(auth_failed()),
+        );
+    }
+}
+
+/// DeleteRecords: Delete on each topic.
+pub enum DeleteRecords {}
+
+impl Guard for DeleteRecords {
+    type Request = DeleteRecordsRequest;
+    type Response = DeleteRecordsResponse;
+    type Item = delete_records_request::DeleteRecordsTopic;
+    fn items(req: &mut Self::Request) -> &mut Vec<Self::Item> {
+        &mut req.topics
+    }
+    fn refusal(az: &Authz, _: &Self::Request, t: &Self::Item) -> Option<i16> {
+        az.topic_or(&t.name.0, op::DELETE, TOPIC_AUTHORIZATION_FAILED)
+    }
+    fn answer(t: Self::Item, code: i16, resp: &mut Self::Response) {
         let partitions = t
             .partitions
             .iter()
@@ -362,7 +489,7 @@ pub fn delete_records_post(
                 delete_records_response::DeleteRecordsPartitionResult::default()
                     .with_partition_index(p.partition_index)
                     .with_low_watermark(-1)
-                    .with_error_code(TOPIC_AUTHORIZATION_FAILED)
+                    .with_error_code(code)
             })
             .collect();
         resp.topics.push(
@@ -396,97 +523,68 @@ fn config_denied(az: &Authz, resource_type: i8, name: &str, operation: i8) -> Op
     }
 }
 
-pub fn describe_configs_pre(
-    az: &Authz,
-    req: &mut DescribeConfigsRequest,
-) -> Vec<(describe_configs_request::DescribeConfigsResource, i16)> {
-    let mut codes = Vec::new();
-    let denied = split_off(&mut req.resources, |r| {
-        match config_denied(az, r.resource_type, &r.resource_name, op::DESCRIBE_CONFIGS) {
-            None => true,
-            Some(c) => {
-                codes.push(c);
-                false
+/// A [`Guard`] for a configs API: `$op` on each topic resource, or on the
+/// cluster for broker resources; the three APIs differ only in types.
+macro_rules! config_guard {
+    ($(#[$doc:meta])* $name:ident, $req:ty, $resp:ty, $item:ty, $answers:ident, $answer:ty, $op:expr) => {
+        $(#[$doc])*
+        pub enum $name {}
+
+        impl Guard for $name {
+            type Request = $req;
+            type Response = $resp;
+            type Item = $item;
+            fn items(req: &mut Self::Request) -> &mut Vec<Self::Item> {
+                &mut req.resources
+            }
+            fn refusal(az: &Authz, _: &Self::Request, r: &Self::Item) -> Option<i16> {
+                config_denied(az, r.resource_type, &r.resource_name, $op)
+            }
+            fn answer(r: Self::Item, code: i16, resp: &mut Self::Response) {
+                resp.$answers.push(
+                    <$answer>::default()
+                        .with_error_code(code)
+                        .with_error_message(auth_failed())
+                        .with_resource_type(r.resource_type)
+                        .with_resource_name(r.resource_name),
+                );
             }
         }
-    });
-    denied.into_iter().zip(codes).collect()
+    };
 }
 
-pub fn describe_configs_post(
-    denied: Vec<(describe_configs_request::DescribeConfigsResource, i16)>,
-    resp: &mut DescribeConfigsResponse,
-) {
-    for (r, code) in denied {
-        resp.results.push(
-            describe_configs_response::DescribeConfigsResult::default()
-                .with_error_code(code)
-                .with_error_message(Some(s("Authorization failed.")))
-                .with_resource_type(r.resource_type)
-                .with_resource_name(r.resource_name),
-        );
-    }
-}
-
-pub type AlterDenied = Vec<(i8, StrBytes, i16)>;
-
-pub fn alter_configs_pre(az: &Authz, req: &mut AlterConfigsRequest) -> AlterDenied {
-    let mut out = Vec::new();
-    req.resources.retain(|r| {
-        match config_denied(az, r.resource_type, &r.resource_name, op::ALTER_CONFIGS) {
-            None => true,
-            Some(c) => {
-                out.push((r.resource_type, r.resource_name.clone(), c));
-                false
-            }
-        }
-    });
-    out
-}
-
-pub fn incremental_alter_configs_pre(
-    az: &Authz,
-    req: &mut IncrementalAlterConfigsRequest,
-) -> AlterDenied {
-    let mut out = Vec::new();
-    req.resources.retain(|r| {
-        match config_denied(az, r.resource_type, &r.resource_name, op::ALTER_CONFIGS) {
-            None => true,
-            Some(c) => {
-                out.push((r.resource_type, r.resource_name.clone(), c));
-                false
-            }
-        }
-    });
-    out
-}
-
-pub fn alter_configs_post(denied: AlterDenied, resp: &mut AlterConfigsResponse) {
-    for (rt, name, code) in denied {
-        resp.responses.push(
-            alter_configs_response::AlterConfigsResourceResponse::default()
-                .with_error_code(code)
-                .with_error_message(Some(s("Authorization failed.")))
-                .with_resource_type(rt)
-                .with_resource_name(name),
-        );
-    }
-}
-
-pub fn incremental_alter_configs_post(
-    denied: AlterDenied,
-    resp: &mut IncrementalAlterConfigsResponse,
-) {
-    for (rt, name, code) in denied {
-        resp.responses.push(
-            incremental_alter_configs_response::AlterConfigsResourceResponse::default()
-                .with_error_code(code)
-                .with_error_message(Some(s("Authorization failed.")))
-                .with_resource_type(rt)
-                .with_resource_name(name),
-        );
-    }
-}
+config_guard!(
+    /// DescribeConfigs: DescribeConfigs on each topic, or on the cluster
+    /// for broker resources.
+    DescribeConfigs,
+    DescribeConfigsRequest,
+    DescribeConfigsResponse,
+    describe_configs_request::DescribeConfigsResource,
+    results,
+    describe_configs_response::DescribeConfigsResult,
+    op::DESCRIBE_CONFIGS
+);
+config_guard!(
+    /// AlterConfigs: AlterConfigs on each topic, or on the cluster for
+    /// broker resources.
+    AlterConfigs,
+    AlterConfigsRequest,
+    AlterConfigsResponse,
+    alter_configs_request::AlterConfigsResource,
+    responses,
+    alter_configs_response::AlterConfigsResourceResponse,
+    op::ALTER_CONFIGS
+);
+config_guard!(
+    /// IncrementalAlterConfigs: as [`AlterConfigs`].
+    IncrementalAlterConfigs,
+    IncrementalAlterConfigsRequest,
+    IncrementalAlterConfigsResponse,
+    incremental_alter_configs_request::AlterConfigsResource,
+    responses,
+    incremental_alter_configs_response::AlterConfigsResourceResponse,
+    op::ALTER_CONFIGS
+);
 
 // --- Groups --------------------------------------------------------------
 
@@ -508,7 +606,7 @@ pub fn find_coordinator_post(
     if req.coordinator_keys.is_empty() {
         if !az.ok(rt, &req.key, op::DESCRIBE) {
             resp.error_code = code;
-            resp.error_message = Some(s("Authorization failed."));
+            resp.error_message = auth_failed();
             resp.node_id = BrokerId(-1);
             resp.host = s("");
             resp.port = -1;
@@ -518,7 +616,7 @@ pub fn find_coordinator_post(
     for c in &mut resp.coordinators {
         if !az.ok(rt, &c.key, op::DESCRIBE) {
             c.error_code = code;
-            c.error_message = Some(s("Authorization failed."));
+            c.error_message = auth_failed();
             c.node_id = BrokerId(-1);
             c.host = s("");
             c.port = -1;
@@ -531,29 +629,28 @@ pub fn group_read(az: &Authz, group: &GroupId) -> bool {
     az.group(&group.0, op::READ)
 }
 
-pub fn offset_commit_pre(
-    az: &Authz,
-    req: &mut OffsetCommitRequest,
-) -> (bool, Vec<offset_commit_request::OffsetCommitRequestTopic>) {
-    if !az.group(&req.group_id.0, op::READ) {
-        return (false, std::mem::take(&mut req.topics));
-    }
-    let denied = split_off(&mut req.topics, |t| {
-        az.topic(&az.name(&t.name, t.topic_id), op::READ)
-    });
-    (true, denied)
-}
+/// OffsetCommit: Read on the group (refused, every topic answers
+/// GROUP_AUTHORIZATION_FAILED), then Read on each topic.
+pub enum OffsetCommit {}
 
-pub fn offset_commit_post(
-    (group_ok, denied): (bool, Vec<offset_commit_request::OffsetCommitRequestTopic>),
-    resp: &mut OffsetCommitResponse,
-) {
-    let code = if group_ok {
-        TOPIC_AUTHORIZATION_FAILED
-    } else {
-        GROUP_AUTHORIZATION_FAILED
-    };
-    for t in denied {
+impl Guard for OffsetCommit {
+    type Request = OffsetCommitRequest;
+    type Response = OffsetCommitResponse;
+    type Item = offset_commit_request::OffsetCommitRequestTopic;
+    fn items(req: &mut Self::Request) -> &mut Vec<Self::Item> {
+        &mut req.topics
+    }
+    fn refusal(az: &Authz, req: &Self::Request, t: &Self::Item) -> Option<i16> {
+        if !az.group(&req.group_id.0, op::READ) {
+            return Some(GROUP_AUTHORIZATION_FAILED);
+        }
+        az.topic_or(
+            &az.name(&t.name, t.topic_id),
+            op::READ,
+            TOPIC_AUTHORIZATION_FAILED,
+        )
+    }
+    fn answer(t: Self::Item, code: i16, resp: &mut Self::Response) {
         let partitions = t
             .partitions
             .iter()
@@ -623,17 +720,21 @@ pub fn offset_fetch_post(az: &Authz, req: &OffsetFetchRequest, resp: &mut Offset
     }
 }
 
+/// DescribeGroups: a group the principal may not describe answers
+/// GROUP_AUTHORIZATION_FAILED and nothing else.
 pub fn describe_groups_post(az: &Authz, resp: &mut DescribeGroupsResponse) {
     for g in &mut resp.groups {
         if !az.group(&g.group_id.0, op::DESCRIBE) {
             *g = describe_groups_response::DescribedGroup::default()
                 .with_group_id(g.group_id.clone())
                 .with_error_code(GROUP_AUTHORIZATION_FAILED)
-                .with_error_message(Some(s("Authorization failed.")));
+                .with_error_message(auth_failed());
         }
     }
 }
 
+/// ListGroups: Describe on the cluster lists every group; without it, only
+/// the groups the principal may describe.
 pub fn list_groups_post(az: &Authz, resp: &mut ListGroupsResponse) {
     if !az.cluster(op::DESCRIBE) {
         resp.groups
@@ -641,46 +742,50 @@ pub fn list_groups_post(az: &Authz, resp: &mut ListGroupsResponse) {
     }
 }
 
-pub fn delete_groups_pre(az: &Authz, req: &mut DeleteGroupsRequest) -> Vec<GroupId> {
-    split_off(&mut req.groups_names, |g| az.group(&g.0, op::DELETE))
-}
+/// DeleteGroups: Delete on each group.
+pub enum DeleteGroups {}
 
-pub fn delete_groups_post(denied: Vec<GroupId>, resp: &mut DeleteGroupsResponse) {
-    for g in denied {
+impl Guard for DeleteGroups {
+    type Request = DeleteGroupsRequest;
+    type Response = DeleteGroupsResponse;
+    type Item = GroupId;
+    fn items(req: &mut Self::Request) -> &mut Vec<Self::Item> {
+        &mut req.groups_names
+    }
+    fn refusal(az: &Authz, _: &Self::Request, g: &Self::Item) -> Option<i16> {
+        (!az.group(&g.0, op::DELETE)).then_some(GROUP_AUTHORIZATION_FAILED)
+    }
+    fn answer(g: Self::Item, code: i16, resp: &mut Self::Response) {
         resp.results.push(
             delete_groups_response::DeletableGroupResult::default()
                 .with_group_id(g)
-                .with_error_code(GROUP_AUTHORIZATION_FAILED),
+                .with_error_code(code),
         );
     }
 }
 
-/// OffsetDelete: the group's error when Delete on it is refused, else the
-/// topics taken out for want of Read.
-pub fn offset_delete_pre(
-    az: &Authz,
-    req: &mut OffsetDeleteRequest,
-) -> Result<Vec<offset_delete_request::OffsetDeleteRequestTopic>, i16> {
-    if !az.group(&req.group_id.0, op::DELETE) {
-        return Err(GROUP_AUTHORIZATION_FAILED);
-    }
-    Ok(split_off(&mut req.topics, |t| {
-        az.topic(&t.name.0, op::READ)
-    }))
-}
+/// OffsetDelete: Read on each topic, once [`offset_delete_group`] allowed
+/// the group.
+pub enum OffsetDelete {}
 
-pub fn offset_delete_post(
-    denied: Vec<offset_delete_request::OffsetDeleteRequestTopic>,
-    resp: &mut OffsetDeleteResponse,
-) {
-    for t in denied {
+impl Guard for OffsetDelete {
+    type Request = OffsetDeleteRequest;
+    type Response = OffsetDeleteResponse;
+    type Item = offset_delete_request::OffsetDeleteRequestTopic;
+    fn items(req: &mut Self::Request) -> &mut Vec<Self::Item> {
+        &mut req.topics
+    }
+    fn refusal(az: &Authz, _: &Self::Request, t: &Self::Item) -> Option<i16> {
+        az.topic_or(&t.name.0, op::READ, TOPIC_AUTHORIZATION_FAILED)
+    }
+    fn answer(t: Self::Item, code: i16, resp: &mut Self::Response) {
         let partitions = t
             .partitions
             .iter()
             .map(|p| {
                 offset_delete_response::OffsetDeleteResponsePartition::default()
                     .with_partition_index(p.partition_index)
-                    .with_error_code(TOPIC_AUTHORIZATION_FAILED)
+                    .with_error_code(code)
             })
             .collect();
         resp.topics.push(
@@ -691,14 +796,22 @@ pub fn offset_delete_post(
     }
 }
 
+/// OffsetDelete: the error the whole request answers when Delete on its
+/// group is refused (the handler does not run), else None.
+pub fn offset_delete_group(az: &Authz, req: &OffsetDeleteRequest) -> Option<i16> {
+    (!az.group(&req.group_id.0, op::DELETE)).then_some(GROUP_AUTHORIZATION_FAILED)
+}
+
 // --- DescribeProducers ---------------------------------------------------
 
+/// DescribeProducers: the partitions of a topic the principal may not read
+/// answer TOPIC_AUTHORIZATION_FAILED and no producers.
 pub fn describe_producers_post(az: &Authz, resp: &mut DescribeProducersResponse) {
     for t in &mut resp.topics {
         if !az.topic(&t.name.0, op::READ) {
             for p in &mut t.partitions {
                 p.error_code = TOPIC_AUTHORIZATION_FAILED;
-                p.error_message = Some(s("Authorization failed."));
+                p.error_message = auth_failed();
                 p.active_producers.clear();
             }
         }

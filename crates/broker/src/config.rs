@@ -14,6 +14,8 @@ pub type LogSink = Arc<dyn Fn(&str) + Send + Sync>;
 pub type GroupsProvider =
     Arc<dyn Fn() -> Result<Arc<ferrolog_coordinator::Coordinator>, String> + Send + Sync>;
 
+/// Everything a broker is started with: Kafka's broker settings of the same
+/// meaning, with defaults from `BrokerConfig::default`.
 #[derive(Clone)]
 pub struct BrokerConfig {
     /// Address to bind (port 0 picks a free one).
@@ -22,7 +24,9 @@ pub struct BrokerConfig {
     /// `advertised.listeners`); the bound address when None, the bound
     /// port when the port is 0.
     pub advertised: Option<(String, u16)>,
+    /// `node.id`: the one broker's id in Metadata and FindCoordinator answers.
     pub node_id: i32,
+    /// The cluster id Metadata and DescribeCluster report.
     pub cluster_id: String,
     /// `socket.request.max.bytes`: a larger size prefix closes the connection
     /// before any buffer is allocated for it.
@@ -60,6 +64,7 @@ pub struct BrokerConfig {
     pub acl: AclConfig,
     /// Tokio worker threads of the broker's runtime.
     pub worker_threads: usize,
+    /// Where the broker's log lines go (refused connections, failed accepts).
     pub log: LogSink,
     /// The group coordinator to serve the group APIs from. None: the
     /// broker opens one of its own on the engine (with Kafka's defaults).
@@ -95,7 +100,9 @@ impl Default for BrokerConfig {
 /// The broker's TLS certificate chain and private key, PEM-encoded.
 #[derive(Clone)]
 pub struct TlsIdentity {
+    /// The certificate chain, leaf first, PEM.
     pub cert_pem: Vec<u8>,
+    /// The leaf's private key (PKCS#8, PKCS#1 or SEC1), PEM.
     pub key_pem: Vec<u8>,
 }
 

@@ -29,26 +29,41 @@ use crate::handlers::sasl::Session;
 use crate::handlers::{self, Ctx};
 use crate::splice::{ResponseBuf, Splices};
 
+/// Why a request got no answer: each closes the connection, as Kafka does
+/// for requests it cannot parse or serve.
 #[derive(Debug)]
 pub enum DispatchError {
+    /// An api_key Kafka does not define.
     UnknownApi(i16),
+    /// A Kafka API this broker does not serve.
     NotImplemented(ApiKey),
     /// A request other than ApiVersions or SASL before authenticating.
     Unauthenticated(ApiKey),
     /// An acks=0 produce failed somewhere (it gets no response to say so).
     AcksZeroFailed,
+    /// A version outside the range advertised for the API.
     UnsupportedVersion {
+        /// The API.
         key: ApiKey,
+        /// The version asked for.
         version: i16,
     },
+    /// The header or body does not decode as that API's version.
     Malformed {
+        /// The API.
         key: ApiKey,
+        /// Its version.
         version: i16,
+        /// What the decoder refused.
         reason: String,
     },
+    /// The response could not be encoded (a field the version cannot carry).
     Encode {
+        /// The API.
         key: ApiKey,
+        /// Its version.
         version: i16,
+        /// What the encoder refused.
         reason: String,
     },
 }
@@ -239,7 +254,7 @@ pub async fn handle(
         }
         ApiKey::Produce => {
             let mut r: ProduceRequest = req.decode()?;
-            let denied = authz::produce_pre(&az, &mut r);
+            let denied = authz::pre::<authz::Produce>(&az, &mut r);
             // acks=0 gets no answer to carry the refusal: close, as Kafka
             // does when an acks=0 produce fails.
             if r.acks == 0 && !denied.is_empty() {
@@ -249,17 +264,17 @@ pub async fn handle(
                 handlers::produce::Outcome::Silent => return Ok(None),
                 handlers::produce::Outcome::Close => return Err(DispatchError::AcksZeroFailed),
                 handlers::produce::Outcome::Respond(mut resp) => {
-                    authz::produce_post(denied, &mut resp);
+                    authz::post(denied, &mut resp);
                     req.encode(&resp, none())?
                 }
             }
         }
         ApiKey::Fetch => {
             let mut r: FetchRequest = req.decode()?;
-            let denied = authz::fetch_pre(&az, &mut r);
+            let denied = authz::pre::<authz::Fetch>(&az, &mut r);
             let mut splices = Splices::default();
             let mut resp = handlers::fetch::handle(ctx, r, version, &mut splices).await;
-            authz::fetch_post(denied, &mut resp);
+            authz::post(denied, &mut resp);
             req.encode(&resp, splices)?
         }
         ApiKey::ListOffsets => {
@@ -270,30 +285,32 @@ pub async fn handle(
         }
         ApiKey::DeleteRecords => {
             let mut r: DeleteRecordsRequest = req.decode()?;
-            let denied = authz::delete_records_pre(&az, &mut r);
+            let denied = authz::pre::<authz::DeleteRecords>(&az, &mut r);
             let mut resp = handlers::offsets::delete_records(ctx, r).await;
-            authz::delete_records_post(denied, &mut resp);
+            authz::post(denied, &mut resp);
             req.encode(&resp, none())?
         }
         ApiKey::CreateTopics => {
             let mut r: CreateTopicsRequest = req.decode()?;
-            let denied = authz::create_topics_pre(&az, &mut r);
+            let denied = authz::pre::<authz::CreateTopics>(&az, &mut r);
             let mut resp = handlers::admin::create_topics(ctx, r, version).await;
-            authz::create_topics_post(denied, &mut resp);
+            authz::post(denied, &mut resp);
             req.encode(&resp, none())?
         }
         ApiKey::DeleteTopics => {
             let mut r: DeleteTopicsRequest = req.decode()?;
-            let denied = authz::delete_topics_pre(&az, &mut r);
+            let by_id = authz::pre::<authz::DeleteTopicStates>(&az, &mut r);
+            let by_name = authz::pre::<authz::DeleteTopicNames>(&az, &mut r);
             let mut resp = handlers::admin::delete_topics(ctx, r, version).await;
-            authz::delete_topics_post(denied, &mut resp);
+            authz::post(by_id, &mut resp);
+            authz::post(by_name, &mut resp);
             req.encode(&resp, none())?
         }
         ApiKey::CreatePartitions => {
             let mut r: CreatePartitionsRequest = req.decode()?;
-            let denied = authz::create_partitions_pre(&az, &mut r);
+            let denied = authz::pre::<authz::CreatePartitions>(&az, &mut r);
             let mut resp = handlers::admin::create_partitions(ctx, r).await;
-            authz::create_partitions_post(denied, &mut resp);
+            authz::post(denied, &mut resp);
             req.encode(&resp, none())?
         }
         ApiKey::InitProducerId => {
@@ -309,23 +326,23 @@ pub async fn handle(
         }
         ApiKey::DescribeConfigs => {
             let mut r: DescribeConfigsRequest = req.decode()?;
-            let denied = authz::describe_configs_pre(&az, &mut r);
+            let denied = authz::pre::<authz::DescribeConfigs>(&az, &mut r);
             let mut resp = handlers::configs::describe(ctx, &r);
-            authz::describe_configs_post(denied, &mut resp);
+            authz::post(denied, &mut resp);
             req.encode(&resp, none())?
         }
         ApiKey::AlterConfigs => {
             let mut r: AlterConfigsRequest = req.decode()?;
-            let denied = authz::alter_configs_pre(&az, &mut r);
+            let denied = authz::pre::<authz::AlterConfigs>(&az, &mut r);
             let mut resp = handlers::configs::alter(ctx, r).await;
-            authz::alter_configs_post(denied, &mut resp);
+            authz::post(denied, &mut resp);
             req.encode(&resp, none())?
         }
         ApiKey::IncrementalAlterConfigs => {
             let mut r: IncrementalAlterConfigsRequest = req.decode()?;
-            let denied = authz::incremental_alter_configs_pre(&az, &mut r);
+            let denied = authz::pre::<authz::IncrementalAlterConfigs>(&az, &mut r);
             let mut resp = handlers::configs::incremental(ctx, r).await;
-            authz::incremental_alter_configs_post(denied, &mut resp);
+            authz::post(denied, &mut resp);
             req.encode(&resp, none())?
         }
         ApiKey::SaslHandshake => {
@@ -394,9 +411,9 @@ pub async fn handle(
         }
         ApiKey::OffsetCommit => {
             let mut r: OffsetCommitRequest = req.decode()?;
-            let denied = authz::offset_commit_pre(&az, &mut r);
+            let denied = authz::pre::<authz::OffsetCommit>(&az, &mut r);
             let mut resp = handlers::groups::offset_commit(ctx, &r, version).await;
-            authz::offset_commit_post(denied, &mut resp);
+            authz::post(denied, &mut resp);
             req.encode(&resp, none())?
         }
         ApiKey::OffsetFetch => {
@@ -419,20 +436,21 @@ pub async fn handle(
         }
         ApiKey::DeleteGroups => {
             let mut r: DeleteGroupsRequest = req.decode()?;
-            let denied = authz::delete_groups_pre(&az, &mut r);
+            let denied = authz::pre::<authz::DeleteGroups>(&az, &mut r);
             let mut resp = handlers::groups::delete_groups(ctx, &r).await;
-            authz::delete_groups_post(denied, &mut resp);
+            authz::post(denied, &mut resp);
             req.encode(&resp, none())?
         }
         ApiKey::OffsetDelete => {
             let mut r: OffsetDeleteRequest = req.decode()?;
-            let resp = match authz::offset_delete_pre(&az, &mut r) {
-                Err(code) => {
+            let resp = match authz::offset_delete_group(&az, &r) {
+                Some(code) => {
                     kafka_protocol::messages::OffsetDeleteResponse::default().with_error_code(code)
                 }
-                Ok(denied) => {
+                None => {
+                    let denied = authz::pre::<authz::OffsetDelete>(&az, &mut r);
                     let mut resp = handlers::groups::offset_delete(ctx, &r).await;
-                    authz::offset_delete_post(denied, &mut resp);
+                    authz::post(denied, &mut resp);
                     resp
                 }
             };

@@ -16,13 +16,19 @@ use tokio::time::timeout;
 /// api_key (2) + api_version (2) + correlation_id (4): no valid request is shorter.
 pub const FRAME_BYTES_MIN: usize = 8;
 
+/// Why a connection's framing stopped; each closes the connection.
 #[derive(Debug)]
 pub enum FrameError {
+    /// The socket failed.
     Io(io::Error),
     /// The size prefix is negative or below the smallest request.
     TooSmall(i32),
+    /// The size prefix is over `socket.request.max.bytes`; nothing was
+    /// allocated for it.
     TooLarge {
+        /// The size the prefix announced.
         size: i32,
+        /// The limit.
         max: usize,
     },
     /// Nothing arrived for `idle_timeout`.
@@ -31,7 +37,9 @@ pub enum FrameError {
     Slow,
     /// The peer closed the socket inside a frame.
     Truncated {
+        /// Bytes the frame's size prefix announced.
         expected: usize,
+        /// Bytes that arrived before the close.
         got: usize,
     },
 }
@@ -71,6 +79,8 @@ pub struct Budget {
 }
 
 impl Budget {
+    /// A budget of `bytes` (clamped to 1..=u32::MAX) shared by every
+    /// connection of a broker.
     pub fn new(bytes: usize) -> Budget {
         let total = u32::try_from(bytes).unwrap_or(u32::MAX).max(1);
         Budget {
@@ -88,7 +98,9 @@ impl Budget {
 /// A frame and its share of the broker-wide budget of request bytes held
 /// in memory; the share returns when the frame (and its answer) is dropped.
 pub struct Frame {
+    /// The request: header and body, without the size prefix.
     pub bytes: Bytes,
+    /// Its share of the budget, None for a frame read without one.
     pub permit: Option<OwnedSemaphorePermit>,
 }
 

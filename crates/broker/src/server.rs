@@ -18,13 +18,18 @@ use crate::connection;
 use crate::handlers::Ctx;
 use crate::stats::{Stats, StatsSnapshot};
 
+/// Why a broker did not start.
 #[derive(Debug)]
 pub enum BrokerError {
+    /// Its tokio runtime could not start.
     Runtime(std::io::Error),
     /// No system randomness for SCRAM salts.
     Random,
+    /// The listen address could not be bound.
     Bind {
+        /// The address asked for.
         addr: SocketAddr,
+        /// The bind error.
         source: std::io::Error,
     },
     /// The TLS certificate or key cannot be used.
@@ -47,6 +52,8 @@ impl fmt::Display for BrokerError {
 
 impl std::error::Error for BrokerError {}
 
+/// A running broker: its own runtime serving the Kafka protocol on one
+/// listener until [`Broker::shutdown`] or drop.
 pub struct Broker {
     ctx: Arc<Ctx>,
     local_addr: SocketAddr,
@@ -128,6 +135,7 @@ impl Broker {
         })
     }
 
+    /// The bound address (the port chosen when 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
     }
@@ -138,6 +146,7 @@ impl Broker {
         self.ctx.budget.available()
     }
 
+    /// The counters now.
     pub fn stats(&self) -> StatsSnapshot {
         self.ctx.stats.snapshot()
     }

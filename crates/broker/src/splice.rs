@@ -31,6 +31,8 @@ impl AsRef<[u8]> for ChunkOwner {
 /// Mapped batches shorter than this are copied: one more iovec costs more.
 const SPLICE_BYTES_MIN: usize = 512;
 
+/// The mapped record batches one response carries, to be sent as views of
+/// the segment maps instead of copies.
 #[derive(Default)]
 pub struct Splices {
     chunks: Vec<Bytes>,
@@ -48,10 +50,14 @@ impl Splices {
 }
 
 enum Part {
+    /// Bytes encoded for this response.
     Owned(Bytes),
+    /// A view of a segment map (a spliced record batch).
     Mapped(Bytes),
 }
 
+/// An encoded response as a list of parts, owned or mapped, for one
+/// vectored write.
 pub struct ResponseBuf {
     parts: Vec<Part>,
     cur: BytesMut,
@@ -63,6 +69,8 @@ pub struct ResponseBuf {
 }
 
 impl ResponseBuf {
+    /// An empty buffer that will splice `splices` when the encoder writes
+    /// their bytes.
     pub fn new(splices: Splices) -> ResponseBuf {
         ResponseBuf {
             parts: Vec::new(),
@@ -73,10 +81,12 @@ impl ResponseBuf {
         }
     }
 
+    /// Bytes written so far.
     pub fn len(&self) -> usize {
         self.done + self.cur.len()
     }
 
+    /// Whether nothing was written yet.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

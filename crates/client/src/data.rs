@@ -382,8 +382,15 @@ pub struct PartitionOffset {
     pub value: i64,
 }
 
-struct ListOffsetsOp {
-    isolation_level: i8,
+/// ListOffsets and DeleteRecords: both send a (topic, partition, value) to
+/// each partition's leader and answer an offset per partition, so one
+/// `LeaderOp` serves both and only the request and response types differ.
+#[derive(Clone, Copy)]
+enum OffsetsOp {
+    /// ListOffsets at this isolation level (0 read_uncommitted, 1 read_committed).
+    List { isolation_level: i8 },
+    /// DeleteRecords, the broker waiting up to this many milliseconds for it.
+    Delete { timeout_ms: i32 },
 }
 
 fn offset_failed(item: &PartitionOffset, code: i16) -> OffsetResult {
@@ -396,7 +403,55 @@ fn offset_failed(item: &PartitionOffset, code: i16) -> OffsetResult {
     }
 }
 
-impl LeaderOp for ListOffsetsOp {
+/// One partition's answer: error code, offset, timestamp.
+type OffsetAnswer = (i16, i64, i64);
+
+/// The request's topics, in the order `topic_groups` found them, each with
+/// its items' partitions as `partition` builds them.
+fn per_topic<T, P>(
+    items: &[(usize, PartitionOffset)],
+    topic: impl Fn(kafka_protocol::messages::TopicName, Vec<P>) -> T,
+    partition: impl Fn(&PartitionOffset) -> P,
+) -> Vec<T> {
+    topic_groups(items, OffsetsOp::locate)
+        .iter()
+        .map(|(t, pos)| {
+            let parts = pos
+                .iter()
+                .filter_map(|&p| items.get(p).map(|(_, it)| partition(it)))
+                .collect();
+            topic(name(t), parts)
+        })
+        .collect()
+}
+
+/// Each item's result, in the items' order, from the response's answers by
+/// (topic, partition); an item the response leaves out fails with
+/// UNKNOWN_SERVER_ERROR.
+fn answer_by_key(
+    items: Vec<(usize, PartitionOffset)>,
+    answers: impl IntoIterator<Item = ((String, i32), OffsetAnswer)>,
+) -> Vec<(usize, OffsetResult)> {
+    let mut by_key: HashMap<(String, i32), OffsetAnswer> = answers.into_iter().collect();
+    items
+        .into_iter()
+        .map(|(i, it)| {
+            let r = match by_key.remove(&(it.topic.clone(), it.partition)) {
+                Some((error_code, offset, timestamp)) => OffsetResult {
+                    topic: it.topic,
+                    partition: it.partition,
+                    error_code,
+                    offset,
+                    timestamp,
+                },
+                None => offset_failed(&it, codes::UNKNOWN_SERVER_ERROR),
+            };
+            (i, r)
+        })
+        .collect()
+}
+
+impl LeaderOp for OffsetsOp {
     type Item = PartitionOffset;
     type Out = OffsetResult;
 
@@ -422,135 +477,75 @@ impl LeaderOp for ListOffsetsOp {
     ) -> impl std::future::Future<Output = Result<Vec<(usize, OffsetResult)>>> + Send + 'static
     {
         async move {
-            let v = conn.version::<ListOffsetsRequest>(i16::MAX)?;
-            let groups = topic_groups(&items, Self::locate);
-            let topics = groups
-                .iter()
-                .map(|(t, pos)| {
-                    ListOffsetsTopic::default()
-                        .with_name(name(t))
-                        .with_partitions(
-                            pos.iter()
-                                .map(|&p| {
-                                    ListOffsetsPartition::default()
-                                        .with_partition_index(items[p].1.partition)
-                                        .with_timestamp(items[p].1.value)
-                                })
-                                .collect(),
-                        )
-                })
-                .collect();
-            let mut req = ListOffsetsRequest::default().with_topics(topics);
-            if v >= 2 {
-                req = req.with_isolation_level(self.isolation_level);
-            }
-            let resp = conn.send(&req, v).await?;
-            let mut by_key = HashMap::new();
-            for t in resp.topics {
-                for p in t.partitions {
-                    by_key.insert(
-                        (t.name.0.to_string(), p.partition_index),
-                        (p.error_code, p.offset, p.timestamp),
-                    );
-                }
-            }
-            Ok(items
-                .into_iter()
-                .map(|(i, it)| {
-                    let r = match by_key.remove(&(it.topic.clone(), it.partition)) {
-                        Some((code, offset, timestamp)) => OffsetResult {
-                            topic: it.topic.clone(),
-                            partition: it.partition,
-                            error_code: code,
-                            offset,
-                            timestamp,
+            let answers: Vec<((String, i32), OffsetAnswer)> = match *self {
+                OffsetsOp::List { isolation_level } => {
+                    let v = conn.version::<ListOffsetsRequest>(i16::MAX)?;
+                    let topics = per_topic(
+                        &items,
+                        |name, parts| {
+                            ListOffsetsTopic::default()
+                                .with_name(name)
+                                .with_partitions(parts)
                         },
-                        None => offset_failed(&it, codes::UNKNOWN_SERVER_ERROR),
-                    };
-                    (i, r)
-                })
-                .collect())
-        }
-    }
-}
-
-struct DeleteRecordsOp {
-    timeout_ms: i32,
-}
-
-impl LeaderOp for DeleteRecordsOp {
-    type Item = PartitionOffset;
-    type Out = OffsetResult;
-
-    fn locate(item: &PartitionOffset) -> (&str, i32) {
-        (&item.topic, item.partition)
-    }
-
-    fn error_code(out: &OffsetResult) -> i16 {
-        out.error_code
-    }
-
-    fn failed(item: &PartitionOffset, code: i16, _message: String) -> OffsetResult {
-        offset_failed(item, code)
-    }
-
-    // Spelled out (not `async fn`) to state the Send + 'static the spawn needs.
-    #[allow(clippy::manual_async_fn)]
-    fn send(
-        self: Arc<Self>,
-        _client: Client,
-        conn: Arc<Connection>,
-        items: Vec<(usize, PartitionOffset)>,
-    ) -> impl std::future::Future<Output = Result<Vec<(usize, OffsetResult)>>> + Send + 'static
-    {
-        async move {
-            let v = conn.version::<DeleteRecordsRequest>(i16::MAX)?;
-            let groups = topic_groups(&items, Self::locate);
-            let topics = groups
-                .iter()
-                .map(|(t, pos)| {
-                    DeleteRecordsTopic::default()
-                        .with_name(name(t))
-                        .with_partitions(
-                            pos.iter()
-                                .map(|&p| {
-                                    DeleteRecordsPartition::default()
-                                        .with_partition_index(items[p].1.partition)
-                                        .with_offset(items[p].1.value)
-                                })
-                                .collect(),
-                        )
-                })
-                .collect();
-            let req = DeleteRecordsRequest::default()
-                .with_topics(topics)
-                .with_timeout_ms(self.timeout_ms);
-            let resp = conn.send(&req, v).await?;
-            let mut by_key = HashMap::new();
-            for t in resp.topics {
-                for p in t.partitions {
-                    by_key.insert(
-                        (t.name.0.to_string(), p.partition_index),
-                        (p.error_code, p.low_watermark),
-                    );
-                }
-            }
-            Ok(items
-                .into_iter()
-                .map(|(i, it)| {
-                    let r = match by_key.remove(&(it.topic.clone(), it.partition)) {
-                        Some((code, low)) => OffsetResult {
-                            topic: it.topic.clone(),
-                            partition: it.partition,
-                            error_code: code,
-                            offset: low,
-                            timestamp: -1,
+                        |it| {
+                            ListOffsetsPartition::default()
+                                .with_partition_index(it.partition)
+                                .with_timestamp(it.value)
                         },
-                        None => offset_failed(&it, codes::UNKNOWN_SERVER_ERROR),
-                    };
-                    (i, r)
-                })
-                .collect())
+                    );
+                    let mut req = ListOffsetsRequest::default().with_topics(topics);
+                    if v >= 2 {
+                        req = req.with_isolation_level(isolation_level);
+                    }
+                    let resp = conn.send(&req, v).await?;
+                    resp.topics
+                        .into_iter()
+                        .flat_map(|t| {
+                            let topic = t.name.0.to_string();
+                            t.partitions.into_iter().map(move |p| {
+                                (
+                                    (topic.clone(), p.partition_index),
+                                    (p.error_code, p.offset, p.timestamp),
+                                )
+                            })
+                        })
+                        .collect()
+                }
+                OffsetsOp::Delete { timeout_ms } => {
+                    let v = conn.version::<DeleteRecordsRequest>(i16::MAX)?;
+                    let topics = per_topic(
+                        &items,
+                        |name, parts| {
+                            DeleteRecordsTopic::default()
+                                .with_name(name)
+                                .with_partitions(parts)
+                        },
+                        |it| {
+                            DeleteRecordsPartition::default()
+                                .with_partition_index(it.partition)
+                                .with_offset(it.value)
+                        },
+                    );
+                    let req = DeleteRecordsRequest::default()
+                        .with_topics(topics)
+                        .with_timeout_ms(timeout_ms);
+                    let resp = conn.send(&req, v).await?;
+                    resp.topics
+                        .into_iter()
+                        .flat_map(|t| {
+                            let topic = t.name.0.to_string();
+                            // The low watermark after the deletion is the answer's offset.
+                            t.partitions.into_iter().map(move |p| {
+                                (
+                                    (topic.clone(), p.partition_index),
+                                    (p.error_code, p.low_watermark, -1),
+                                )
+                            })
+                        })
+                        .collect()
+                }
+            };
+            Ok(answer_by_key(items, answers))
         }
     }
 }
@@ -631,7 +626,7 @@ impl Client {
         partitions: Vec<PartitionOffset>,
         isolation_level: i8,
     ) -> Result<Vec<OffsetResult>> {
-        self.route_rounds(Arc::new(ListOffsetsOp { isolation_level }), partitions)
+        self.route_rounds(Arc::new(OffsetsOp::List { isolation_level }), partitions)
             .await
     }
 
@@ -641,7 +636,7 @@ impl Client {
         partitions: Vec<PartitionOffset>,
         timeout_ms: i32,
     ) -> Result<Vec<OffsetResult>> {
-        self.route_rounds(Arc::new(DeleteRecordsOp { timeout_ms }), partitions)
+        self.route_rounds(Arc::new(OffsetsOp::Delete { timeout_ms }), partitions)
             .await
     }
 

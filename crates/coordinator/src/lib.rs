@@ -8,6 +8,7 @@
 //! in-process consumers. Both talk to one [`Coordinator`] per data
 //! directory.
 
+#![deny(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod api;

@@ -46,6 +46,8 @@ impl RecordSink for NullSink {
     }
 }
 
+/// The coordinator's settings: Kafka's broker settings of the same names,
+/// with Kafka's defaults (`Config::default`).
 #[derive(Debug, Clone)]
 pub struct Config {
     /// group.min.session.timeout.ms: the shortest session a member may ask
@@ -93,15 +95,24 @@ impl Default for Config {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A group's state in Kafka's classic protocol.
 pub enum GroupState {
+    /// No members; committed offsets may still be kept (and expire).
     Empty,
+    /// A join started a rebalance: waiting for every member to join again
+    /// (up to the rebalance timeout).
     PreparingRebalance,
+    /// Everyone joined: waiting for the leader's SyncGroup with the
+    /// assignment.
     CompletingRebalance,
+    /// Every member has its assignment; heartbeats keep it so.
     Stable,
+    /// Removed (deleted, or its last offsets expired); never stored.
     Dead,
 }
 
 impl GroupState {
+    /// Kafka's name for the state, as DescribeGroups and ListGroups show it.
     pub fn name(self) -> &'static str {
         match self {
             GroupState::Empty => "Empty",
@@ -311,10 +322,12 @@ impl Group {
     }
 }
 
+/// A callback (a JoinGroup or SyncGroup answer) queued by the manager,
+/// to run once the caller has released the coordinator's lock.
 pub type Completion = Box<dyn FnOnce() + Send>;
 
 /// The client host recorded for a member of the coordinator's own process
-/// (in the group metadata, where Kafka records "/<address>"): a restarted
+/// (in the group metadata, where Kafka records `"/<address>"`): a restarted
 /// coordinator knows from it which members died with the previous process.
 pub const IN_PROCESS_CLIENT_HOST: &str = "in-process";
 
@@ -358,6 +371,8 @@ fn offset_record(
 }
 
 impl GroupManager {
+    /// An empty manager writing its records to `sink` (the coordinator
+    /// replays `__consumer_offsets` into it before serving).
     pub fn new(config: Config, sink: Box<dyn RecordSink>) -> GroupManager {
         GroupManager {
             config,
@@ -371,6 +386,7 @@ impl GroupManager {
         }
     }
 
+    /// The settings it was made with.
     pub fn config(&self) -> &Config {
         &self.config
     }
@@ -563,6 +579,9 @@ impl GroupManager {
 
     // ---- JoinGroup ----
 
+    /// JoinGroup at `now` (ms): `cb` gets the answer once the rebalance
+    /// completes, or at once on an error; queued callbacks run from
+    /// [`GroupManager::take_outbox`].
     pub fn join(&mut self, req: JoinRequest, now: i64, cb: JoinCallback) {
         if let Err(e) = self.validate_join(&req) {
             let member = req.member_id.clone();
@@ -1002,6 +1021,8 @@ impl GroupManager {
 
     // ---- SyncGroup ----
 
+    /// SyncGroup at `now` (ms): `cb` gets the member's assignment once the
+    /// leader has sent it (the leader's own sync completes the others).
     pub fn sync(&mut self, req: SyncRequest, now: i64, cb: SyncCallback) {
         match self.sync_inner(req, now) {
             Err(e) => self
@@ -1133,6 +1154,8 @@ impl GroupManager {
 
     // ---- Heartbeat ----
 
+    /// Heartbeat at `now` (ms): renews the member's session; answers
+    /// REBALANCE_IN_PROGRESS when it must join again.
     pub fn heartbeat(&mut self, req: &HeartbeatRequest, now: i64) -> ErrorCode {
         let Some(g) = self.groups.get_mut(&req.group_id) else {
             return ErrorCode::UnknownMemberId;
@@ -1422,6 +1445,10 @@ impl GroupManager {
 
     // ---- offsets ----
 
+    /// OffsetCommit at `now` (ms): one write of the offsets to
+    /// `__consumer_offsets`, then a result per partition. An error for the
+    /// whole request (`Err`: invalid group id, unknown member, wrong
+    /// generation) writes nothing.
     pub fn commit(
         &mut self,
         req: &CommitRequest,
@@ -1538,6 +1565,7 @@ impl GroupManager {
 
     // ---- admin ----
 
+    /// DescribeGroups for one group (`found` false, state Dead, when unknown).
     pub fn describe(&self, group: &str) -> GroupDescription {
         let Some(g) = self.groups.get(group) else {
             return GroupDescription {
@@ -1590,6 +1618,8 @@ impl GroupManager {
         }
     }
 
+    /// ListGroups: every group, or those in one of `states` (Kafka's names,
+    /// any case) when it is not empty.
     pub fn list(&self, states: &[String]) -> Vec<ListedGroup> {
         self.groups
             .values()
@@ -1607,6 +1637,9 @@ impl GroupManager {
             .collect()
     }
 
+    /// DeleteGroups: removes each Empty group with its offsets (tombstones
+    /// in `__consumer_offsets`); NON_EMPTY_GROUP or GROUP_ID_NOT_FOUND
+    /// otherwise. One result per group, in order.
     pub fn delete_groups(&mut self, groups: &[String], now: i64) -> Vec<(String, ErrorCode)> {
         let mut out = Vec::with_capacity(groups.len());
         for id in groups {
@@ -1638,6 +1671,11 @@ impl GroupManager {
         out
     }
 
+    /// OffsetDelete: removes the committed offsets of `partitions` (topic,
+    /// partition) in one write. An active consumer group keeps those of the
+    /// topics it subscribes to (GROUP_SUBSCRIBED_TO_TOPIC for them); an
+    /// unknown group is GROUP_ID_NOT_FOUND and an active group of another
+    /// protocol NON_EMPTY_GROUP, for the whole request.
     pub fn delete_offsets(
         &mut self,
         group: &str,
@@ -1697,14 +1735,17 @@ impl GroupManager {
 
     // ---- introspection (tests, describe) ----
 
+    /// The group's state, None when unknown.
     pub fn state(&self, group: &str) -> Option<GroupState> {
         self.groups.get(group).map(|g| g.state)
     }
 
+    /// The group's current generation, None when unknown.
     pub fn generation(&self, group: &str) -> Option<i32> {
         self.groups.get(group).map(|g| g.generation)
     }
 
+    /// The ids of the group's members (none when unknown).
     pub fn member_ids(&self, group: &str) -> Vec<String> {
         self.groups
             .get(group)
@@ -1712,6 +1753,7 @@ impl GroupManager {
             .unwrap_or_default()
     }
 
+    /// Every group the manager holds.
     pub fn group_ids(&self) -> Vec<String> {
         self.groups.keys().cloned().collect()
     }

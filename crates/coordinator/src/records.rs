@@ -18,15 +18,15 @@
 use std::fmt;
 
 /// Key version 0: an offset commit written by old Kafka versions (read only).
-pub const OFFSET_COMMIT_KEY_LEGACY: i16 = 0;
+pub(crate) const OFFSET_COMMIT_KEY_LEGACY: i16 = 0;
 /// Key version 1: an offset commit.
-pub const OFFSET_COMMIT_KEY: i16 = 1;
+pub(crate) const OFFSET_COMMIT_KEY: i16 = 1;
 /// Key version 2: a group's metadata.
-pub const GROUP_METADATA_KEY: i16 = 2;
+pub(crate) const GROUP_METADATA_KEY: i16 = 2;
 /// The offset-commit value version written.
-pub const OFFSET_COMMIT_VALUE_VERSION: i16 = 3;
+pub(crate) const OFFSET_COMMIT_VALUE_VERSION: i16 = 3;
 /// The group-metadata value version written.
-pub const GROUP_METADATA_VALUE_VERSION: i16 = 3;
+pub(crate) const GROUP_METADATA_VALUE_VERSION: i16 = 3;
 
 /// Why a `__consumer_offsets` record does not decode; replay skips it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +82,7 @@ pub struct OffsetCommitValue {
 /// One member as stored in the group's metadata, so static members keep
 /// their id and assignment across a restart.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MemberMetadata {
+pub(crate) struct MemberMetadata {
     /// The id the coordinator handed out.
     pub member_id: String,
     /// `group.instance.id` for static members.
@@ -103,7 +103,7 @@ pub struct MemberMetadata {
 
 /// A group's state as Kafka stores it after each generation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupMetadataValue {
+pub(crate) struct GroupMetadataValue {
     /// The protocol type (`consumer` for consumer groups).
     pub protocol_type: String,
     /// The generation id.
@@ -456,9 +456,9 @@ impl<'a> Reader<'a> {
 }
 
 /// The topics of a `consumer` protocol subscription
-/// (ConsumerProtocolSubscription: int16 version, [string] topics, ...),
+/// (ConsumerProtocolSubscription: int16 version, `[string]` topics, ...),
 /// or None when the bytes are not one.
-pub fn subscription_topics(metadata: &[u8]) -> Option<Vec<String>> {
+pub(crate) fn subscription_topics(metadata: &[u8]) -> Option<Vec<String>> {
     let mut r = Reader::new(metadata);
     let version = r.i16().ok()?;
     if version < 0 {

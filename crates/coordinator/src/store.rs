@@ -28,7 +28,7 @@ const READ_BYTES: u64 = 1 << 20;
 const INFLATE_MAX: usize = 64 << 20;
 
 /// Writes the coordinator's records to `__consumer_offsets` in the engine.
-pub struct EngineSink {
+pub(crate) struct EngineSink {
     engine: Arc<Engine>,
     buf: Vec<u8>,
 }
@@ -101,7 +101,7 @@ pub struct LoadReport {
 /// The config of the offsets topic: small segments (compaction frees whole
 /// segments), no retention (offsets live until deleted), flushed within a
 /// second.
-pub fn offsets_topic_config() -> TopicConfig {
+pub(crate) fn offsets_topic_config() -> TopicConfig {
     TopicConfig {
         segment_bytes: 1 << 20,
         retention_ms: -1,
@@ -115,7 +115,7 @@ pub fn offsets_topic_config() -> TopicConfig {
 
 /// Creates the topic when missing (unless read-only), replays it into
 /// `manager`, and migrates JSON records to Kafka's format.
-pub fn load(
+pub(crate) fn load(
     engine: &Arc<Engine>,
     manager: &mut GroupManager,
     now: i64,

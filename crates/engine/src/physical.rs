@@ -1,7 +1,9 @@
 //! The physical write limit: the same bytes written with plain write(2) or
 //! copied into a fallocated shared map, the two ways the engine could put
-//! bytes on disk. It is the yardstick the benchmarks (`cargo bench` and the
-//! Node harness) compare the engine against; nothing on the data path uses
+//! bytes on disk. It is the yardstick the benchmarks (`cargo bench`, and the
+//! Node harness through `examples/physical_write.rs`, run as a child process
+//! so that no benchmark ships in the addon) compare the engine against;
+//! nothing on the data path uses
 //! it, and it lives here only because the map is the engine's (`mmap` keeps
 //! every `unsafe` block of the crate).
 

@@ -563,3 +563,66 @@ fn idempotent_producers_dedupe_retries_and_reject_gaps_across_reopen() {
         "ids are not reused after a restart"
     );
 }
+
+/// A log holding producer id i64::MAX (damaged or hostile data): the open
+/// must not overflow computing the next id, and allocation must refuse with
+/// a typed error rather than hand out an id the log already holds state for.
+#[test]
+fn a_log_holding_the_largest_producer_id_opens_and_allocation_refuses_to_reuse_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let e = open(dir.path());
+        e.create_topic("t", 1, None).unwrap();
+        e.append("t", 0, &idempotent_batch(i64::MAX, 0, 0, &["x"]))
+            .unwrap();
+    }
+    let e = open(dir.path());
+    // The producer's state survived the open: its retry is a duplicate.
+    let retry = e
+        .append("t", 0, &idempotent_batch(i64::MAX, 0, 0, &["x"]))
+        .unwrap();
+    assert!(retry.duplicate);
+    for _ in 0..2 {
+        let refused = e.allocate_producer_id().unwrap_err();
+        assert!(
+            matches!(&refused, Error::InvalidArgument(m) if m.contains("no producer id is left")),
+            "{refused}"
+        );
+    }
+    // Refusing wrote nothing and broke nothing: the log still takes writes.
+    assert_eq!(
+        e.append("t", 0, &batch_of(&[b"y".to_vec()], 2))
+            .unwrap()
+            .base_offset,
+        1
+    );
+}
+
+/// Just below the maximum: no id at or below the log's is handed out, none
+/// twice, and allocation ends in a typed error instead of wrapping around
+/// (a reservation block no longer fits below i64::MAX).
+#[test]
+fn producer_ids_near_the_maximum_run_out_with_a_typed_error_not_a_wrap() {
+    let dir = tempfile::tempdir().unwrap();
+    let near = i64::MAX - 3;
+    {
+        let e = open(dir.path());
+        e.create_topic("t", 1, None).unwrap();
+        e.append("t", 0, &idempotent_batch(near, 0, 0, &["x"]))
+            .unwrap();
+    }
+    let e = open(dir.path());
+    let mut handed_out = Vec::new();
+    let refused = loop {
+        match e.allocate_producer_id() {
+            Ok(id) => {
+                assert!(id > near, "{id} is not above the log's {near}");
+                assert!(!handed_out.contains(&id), "{id} handed out twice");
+                handed_out.push(id);
+                assert!(handed_out.len() <= 3, "more ids than exist: {handed_out:?}");
+            }
+            Err(e) => break e,
+        }
+    };
+    assert!(matches!(refused, Error::InvalidArgument(_)), "{refused}");
+}

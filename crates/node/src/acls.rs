@@ -11,6 +11,7 @@ use napi::bindgen_prelude::Object;
 use napi::Env;
 use napi_derive::napi;
 
+use crate::args::narrow;
 use crate::{coded, invalid, NativeLog, Result};
 
 /// One ACL binding in Kafka's codes (kafkajs' AclEntry).
@@ -52,35 +53,79 @@ pub struct NativeAclDeleteResult {
     pub matching_acls: Vec<NativeAclBinding>,
 }
 
-pub(crate) fn code(name: &str, v: i32) -> Result<i8> {
-    i8::try_from(v).map_err(|_| invalid(format!("{name} out of range: {v}")))
+/// The four Kafka codes of a binding or filter from JavaScript, each
+/// checked to fit Kafka's INT8: the local store's and the remote client's
+/// conversions share this check and its messages.
+pub(crate) struct AclCodes {
+    pub resource_type: i8,
+    pub pattern: i8,
+    pub operation: i8,
+    pub permission: i8,
 }
 
-pub(crate) fn binding_in(b: NativeAclBinding) -> Result<Binding> {
+fn acl_codes(
+    resource_type: i32,
+    pattern: i32,
+    operation: i32,
+    permission: i32,
+) -> Result<AclCodes> {
+    Ok(AclCodes {
+        resource_type: narrow("resourceType", resource_type)?,
+        pattern: narrow("resourcePatternType", pattern)?,
+        operation: narrow("operation", operation)?,
+        permission: narrow("permissionType", permission)?,
+    })
+}
+
+impl NativeAclBinding {
+    pub(crate) fn codes(&self) -> Result<AclCodes> {
+        acl_codes(
+            self.resource_type,
+            self.resource_pattern_type,
+            self.operation,
+            self.permission_type,
+        )
+    }
+}
+
+impl NativeAclFilter {
+    pub(crate) fn codes(&self) -> Result<AclCodes> {
+        acl_codes(
+            self.resource_type,
+            self.resource_pattern_type,
+            self.operation,
+            self.permission_type,
+        )
+    }
+}
+
+fn binding_in(b: NativeAclBinding) -> Result<Binding> {
+    let c = b.codes()?;
     Ok(Binding {
-        resource_type: code("resourceType", b.resource_type)?,
+        resource_type: c.resource_type,
         name: b.resource_name,
-        pattern: code("resourcePatternType", b.resource_pattern_type)?,
+        pattern: c.pattern,
         principal: b.principal,
         host: b.host,
-        operation: code("operation", b.operation)?,
-        permission: code("permissionType", b.permission_type)?,
+        operation: c.operation,
+        permission: c.permission,
     })
 }
 
-pub(crate) fn filter_in(f: NativeAclFilter) -> Result<Filter> {
+fn filter_in(f: NativeAclFilter) -> Result<Filter> {
+    let c = f.codes()?;
     Ok(Filter {
-        resource_type: code("resourceType", f.resource_type)?,
+        resource_type: c.resource_type,
         name: f.resource_name,
-        pattern: code("resourcePatternType", f.resource_pattern_type)?,
+        pattern: c.pattern,
         principal: f.principal,
         host: f.host,
-        operation: code("operation", f.operation)?,
-        permission: code("permissionType", f.permission_type)?,
+        operation: c.operation,
+        permission: c.permission,
     })
 }
 
-pub(crate) fn binding_out(b: Binding) -> NativeAclBinding {
+fn binding_out(b: Binding) -> NativeAclBinding {
     NativeAclBinding {
         resource_type: b.resource_type.into(),
         resource_name: b.name,

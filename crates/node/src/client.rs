@@ -18,7 +18,14 @@ use napi::bindgen_prelude::{Buffer, Object, ToNapiValue};
 use napi::Env;
 use napi_derive::napi;
 
+use crate::args::narrow;
 use crate::external::ExternalBytes;
+// The group objects are the in-process coordinator's (groups.rs): one shape
+// for a group's members, protocols and listings whichever transport asks.
+use crate::groups::{
+    DescribedGroupMember, GroupAssignment, GroupProtocol, JoinGroupMember, ListedGroup,
+    TopicPartitions,
+};
 use crate::{coded, invalid, reject, rejection, Error, Result};
 
 /// One runtime for every remote client of the process, on two threads of its
@@ -371,12 +378,6 @@ pub struct RemoteAlterConfig {
 }
 
 #[napi(object)]
-pub struct RemoteProtocol {
-    pub name: String,
-    pub metadata: Buffer,
-}
-
-#[napi(object)]
 pub struct RemoteJoinGroup {
     pub group_id: String,
     pub session_timeout_ms: i32,
@@ -384,14 +385,7 @@ pub struct RemoteJoinGroup {
     pub member_id: String,
     pub group_instance_id: Option<String>,
     pub protocol_type: String,
-    pub protocols: Vec<RemoteProtocol>,
-}
-
-#[napi(object)]
-pub struct RemoteJoinMember {
-    pub member_id: String,
-    pub group_instance_id: Option<String>,
-    pub metadata: Buffer,
+    pub protocols: Vec<GroupProtocol>,
 }
 
 #[napi(object)]
@@ -401,13 +395,7 @@ pub struct RemoteJoinResult {
     pub protocol_name: Option<String>,
     pub leader: String,
     pub member_id: String,
-    pub members: Vec<RemoteJoinMember>,
-}
-
-#[napi(object)]
-pub struct RemoteAssignment {
-    pub member_id: String,
-    pub assignment: Buffer,
+    pub members: Vec<JoinGroupMember>,
 }
 
 #[napi(object)]
@@ -434,36 +422,13 @@ pub struct RemoteCommittedOffset {
 }
 
 #[napi(object)]
-pub struct RemoteTopicPartitions {
-    pub topic: String,
-    pub partitions: Vec<i32>,
-}
-
-#[napi(object)]
-pub struct RemoteGroupMember {
-    pub member_id: String,
-    pub group_instance_id: Option<String>,
-    pub client_id: String,
-    pub client_host: String,
-    pub member_metadata: Buffer,
-    pub member_assignment: Buffer,
-}
-
-#[napi(object)]
 pub struct RemoteGroupDescription {
     pub group_id: String,
     pub error_code: i32,
     pub state: String,
     pub protocol_type: String,
     pub protocol: String,
-    pub members: Vec<RemoteGroupMember>,
-}
-
-#[napi(object)]
-pub struct RemoteListedGroup {
-    pub group_id: String,
-    pub protocol_type: String,
-    pub state: String,
+    pub members: Vec<DescribedGroupMember>,
 }
 
 fn named(v: Vec<fc::NamedResult>) -> Result<Vec<RemoteNamedResult>> {
@@ -500,12 +465,9 @@ fn committed(v: Vec<fc::CommittedOffset>) -> Result<Vec<RemoteCommittedOffset>> 
         .collect())
 }
 
-fn i16_arg(name: &str, v: i32) -> Result<i16> {
-    i16::try_from(v).map_err(|_| invalid(format!("{name} out of range: {v}")))
-}
-
+/// Kafka's INT8 from a JavaScript number (the fetch options' isolation level).
 fn i8_arg(name: &str, v: i32) -> Result<i8> {
-    i8::try_from(v).map_err(|_| invalid(format!("{name} out of range: {v}")))
+    narrow(name, v)
 }
 
 fn buf(b: &Buffer) -> Bytes {
@@ -551,7 +513,7 @@ impl RemoteClient {
         batches: Vec<RemoteProduceBatch>,
     ) -> Result<Object<'env>> {
         let c = self.get()?;
-        let acks = i16_arg("acks", acks)?;
+        let acks = narrow("acks", acks)?;
         let batches: Vec<fc::ProduceBatch> = batches
             .iter()
             .map(|b| fc::ProduceBatch {
@@ -628,7 +590,7 @@ impl RemoteClient {
     ) -> Result<Object<'env>> {
         let c = self.get()?;
         let parts = partition_values(partitions)?;
-        let iso = i8_arg("isolationLevel", isolation_level.unwrap_or(0))?;
+        let iso = narrow("isolationLevel", isolation_level.unwrap_or(0))?;
         promise(
             env,
             async move { c.list_offsets(parts, iso).await },
@@ -662,7 +624,7 @@ impl RemoteClient {
         let current = match current {
             Some(p) => Some(fc::ProducerIdAndEpoch {
                 producer_id: i64_arg("producerId", p.producer_id)?,
-                producer_epoch: i16_arg("producerEpoch", p.producer_epoch)?,
+                producer_epoch: narrow("producerEpoch", p.producer_epoch)?,
             }),
             None => None,
         };
@@ -692,7 +654,7 @@ impl RemoteClient {
                 Ok(fc::NewTopic {
                     name: t.name,
                     num_partitions: t.num_partitions,
-                    replication_factor: i16_arg("replicationFactor", t.replication_factor)?,
+                    replication_factor: narrow("replicationFactor", t.replication_factor)?,
                     configs,
                 })
             })
@@ -751,7 +713,7 @@ impl RemoteClient {
             .into_iter()
             .map(|r| {
                 Ok(fc::ConfigResource {
-                    resource_type: i8_arg("resourceType", r.resource_type)?,
+                    resource_type: narrow("resourceType", r.resource_type)?,
                     name: r.name,
                     keys: r.keys,
                 })
@@ -797,7 +759,7 @@ impl RemoteClient {
             .into_iter()
             .map(|r| {
                 Ok((
-                    i8_arg("resourceType", r.resource_type)?,
+                    narrow("resourceType", r.resource_type)?,
                     r.name,
                     r.entries.into_iter().map(|e| (e.name, e.value)).collect(),
                 ))
@@ -836,7 +798,7 @@ impl RemoteClient {
                 members: r
                     .members
                     .into_iter()
-                    .map(|m| RemoteJoinMember {
+                    .map(|m| JoinGroupMember {
                         member_id: m.member_id,
                         group_instance_id: m.group_instance_id,
                         metadata: Buffer::from(m.metadata.to_vec()),
@@ -857,7 +819,7 @@ impl RemoteClient {
         group_instance_id: Option<String>,
         protocol_type: String,
         protocol_name: String,
-        assignments: Vec<RemoteAssignment>,
+        assignments: Vec<GroupAssignment>,
     ) -> Result<Object<'env>> {
         let c = self.get()?;
         let assignments: Vec<(String, Bytes)> = assignments
@@ -975,7 +937,7 @@ impl RemoteClient {
         &self,
         env: &'env Env,
         group_id: String,
-        topics: Option<Vec<RemoteTopicPartitions>>,
+        topics: Option<Vec<TopicPartitions>>,
     ) -> Result<Object<'env>> {
         let c = self.get()?;
         let topics = topics.map(|ts| ts.into_iter().map(|t| (t.topic, t.partitions)).collect());
@@ -1004,7 +966,7 @@ impl RemoteClient {
                     members: g
                         .members
                         .into_iter()
-                        .map(|m| RemoteGroupMember {
+                        .map(|m| DescribedGroupMember {
                             member_id: m.member_id,
                             group_instance_id: m.group_instance_id,
                             client_id: m.client_id,
@@ -1018,12 +980,12 @@ impl RemoteClient {
         })
     }
 
-    #[napi(ts_return_type = "Promise<RemoteListedGroup[]>")]
+    #[napi(ts_return_type = "Promise<ListedGroup[]>")]
     pub fn list_groups<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
         let c = self.get()?;
         promise(env, async move { c.list_groups().await }, |v| {
             Ok(v.into_iter()
-                .map(|g| RemoteListedGroup {
+                .map(|g| ListedGroup {
                     group_id: g.group_id,
                     protocol_type: g.protocol_type,
                     state: g.state,
@@ -1054,15 +1016,28 @@ fn partition_values(v: Vec<RemotePartitionValue>) -> Result<Vec<fc::PartitionOff
 // ---- ACLs (remote admin), kept in one block: the object types live in acls.rs ----
 
 fn acl_filter(f: crate::acls::NativeAclFilter) -> Result<fc::AclFilter> {
-    use crate::acls::code;
+    let c = f.codes()?;
     Ok(fc::AclFilter {
-        resource_type: code("resourceType", f.resource_type)?,
+        resource_type: c.resource_type,
         resource_name: f.resource_name,
-        pattern_type: code("resourcePatternType", f.resource_pattern_type)?,
+        pattern_type: c.pattern,
         principal: f.principal,
         host: f.host,
-        operation: code("operation", f.operation)?,
-        permission_type: code("permissionType", f.permission_type)?,
+        operation: c.operation,
+        permission_type: c.permission,
+    })
+}
+
+fn acl_binding(a: crate::acls::NativeAclBinding) -> Result<fc::AclBinding> {
+    let c = a.codes()?;
+    Ok(fc::AclBinding {
+        resource_type: c.resource_type,
+        resource_name: a.resource_name,
+        pattern_type: c.pattern,
+        principal: a.principal,
+        host: a.host,
+        operation: c.operation,
+        permission_type: c.permission,
     })
 }
 
@@ -1099,21 +1074,10 @@ impl RemoteClient {
         env: &'env Env,
         acls: Vec<crate::acls::NativeAclBinding>,
     ) -> Result<Object<'env>> {
-        use crate::acls::code;
         let c = self.get()?;
         let acls = acls
             .into_iter()
-            .map(|a| {
-                Ok(fc::AclBinding {
-                    resource_type: code("resourceType", a.resource_type)?,
-                    resource_name: a.resource_name,
-                    pattern_type: code("resourcePatternType", a.resource_pattern_type)?,
-                    principal: a.principal,
-                    host: a.host,
-                    operation: code("operation", a.operation)?,
-                    permission_type: code("permissionType", a.permission_type)?,
-                })
-            })
+            .map(acl_binding)
             .collect::<Result<Vec<_>>>()?;
         promise(env, async move { c.create_acls(acls).await }, named)
     }

@@ -275,6 +275,19 @@ fn value<T: Send + 'static>(v: T) -> Resolver<T> {
     Box::new(move |_| Ok(v))
 }
 
+/// Kafka's answer to a request that fails as a whole or answers item by
+/// item: the whole request's error code (0 when it ran) and each item's
+/// answer (none when it failed).
+fn whole_or_each<T, U>(
+    r: std::result::Result<Vec<T>, ErrorCode>,
+    each: impl FnMut(T) -> U,
+) -> (i32, Vec<U>) {
+    match r {
+        Ok(items) => (0, items.into_iter().map(each).collect()),
+        Err(e) => (i32::from(e.code()), Vec::new()),
+    }
+}
+
 fn timeout_arg(name: &str, v: f64) -> Result<i32> {
     if !v.is_finite() || v.fract() != 0.0 || !(-1.0..=f64::from(i32::MAX)).contains(&v) {
         return Err(invalid(format!("{name} must be an integer in ms, not {v}")));
@@ -495,24 +508,15 @@ pub fn group_leave<'env>(
         })
         .collect();
     dispatch(env, log, move |c, d: Deferred<LeaveGroupResult>| {
-        let result = match c.leave(&group_id, &members) {
-            Ok(rs) => LeaveGroupResult {
-                error_code: 0,
-                members: rs
-                    .into_iter()
-                    .map(|r| LeftMember {
-                        member_id: r.member_id,
-                        group_instance_id: r.group_instance_id,
-                        error_code: i32::from(r.error.code()),
-                    })
-                    .collect(),
-            },
-            Err(e) => LeaveGroupResult {
-                error_code: i32::from(e.code()),
-                members: Vec::new(),
-            },
-        };
-        d.resolve(value(result));
+        let (error_code, members) = whole_or_each(c.leave(&group_id, &members), |r| LeftMember {
+            member_id: r.member_id,
+            group_instance_id: r.group_instance_id,
+            error_code: i32::from(r.error.code()),
+        });
+        d.resolve(value(LeaveGroupResult {
+            error_code,
+            members,
+        }));
     })
 }
 
@@ -552,22 +556,14 @@ pub struct PartitionsResult {
 fn partitions_result(
     r: std::result::Result<Vec<coord::PartitionResult>, ErrorCode>,
 ) -> PartitionsResult {
-    match r {
-        Ok(ps) => PartitionsResult {
-            error_code: 0,
-            partitions: ps
-                .into_iter()
-                .map(|p| PartitionError {
-                    topic: p.topic,
-                    partition: p.partition,
-                    error_code: i32::from(p.error.code()),
-                })
-                .collect(),
-        },
-        Err(e) => PartitionsResult {
-            error_code: i32::from(e.code()),
-            partitions: Vec::new(),
-        },
+    let (error_code, partitions) = whole_or_each(r, |p| PartitionError {
+        topic: p.topic,
+        partition: p.partition,
+        error_code: i32::from(p.error.code()),
+    });
+    PartitionsResult {
+        error_code,
+        partitions,
     }
 }
 

@@ -13,6 +13,7 @@
 #![deny(unsafe_code)]
 
 pub mod acls;
+mod args;
 pub mod broker;
 mod client;
 mod external;
@@ -869,40 +870,6 @@ pub fn decompress(codec: u32, data: &[u8], max_bytes: f64) -> Result<Buffer> {
     let out = ferrolog_engine::compression::decompress(codec_arg(codec)?, data, max)
         .map_err(|e| coded("ERR_COMPRESSION", format!("{e}")))?;
     Ok(Buffer::from(out))
-}
-
-/// Internal to the benchmark harness (bench/harness), not part of ferrolog's
-/// API: the physical write limit (see `ferrolog_engine::physical`), `mode`
-/// "write" or "mmap". Returns the seconds taken. Runs on the calling thread:
-/// it exists to be measured, not to serve.
-#[doc(hidden)]
-#[napi(js_name = "__benchPhysicalWrite")]
-pub fn bench_physical_write(
-    path: String,
-    chunk: &[u8],
-    total_bytes: f64,
-    mode: String,
-    fsync_each_chunk: bool,
-) -> Result<f64> {
-    use ferrolog_engine::physical::{physical_write, PhysicalMode};
-    let total = offset_arg("totalBytes", total_bytes)? as usize;
-    if chunk.is_empty() {
-        return Err(invalid("chunk must not be empty"));
-    }
-    let mode = match mode.as_str() {
-        "write" => PhysicalMode::Write,
-        "mmap" => PhysicalMode::Mmap,
-        other => return Err(invalid(format!("mode must be write or mmap, not {other}"))),
-    };
-    physical_write(
-        std::path::Path::new(&path),
-        chunk,
-        total,
-        mode,
-        fsync_each_chunk,
-    )
-    .map(|d| d.as_secs_f64())
-    .map_err(|e| coded("ERR_IO", format!("{path}: {e}")))
 }
 
 /// CRC-32C (Castagnoli) of `bytes[start..end]`, hardware-accelerated: the

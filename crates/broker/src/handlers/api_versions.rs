@@ -2,7 +2,7 @@
 //! that asks with a newer ApiVersions than the broker knows.
 
 use kafka_protocol::messages::api_versions_response::ApiVersion;
-use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse};
+use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
 
 use super::{supported, Ctx, IMPLEMENTED, SASL};
 use crate::errors;
@@ -35,9 +35,4 @@ pub fn unsupported_version(ctx: &Ctx) -> ApiVersionsResponse {
     ApiVersionsResponse::default()
         .with_error_code(errors::UNSUPPORTED_VERSION)
         .with_api_keys(api_keys(ctx))
-}
-
-/// The range the fallback applies above.
-pub fn max_version() -> i16 {
-    ApiKey::ApiVersions.valid_versions().max
 }

@@ -2,16 +2,17 @@
 //! returns the response to encode; none of them fails as a whole: errors
 //! go into the response's error codes, as Kafka does.
 
-pub mod acls;
-pub mod admin;
-pub mod api_versions;
-pub mod configs;
-pub mod fetch;
-pub mod groups;
-pub mod metadata;
-pub mod offsets;
-pub mod produce;
-pub mod producers;
+pub(crate) mod acls;
+pub(crate) mod admin;
+pub(crate) mod api_versions;
+pub(crate) mod configs;
+pub(crate) mod fetch;
+pub(crate) mod groups;
+pub(crate) mod metadata;
+pub(crate) mod offsets;
+pub(crate) mod produce;
+pub(crate) mod producers;
+/// SASL handshake and authentication, and a connection's [`sasl::Session`].
 pub mod sasl;
 
 use std::sync::Arc;
@@ -25,8 +26,11 @@ use crate::stats::Stats;
 
 /// What every handler can reach.
 pub struct Ctx {
+    /// The engine the broker serves, shared with the owning process.
     pub engine: Arc<Engine>,
+    /// The settings the broker was started with.
     pub config: BrokerConfig,
+    /// Live counters.
     pub stats: Stats,
     /// The host and port Metadata and DescribeCluster report.
     pub advertised: (String, u16),

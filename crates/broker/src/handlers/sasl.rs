@@ -17,6 +17,7 @@ use super::Ctx;
 use crate::errors;
 use crate::scram::{self, Kind};
 
+/// The SASL mechanisms offered, in SaslHandshake's answer.
 pub const MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -30,6 +31,7 @@ enum Mechanism {
 pub struct Session {
     mechanism: Option<Mechanism>,
     scram: Option<scram::Exchange>,
+    /// The authenticated user name (without `User:`), None before.
     pub principal: Option<String>,
     /// Set by a failed authentication: answer, then close.
     pub close_after_response: bool,
@@ -40,11 +42,15 @@ pub struct Session {
 }
 
 impl Session {
+    /// Whether requests beyond ApiVersions and SASL may be served: SASL is
+    /// off, or this connection authenticated.
     pub fn authenticated(&self, ctx: &Ctx) -> bool {
         ctx.config.sasl_users.is_none() || self.principal.is_some()
     }
 }
 
+/// SaslHandshake: picks the mechanism for the next SaslAuthenticate, or
+/// answers UNSUPPORTED_SASL_MECHANISM with the ones offered.
 pub fn handshake(req: &SaslHandshakeRequest, session: &mut Session) -> SaslHandshakeResponse {
     let m = req.mechanism.as_str();
     session.mechanism = if m == "PLAIN" {
@@ -121,6 +127,8 @@ fn plain(ctx: &Ctx, token: &[u8], session: &mut Session) -> SaslAuthenticateResp
     SaslAuthenticateResponse::default().with_error_code(errors::NONE)
 }
 
+/// SaslAuthenticate: one step of PLAIN or SCRAM; on success the session
+/// gets its principal, on failure it answers then closes.
 pub fn authenticate(
     ctx: &Ctx,
     req: &SaslAuthenticateRequest,
