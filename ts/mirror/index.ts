@@ -9,6 +9,7 @@ import { type Endpoint, LocalEndpoint, RemoteEndpoint } from './endpoints';
 import { Mirror, type MirrorOptions } from './mirror';
 
 export type { MirrorEvent, MirrorOptions, MirrorPartitionLag, MirrorResume } from './mirror';
+export { MirrorFencedError } from './membership';
 export { Mirror, mirrorGroupId } from './mirror';
 
 /** One end of a mirror: a data directory, or Kafka brokers (with their `ssl`/`sasl` as in `KafkaConfig`). */
