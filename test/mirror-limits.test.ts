@@ -63,10 +63,12 @@ function records(from: number, count: number, prefix = 'k') {
 function slowTarget(
   inner: Endpoint,
   fail: (n: number) => number | null = () => null,
-): { target: Endpoint; maxInFlight: () => number; codes: number[] } {
+): { target: Endpoint; maxInFlight: () => number; maxCalls: () => number; codes: number[] } {
   const inFlight = new Map<string, number>();
   let max = 0;
   let n = 0;
+  let calls = 0;
+  let maxCalls = 0;
   const codes: number[] = [];
   const write = async (batches: OutgoingBatch[]): Promise<WriteResult[]> => {
     const keys = batches.map((b) => `${b.topic}-${b.partition}`);
@@ -75,6 +77,8 @@ function slowTarget(
       inFlight.set(k, now);
       max = Math.max(max, now);
     }
+    calls++;
+    maxCalls = Math.max(maxCalls, calls);
     const code = fail(++n);
     try {
       await new Promise((r) => setTimeout(r, 5));
@@ -84,6 +88,7 @@ function slowTarget(
       return results;
     } finally {
       for (const k of keys) inFlight.set(k, (inFlight.get(k) ?? 1) - 1);
+      calls--;
     }
   };
   const target = new Proxy(inner, {
@@ -93,7 +98,7 @@ function slowTarget(
       return typeof v === 'function' ? v.bind(t) : v;
     },
   });
-  return { target, maxInFlight: () => max, codes };
+  return { target, maxInFlight: () => max, maxCalls: () => maxCalls, codes };
 }
 
 describe('mirror: pipelined writes', () => {
@@ -136,6 +141,8 @@ describe('mirror: pipelined writes', () => {
       maxBytesPerPartition: 64 << 10,
     });
     await m.run();
+    // Five requests at once, each with one batch per partition (Kafka takes no more per request).
+    expect(slow.maxCalls()).toBe(5);
     expect(slow.maxInFlight()).toBe(5);
     await check(dir1, dir2);
 
@@ -148,6 +155,7 @@ describe('mirror: pipelined writes', () => {
       maxInFlightPerPartition: 1,
     }).run();
     expect(one.maxInFlight()).toBe(1);
+    expect(one.maxCalls()).toBe(1);
     await check(dir1, dir3);
     expect(
       () => new Mirror(LocalEndpoint.open(dir1, 'source'), one.target, { maxInFlightPerPartition: 6 }),
