@@ -8,8 +8,8 @@ import { InvalidArgumentError } from '../errors';
 import { type Endpoint, LocalEndpoint, RemoteEndpoint } from './endpoints';
 import { Mirror, type MirrorOptions } from './mirror';
 
-export type { MirrorEvent, MirrorOptions, MirrorPartitionLag, MirrorResume } from './mirror';
 export { MirrorFencedError } from './membership';
+export type { MirrorEvent, MirrorOptions, MirrorPartitionLag, MirrorResume } from './mirror';
 export { Mirror, mirrorGroupId } from './mirror';
 
 /** One end of a mirror: a data directory, or Kafka brokers (with their `ssl`/`sasl` as in `KafkaConfig`). */

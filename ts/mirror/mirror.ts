@@ -92,7 +92,10 @@ export interface MirrorOptions {
   maxBytesPerPartition?: number;
   /** Produce requests in flight per partition, 1 to 5 (Kafka's idempotence bound; default 5). */
   maxInFlightPerPartition?: number;
-  /** Bytes of batches in flight over all partitions (default 64 MiB; a request is sent whenever none is). */
+  /**
+   * Bytes of batches read and not yet acknowledged, over all partitions
+   * (default 64 MiB; reading stops past it, and one request always goes out).
+   */
   maxInFlightBytes?: number;
   /** How long a read waits for new data when there is none (default 500 ms). */
   maxWaitMs?: number;
@@ -230,6 +233,8 @@ export class Mirror extends EventEmitter {
   /** Produce requests not answered yet, and the bytes they carry. */
   private readonly requests = new Set<Promise<void>>();
   private inFlightBytes = 0;
+  /** Bytes of batches read and not yet acknowledged (queued or in flight), bounded by `maxInFlightBytes`. */
+  private buffered = 0;
   /** A failure met in a request's callback, rethrown by the loop. */
   private fatal: Error | null = null;
   /** One producer id for every partition this run starts fresh (per partition state is the broker's). */
@@ -344,6 +349,7 @@ export class Mirror extends EventEmitter {
         }
         // Nothing new read and requests out: wait for one to answer rather than spin on reads.
         if (!progressed && this.requests.size > 0) await Promise.race(this.requests);
+        else if (!progressed) await this.untilRetry();
       }
       // Let every request answer, so the last commit covers what was acknowledged.
       while (this.requests.size > 0) await Promise.race(this.requests);
@@ -590,7 +596,7 @@ export class Mirror extends EventEmitter {
     const rotated = [...all.slice(first), ...all.slice(0, first)];
     // Batches waiting their turn keep requests going; bytes in flight bound what more is read.
     const states = rotated.filter((s) => !s.failed && s.items.length === s.sent);
-    if (states.length === 0 || this.inFlightBytes >= this.maxInFlightBytes) return false;
+    if (states.length === 0 || this.buffered >= this.maxInFlightBytes) return false;
     const busy = this.requests.size > 0;
     let reads: PartitionRead[];
     try {
@@ -635,7 +641,10 @@ export class Mirror extends EventEmitter {
       const before = s.readAt;
       const taken = await this.take(s, r);
       if (taken.stalled) stalled = true;
-      for (const it of taken.items) s.items.push(it);
+      for (const it of taken.items) {
+        s.items.push(it);
+        this.buffered += it.records.byteLength;
+      }
       if (s.readAt !== before) progressed = true;
       this.settle(s);
     }
@@ -754,11 +763,21 @@ export class Mirror extends EventEmitter {
 
   // ------------------------------------------------------------ writing
 
+  /** Waits for the earliest resend a failed partition is backing off from, if any waits. */
+  private async untilRetry(): Promise<void> {
+    const now = Date.now();
+    let at = Number.POSITIVE_INFINITY;
+    for (const s of this.parts.values())
+      if (s.items.length > s.sent && s.retryAt > now) at = Math.min(at, s.retryAt);
+    if (at !== Number.POSITIVE_INFINITY) await sleep(at - now, this.abort.signal);
+  }
+
   /** Past the acknowledged batches at the front of a partition's queue. */
   private settle(s: PartitionState): void {
     for (let it = s.items[0]; it !== undefined && it.state === 'acked'; it = s.items[0]) {
       s.items.shift();
       s.sent--;
+      this.buffered -= it.records.byteLength;
       s.next = it.after;
       s.seq = mod(it.seq + it.span);
       if (it.targetNext >= 0) s.t = Math.max(s.t, it.targetNext);
