@@ -9,7 +9,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CompressionTypes, Kafka, Log, logLevel, Mirror, MirrorFencedError } from '../ts';
 import { decodeMessages, encodeBatch } from '../ts/codec';
 import * as F from '../ts/codec/format';
@@ -21,9 +21,12 @@ import {
   LocalEndpoint,
   type OutgoingBatch,
   type PartitionRead,
+  RemoteEndpoint,
   type WriteResult,
 } from '../ts/mirror/endpoints';
 import { tempDir } from './helpers';
+import { javaAvailable, runKafkaClass } from './kafka/jars.mjs';
+import { type SharedKafka, useKafka } from './kafka/shared.mjs';
 
 const bin = join(__dirname, '..', 'dist', 'cli', 'main.js');
 
@@ -201,7 +204,9 @@ class GappySource implements Endpoint {
   readonly kind = 'remote' as const;
   readonly label = 'gappy';
   readonly batches: Buffer[];
-  constructor(bases: number[]) {
+  readonly topic: string;
+  constructor(bases: number[], topic = 'gaps') {
+    this.topic = topic;
     this.batches = bases.map((base) => {
       const b = encodeBatch(records(base, 5));
       F.writeInt64(b, F.BASE_OFFSET, base);
@@ -213,7 +218,7 @@ class GappySource implements Endpoint {
     return F.readInt64(last, F.BASE_OFFSET) + 5;
   }
   async topics(): Promise<EndpointTopic[]> {
-    return [{ name: 'gaps', partitions: 1, configs: {} }];
+    return [{ name: this.topic, partitions: 1, configs: {} }];
   }
   async read(
     parts: { topic: string; partition: number; offset: number }[],
@@ -256,11 +261,12 @@ function unused(): never {
   throw new Error('not a source call');
 }
 
+/** Gaps of 2, 8, 0 and 14 offsets, then regular ones of 4: 175 records over source offsets 0..325. */
+const GAPPY = [0, 7, 20, 25, 44, ...Array.from({ length: 30 }, (_, i) => 60 + i * 9)];
+
 describe('mirror: a source with offset gaps', () => {
   it('copies across gaps in one epoch, and resumes across them from the target log', async () => {
-    // Gaps of 2, 8, 0 and 14 offsets, then regular ones.
-    const bases = [0, 7, 20, 25, 44];
-    for (let i = 0; i < 30; i++) bases.push(60 + i * 9);
+    const bases = GAPPY;
     const src = new GappySource(bases);
     const want = bases.flatMap((b) => records(b, 5)).map((r) => `${r.timestamp}|${r.key}|${r.value}`);
     const dir = tempDir();
@@ -496,3 +502,55 @@ describe('mirror: one mirror per name', () => {
     await target.close();
   });
 });
+
+describe.skipIf(!javaAvailable())(
+  'mirror to Kafka: one mirror per name, and the group as Kafka sees it',
+  () => {
+    let k: SharedKafka;
+    beforeAll(async () => {
+      k = await useKafka({ nodes: 1 });
+    }, 180_000);
+    afterAll(async () => {
+      await k?.release();
+    });
+
+    it('the newer mirror fences the older; kafka-consumer-groups shows target positions and lag 0 over a gappy source', async () => {
+      const run = `${process.pid}-${Date.now()}`;
+      const topic = `gappy-${run}`;
+      const name = `fence-${run}`;
+      const older = new Mirror(
+        new GappySource(GAPPY, topic),
+        await RemoteEndpoint.connect({ brokers: [k.bootstrap] }, 'older'),
+        { name, commitIntervalMs: 50, maxWaitMs: 50 },
+      );
+      const olderRun = older.run();
+      olderRun.catch(() => undefined);
+      await new Promise<void>((resolve) =>
+        older.on('lag', (l: { total: number; copied: number }) => l.total === 0 && l.copied > 0 && resolve()),
+      );
+      const newer = new Mirror(
+        new GappySource(GAPPY, topic),
+        await RemoteEndpoint.connect({ brokers: [k.bootstrap] }, 'newer'),
+        { name, stopWhenCaughtUp: true },
+      );
+      const resumes: Record<string, unknown>[] = [];
+      newer.on('resume', (r) => resumes.push(r));
+      await newer.run();
+      // The newer one resumed from the older one's progress (source offset 326, epoch 0).
+      expect(resumes).toMatchObject([{ position: 326, producerEpoch: 0 }]);
+      await expect(olderRun).rejects.toBeInstanceOf(MirrorFencedError);
+
+      // Kafka's own tool: the group's offset is the target's log end (175 records), not the source's 326.
+      const out = runKafkaClass('org.apache.kafka.tools.consumer.group.ConsumerGroupCommand', [
+        '--bootstrap-server',
+        k.bootstrap,
+        '--describe',
+        '--group',
+        `ferrolog-mirror.${name}`,
+      ]);
+      expect(out.status, out.stderr).toBe(0);
+      const row = out.stdout.split('\n').find((l) => l.includes(topic));
+      expect(row?.trim().split(/\s+/).slice(1, 6)).toEqual([topic, '0', '175', '175', '0']);
+    }, 120_000);
+  },
+);
