@@ -506,7 +506,9 @@ describe('kafka.mirror', () => {
       expect(b.topics().find((t) => t.name === 't')?.config['retention.ms']).toBe('987654321');
       const msgs = decodeMessages(b.read('t', 0, 0, 1 << 20).batches);
       expect(msgs.map((m) => m.key?.toString())).toEqual(Array.from({ length: 25 }, (_, i) => `k${15 + i}`));
-      expect(msgs.map((m) => m.value?.toString())).toEqual(Array.from({ length: 25 }, (_, i) => `v${15 + i}`));
+      expect(msgs.map((m) => m.value?.toString())).toEqual(
+        Array.from({ length: 25 }, (_, i) => `v${15 + i}`),
+      );
       expect(msgs.map((m) => Number(m.timestamp))).toEqual(
         Array.from({ length: 25 }, (_, i) => 1_700_000_000_015 + i),
       );
