@@ -196,6 +196,13 @@ const EPOCH_MAX = 32767;
 const WRITE_ATTEMPTS = 10;
 /** Kafka's bound for an idempotent producer (max.in.flight.requests.per.connection <= 5). */
 const IN_FLIGHT_MAX = 5;
+/**
+ * Produce errors after which the batch is known not to be stored:
+ * UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE, NOT_LEADER_OR_FOLLOWER,
+ * NOT_ENOUGH_REPLICAS, OUT_OF_ORDER_SEQUENCE_NUMBER, FENCED_LEADER_EPOCH,
+ * UNKNOWN_LEADER_EPOCH.
+ */
+const NOT_STORED = new Set([3, 5, 6, 19, 45, 74, 75]);
 /** A produce request stops growing past this (Kafka's socket.request.max.bytes is 100 MiB). */
 const REQUEST_BYTES_MAX = 16 << 20;
 
@@ -332,9 +339,9 @@ export class Mirror extends EventEmitter {
       while (!this.stopping && this.fatal === null) {
         if (Date.now() - this.lastRefresh >= this.topicRefreshMs) await this.refreshTopics();
         const progressed = await this.fill();
-        this.dispatch();
+        await this.dispatch();
         await this.recoverFailed();
-        this.dispatch();
+        await this.dispatch();
         if (this.fatal !== null) break;
         if (Date.now() - this.lastCommit >= this.commitIntervalMs) await this.commit();
         // After the commit, so an event's `committed` is what a kill right after it would leave.
@@ -551,7 +558,13 @@ export class Mirror extends EventEmitter {
         0,
         this.abort.signal,
       );
-      if (r === undefined || r.errorCode !== 0) return false;
+      // Deleted since (OFFSET_OUT_OF_RANGE): the caller decides. Any other failure: stop, try later.
+      if (r === undefined || r.errorCode === KafkaErrorCode.OFFSET_OUT_OF_RANGE) return false;
+      if (r.errorCode !== 0) {
+        throw new KafkaJSError(
+          `reading ${s.topic}-${s.partition} of the source at ${s.readAt} to resume failed with error ${r.errorCode}`,
+        );
+      }
       const before = s.readAt;
       const { items } = await this.take(s, r);
       let used = 0;
@@ -791,12 +804,18 @@ export class Mirror extends EventEmitter {
   /**
    * Sends produce requests, each with the next batch of every partition
    * that has fewer than `maxInFlight` in flight and no failure pending, in
-   * sequence order per partition, while the bytes in flight allow.
+   * sequence order per partition, while the bytes in flight allow. Yields
+   * to the event loop between two requests: the native client starts each
+   * call on its own task, and one started right behind another can reach
+   * the socket first (the broker then refuses the overtaking batch as out of
+   * order and it is resent; see recover), which a moment between them makes
+   * rare.
    */
-  private dispatch(): void {
-    if (this.stopping || this.fatal !== null) return;
-    const now = Date.now();
-    for (;;) {
+  private async dispatch(): Promise<void> {
+    for (let sent = 0; ; sent++) {
+      if (this.stopping || this.fatal !== null) return;
+      if (sent > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      const now = Date.now();
       const batch: { s: PartitionState; it: Item }[] = [];
       let bytes = 0;
       for (const s of this.parts.values()) {
@@ -893,8 +912,22 @@ export class Mirror extends EventEmitter {
       });
     }
     s.attempts++;
-    // OUT_OF_ORDER_SEQUENCE means an earlier write failed, or the target is ahead (a write of a
-    // killed run landed late); a timeout may have stored its batch or not. The target's log says.
+    if (s.attempts === 1 && failed.every((it) => NOT_STORED.has(it.code))) {
+      // Refusals that stored nothing (a request overtaken by the one behind it, a leader moving):
+      // resend from the first unacknowledged batch at once. Should the target be ahead after all,
+      // the resend says so (a duplicate is answered as stored; further ahead, OUT_OF_ORDER again,
+      // and the next attempt reads the target's log).
+      for (const it of s.items) it.state = 'queued';
+      s.sent = 0;
+      s.failed = false;
+      const moved = failed.some((it) => it.code !== KafkaErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
+      s.retryAt = moved ? Date.now() + 50 : 0;
+      if (moved)
+        this.emit('warning', `${s.topic}-${s.partition}: ${what}; resending from source offset ${s.next}`);
+      return;
+    }
+    // OUT_OF_ORDER_SEQUENCE again, or an answer that does not say whether the batch was stored (a
+    // timeout, a lost connection): the target's log says how far it got.
     let left = await this.scanTarget(s);
     let covered = 0;
     for (const it of s.items) {
