@@ -330,6 +330,50 @@ describe('mirror: a source with offset gaps', () => {
   });
 });
 
+describe('mirror: progress committed by the previous release', () => {
+  it('resumes from a first-version commit (offset = source offset, origin and target position in the metadata)', async () => {
+    const dir1 = tempDir();
+    const dir2 = tempDir();
+    const log = Log.open(dir1);
+    log.createTopic('old', { partitions: 1 });
+    for (let i = 0; i < 10; i++) log.append('old', 0, encodeBatch(records(i * 10, 10)));
+    await log.close();
+    const copy = async () => {
+      const m = new Mirror(LocalEndpoint.open(dir1, 'source'), LocalEndpoint.open(dir2, 'target'), {
+        name: 'old',
+        stopWhenCaughtUp: true,
+      });
+      const resumes: Record<string, unknown>[] = [];
+      m.on('resume', (r) => resumes.push(r));
+      await m.run();
+      return resumes;
+    };
+    await copy();
+    // What the previous release committed had it stopped after writing everything but committing
+    // only 40: offset 40 (source), origin 0 (sequence = source offset), scan from target offset 0.
+    const b = Log.open(dir2);
+    const calls = b[groupCalls]();
+    const [c] = await calls.fetchOffsets('ferrolog-mirror.old', [{ topic: 'old', partitions: [0] }]);
+    const { p, e } = JSON.parse(c?.metadata ?? '') as { p: number; e: number };
+    await calls.commit({
+      groupId: 'ferrolog-mirror.old',
+      generationId: -1,
+      memberId: '',
+      offsets: [{ topic: 'old', partition: 0, offset: 40, metadata: JSON.stringify({ p, e, o: 0, t: 0 }) }],
+    });
+    await b.close();
+    expect(await copy()).toMatchObject([{ committed: 40, position: 100, recovered: 60, producerEpoch: 0 }]);
+    const a = Log.open(dir1, { readOnly: true });
+    const t = Log.open(dir2, { readOnly: true });
+    try {
+      expect(contents(t, 'old', 0).records).toEqual(contents(a, 'old', 0).records);
+    } finally {
+      await a.close();
+      await t.close();
+    }
+  });
+});
+
 describe('mirror: a start inside a batch', () => {
   it('--from-offset inside a compressed batch copies its records from there, then the rest as stored', async () => {
     const dir1 = tempDir();
