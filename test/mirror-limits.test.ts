@@ -483,7 +483,7 @@ describe('mirror: one mirror per name', () => {
       expect(second).not.toBe(null);
       expect(first.code).toBe(1);
       expect(first.stderr).toMatch(
-        /mirror stopped: another mirror named same took over the progress group ferrolog-mirror\.same/,
+        /mirror stopped: mirror same lost its progress group ferrolog-mirror\.same: another mirror of that name took over/,
       );
       const done = await (second as unknown as Promise<Awaited<ReturnType<typeof runMirror>>>);
       expect(done.code, done.stderr).toBe(0);

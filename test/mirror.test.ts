@@ -425,29 +425,44 @@ describe('mirror: resuming from the target log (directory → directory)', () =>
       await b.close();
     }
 
-    // Progress that is wrong and a scan that cannot see past it (its start is the log end): the
-    // target's sequence check refuses the resend, and the mirror stops rather than write twice.
-    const log3 = Log.open(dir2);
-    const calls3 = log3[groupCalls]();
-    const now = await calls3.fetchOffsets('ferrolog-mirror.r', [{ topic, partitions: [0] }]);
-    await calls3.commit({
-      groupId: 'ferrolog-mirror.r',
-      generationId: -1,
-      memberId: '',
-      offsets: now.map((c) => ({
-        topic,
-        partition: c.partition,
-        offset: total / 2,
-        metadata: JSON.stringify({ ...JSON.parse(c.metadata), n: 1000, q: 1000 }),
-      })),
-    });
-    await log3.close();
-    await expect(copy()).rejects.toThrow(/writing resume-0 to the target failed with error 45/);
+    // Progress that is wrong: a target position past what the commit's sequence says (a scan from
+    // there sees nothing). The target refuses the resend as out of order; the mirror then reads
+    // the target's log from its start, finds its own records there and writes nothing twice.
+    const wrong = async (meta: Record<string, number>) => {
+      const log3 = Log.open(dir2);
+      const calls3 = log3[groupCalls]();
+      const now = await calls3.fetchOffsets('ferrolog-mirror.r', [{ topic, partitions: [0] }]);
+      await calls3.commit({
+        groupId: 'ferrolog-mirror.r',
+        generationId: -1,
+        memberId: '',
+        offsets: now.map((c) => ({
+          topic,
+          partition: c.partition,
+          offset: total / 2,
+          metadata: JSON.stringify({ ...JSON.parse(c.metadata), ...meta }),
+        })),
+      });
+      await log3.close();
+    };
+    await wrong({ n: 1000, q: 1000 });
+    const { resumes: third } = await copy();
+    expect(third.map((r) => [r.committed, r.position])).toEqual([
+      [1000, 1000],
+      [total / 2, total / 2],
+    ]);
+    // Progress no log can settle (an epoch this producer never wrote with): the target keeps
+    // refusing, and the mirror stops rather than write twice.
+    await wrong({ n: 1000, q: 1000, e: 7 });
+    await expect(copy()).rejects.toThrow(/writing resume-0 to the target failed with error 45.*10 attempts/);
     const c = Log.open(dir2, { readOnly: true });
+    const a2 = Log.open(dir1, { readOnly: true });
     try {
       expect(c.watermarks(topic, 0).highWatermark).toBe(total / 2);
+      for (let p = 0; p < 2; p++) expect(digest(c, topic, p)).toEqual(digest(a2, topic, p));
     } finally {
       await c.close();
+      await a2.close();
     }
   }, 120_000);
 });

@@ -216,8 +216,15 @@ export class StaticMembership {
 
   private fence(code: number): void {
     if (this.fenced !== null) return;
+    // FENCED_INSTANCE_ID: the instance id is bound to another member now. UNKNOWN_MEMBER_ID: this
+    // member is gone, replaced by a newer mirror that has left since, or expired (no heartbeat for a
+    // session). Either way another mirror may be at work: this one must not commit again.
+    const why =
+      code === FENCED_INSTANCE_ID
+        ? 'another mirror of that name took over (FENCED_INSTANCE_ID)'
+        : `another mirror of that name took over, or this one's session of ${this.sessionTimeoutMs} ms expired (error ${code})`;
     this.fenced = new MirrorFencedError(
-      `another mirror named ${this.instanceId} took over the progress group ${this.groupId} (error ${code}); this one stopped`,
+      `mirror ${this.instanceId} lost its progress group ${this.groupId}: ${why}; it stopped`,
     );
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;

@@ -509,10 +509,10 @@ export class Mirror extends EventEmitter {
    * log end and returns how many sequences of this partition's producer id
    * and epoch it holds past `s.seq` (0 when none).
    */
-  private async scanTarget(s: PartitionState): Promise<number> {
+  private async scanTarget(s: PartitionState, fromStart = false): Promise<number> {
     const [w] = await this.target.offsets([s]);
     if (w === undefined) return 0;
-    let at = Math.max(s.t, w.start);
+    let at = fromStart ? w.start : Math.max(s.t, w.start);
     let best = 0;
     while (at < w.end) {
       const [r] = await this.target.read(
@@ -907,9 +907,17 @@ export class Mirror extends EventEmitter {
     const what =
       first === undefined ? 'error' : `error ${first.code}${first.message ? `: ${first.message}` : ''}`;
     if (refused !== undefined || s.attempts >= WRITE_ATTEMPTS) {
-      throw new KafkaJSError(`writing ${s.topic}-${s.partition} to the target failed with ${what}`, {
-        retriable: false,
-      });
+      const tries = refused !== undefined ? '' : ` (${s.attempts} attempts`;
+      const where =
+        refused !== undefined
+          ? ''
+          : `; acknowledged up to source offset ${s.next}, sequence ${s.seq} of producer ${s.p} epoch ${s.e}; the target's log holds nothing of it past that)`;
+      throw new KafkaJSError(
+        `writing ${s.topic}-${s.partition} to the target failed with ${what}${tries}${where}`,
+        {
+          retriable: false,
+        },
+      );
     }
     s.attempts++;
     if (s.attempts === 1 && failed.every((it) => NOT_STORED.has(it.code))) {
@@ -928,7 +936,9 @@ export class Mirror extends EventEmitter {
     }
     // OUT_OF_ORDER_SEQUENCE again, or an answer that does not say whether the batch was stored (a
     // timeout, a lost connection): the target's log says how far it got.
-    let left = await this.scanTarget(s);
+    // From the last acknowledged position; refused again after that, from the log's start (the
+    // progress it started from may be wrong: a target position past batches of this producer).
+    let left = await this.scanTarget(s, s.attempts >= 3);
     let covered = 0;
     for (const it of s.items) {
       if (left > 0 && it.span > left) {
@@ -977,6 +987,8 @@ export class Mirror extends EventEmitter {
       offset: s.t,
       metadata: metaText(s),
     }));
+    // What this commit says, recorded as committed once it succeeds (the state moves on meanwhile).
+    const said = changed.map((s) => ({ next: s.next, meta: metaText(s) }));
     const code = await this.target.commit(this.groupId, offsets, this.membership.identity());
     if (code !== 0) {
       if (this.membership.checkFenced(code) && this.membership.fenced !== null) throw this.membership.fenced;
@@ -984,9 +996,11 @@ export class Mirror extends EventEmitter {
         `committing the mirror's progress to group ${this.groupId} failed with error ${code}`,
       );
     }
-    for (const s of changed) {
-      s.committed = s.next;
-      s.committedMeta = metaText(s);
+    for (let i = 0; i < changed.length; i++) {
+      const s = changed[i] as PartitionState;
+      const c = said[i] as { next: number; meta: string };
+      s.committed = c.next;
+      s.committedMeta = c.meta;
     }
   }
 }
