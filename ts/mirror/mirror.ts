@@ -566,7 +566,8 @@ export class Mirror extends EventEmitter {
         );
       }
       const before = s.readAt;
-      const { items } = await this.take(s, r);
+      const items: Item[] = [];
+      await this.take(s, r, (it) => items.push(it));
       let used = 0;
       for (const it of items) {
         if (left === 0) break;
@@ -652,12 +653,12 @@ export class Mirror extends EventEmitter {
         continue;
       }
       const before = s.readAt;
-      const taken = await this.take(s, r);
-      if (taken.stalled) stalled = true;
-      for (const it of taken.items) {
+      // Each batch joins the queue as the read position passes it (see take).
+      const taken = await this.take(s, r, (it) => {
         s.items.push(it);
         this.buffered += it.records.byteLength;
-      }
+      });
+      if (taken.stalled) stalled = true;
       if (s.readAt !== before) progressed = true;
       this.settle(s);
     }
@@ -675,8 +676,11 @@ export class Mirror extends EventEmitter {
    * batches are passed over (no sequence is spent on them); a batch the
    * position falls inside is cut to its records from the position.
    */
-  private async take(s: PartitionState, r: PartitionRead): Promise<{ items: Item[]; stalled: boolean }> {
-    const items: Item[] = [];
+  private async take(
+    s: PartitionState,
+    r: PartitionRead,
+    add: (it: Item) => void,
+  ): Promise<{ stalled: boolean }> {
     for (const b of wholeBatches(r.chunk)) {
       if (b.lastOffset < s.readAt) continue;
       if (b.isControl) {
@@ -687,7 +691,7 @@ export class Mirror extends EventEmitter {
       if (b.isTransactional) {
         const outcome = await this.transactionOutcome(s, b);
         // Its marker is not readable yet: copy up to here and come back.
-        if (outcome === 'open') return { items, stalled: true };
+        if (outcome === 'open') return { stalled: true };
         if (outcome === 'abort') {
           s.readAt = b.lastOffset + 1;
           continue;
@@ -710,7 +714,11 @@ export class Mirror extends EventEmitter {
         continue;
       }
       const span = ref.lastOffset - ref.baseOffset + 1;
-      items.push({
+      // Handed over in the same synchronous step that moves the read position past it: an
+      // acknowledgement settling the queue in between (take awaits) must never see the position
+      // moved and the queue empty, which would let `next` run ahead of `seq` (and a commit
+      // of that pair skip records on resume).
+      add({
         records: restamp(chunk, ref, s.p, s.e, s.sendSeq),
         after: b.lastOffset + 1,
         seq: s.sendSeq,
@@ -723,7 +731,7 @@ export class Mirror extends EventEmitter {
       s.sendSeq = mod(s.sendSeq + span);
       s.readAt = b.lastOffset + 1;
     }
-    return { items, stalled: false };
+    return { stalled: false };
   }
 
   /**
