@@ -275,8 +275,11 @@ describe.skipIf(!javaAvailable())('mirror: directory → Kafka → directory, ki
       const meta = JSON.parse(committed[0]?.partitions.find((p) => p.partition === 0)?.metadata ?? '') as {
         p: number;
         e: number;
-        o: number;
+        n: number;
+        q: number;
       };
+      // Sequences count records: the last batch's is the committed one less its span.
+      expect(meta.e).toBe(0);
       const src0 = Log.open(dir1, { readOnly: true });
       let late: Buffer;
       let end0: number;
@@ -285,7 +288,8 @@ describe.skipIf(!javaAvailable())('mirror: directory → Kafka → directory, ki
         const r = src0.read(topic, 0, end0 - 1, 1 << 20);
         const last = wholeBatches(r.batches)[0] as BatchRef;
         expect(last.lastOffset).toBe(end0 - 1);
-        late = restamp(r.batches, last, meta.p, meta.e, last.baseOffset - meta.o);
+        expect(meta.n).toBe(end0);
+        late = restamp(r.batches, last, meta.p, meta.e, meta.q - (end0 - last.baseOffset));
       } finally {
         await src0.close();
       }
@@ -393,15 +397,17 @@ describe('mirror: resuming from the target log (directory → directory)', () =>
     const calls = log2[groupCalls]();
     const before = await calls.fetchOffsets('ferrolog-mirror.r', [{ topic, partitions: [0, 1] }]);
     expect(before.map((c) => c.offset)).toEqual([total / 2, total / 2]);
+    expect(before.map((c) => JSON.parse(c.metadata).n)).toEqual([total / 2, total / 2]);
     await calls.commit({
       groupId: 'ferrolog-mirror.r',
       generationId: -1,
       memberId: '',
+      // The group's offset is the target position (0: the scan reads it all); the metadata the source's.
       offsets: before.map((c) => ({
         topic,
         partition: c.partition,
-        offset: 1000,
-        metadata: JSON.stringify({ ...JSON.parse(c.metadata), t: 0 }),
+        offset: 0,
+        metadata: JSON.stringify({ ...JSON.parse(c.metadata), n: 1000, q: 1000 }),
       })),
     });
     await log2.close();
@@ -419,35 +425,50 @@ describe('mirror: resuming from the target log (directory → directory)', () =>
       await b.close();
     }
 
-    // Progress that is wrong and a scan that cannot see past it (its start is the log end): the
-    // target's sequence check refuses the resend, and the mirror stops rather than write twice.
-    const log3 = Log.open(dir2);
-    const calls3 = log3[groupCalls]();
-    const now = await calls3.fetchOffsets('ferrolog-mirror.r', [{ topic, partitions: [0] }]);
-    await calls3.commit({
-      groupId: 'ferrolog-mirror.r',
-      generationId: -1,
-      memberId: '',
-      offsets: now.map((c) => ({
-        topic,
-        partition: c.partition,
-        offset: 1000,
-        metadata: JSON.stringify({ ...JSON.parse(c.metadata), t: total / 2 }),
-      })),
-    });
-    await log3.close();
-    await expect(copy()).rejects.toThrow(/writing resume-0 to the target failed with error 45/);
+    // Progress that is wrong: a target position past what the commit's sequence says (a scan from
+    // there sees nothing). The target refuses the resend as out of order; the mirror then reads
+    // the target's log from its start, finds its own records there and writes nothing twice.
+    const wrong = async (meta: Record<string, number>) => {
+      const log3 = Log.open(dir2);
+      const calls3 = log3[groupCalls]();
+      const now = await calls3.fetchOffsets('ferrolog-mirror.r', [{ topic, partitions: [0] }]);
+      await calls3.commit({
+        groupId: 'ferrolog-mirror.r',
+        generationId: -1,
+        memberId: '',
+        offsets: now.map((c) => ({
+          topic,
+          partition: c.partition,
+          offset: total / 2,
+          metadata: JSON.stringify({ ...JSON.parse(c.metadata), ...meta }),
+        })),
+      });
+      await log3.close();
+    };
+    await wrong({ n: 1000, q: 1000 });
+    const { resumes: third } = await copy();
+    expect(third.map((r) => [r.committed, r.position])).toEqual([
+      [1000, 1000],
+      [total / 2, total / 2],
+    ]);
+    // Progress no log can settle (an epoch this producer never wrote with): the target keeps
+    // refusing, and the mirror stops rather than write twice.
+    await wrong({ n: 1000, q: 1000, e: 7 });
+    await expect(copy()).rejects.toThrow(/writing resume-0 to the target failed with error 45.*10 attempts/);
     const c = Log.open(dir2, { readOnly: true });
+    const a2 = Log.open(dir1, { readOnly: true });
     try {
       expect(c.watermarks(topic, 0).highWatermark).toBe(total / 2);
+      for (let p = 0; p < 2; p++) expect(digest(c, topic, p)).toEqual(digest(a2, topic, p));
     } finally {
       await c.close();
+      await a2.close();
     }
   }, 120_000);
 });
 
 describe('kafka.mirror', () => {
-  it('copies from its own directory, starting inside a batch (a new epoch) and resuming without duplicates', async () => {
+  it('copies from its own directory, starting inside a batch (only its records from the start) and resuming without duplicates', async () => {
     const dir1 = tempDir();
     const dir2 = tempDir();
     const log = Log.open(dir1);
@@ -462,8 +483,8 @@ describe('kafka.mirror', () => {
         })),
       );
     for (const from of [0, 10, 20]) log.append('t', 0, batch(from));
-    // The source now starts at 15, inside the second batch: the mirror forwards that batch whole,
-    // under a new epoch whose sequence 0 is offset 10.
+    // The source now starts at 15, inside the second batch: the mirror re-encodes that batch's
+    // records from 15 and forwards the rest as stored, all in epoch 0.
     log.deleteRecords('t', 0, 15);
     await log.close();
 
@@ -489,7 +510,7 @@ describe('kafka.mirror', () => {
     const configured: unknown[] = [];
     second.on('topic', (t) => configured.push(t));
     await second.run();
-    expect(resumes).toMatchObject([{ committed: 30, position: 30, recovered: 0, producerEpoch: 1 }]);
+    expect(resumes).toMatchObject([{ committed: 30, position: 30, recovered: 0, producerEpoch: 0 }]);
     expect(configured).toMatchObject([
       { topic: 't', action: 'configured', configs: { 'retention.ms': '987654321' } },
     ]);
@@ -499,8 +520,14 @@ describe('kafka.mirror', () => {
     try {
       expect(b.topics().find((t) => t.name === 't')?.config['retention.ms']).toBe('987654321');
       const msgs = decodeMessages(b.read('t', 0, 0, 1 << 20).batches);
-      expect(msgs.map((m) => m.key?.toString())).toEqual(Array.from({ length: 30 }, (_, i) => `k${10 + i}`));
-      expect(b.watermarks('t', 0).highWatermark).toBe(30);
+      expect(msgs.map((m) => m.key?.toString())).toEqual(Array.from({ length: 25 }, (_, i) => `k${15 + i}`));
+      expect(msgs.map((m) => m.value?.toString())).toEqual(
+        Array.from({ length: 25 }, (_, i) => `v${15 + i}`),
+      );
+      expect(msgs.map((m) => Number(m.timestamp))).toEqual(
+        Array.from({ length: 25 }, (_, i) => 1_700_000_000_015 + i),
+      );
+      expect(b.watermarks('t', 0).highWatermark).toBe(25);
     } finally {
       await b.close();
     }

@@ -114,7 +114,7 @@ export type {
   MirrorResume,
   OpenMirrorOptions,
 } from './mirror';
-export { Mirror, mirrorGroupId, openMirror } from './mirror';
+export { Mirror, MirrorFencedError, mirrorGroupId, openMirror } from './mirror';
 
 // ---- producer ----
 export type { ICustomPartitioner, PartitionerArgs, PartitionMetadata } from './producer/partitioners';

@@ -20,6 +20,7 @@ import { groupCalls, Log } from '../log';
 import { call, kafkaError } from '../transport/kafka-errors';
 import { connectRemote, type NativeRemoteClient } from '../transport/native-remote';
 import { remoteOptions } from '../transport/remote';
+import type { GroupOps, MemberIdentity } from './membership';
 
 export interface EndpointTopic {
   name: string;
@@ -85,10 +86,19 @@ export interface Endpoint {
   offsets(parts: { topic: string; partition: number }[]): Promise<{ start: number; end: number }[]>;
   /** A producer id of this endpoint's own, never handed to anyone else. */
   newProducerId(): Promise<number>;
+  /**
+   * Commits as `member` (the mirror's static member; see membership.ts), or
+   * outside group management when null. Resolves to 0, or the group error
+   * code that fenced the member (FENCED_INSTANCE_ID, UNKNOWN_MEMBER_ID,
+   * ILLEGAL_GENERATION); other failures throw.
+   */
   commit(
     group: string,
     offsets: { topic: string; partition: number; offset: number; metadata: string }[],
-  ): Promise<void>;
+    member?: MemberIdentity | null,
+  ): Promise<number>;
+  /** The group calls of this end's coordinator. */
+  groups(): GroupOps;
   committed(group: string, topics: { topic: string; partitions: number[] }[]): Promise<Committed[]>;
   close(): Promise<void>;
 }
@@ -120,6 +130,9 @@ const INTERNAL_TOPIC = /^__/;
 
 /** Kafka error codes the mirror retries a write on (the batches carry their sequences, so resending is safe). */
 const RETRIABLE_WRITE = new Set([3, 5, 6, 7, 13, 19, 20, 56, 74, 75]);
+
+/** Commit errors that mean the committing member was replaced (FENCED_INSTANCE_ID, UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION). */
+const MEMBER_GONE = new Set([82, 25, 22]);
 
 export function isRetriableWrite(code: number): boolean {
   return RETRIABLE_WRITE.has(code);
@@ -319,17 +332,35 @@ export class LocalEndpoint implements Endpoint {
   async commit(
     group: string,
     offsets: { topic: string; partition: number; offset: number; metadata: string }[],
-  ): Promise<void> {
-    // Generation -1 with no member id: a commit outside group management, as Kafka's simple consumers do.
+    member: MemberIdentity | null = null,
+  ): Promise<number> {
+    // Without a member: generation -1 and no member id, a commit outside group management.
     const r = await this.log[groupCalls]().commit({
       groupId: group,
-      generationId: -1,
-      memberId: '',
+      generationId: member?.generationId ?? -1,
+      memberId: member?.memberId ?? '',
+      ...(member === null ? {} : { groupInstanceId: member.groupInstanceId }),
       offsets,
     });
     const bad = r.partitions.find((p) => p.errorCode !== 0);
     const code = r.errorCode !== 0 ? r.errorCode : (bad?.errorCode ?? 0);
+    if (member !== null && MEMBER_GONE.has(code)) return code;
     if (code !== 0) throw kafkaError(code, `committing the mirror's progress to group ${group}`);
+    return 0;
+  }
+
+  groups(): GroupOps {
+    const calls = () => this.log[groupCalls]();
+    return {
+      join: (r) => calls().join(r),
+      sync: async (r) => (await calls().sync(r)).errorCode,
+      heartbeat: (groupId, generationId, memberId, groupInstanceId) =>
+        calls().heartbeat({ groupId, generationId, memberId, groupInstanceId }),
+      leave: async (groupId, memberId, groupInstanceId) => {
+        const r = await calls().leave(groupId, [{ memberId, groupInstanceId }]);
+        return r.errorCode !== 0 ? r.errorCode : (r.members[0]?.errorCode ?? 0);
+      },
+    };
   }
 
   async committed(group: string, topics: { topic: string; partitions: number[] }[]): Promise<Committed[]> {
@@ -552,11 +583,57 @@ export class RemoteEndpoint implements Endpoint {
   async commit(
     group: string,
     offsets: { topic: string; partition: number; offset: number; metadata: string }[],
-  ): Promise<void> {
-    const r = await call(() => this.client.offsetCommit(group, -1, '', null, offsets));
+    member: MemberIdentity | null = null,
+  ): Promise<number> {
+    const r = await call(() =>
+      this.client.offsetCommit(
+        group,
+        member?.generationId ?? -1,
+        member?.memberId ?? '',
+        member?.groupInstanceId ?? null,
+        offsets,
+      ),
+    );
     const bad = r.find((p) => p.errorCode !== 0);
+    if (bad !== undefined && member !== null && MEMBER_GONE.has(bad.errorCode)) return bad.errorCode;
     if (bad !== undefined)
       throw kafkaError(bad.errorCode, `committing the mirror's progress to group ${group}`, bad);
+    return 0;
+  }
+
+  groups(): GroupOps {
+    return {
+      join: (r) =>
+        call(() =>
+          this.client.joinGroup({
+            groupId: r.groupId,
+            sessionTimeoutMs: r.sessionTimeout,
+            rebalanceTimeoutMs: r.rebalanceTimeout,
+            memberId: r.memberId,
+            groupInstanceId: r.groupInstanceId,
+            protocolType: r.protocolType,
+            protocols: r.protocols,
+          }),
+        ),
+      sync: async (r) =>
+        (
+          await call(() =>
+            this.client.syncGroup(
+              r.groupId,
+              r.generationId,
+              r.memberId,
+              r.groupInstanceId,
+              r.protocolType,
+              r.protocolName,
+              r.assignments,
+            ),
+          )
+        ).errorCode,
+      heartbeat: (groupId, generationId, memberId, groupInstanceId) =>
+        call(() => this.client.heartbeat(groupId, generationId, memberId, groupInstanceId)),
+      leave: (groupId, memberId, groupInstanceId) =>
+        call(() => this.client.leaveGroup(groupId, memberId, groupInstanceId)),
+    };
   }
 
   async committed(group: string, topics: { topic: string; partitions: number[] }[]): Promise<Committed[]> {

@@ -8,6 +8,7 @@ import { InvalidArgumentError } from '../errors';
 import { type Endpoint, LocalEndpoint, RemoteEndpoint } from './endpoints';
 import { Mirror, type MirrorOptions } from './mirror';
 
+export { MirrorFencedError } from './membership';
 export type { MirrorEvent, MirrorOptions, MirrorPartitionLag, MirrorResume } from './mirror';
 export { Mirror, mirrorGroupId } from './mirror';
 

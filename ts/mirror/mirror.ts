@@ -6,43 +6,54 @@
  * -------------------------------------------------------
  * The mirror writes as an idempotent producer whose identity it keeps: per
  * partition, a producer id (from the target: InitProducerId on Kafka, the
- * engine's allocator locally), an epoch, and an `origin`, the source offset
- * that sequence 0 stands for. Each forwarded batch gets the base sequence
- * `baseOffset - origin` (mod 2^31), so its sequences are its source offsets
- * shifted: the target's own log then says how far the mirror got, batch by
- * batch, in bytes it stored atomically with the data.
+ * engine's allocator locally) and an epoch. Sequences count the records the
+ * mirror forwards, as any producer's do: a batch's base sequence is the
+ * previous one's plus its span (last offset delta + 1), whatever the source
+ * offsets between them. So a gap in the source (a transaction marker or an
+ * aborted transaction left out, a compacted or deleted range) is no gap in
+ * the sequences and needs no new epoch (Kafka accepts only the next
+ * sequence of an epoch, ProducerAppendInfo.checkSequence; the previous
+ * design tied sequences to source offsets, so each gap cost an epoch).
  *
- * Progress is committed (source offsets, in a group named after the mirror,
- * on the target) every `commitIntervalMs`, with the producer id, epoch,
- * origin and the target's log end as the commit metadata. On start, each
- * partition resumes from the committed offset, then reads the target's log
- * from the committed target end to its end, and moves past every batch of
- * its own producer id and epoch it finds there (`origin + lastSequence + 1`).
- * That is the resume point "derived from the target's own log": it needs no
- * producer state API on the target (ferrolog's broker has no
- * DescribeProducers yet, and producer state expires after
- * `producer.id.expiration.ms`), and what it reads cannot disagree with what
- * was stored. A crash between a write and its commit therefore writes
- * nothing twice.
+ * Progress is committed every `commitIntervalMs` in a group named after the
+ * mirror, on the target: the committed offset is the target's log end after
+ * the mirror's last acknowledged write (a position in the target's own log,
+ * so Kafka's tools show a true lag for the group), and the commit metadata
+ * holds the producer id, epoch, the source offset copied up to and the
+ * sequence there. On start, each partition reads the target's log from the
+ * committed position to its end and counts the records of its own producer
+ * id and epoch past the committed sequence (its last sequence + 1 - the
+ * committed one): that many records were written and not committed before a
+ * stop. It then walks the source from the committed source offset choosing
+ * batches exactly as copying does (markers and aborted transactions left
+ * out) until it has passed that many, and copies on from there. The target's
+ * log says how far the mirror got, in bytes it stored atomically with the
+ * data; no producer state API is needed (ferrolog's broker has no
+ * DescribeProducers, and producer state expires after
+ * `producer.id.expiration.ms`).
  *
  * The producer id and epoch are reused after a restart (never a fresh id)
  * for the one case the log cannot settle: a produce request the killed
  * process had in flight that the broker appends after the new process read
  * the tail. Its batches carry the same (id, epoch, sequence) as the ones the
- * new process resends, so Kafka's (and the engine's) duplicate check on the
- * last five batches of a producer drops whichever arrives second. The
- * mirror has at most one produce request per partition in flight (a round's
- * batches for one partition go one request after the other: Kafka takes one
- * batch per partition per request), well within those five.
+ * new process resends (the walk is deterministic), so Kafka's (and the
+ * engine's) duplicate check on the last five batches of a producer drops
+ * whichever arrives second, or refuses it as out of order once more were
+ * written. At most five produce requests per partition are in flight (one
+ * batch per partition per request: Kafka takes no more), within those five.
  *
- * Kafka accepts a sequence only right after the previous one of the same
- * epoch (ProducerAppendInfo.checkSequence); a higher epoch must start at 0.
- * So where the source skips offsets (a control batch left out, a compacted
- * or deleted range), the mirror moves to the next epoch with a new origin
- * and commits that before writing with it; the resume rule above then
- * holds per epoch.
+ * Pipelining keeps an idempotent producer's rules: requests go out in
+ * sequence order; when one fails (a retriable error, or OUT_OF_ORDER_SEQUENCE
+ * because an earlier one failed), nothing more is sent for that partition
+ * until every request in flight has answered; then the target's log is read
+ * for how far it got, the batches it holds are counted as written, and the
+ * rest are resent in order with the same sequences.
+ *
+ * One mirror per name: see membership.ts (a static member of the progress
+ * group; a newer mirror of the same name fences the older one).
  */
 import { EventEmitter } from 'node:events';
+import * as F from '../codec/format';
 import { InvalidArgumentError, KafkaJSError, KafkaJSNonRetriableError } from '../errors';
 import { KafkaErrorCode } from '../kafka-codes';
 import {
@@ -60,23 +71,40 @@ import {
   type Endpoint,
   type EndpointTopic,
   isRetriableWrite,
-  type OutgoingBatch,
+  type PartitionRead,
   PORTABLE_CONFIGS,
+  type WriteResult,
 } from './endpoints';
+import { MirrorFencedError, StaticMembership } from './membership';
+import { tailBatch } from './tail';
 
 export interface MirrorOptions {
   /** The mirror's name; its progress is the group `ferrolog-mirror.<name>` on the target (default `default`). */
   name?: string;
   /** Which source topics to copy (default: every topic not starting with `__`). */
   topics?: RegExp | string;
+  /**
+   * Where a partition with no progress yet starts (default: the source's log
+   * start). An offset inside a batch copies only that batch's records from it.
+   */
+  fromOffset?: number;
   /** Bytes read per partition per round (default 1 MiB; at least one batch). */
   maxBytesPerPartition?: number;
+  /** Produce requests in flight per partition, 1 to 5 (Kafka's idempotence bound; default 5). */
+  maxInFlightPerPartition?: number;
+  /**
+   * Bytes of batches read and not yet acknowledged, over all partitions
+   * (default 64 MiB; reading stops past it, and one request always goes out).
+   */
+  maxInFlightBytes?: number;
   /** How long a read waits for new data when there is none (default 500 ms). */
   maxWaitMs?: number;
   /** How often progress is committed (default 1000 ms). */
   commitIntervalMs?: number;
   /** How often new topics and partitions are looked for (default 5000 ms). */
   topicRefreshMs?: number;
+  /** The progress group's session timeout (default 10000 ms): how long a mirror may go unheard. */
+  sessionTimeoutMs?: number;
   /** Stop once every partition has caught up (lag 0), instead of streaming on. */
   stopWhenCaughtUp?: boolean;
 }
@@ -101,7 +129,7 @@ export interface MirrorResume {
   committed: number;
   /** Where copying resumes: past everything found on the target. */
   position: number;
-  /** Records found on the target past the committed offset (written, not yet committed, before a stop). */
+  /** Source offsets found copied on the target past the committed one (written, not yet committed, before a stop). */
   recovered: number;
   producerId: number;
   producerEpoch: number;
@@ -110,23 +138,54 @@ export interface MirrorResume {
 /** Events: 'topic' ({ topic, action, partitions, warnings }), 'resume' (MirrorResume), 'lag' ({ partitions, total, copied }), 'warning' (string), 'caughtUp', 'stopped'. */
 export type MirrorEvent = 'topic' | 'resume' | 'lag' | 'warning' | 'caughtUp' | 'stopped';
 
+/** What a commit's metadata holds (version 2; the group's offset is the target position). */
 interface Meta {
+  v: 2;
   /** Producer id. */
   p: number;
   /** Epoch. */
   e: number;
-  /** Origin: the source offset of sequence 0 in this epoch. */
-  o: number;
-  /** The target's log end after the mirror's last acknowledged write, where a resume scan starts. */
-  t: number;
+  /** The source offset copied up to. */
+  n: number;
+  /** The sequence of the next record forwarded from there. */
+  q: number;
+}
+
+/** A batch on its way: restamped once, resent as the same bytes. */
+interface Item {
+  records: Buffer;
+  /** The source offset after it. */
+  after: number;
+  seq: number;
+  /** Sequences (and target offsets) it spans. */
+  span: number;
+  state: 'queued' | 'sent' | 'acked' | 'failed';
+  code: number;
+  message: string | null;
+  /** The target's log end after it, when acknowledged (-1 unknown). */
+  targetNext: number;
 }
 
 interface PartitionState {
   topic: string;
   partition: number;
-  meta: Meta;
-  /** Next source offset to forward. */
+  p: number;
+  e: number;
+  /** Acknowledged: every source offset before `next` is on the target; `seq` is the sequence at `next`. */
   next: number;
+  seq: number;
+  /** The target's log end after the last acknowledged write (where a scan of the target starts). */
+  t: number;
+  /** Read ahead: the next source offset to read, and the sequence its first forwarded batch gets. */
+  readAt: number;
+  sendSeq: number;
+  /** Batches past `next`, in order: the first `sent` of them were sent. */
+  items: Item[];
+  sent: number;
+  /** A write failed: nothing more goes out until every one in flight answers, then `recover`. */
+  failed: boolean;
+  attempts: number;
+  retryAt: number;
   committed: number;
   /** What the last commit said, to skip commits that change nothing. */
   committedMeta: string;
@@ -135,9 +194,24 @@ interface PartitionState {
 
 const EPOCH_MAX = 32767;
 const WRITE_ATTEMPTS = 10;
+/** Kafka's bound for an idempotent producer (max.in.flight.requests.per.connection <= 5). */
+const IN_FLIGHT_MAX = 5;
+/**
+ * Produce errors after which the batch is known not to be stored:
+ * UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE, NOT_LEADER_OR_FOLLOWER,
+ * NOT_ENOUGH_REPLICAS, OUT_OF_ORDER_SEQUENCE_NUMBER, FENCED_LEADER_EPOCH,
+ * UNKNOWN_LEADER_EPOCH.
+ */
+const NOT_STORED = new Set([3, 5, 6, 19, 45, 74, 75]);
+/** A produce request stops growing past this (Kafka's socket.request.max.bytes is 100 MiB). */
+const REQUEST_BYTES_MAX = 16 << 20;
 
 export function mirrorGroupId(name: string): string {
   return `ferrolog-mirror.${name}`;
+}
+
+function mod(n: number): number {
+  return ((n % SEQUENCE_SPAN) + SEQUENCE_SPAN) % SEQUENCE_SPAN;
 }
 
 export class Mirror extends EventEmitter {
@@ -146,11 +220,15 @@ export class Mirror extends EventEmitter {
   private readonly source: Endpoint;
   private readonly target: Endpoint;
   private readonly filter: RegExp | null;
+  private readonly fromOffset: number;
   private readonly maxBytes: number;
+  private readonly maxInFlight: number;
+  private readonly maxInFlightBytes: number;
   private readonly maxWaitMs: number;
   private readonly commitIntervalMs: number;
   private readonly topicRefreshMs: number;
   private readonly stopWhenCaughtUp: boolean;
+  private readonly membership: StaticMembership;
   private readonly parts = new Map<string, PartitionState>();
   private readonly abort = new AbortController();
   private running: Promise<void> | null = null;
@@ -159,6 +237,13 @@ export class Mirror extends EventEmitter {
   private rounds = 0;
   private lastCommit = 0;
   private lastRefresh = 0;
+  /** Produce requests not answered yet, and the bytes they carry. */
+  private readonly requests = new Set<Promise<void>>();
+  private inFlightBytes = 0;
+  /** Bytes of batches read and not yet acknowledged (queued or in flight), bounded by `maxInFlightBytes`. */
+  private buffered = 0;
+  /** A failure met in a request's callback, rethrown by the loop. */
+  private fatal: Error | null = null;
   /** One producer id for every partition this run starts fresh (per partition state is the broker's). */
   private freshProducerId: number | null = null;
   /** Per partition and producer id: the outcome of its transaction, valid below the marker's offset. */
@@ -177,11 +262,29 @@ export class Mirror extends EventEmitter {
     this.groupId = mirrorGroupId(this.name);
     const t = options.topics;
     this.filter = t === undefined ? null : t instanceof RegExp ? t : new RegExp(t);
+    this.fromOffset = nonNegative('fromOffset', options.fromOffset ?? 0);
     this.maxBytes = positive('maxBytesPerPartition', options.maxBytesPerPartition ?? 1 << 20);
+    this.maxInFlight = positive('maxInFlightPerPartition', options.maxInFlightPerPartition ?? IN_FLIGHT_MAX);
+    if (this.maxInFlight > IN_FLIGHT_MAX) {
+      throw new InvalidArgumentError(
+        `maxInFlightPerPartition must be at most ${IN_FLIGHT_MAX} (an idempotent producer's bound), not ${this.maxInFlight}`,
+      );
+    }
+    this.maxInFlightBytes = positive('maxInFlightBytes', options.maxInFlightBytes ?? 64 << 20);
     this.maxWaitMs = nonNegative('maxWaitMs', options.maxWaitMs ?? 500);
     this.commitIntervalMs = nonNegative('commitIntervalMs', options.commitIntervalMs ?? 1000);
     this.topicRefreshMs = nonNegative('topicRefreshMs', options.topicRefreshMs ?? 5000);
+    const session = positive('sessionTimeoutMs', options.sessionTimeoutMs ?? 10000);
     this.stopWhenCaughtUp = options.stopWhenCaughtUp === true;
+    this.membership = new StaticMembership(
+      target.groups(),
+      this.groupId,
+      this.name,
+      `ferrolog-mirror-${this.name}`,
+      session,
+    );
+    // Fenced by a newer mirror of this name: stop now (what is in flight is the newer one's to settle).
+    this.membership.onFenced = (e) => this.fail(e);
     // An EventEmitter throws on 'error' with no listener; the mirror reports errors through run() instead.
   }
 
@@ -189,6 +292,7 @@ export class Mirror extends EventEmitter {
   run(): Promise<void> {
     if (this.running === null) {
       this.running = this.loop().finally(async () => {
+        await this.membership.stop();
         await Promise.allSettled([this.source.close(), this.target.close()]);
         this.emit('stopped');
       });
@@ -219,25 +323,52 @@ export class Mirror extends EventEmitter {
     }));
   }
 
+  private fail(e: Error): void {
+    if (this.fatal === null) this.fatal = e;
+    this.abort.abort();
+  }
+
   private async loop(): Promise<void> {
+    // Joined before reading any progress: from here on the previous mirror of this name can commit nothing.
+    await this.membership.start();
+    this.membership.identity();
     await this.refreshTopics();
     // What resume found is committed already (or on the target): the first commit is due one interval on.
     this.lastCommit = Date.now();
-    while (!this.stopping) {
-      if (Date.now() - this.lastRefresh >= this.topicRefreshMs) await this.refreshTopics();
-      const progressed = await this.round();
-      if (Date.now() - this.lastCommit >= this.commitIntervalMs) await this.commit();
-      // After the commit, so an event's `committed` is what a kill right after it would leave.
-      const lag = this.lag();
-      const total = lag.reduce((n, p) => n + p.lag, 0);
-      this.emit('lag', { partitions: lag, total, copied: this.copied });
-      if (total === 0 && !progressed) {
-        if (this.stopWhenCaughtUp) {
+    try {
+      while (!this.stopping && this.fatal === null) {
+        if (Date.now() - this.lastRefresh >= this.topicRefreshMs) await this.refreshTopics();
+        const progressed = await this.fill();
+        await this.dispatch();
+        await this.recoverFailed();
+        await this.dispatch();
+        if (this.fatal !== null) break;
+        if (Date.now() - this.lastCommit >= this.commitIntervalMs) await this.commit();
+        // After the commit, so an event's `committed` is what a kill right after it would leave.
+        const lag = this.lag();
+        const total = lag.reduce((n, p) => n + p.lag, 0);
+        this.emit('lag', { partitions: lag, total, copied: this.copied });
+        const idle = this.requests.size === 0 && [...this.parts.values()].every((s) => s.items.length === 0);
+        if (total === 0 && idle && !progressed && this.stopWhenCaughtUp) {
           await this.commit();
           this.emit('caughtUp');
           break;
         }
+        // Nothing new read and requests out: wait for one to answer rather than spin on reads.
+        if (!progressed && this.requests.size > 0) await Promise.race(this.requests);
+        else if (!progressed) await this.untilRetry();
       }
+      // Let every request answer, so the last commit covers what was acknowledged.
+      while (this.requests.size > 0) await Promise.race(this.requests);
+    } catch (e) {
+      this.fail(e as Error);
+      while (this.requests.size > 0) await Promise.race(this.requests);
+    }
+    if (this.fatal !== null) {
+      // Fenced: the newer mirror owns the progress now. Any other failure: what was acknowledged is
+      // committed (best effort) so a restart reads less of the target.
+      if (!(this.fatal instanceof MirrorFencedError)) await this.commit().catch(() => undefined);
+      throw this.fatal;
     }
     await this.commit();
   }
@@ -320,8 +451,7 @@ export class Mirror extends EventEmitter {
       const f = fresh[i] as { topic: string; partition: number };
       const so = sourceOffsets[i] as { start: number; end: number };
       const c = byKey.get(key(f.topic, f.partition));
-      const meta = c !== undefined && c.offset >= 0 ? parseMeta(c.metadata) : null;
-      let state: PartitionState;
+      const meta = c !== undefined && c.offset >= 0 ? parseMeta(c.metadata, c.offset) : null;
       if (c === undefined || c.offset < 0 || meta === null) {
         if (c !== undefined && c.offset >= 0) {
           this.emit(
@@ -330,36 +460,41 @@ export class Mirror extends EventEmitter {
           );
         }
         // A first start: a producer identity of its own, committed before anything is written with it.
-        const start = c !== undefined && c.offset >= 0 ? c.offset : so.start;
+        const start =
+          c !== undefined && c.offset >= 0 ? c.offset : Math.min(so.end, Math.max(so.start, this.fromOffset));
         const targetEnd = (await this.target.offsets([f]))[0]?.end ?? 0;
-        state = {
-          topic: f.topic,
-          partition: f.partition,
-          meta: { p: await this.producerId(), e: 0, o: start, t: targetEnd },
-          next: start,
-          committed: -1,
-          committedMeta: '',
-          highWatermark: so.end,
-        };
-        toCommit.push(state);
-        this.parts.set(key(f.topic, f.partition), state);
-        this.emit('resume', resumeEvent(state, -1, 0));
+        const s = newState(f, await this.producerId(), 0, start, 0, targetEnd, so.end);
+        s.committed = -1;
+        toCommit.push(s);
+        this.parts.set(key(f.topic, f.partition), s);
+        this.emit('resume', resumeEvent(s, -1, 0));
         continue;
       }
-      state = {
-        topic: f.topic,
-        partition: f.partition,
-        meta,
-        next: c.offset,
-        committed: c.offset,
-        committedMeta: JSON.stringify(meta),
-        highWatermark: so.end,
-      };
-      const found = await this.scanTarget(state);
-      const recovered = Math.max(0, found - state.next);
-      if (found > state.next) state.next = found;
-      this.parts.set(key(f.topic, f.partition), state);
-      this.emit('resume', resumeEvent(state, c.offset, recovered));
+      const s = newState(f, meta.p, meta.e, meta.n, meta.q, meta.t, so.end);
+      s.committedMeta = metaText(s);
+      const beyond = await this.scanTarget(s);
+      if (beyond > 0 && !(await this.walk(s, beyond))) {
+        // The source no longer holds what the target says was copied past the commit (deleted by
+        // retention since): where that ends cannot be counted. A new epoch from the source's start.
+        const [now] = await this.source.offsets([f]);
+        const from = Math.max(s.next, now?.start ?? s.next);
+        this.emit(
+          'warning',
+          `${f.topic}-${f.partition}: ${beyond} record(s) copied past the commit came from source offsets deleted since; resuming at ${from} (records copied from offsets at or after it before the stop are copied again)`,
+        );
+        s.e++;
+        if (s.e > EPOCH_MAX) {
+          s.p = await this.target.newProducerId();
+          s.e = 0;
+        }
+        s.next = from;
+        s.readAt = from;
+        s.seq = 0;
+        s.sendSeq = 0;
+        toCommit.push(s);
+      }
+      this.parts.set(key(f.topic, f.partition), s);
+      this.emit('resume', resumeEvent(s, meta.n, Math.max(0, s.next - meta.n)));
     }
     if (toCommit.length > 0) await this.commitStates(toCommit, true);
   }
@@ -370,15 +505,15 @@ export class Mirror extends EventEmitter {
   }
 
   /**
-   * Reads the target partition from the committed target end to its log end
-   * and returns the source offset after the last batch there with this
-   * partition's producer id and epoch (or -1 when there is none).
+   * Reads the target partition from the last acknowledged position to its
+   * log end and returns how many sequences of this partition's producer id
+   * and epoch it holds past `s.seq` (0 when none).
    */
-  private async scanTarget(s: PartitionState): Promise<number> {
+  private async scanTarget(s: PartitionState, fromStart = false): Promise<number> {
     const [w] = await this.target.offsets([s]);
-    if (w === undefined) return -1;
-    let at = Math.max(s.meta.t, w.start);
-    let best = -1;
+    if (w === undefined) return 0;
+    let at = fromStart ? w.start : Math.max(s.t, w.start);
+    let best = 0;
     while (at < w.end) {
       const [r] = await this.target.read(
         [{ topic: s.topic, partition: s.partition, offset: at }],
@@ -394,64 +529,118 @@ export class Mirror extends EventEmitter {
       const batches = wholeBatches(r.chunk);
       if (batches.length === 0) break;
       for (const b of batches) {
-        if (b.producerId !== s.meta.p || b.producerEpoch !== s.meta.e) continue;
-        const last = lastSequence(b.baseSequence, b.lastOffset - b.baseOffset);
-        // The source offset after this batch: origin + last + 1, taken in the lap of 2^31 sequences
-        // nearest the position (a scan covers far less than a lap).
-        const lap = Math.floor((s.next - s.meta.o) / SEQUENCE_SPAN);
-        let after = s.meta.o + lap * SEQUENCE_SPAN + last + 1;
-        if (after < s.next - SEQUENCE_SPAN / 2) after += SEQUENCE_SPAN;
-        if (after > best) best = after;
+        if (b.producerId !== s.p || b.producerEpoch !== s.e) continue;
+        // Batches before the acknowledged sequence come out near 2^31 (mod): not past it.
+        const beyond = mod(lastSequence(b.baseSequence, b.lastOffset - b.baseOffset) + 1 - s.seq);
+        if (beyond < SEQUENCE_SPAN / 2 && beyond > best) best = beyond;
       }
       const end = (batches[batches.length - 1] as BatchRef).lastOffset + 1;
       if (end <= at) break;
       at = end;
       // The target end only grows while scanning: use what it was, others' writes since are not ours.
     }
-    // The next scan (after an OUT_OF_ORDER_SEQUENCE) need not read this range again.
-    s.meta.t = Math.max(s.meta.t, Math.min(at, w.end));
+    // The next scan (after a failed write) need not read this range again.
+    s.t = Math.max(s.t, Math.min(at, w.end));
     return best;
   }
 
-  // ------------------------------------------------------------ copying
+  /**
+   * Moves `s` past `count` sequences' worth of source batches, chosen as
+   * copying chooses them, from `s.next`. False when the source cannot say
+   * (deleted, or shorter than that).
+   */
+  private async walk(s: PartitionState, count: number): Promise<boolean> {
+    let left = count;
+    while (left > 0) {
+      const [r] = await this.source.read(
+        [{ topic: s.topic, partition: s.partition, offset: s.readAt }],
+        this.maxBytes,
+        0,
+        this.abort.signal,
+      );
+      // Deleted since (OFFSET_OUT_OF_RANGE): the caller decides. Any other failure: stop, try later.
+      if (r === undefined || r.errorCode === KafkaErrorCode.OFFSET_OUT_OF_RANGE) return false;
+      if (r.errorCode !== 0) {
+        throw new KafkaJSError(
+          `reading ${s.topic}-${s.partition} of the source at ${s.readAt} to resume failed with error ${r.errorCode}`,
+        );
+      }
+      const before = s.readAt;
+      const items: Item[] = [];
+      await this.take(s, r, (it) => items.push(it));
+      let used = 0;
+      for (const it of items) {
+        if (left === 0) break;
+        if (it.span > left) {
+          throw new KafkaJSNonRetriableError(
+            `${s.topic}-${s.partition}: the target holds ${count} record(s) of this mirror past its commit, which ends inside the source batch before offset ${it.after}; the source changed under the mirror`,
+          );
+        }
+        left -= it.span;
+        s.next = it.after;
+        s.seq = mod(it.seq + it.span);
+        used++;
+      }
+      if (used === items.length) {
+        // Everything taken counted: the batches left out after it are passed over too.
+        s.next = s.readAt;
+      } else {
+        s.readAt = s.next;
+        s.sendSeq = s.seq;
+      }
+      if (s.readAt === before && items.length === 0) return false;
+    }
+    return true;
+  }
 
-  /** One read of every partition, one write of what came back. Returns whether anything was copied. */
-  private async round(): Promise<boolean> {
-    // A different partition first each round: a fetch's total byte limit then starves none.
+  // ------------------------------------------------------------ reading
+
+  /**
+   * Reads every partition with nothing queued, and queues what came back.
+   * Returns whether any position moved.
+   */
+  private async fill(): Promise<boolean> {
     const all = [...this.parts.values()];
-    const first = this.rounds++ % Math.max(1, all.length);
-    const states = [...all.slice(first), ...all.slice(0, first)];
-    if (states.length === 0) {
+    if (all.length === 0) {
       await sleep(Math.min(this.maxWaitMs, 200), this.abort.signal);
       return false;
     }
-    let reads: Awaited<ReturnType<Endpoint['read']>>;
+    // A different partition first each round: a fetch's total byte limit then starves none.
+    const first = this.rounds++ % all.length;
+    const rotated = [...all.slice(first), ...all.slice(0, first)];
+    // Batches waiting their turn keep requests going; bytes in flight bound what more is read.
+    const states = rotated.filter((s) => !s.failed && s.items.length === s.sent);
+    if (states.length === 0 || this.buffered >= this.maxInFlightBytes) return false;
+    const busy = this.requests.size > 0;
+    let reads: PartitionRead[];
     try {
       reads = await this.source.read(
-        states.map((s) => ({ topic: s.topic, partition: s.partition, offset: s.next })),
+        states.map((s) => ({ topic: s.topic, partition: s.partition, offset: s.readAt })),
         this.maxBytes,
-        this.maxWaitMs,
+        busy ? 0 : this.maxWaitMs,
         this.abort.signal,
       );
     } catch (e) {
-      if (this.stopping) return false;
+      if (this.stopping || this.fatal !== null) return false;
       throw e;
     }
-    const plan: { s: PartitionState; batches: { b: BatchRef; records: Buffer }[] }[] = [];
-    const bumps: { s: PartitionState; base: number }[] = [];
+    let progressed = false;
     let stalled = false;
     for (const r of reads) {
       const s = this.parts.get(key(r.topic, r.partition));
       if (s === undefined) continue;
       s.highWatermark = r.highWatermark;
       if (r.errorCode === KafkaErrorCode.OFFSET_OUT_OF_RANGE) {
-        // Out of range: the source deleted what was not copied yet (retention). Nothing to do but move on.
-        if (s.next < r.logStartOffset) {
+        // Out of range: the source deleted what was not copied yet (retention). Nothing to do but
+        // move on; sequences count records, so the gap costs nothing more.
+        if (s.readAt < r.logStartOffset) {
           this.emit(
             'warning',
-            `${s.topic}-${s.partition}: offsets ${s.next}..${r.logStartOffset - 1} were deleted from the source before being copied`,
+            `${s.topic}-${s.partition}: offsets ${s.readAt}..${r.logStartOffset - 1} were deleted from the source before being copied`,
           );
-          s.next = r.logStartOffset;
+          s.readAt = r.logStartOffset;
+          progressed = true;
+          this.settle(s);
         }
         continue;
       }
@@ -463,74 +652,90 @@ export class Mirror extends EventEmitter {
         stalled = true;
         continue;
       }
-      const out: { b: BatchRef; records: Buffer }[] = [];
-      let expected = s.next;
-      /** Past the control batches met before any data: where a gap ends. */
-      let skippedTo = -1;
-      let bumpAt = -1;
-      for (const b of wholeBatches(r.chunk)) {
-        if (b.lastOffset < s.next) continue;
-        if (b.isControl) {
-          // Transaction markers are the source's, not data: they are left out, which leaves a gap
-          // in the offsets (so in the sequences) for the next data batch.
-          if (out.length > 0) break;
-          skippedTo = b.lastOffset + 1;
-          continue;
-        }
-        if (b.isTransactional) {
-          const outcome = await this.transactionOutcome(s, b);
-          if (outcome === 'open') {
-            // Its marker is not readable yet: copy up to here and come back.
-            stalled = true;
-            break;
-          }
-          if (outcome === 'abort') {
-            // Aborted records are not data either: left out like the markers.
-            if (out.length > 0) break;
-            skippedTo = b.lastOffset + 1;
-            continue;
-          }
-        }
-        // In order: the batch at the position, or (the start fell inside it) the one this epoch's origin is.
-        const inOrder =
-          skippedTo < 0 &&
-          (b.baseOffset === expected ||
-            (out.length === 0 && b.baseOffset === s.meta.o && b.baseOffset < expected));
-        if (!inOrder) {
-          // A gap (or a batch starting before the position): a new epoch with its own origin, committed
-          // before the first write with it. Cut the round here; this batch leads the next one.
-          if (out.length === 0) bumpAt = b.baseOffset;
-          break;
-        }
-        out.push({ b, records: r.chunk });
-        expected = b.lastOffset + 1;
-      }
-      // Only markers so far: the new epoch starts after them, for whatever data comes next.
-      if (out.length === 0 && bumpAt < 0 && skippedTo >= 0) bumpAt = skippedTo;
-      if (bumpAt >= 0) bumps.push({ s, base: bumpAt });
-      if (out.length > 0) plan.push({ s, batches: out });
+      const before = s.readAt;
+      // Each batch joins the queue as the read position passes it (see take).
+      const taken = await this.take(s, r, (it) => {
+        s.items.push(it);
+        this.buffered += it.records.byteLength;
+      });
+      if (taken.stalled) stalled = true;
+      if (s.readAt !== before) progressed = true;
+      this.settle(s);
     }
-    if (bumps.length > 0) {
-      for (const { s, base } of bumps) {
-        this.bump(s, base);
-        if (s.meta.e > EPOCH_MAX) await this.renew(s);
-      }
-      await this.commitStates(
-        bumps.map((x) => x.s),
-        true,
-      );
-    }
-    if (stalled && plan.length === 0 && bumps.length === 0) {
+    if (stalled && !progressed && !busy) {
       // Only a transaction still open at the source, or a failed read: wait before trying again.
       await sleep(this.maxWaitMs, this.abort.signal);
     }
-    if (plan.length === 0) return bumps.length > 0;
-    await this.writePlan(plan);
-    return true;
+    return progressed;
   }
 
   /**
-   * Whether the transaction of a source batch committed: its producer's
+   * The batches of a read to forward, from `s.readAt`, restamped with this
+   * partition's identity and the next sequences; moves `s.readAt` and
+   * `s.sendSeq` past them. Control batches, aborted transactions and empty
+   * batches are passed over (no sequence is spent on them); a batch the
+   * position falls inside is cut to its records from the position.
+   */
+  private async take(
+    s: PartitionState,
+    r: PartitionRead,
+    add: (it: Item) => void,
+  ): Promise<{ stalled: boolean }> {
+    for (const b of wholeBatches(r.chunk)) {
+      if (b.lastOffset < s.readAt) continue;
+      if (b.isControl) {
+        // Transaction markers are the source's, not data.
+        s.readAt = b.lastOffset + 1;
+        continue;
+      }
+      if (b.isTransactional) {
+        const outcome = await this.transactionOutcome(s, b);
+        // Its marker is not readable yet: copy up to here and come back.
+        if (outcome === 'open') return { stalled: true };
+        if (outcome === 'abort') {
+          s.readAt = b.lastOffset + 1;
+          continue;
+        }
+      }
+      let chunk = r.chunk;
+      let ref = b;
+      if (b.baseOffset < s.readAt) {
+        const tail = await tailBatch(r.chunk, b, s.readAt);
+        const cut = tail === null ? undefined : wholeBatches(tail)[0];
+        if (tail === null || cut === undefined) {
+          s.readAt = b.lastOffset + 1;
+          continue;
+        }
+        chunk = tail;
+        ref = cut;
+      } else if (r.chunk.readInt32BE(b.position + F.RECORD_COUNT) === 0) {
+        // Compaction can leave a batch with no records: nothing to forward.
+        s.readAt = b.lastOffset + 1;
+        continue;
+      }
+      const span = ref.lastOffset - ref.baseOffset + 1;
+      // Handed over in the same synchronous step that moves the read position past it: an
+      // acknowledgement settling the queue in between (take awaits) must never see the position
+      // moved and the queue empty, which would let `next` run ahead of `seq` (and a commit
+      // of that pair skip records on resume).
+      add({
+        records: restamp(chunk, ref, s.p, s.e, s.sendSeq),
+        after: b.lastOffset + 1,
+        seq: s.sendSeq,
+        span,
+        state: 'queued',
+        code: 0,
+        message: null,
+        targetNext: -1,
+      });
+      s.sendSeq = mod(s.sendSeq + span);
+      s.readAt = b.lastOffset + 1;
+    }
+    return { stalled: false };
+  }
+
+  /**
+   * Whether a transaction of a source batch committed: its producer's
    * next marker after it says (a Kafka source is read read_committed, so
    * the marker of anything read is in the log). Read ahead from the batch;
    * the answer holds for that producer's batches until the marker.
@@ -577,90 +782,200 @@ export class Mirror extends EventEmitter {
     return 'open';
   }
 
+  // ------------------------------------------------------------ writing
+
+  /** Waits for the earliest resend a failed partition is backing off from, if any waits. */
+  private async untilRetry(): Promise<void> {
+    const now = Date.now();
+    let at = Number.POSITIVE_INFINITY;
+    for (const s of this.parts.values())
+      if (s.items.length > s.sent && s.retryAt > now) at = Math.min(at, s.retryAt);
+    if (at !== Number.POSITIVE_INFINITY) await sleep(at - now, this.abort.signal);
+  }
+
+  /** Past the acknowledged batches at the front of a partition's queue. */
+  private settle(s: PartitionState): void {
+    for (let it = s.items[0]; it !== undefined && it.state === 'acked'; it = s.items[0]) {
+      s.items.shift();
+      s.sent--;
+      this.buffered -= it.records.byteLength;
+      s.next = it.after;
+      s.seq = mod(it.seq + it.span);
+      if (it.targetNext >= 0) s.t = Math.max(s.t, it.targetNext);
+      this.copied += it.span;
+      s.attempts = 0;
+    }
+    // Nothing pending: what was passed over after the last batch is done too.
+    if (s.items.length === 0) s.next = Math.max(s.next, s.readAt);
+  }
+
   /**
-   * The next epoch, whose sequence 0 is the batch at `base`; the offsets
-   * skipped (control batches, deleted or compacted ones) are passed over.
-   * `base` is before the position only when the start fell inside a batch
-   * (a log start moved by retention or DeleteRecords): that batch is
-   * forwarded whole, its records before the position included, since the
-   * mirror does not re-encode.
+   * Sends produce requests, each with the next batch of every partition
+   * that has fewer than `maxInFlight` in flight and no failure pending, in
+   * sequence order per partition, while the bytes in flight allow. Yields
+   * to the event loop between two requests: the native client starts each
+   * call on its own task, and one started right behind another can reach
+   * the socket first (the broker then refuses the overtaking batch as out of
+   * order and it is resent; see recover), which a moment between them makes
+   * rare.
    */
-  private bump(s: PartitionState, base: number): void {
-    s.meta = { ...s.meta, e: s.meta.e + 1, o: base };
-    s.next = Math.max(s.next, base);
-  }
-
-  /** Past the last epoch: a new producer id from the target, epoch 0. */
-  private async renew(s: PartitionState): Promise<void> {
-    s.meta = { ...s.meta, p: await this.target.newProducerId(), e: 0 };
-  }
-
-  private async writePlan(
-    plan: { s: PartitionState; batches: { b: BatchRef; records: Buffer }[] }[],
-  ): Promise<void> {
-    // Per partition: the batches still to write, restamped once (resends carry the same sequences).
-    const pending = plan.map(({ s, batches }) => ({
-      s,
-      batches: batches.map(({ b, records }) => {
-        const seq = (((b.baseOffset - s.meta.o) % SEQUENCE_SPAN) + SEQUENCE_SPAN) % SEQUENCE_SPAN;
-        return {
-          b,
-          out: {
-            topic: s.topic,
-            partition: s.partition,
-            records: restamp(records, b, s.meta.p, s.meta.e, seq),
-          } as OutgoingBatch,
-        };
-      }),
-    }));
-    for (let attempt = 0; ; attempt++) {
-      const flat = pending.flatMap((p) => p.batches.map((x) => x.out));
-      if (flat.length === 0) return;
-      const results = await this.target.write(flat);
-      let i = 0;
-      let retry: string | null = null;
-      for (const p of pending) {
-        let done = 0;
-        for (const x of p.batches) {
-          const r = results[i++];
-          if (r === undefined)
-            throw new KafkaJSNonRetriableError('the target answered fewer batches than were sent');
-          if (r.errorCode !== 0) {
-            if (r.errorCode === KafkaErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER && attempt < WRITE_ATTEMPTS) {
-              // OUT_OF_ORDER_SEQUENCE: the target is ahead of us (a write of a killed run landed late):
-              // find where from its log, and continue from there.
-              await this.realign(p.s);
-              retry = `${p.s.topic}-${p.s.partition}: the target was ahead; resumed at ${p.s.next}`;
-            } else if (!isRetriableWrite(r.errorCode) || attempt >= WRITE_ATTEMPTS) {
-              throw new KafkaJSError(
-                `writing ${p.s.topic}-${p.s.partition} to the target failed with error ${r.errorCode}${r.errorMessage ? `: ${r.errorMessage}` : ''}`,
-                { retriable: false },
-              );
-            } else {
-              retry = `${p.s.topic}-${p.s.partition}: error ${r.errorCode}; resending`;
-            }
-            // Everything after a failed batch of this partition is resent with it (order).
-            i += p.batches.length - done - 1;
-            break;
-          }
-          done++;
-          p.s.next = x.b.lastOffset + 1;
-          if (r.nextOffset >= 0) p.s.meta.t = Math.max(p.s.meta.t, r.nextOffset);
-          this.copied += x.b.lastOffset - x.b.baseOffset + 1;
-        }
-        p.batches = p.batches.slice(done).filter((x) => x.b.lastOffset >= p.s.next);
+  private async dispatch(): Promise<void> {
+    for (let sent = 0; ; sent++) {
+      if (this.stopping || this.fatal !== null) return;
+      if (sent > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      const now = Date.now();
+      const batch: { s: PartitionState; it: Item }[] = [];
+      let bytes = 0;
+      for (const s of this.parts.values()) {
+        if (s.failed || s.retryAt > now || s.sent >= this.maxInFlight) continue;
+        const it = s.items[s.sent];
+        if (it === undefined) continue;
+        const size = it.records.byteLength;
+        if (batch.length > 0 && bytes + size > REQUEST_BYTES_MAX) continue;
+        // Over the byte bound only when nothing else is in flight: one batch always goes.
+        const out = this.inFlightBytes + bytes;
+        if (out > 0 && out + size > this.maxInFlightBytes) continue;
+        batch.push({ s, it });
+        bytes += size;
       }
-      if (retry === null) return;
-      this.emit('warning', retry);
-      await sleep(Math.min(1000, 50 * 2 ** attempt), this.abort.signal);
-      if (this.stopping) return;
+      if (batch.length === 0) return;
+      this.send(batch, bytes);
     }
   }
 
-  /** After OUT_OF_ORDER_SEQUENCE: read the target for how far this producer got. */
-  private async realign(s: PartitionState): Promise<void> {
-    const found = await this.scanTarget(s);
-    if (found > s.next) s.next = found;
+  private send(batch: { s: PartitionState; it: Item }[], bytes: number): void {
+    for (const { s, it } of batch) {
+      it.state = 'sent';
+      s.sent++;
+    }
+    this.inFlightBytes += bytes;
+    const request: Promise<void> = this.target
+      .write(batch.map(({ s, it }) => ({ topic: s.topic, partition: s.partition, records: it.records })))
+      .then(
+        (results) => this.answered(batch, results, null),
+        (e: unknown) => this.answered(batch, null, e as Error),
+      )
+      .catch((e: unknown) => this.fail(e as Error))
+      .finally(() => {
+        this.inFlightBytes -= bytes;
+        this.requests.delete(request);
+      });
+    this.requests.add(request);
+  }
+
+  private answered(
+    batch: { s: PartitionState; it: Item }[],
+    results: WriteResult[] | null,
+    error: Error | null,
+  ): void {
+    if (results === null) {
+      // The whole request failed (connection, timeout). Retriable: as a failed batch, since it may
+      // or may not have been stored (the target's log says which, see recover).
+      const retriable = error instanceof KafkaJSError && error.retriable;
+      if (!retriable) this.fail(error ?? new KafkaJSNonRetriableError('a write to the target failed'));
+    } else if (results.length < batch.length) {
+      this.fail(new KafkaJSNonRetriableError('the target answered fewer batches than were sent'));
+    }
+    const touched = new Set<PartitionState>();
+    for (let i = 0; i < batch.length; i++) {
+      const { s, it } = batch[i] as { s: PartitionState; it: Item };
+      const r = results?.[i];
+      touched.add(s);
+      if (r !== undefined && r.errorCode === 0) {
+        it.state = 'acked';
+        it.targetNext = r.nextOffset;
+      } else {
+        it.state = 'failed';
+        it.code = r?.errorCode ?? -1;
+        it.message = r?.errorMessage ?? error?.message ?? null;
+        s.failed = true;
+      }
+    }
+    for (const s of touched) this.settle(s);
+  }
+
+  /** Partitions with a failed write and nothing in flight any more: find where the target is, resend the rest. */
+  private async recoverFailed(): Promise<void> {
+    for (const s of this.parts.values()) {
+      if (this.fatal !== null) return;
+      if (!s.failed || s.items.some((it) => it.state === 'sent')) continue;
+      await this.recover(s);
+    }
+  }
+
+  private async recover(s: PartitionState): Promise<void> {
+    const failed = s.items.filter((it) => it.state === 'failed');
+    const refused = failed.find(
+      (it) =>
+        it.code !== -1 &&
+        it.code !== KafkaErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER &&
+        !isRetriableWrite(it.code),
+    );
+    const first = refused ?? failed[0];
+    const what =
+      first === undefined ? 'error' : `error ${first.code}${first.message ? `: ${first.message}` : ''}`;
+    if (refused !== undefined || s.attempts >= WRITE_ATTEMPTS) {
+      const tries = refused !== undefined ? '' : ` (${s.attempts} attempts`;
+      const where =
+        refused !== undefined
+          ? ''
+          : `; acknowledged up to source offset ${s.next}, sequence ${s.seq} of producer ${s.p} epoch ${s.e}; the target's log holds nothing of it past that)`;
+      throw new KafkaJSError(
+        `writing ${s.topic}-${s.partition} to the target failed with ${what}${tries}${where}`,
+        {
+          retriable: false,
+        },
+      );
+    }
+    s.attempts++;
+    if (s.attempts === 1 && failed.every((it) => NOT_STORED.has(it.code))) {
+      // Refusals that stored nothing (a request overtaken by the one behind it, a leader moving):
+      // resend from the first unacknowledged batch at once. Should the target be ahead after all,
+      // the resend says so (a duplicate is answered as stored; further ahead, OUT_OF_ORDER again,
+      // and the next attempt reads the target's log).
+      for (const it of s.items) it.state = 'queued';
+      s.sent = 0;
+      s.failed = false;
+      const moved = failed.some((it) => it.code !== KafkaErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
+      s.retryAt = moved ? Date.now() + 50 : 0;
+      if (moved)
+        this.emit('warning', `${s.topic}-${s.partition}: ${what}; resending from source offset ${s.next}`);
+      return;
+    }
+    // OUT_OF_ORDER_SEQUENCE again, or an answer that does not say whether the batch was stored (a
+    // timeout, a lost connection): the target's log says how far it got.
+    // From the last acknowledged position; refused again after that, from the log's start (the
+    // progress it started from may be wrong: a target position past batches of this producer).
+    let left = await this.scanTarget(s, s.attempts >= 3);
+    let covered = 0;
+    for (const it of s.items) {
+      if (left > 0 && it.span > left) {
+        throw new KafkaJSNonRetriableError(
+          `${s.topic}-${s.partition}: the target holds part of a batch of this mirror (sequence ${it.seq}); it cannot be resent`,
+        );
+      }
+      if (left > 0) {
+        it.state = 'acked';
+        left -= it.span;
+        covered++;
+      } else {
+        it.state = 'queued';
+      }
+    }
+    // The stored ones are the front: counted as written. Everything after them goes again, in order.
+    s.sent = covered;
+    this.settle(s);
+    if (left > 0) {
+      // Past every batch this run had read: the rest of the way is counted on the source.
+      if (!(await this.walk(s, left))) {
+        throw new KafkaJSNonRetriableError(
+          `${s.topic}-${s.partition}: the target holds ${left} record(s) of this mirror that the source no longer has`,
+        );
+      }
+    }
+    s.failed = false;
+    s.retryAt = Date.now() + Math.min(1000, 50 * 2 ** (s.attempts - 1));
+    this.emit('warning', `${s.topic}-${s.partition}: ${what}; resending from source offset ${s.next}`);
   }
 
   // ------------------------------------------------------------ progress
@@ -671,21 +986,29 @@ export class Mirror extends EventEmitter {
 
   private async commitStates(states: PartitionState[], force: boolean): Promise<void> {
     this.lastCommit = Date.now();
-    const changed = states.filter(
-      (s) => force || s.next !== s.committed || JSON.stringify(s.meta) !== s.committedMeta,
-    );
+    const changed = states.filter((s) => force || s.next !== s.committed || metaText(s) !== s.committedMeta);
     if (changed.length === 0) return;
     const offsets = changed.map((s) => ({
       topic: s.topic,
       partition: s.partition,
-      offset: s.next,
-      metadata: JSON.stringify(s.meta),
+      // The group's offset is a position in the target's own log (see the README: tools show a true lag).
+      offset: s.t,
+      metadata: metaText(s),
     }));
-    await this.target.commit(this.groupId, offsets);
+    // What this commit says, recorded as committed once it succeeds (the state moves on meanwhile).
+    const said = changed.map((s) => ({ next: s.next, meta: metaText(s) }));
+    const code = await this.target.commit(this.groupId, offsets, this.membership.identity());
+    if (code !== 0) {
+      if (this.membership.checkFenced(code) && this.membership.fenced !== null) throw this.membership.fenced;
+      throw new KafkaJSNonRetriableError(
+        `committing the mirror's progress to group ${this.groupId} failed with error ${code}`,
+      );
+    }
     for (let i = 0; i < changed.length; i++) {
       const s = changed[i] as PartitionState;
-      s.committed = (offsets[i] as { offset: number }).offset;
-      s.committedMeta = (offsets[i] as { metadata: string }).metadata;
+      const c = said[i] as { next: number; meta: string };
+      s.committed = c.next;
+      s.committedMeta = c.meta;
     }
   }
 }
@@ -696,6 +1019,36 @@ function carries(kind: 'local' | 'remote', k: string): boolean {
   return !ENGINE_ONLY_CONFIGS.has(k);
 }
 
+function newState(
+  f: { topic: string; partition: number },
+  p: number,
+  e: number,
+  next: number,
+  seq: number,
+  t: number,
+  highWatermark: number,
+): PartitionState {
+  return {
+    topic: f.topic,
+    partition: f.partition,
+    p,
+    e,
+    next,
+    seq,
+    t,
+    readAt: next,
+    sendSeq: seq,
+    items: [],
+    sent: 0,
+    failed: false,
+    attempts: 0,
+    retryAt: 0,
+    committed: next,
+    committedMeta: '',
+    highWatermark,
+  };
+}
+
 function resumeEvent(s: PartitionState, committed: number, recovered: number): MirrorResume {
   return {
     topic: s.topic,
@@ -703,25 +1056,40 @@ function resumeEvent(s: PartitionState, committed: number, recovered: number): M
     committed,
     position: s.next,
     recovered,
-    producerId: s.meta.p,
-    producerEpoch: s.meta.e,
+    producerId: s.p,
+    producerEpoch: s.e,
   };
 }
 
-function parseMeta(text: string): Meta | null {
+/** The commit metadata of a partition's acknowledged progress (with its target position, the offset). */
+function metaText(s: PartitionState): string {
+  const m: Meta = { v: 2, p: s.p, e: s.e, n: s.next, q: s.seq };
+  return `${JSON.stringify(m)}`;
+}
+
+/**
+ * A commit's progress: version 2 (offset = target position), or the first
+ * version's (offset = source offset, `o` the source offset of sequence 0,
+ * `t` the target position), read so a mirror started by an older release
+ * resumes where it stopped.
+ */
+function parseMeta(
+  text: string,
+  offset: number,
+): { p: number; e: number; n: number; q: number; t: number } | null {
   try {
-    const m = JSON.parse(text) as Partial<Meta>;
-    const ok =
-      Number.isSafeInteger(m.p) &&
-      (m.p as number) >= 0 &&
-      Number.isInteger(m.e) &&
-      (m.e as number) >= 0 &&
-      (m.e as number) <= EPOCH_MAX &&
-      Number.isSafeInteger(m.o) &&
-      (m.o as number) >= 0 &&
-      Number.isSafeInteger(m.t) &&
-      (m.t as number) >= 0;
-    return ok ? (m as Meta) : null;
+    const m = JSON.parse(text) as Record<string, unknown>;
+    const int = (v: unknown, max = Number.MAX_SAFE_INTEGER) =>
+      Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= max;
+    if (!int(m.p) || !int(m.e, EPOCH_MAX)) return null;
+    const p = m.p as number;
+    const e = m.e as number;
+    if (m.v === 2) {
+      if (!int(m.n) || !int(m.q, SEQUENCE_SPAN - 1)) return null;
+      return { p, e, n: m.n as number, q: m.q as number, t: offset };
+    }
+    if (m.v !== undefined || !int(m.o) || !int(m.t)) return null;
+    return { p, e, n: offset, q: mod(offset - (m.o as number)), t: m.t as number };
   } catch {
     return null;
   }

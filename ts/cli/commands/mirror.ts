@@ -18,7 +18,8 @@ Copies topics (partition counts and configs), then streams new batches,
 forwarding the stored batches without re-encoding them. Progress is the
 committed offsets of the group ferrolog-mirror.NAME on the target: kill it
 and start it again with the same --name, it goes on where it stopped,
-writing nothing twice and losing nothing.
+writing nothing twice and losing nothing. One mirror runs per name: a second
+one started with the same --name takes over and the first stops (exit 1).
 
 options:
   --from DIR|HOST:PORT[,HOST:PORT]   where to copy from (a directory, or Kafka brokers)
@@ -26,9 +27,12 @@ options:
   --topics REGEX                     topics to copy (default: all but __internal ones)
   --name NAME                        the mirror's name (default: default)
   --once                             stop when every partition has caught up (lag 0)
+  --from-offset N                    where partitions with no progress yet start (default: the log start);
+                                     inside a batch, only its records from N are copied
   --replication-factor N             for topics created on Kafka (default: the brokers' default)
   --max-bytes N                      bytes read per partition per round (default 1048576)
   --commit-interval-ms N             how often progress is committed (default 1000)
+  --max-in-flight N                  produce requests in flight per partition, 1-5 (default 5)
   --json                             print events as JSON lines on stdout
   --quiet                            no status line
 
@@ -63,6 +67,8 @@ export async function mirrorCommand(argv: string[]): Promise<number> {
         'replication-factor': { type: 'string' },
         'max-bytes': { type: 'string' },
         'commit-interval-ms': { type: 'string' },
+        'from-offset': { type: 'string' },
+        'max-in-flight': { type: 'string' },
         json: { type: 'boolean' },
         quiet: { type: 'boolean' },
         verbose: { type: 'boolean' },
@@ -98,6 +104,10 @@ export async function mirrorCommand(argv: string[]): Promise<number> {
     if (mb !== undefined) options.maxBytesPerPartition = mb;
     const ci = int('commit-interval-ms', values['commit-interval-ms'] as string | undefined);
     if (ci !== undefined) options.commitIntervalMs = ci;
+    const fo = int('from-offset', values['from-offset'] as string | undefined);
+    if (fo !== undefined) options.fromOffset = fo;
+    const mi = int('max-in-flight', values['max-in-flight'] as string | undefined);
+    if (mi !== undefined) options.maxInFlightPerPartition = mi;
     mirror = await openMirror(options);
   } catch (e) {
     process.stderr.write(`ferrolog: ${(e as Error).message}\n`);
