@@ -701,7 +701,8 @@ export class Admin {
   /** kafkajs' check: offsets of a group can only be set from outside while it has no members. */
   private async assertNoMembers(groupId: string): Promise<void> {
     const [d] = await this.send((t) => t.describeGroups([groupId]));
-    if (d === undefined) return;
+    // A group nobody has used yet: Kafka 4 answers GROUP_ID_NOT_FOUND (older brokers: Dead, no error).
+    if (d === undefined || d.errorCode === kafkaCode('GROUP_ID_NOT_FOUND')) return;
     if (d.errorCode !== 0) throw kafkaError(d.errorCode, `group "${groupId}"`);
     if (d.members.length > 0)
       throw new KafkaJSNonRetriableError(
