@@ -131,6 +131,9 @@ export declare class RemoteClient {
   describeAcls(filter: NativeAclFilter): Promise<NativeAclBinding[]>
   createAcls(acls: Array<NativeAclBinding>): Promise<RemoteNamedResult[]>
   deleteAcls(filters: Array<NativeAclFilter>): Promise<NativeAclDeleteResult[]>
+  alterPartitionReassignments(partitions: Array<RemoteReassignment>, timeoutMs: number): Promise<RemoteReassignmentResult[]>
+  /** `topics` null: every partition being moved. */
+  listPartitionReassignments(topics: Array<RemoteTopicPartitions> | undefined | null, timeoutMs: number): Promise<RemoteOngoingReassignment[]>
 }
 
 /**
@@ -658,6 +661,14 @@ export interface RemoteOffsetResult {
   timestamp: number
 }
 
+export interface RemoteOngoingReassignment {
+  topic: string
+  partition: number
+  replicas: Array<number>
+  addingReplicas: Array<number>
+  removingReplicas: Array<number>
+}
+
 export interface RemotePartition {
   partition: number
   errorCode: number
@@ -701,6 +712,20 @@ export interface RemoteProtocol {
   metadata: Buffer
 }
 
+export interface RemoteReassignment {
+  topic: string
+  partition: number
+  /** The wanted replicas; omitted or null cancels a reassignment in progress. */
+  replicas?: Array<number>
+}
+
+export interface RemoteReassignmentResult {
+  topic: string
+  partition: number
+  errorCode: number
+  errorMessage?: string
+}
+
 export interface RemoteSyncResult {
   errorCode: number
   assignment: Buffer
@@ -712,6 +737,11 @@ export interface RemoteTopic {
   errorCode: number
   isInternal: boolean
   partitions: Array<RemotePartition>
+}
+
+export interface RemoteTopicPartitions {
+  topic: string
+  partitions: Array<number>
 }
 
 export interface RemoteTopicPartitions {
