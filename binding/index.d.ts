@@ -119,19 +119,30 @@ export declare class RemoteClient {
   describeConfigs(resources: Array<RemoteConfigResource>, includeSynonyms: boolean): Promise<RemoteConfigResult[]>
   alterConfigs(resources: Array<RemoteAlterConfig>, validateOnly: boolean): Promise<RemoteNamedResult[]>
   joinGroup(args: RemoteJoinGroup): Promise<RemoteJoinResult>
-  syncGroup(groupId: string, generationId: number, memberId: string, groupInstanceId: string | undefined | null, protocolType: string, protocolName: string, assignments: Array<GroupAssignment>): Promise<RemoteSyncResult>
+  syncGroup(groupId: string, generationId: number, memberId: string, groupInstanceId: string | undefined | null, protocolType: string, protocolName: string, assignments: Array<RemoteAssignment>): Promise<RemoteSyncResult>
   /** Resolves with the Kafka error code (0: fine). */
   heartbeat(groupId: string, generationId: number, memberId: string, groupInstanceId?: string | undefined | null): Promise<number>
   leaveGroup(groupId: string, memberId: string, groupInstanceId?: string | undefined | null): Promise<number>
   offsetCommit(groupId: string, generationId: number, memberId: string, groupInstanceId: string | undefined | null, offsets: Array<RemoteCommitOffset>): Promise<RemoteCommittedOffset[]>
-  offsetFetch(groupId: string, topics?: Array<TopicPartitions> | undefined | null): Promise<RemoteCommittedOffset[]>
+  offsetFetch(groupId: string, topics?: Array<RemoteTopicPartitions> | undefined | null): Promise<RemoteCommittedOffset[]>
   describeGroups(groups: Array<string>): Promise<RemoteGroupDescription[]>
-  listGroups(): Promise<ListedGroup[]>
+  listGroups(): Promise<RemoteListedGroup[]>
   deleteGroups(groups: Array<string>): Promise<RemoteNamedResult[]>
   describeAcls(filter: NativeAclFilter): Promise<NativeAclBinding[]>
   createAcls(acls: Array<NativeAclBinding>): Promise<RemoteNamedResult[]>
   deleteAcls(filters: Array<NativeAclFilter>): Promise<NativeAclDeleteResult[]>
+  alterPartitionReassignments(partitions: Array<RemoteReassignment>, timeoutMs: number): Promise<RemoteReassignmentResult[]>
+  /** `topics` null: every partition being moved. */
+  listPartitionReassignments(topics: Array<RemoteTopicPartitions> | undefined | null, timeoutMs: number): Promise<RemoteOngoingReassignment[]>
 }
+
+/**
+ * Internal to the benchmark harness (bench/harness), not part of ferrolog's
+ * API: the physical write limit (see `ferrolog_engine::physical`), `mode`
+ * "write" or "mmap". Returns the seconds taken. Runs on the calling thread:
+ * it exists to be measured, not to serve.
+ */
+export declare function __benchPhysicalWrite(path: string, chunk: Uint8Array, totalBytes: number, mode: string, fsyncEachChunk: boolean): number
 
 /** Adds the valid bindings (one write); one result per binding, in order. */
 export declare function aclsCreate(log: NativeLog, acls: Array<NativeAclBinding>): Promise<NativeAclResult[]>
@@ -470,6 +481,11 @@ export interface RemoteAlterConfig {
   entries: Array<RemoteConfigValue>
 }
 
+export interface RemoteAssignment {
+  memberId: string
+  assignment: Buffer
+}
+
 export interface RemoteBroker {
   nodeId: number
   host: string
@@ -574,7 +590,16 @@ export interface RemoteGroupDescription {
   state: string
   protocolType: string
   protocol: string
-  members: Array<DescribedGroupMember>
+  members: Array<RemoteGroupMember>
+}
+
+export interface RemoteGroupMember {
+  memberId: string
+  groupInstanceId?: string
+  clientId: string
+  clientHost: string
+  memberMetadata: Buffer
+  memberAssignment: Buffer
 }
 
 export interface RemoteJoinGroup {
@@ -584,7 +609,13 @@ export interface RemoteJoinGroup {
   memberId: string
   groupInstanceId?: string
   protocolType: string
-  protocols: Array<GroupProtocol>
+  protocols: Array<RemoteProtocol>
+}
+
+export interface RemoteJoinMember {
+  memberId: string
+  groupInstanceId?: string
+  metadata: Buffer
 }
 
 export interface RemoteJoinResult {
@@ -593,7 +624,13 @@ export interface RemoteJoinResult {
   protocolName?: string
   leader: string
   memberId: string
-  members: Array<JoinGroupMember>
+  members: Array<RemoteJoinMember>
+}
+
+export interface RemoteListedGroup {
+  groupId: string
+  protocolType: string
+  state: string
 }
 
 export interface RemoteMetadata {
@@ -622,6 +659,14 @@ export interface RemoteOffsetResult {
   errorCode: number
   offset: number
   timestamp: number
+}
+
+export interface RemoteOngoingReassignment {
+  topic: string
+  partition: number
+  replicas: Array<number>
+  addingReplicas: Array<number>
+  removingReplicas: Array<number>
 }
 
 export interface RemotePartition {
@@ -662,6 +707,25 @@ export interface RemoteProducerId {
   producerEpoch: number
 }
 
+export interface RemoteProtocol {
+  name: string
+  metadata: Buffer
+}
+
+export interface RemoteReassignment {
+  topic: string
+  partition: number
+  /** The wanted replicas; omitted or null cancels a reassignment in progress. */
+  replicas?: Array<number>
+}
+
+export interface RemoteReassignmentResult {
+  topic: string
+  partition: number
+  errorCode: number
+  errorMessage?: string
+}
+
 export interface RemoteSyncResult {
   errorCode: number
   assignment: Buffer
@@ -673,6 +737,16 @@ export interface RemoteTopic {
   errorCode: number
   isInternal: boolean
   partitions: Array<RemotePartition>
+}
+
+export interface RemoteTopicPartitions {
+  topic: string
+  partitions: Array<number>
+}
+
+export interface RemoteTopicPartitions {
+  topic: string
+  partitions: Array<number>
 }
 
 export interface SegmentSummary {

@@ -221,8 +221,8 @@ export class KafkaJSServerDoesNotSupportApiKey extends KafkaJSNonRetriableError 
 }
 
 export class KafkaJSBrokerNotFound extends KafkaJSError {
-  constructor(e: Error | string = 'Broker not found') {
-    super(e);
+  constructor(e: Error | string = 'Broker not found', options: KafkaJSErrorMetadata = {}) {
+    super(e, options);
     this.name = 'KafkaJSBrokerNotFound';
   }
 }

@@ -61,7 +61,7 @@ interface NativeDeleteResult extends NativeAclResult {
 }
 
 /** What each transport provides. */
-interface AclCalls {
+export interface AclCalls {
   describe(filter: NativeAcl): Promise<NativeAclBinding[]>;
   create(acls: NativeAcl[]): Promise<NativeAclResult[]>;
   delete(filters: NativeAcl[]): Promise<NativeDeleteResult[]>;

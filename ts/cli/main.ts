@@ -10,7 +10,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { KafkaJSError } from '../errors';
+import { KafkaJSAggregateError, KafkaJSError } from '../errors';
 import { splitCommand, suggest, UsageError } from './args';
 import { BENCH_HARNESS, bench } from './commands/bench';
 import type { Command } from './commands/command';
@@ -111,7 +111,12 @@ main(process.argv.slice(2))
     const verbose = process.argv.includes('--verbose');
     const err = e as Error;
     const kind = e instanceof UsageError ? '' : e instanceof KafkaJSError ? `${err.name}: ` : '';
-    process.stderr.write(`ferrolog: ${kind}${err.message}\n`);
+    // kafkajs' aggregate (e.g. createTopics) says only that several things failed: name each.
+    const inner =
+      e instanceof KafkaJSAggregateError
+        ? `: ${e.errors.map((x) => String((x as Error).message ?? x)).join('; ')}`
+        : '';
+    process.stderr.write(`ferrolog: ${kind}${err.message}${inner}\n`);
     if (verbose && err.stack) process.stderr.write(`${err.stack}\n`);
     process.exit(1);
   });

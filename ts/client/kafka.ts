@@ -17,6 +17,7 @@
  */
 import type * as tls from 'node:tls';
 import { Admin } from '../admin/admin';
+import { LocalAdminTransport } from '../admin/local-transport';
 import { Consumer, type ConsumerConfig } from '../consumer/consumer';
 import { InvalidArgumentError, LockedError } from '../errors';
 import { type GroupCoordinatorOptions, Log, type LogOptions, type TopicConfigEntries } from '../log';
@@ -28,7 +29,7 @@ import { LocalConsumerTransport } from '../transport/fetch-local';
 import { RemoteConsumerTransport } from '../transport/fetch-remote';
 import { LocalProducerTransport } from '../transport/local-producer';
 import { RemoteTransport } from '../transport/remote';
-import { RemoteAdmin } from '../transport/remote-admin';
+import { RemoteAdminTransport } from '../transport/remote-admin';
 import { RemoteProducerTransport } from '../transport/remote-producer';
 import type { AdminConfig, BrokersFunction, ISocketFactory, Mechanism, SASLOptions } from '../types/kafkajs';
 import { createLogger, type Logger, type logCreator, logLevel } from './logger';
@@ -146,8 +147,11 @@ export class Kafka {
   }
 
   admin(config: AdminConfig = {}): Admin {
-    if (this.remote !== null) return new RemoteAdmin(this, this.remote) as unknown as Admin;
-    return new Admin(this, config);
+    // One admin over either transport: the data directory's engine and
+    // coordinator, or the Kafka protocol to `brokers`.
+    const transport =
+      this.remote !== null ? new RemoteAdminTransport(this.remote) : new LocalAdminTransport(this);
+    return new Admin({ logger: this.rootLogger, retry: this.retry, transport }, config);
   }
 
   /** The directory-wide topic defaults this client was given, as strings (what `describeConfigs` calls broker config). */

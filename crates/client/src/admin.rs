@@ -17,6 +17,10 @@ use crate::conn::Connection;
 use crate::error::{codes, Error, Result};
 use std::sync::Arc;
 
+// Partition reassignment, in its own file (a child module: it shares `admin`'s retry loop).
+#[path = "admin_ops.rs"]
+pub(crate) mod admin_ops;
+
 #[derive(Clone, Debug, Default)]
 pub struct NewTopic {
     pub name: String,

@@ -12,6 +12,7 @@ mod error;
 mod groups;
 mod scram;
 
+pub use admin::admin_ops::{OngoingReassignment, ReassignmentRequest, ReassignmentResult};
 pub use admin::{
     AclBinding, AclFilter, AlterConfigsResourceInput, ConfigEntry, ConfigResource,
     ConfigResourceResult, DeleteAclsResult, NamedResult, NewTopic, RESOURCE_BROKER, RESOURCE_TOPIC,

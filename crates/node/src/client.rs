@@ -1104,3 +1104,7 @@ impl RemoteClient {
         })
     }
 }
+
+// Partition reassignment, in its own file (a child module: it shares `promise`).
+#[path = "client_admin.rs"]
+mod client_admin;
