@@ -198,6 +198,11 @@ for (const target of targets) {
       await admin.connect();
       const topic = unique('errors');
       await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] });
+      // An acknowledged write first: a Kafka partition can take a moment to
+      // get its leader after CreateTopics, and an acks 0 record sent in that
+      // moment is dropped with no answer to say so (Kafka's acks 0).
+      const [first] = await producer.send({ topic, acks: 1, messages: [{ value: 'first', partition: 0 }] });
+      expect(first?.baseOffset).toBe('0');
       await expect(producer.send({ topic, messages: [{ value: 'x', partition: 5 }] })).rejects.toBeInstanceOf(
         KafkaJSNonRetriableError,
       );
@@ -209,7 +214,7 @@ for (const target of targets) {
       // Nothing of a refused send was written; acks 0 answers [], once the batch is on its way.
       expect(await producer.send({ topic, acks: 0, messages: [{ value: 'z', partition: 0 }] })).toEqual([]);
       const [r] = await producer.send({ topic, acks: 1, messages: [{ value: 'y', partition: 0 }] });
-      expect(r?.baseOffset).toBe('1');
+      expect(r?.baseOffset).toBe('2');
       await producer.disconnect();
       const idem = kafka.producer({ idempotent: true });
       await idem.connect();

@@ -34,6 +34,24 @@ fn pb(topic: &str, partition: i32, records: bytes::Bytes) -> ProduceBatch {
     }
 }
 
+/// Kafka answers CreateTopics/CreatePartitions once its controller has
+/// committed them; a broker's metadata cache catches up a moment later. Polls
+/// until the topic shows `n` partitions (at most 10 s), and returns how many
+/// it showed last.
+async fn partitions_seen(client: &Client, topic: &str, n: usize) -> usize {
+    let mut seen = 0;
+    for _ in 0..100 {
+        if let Ok(m) = client.metadata(Some(&[topic.to_string()])).await {
+            seen = m.topics.get(topic).map_or(0, |t| t.partitions.len());
+            if seen == n {
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    seen
+}
+
 fn quick() -> FetchOptions {
     FetchOptions {
         max_wait_ms: 100,
@@ -88,8 +106,7 @@ async fn one_node_kafka() {
         .await
         .unwrap();
     assert_eq!(again[0].error_code, 36, "TOPIC_ALREADY_EXISTS");
-    let m = client.metadata(Some(&["t1".to_string()])).await.unwrap();
-    assert_eq!(m.topics["t1"].partitions.len(), 3);
+    assert_eq!(partitions_seen(&client, "t1", 3).await, 3);
 
     // Produce with each acks setting, then fetch everything back.
     let r = client
@@ -257,16 +274,7 @@ async fn one_node_kafka() {
         .await
         .unwrap();
     assert_eq!(cp[0].error_code, 0, "{cp:?}");
-    assert_eq!(
-        client
-            .metadata(Some(&["t1".to_string()]))
-            .await
-            .unwrap()
-            .topics["t1"]
-            .partitions
-            .len(),
-        4
-    );
+    assert_eq!(partitions_seen(&client, "t1", 4).await, 4);
     let altered = client
         .alter_configs(
             vec![(
