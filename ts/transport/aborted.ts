@@ -69,7 +69,7 @@ export function dropAborted(chunk: Buffer, aborted: readonly AbortedTransaction[
     if (sizeBytes < F.HEADER_BYTES || pos + sizeBytes > chunk.byteLength) break;
     const attributes = chunk.readInt16BE(pos + F.ATTRIBUTES);
     const producerId = F.readInt64(chunk, pos + F.PRODUCER_ID);
-    if ((attributes & F.TRANSACTIONAL_MASK) !== 0 && producerId >= 0) {
+    if (producerId >= 0) {
       const lastOffset =
         F.readInt64(chunk, pos + F.BASE_OFFSET) + chunk.readInt32BE(pos + F.LAST_OFFSET_DELTA);
       for (
@@ -82,7 +82,7 @@ export function dropAborted(chunk: Buffer, aborted: readonly AbortedTransaction[
       if ((attributes & F.CONTROL_MASK) !== 0) {
         if (controlType(chunk, { position: pos, sizeBytes }) === CONTROL_ABORT)
           abortedProducers.delete(producerId);
-      } else if (abortedProducers.has(producerId)) {
+      } else if ((attributes & F.TRANSACTIONAL_MASK) !== 0 && abortedProducers.has(producerId)) {
         out ??= Buffer.from(chunk);
         out.writeInt16BE(attributes | F.CONTROL_MASK, pos + F.ATTRIBUTES);
         out.writeUInt32BE(binding.crc32c(out, pos + F.ATTRIBUTES, pos + sizeBytes), pos + F.CRC);
