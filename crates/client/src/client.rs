@@ -109,6 +109,9 @@ pub(crate) enum Lane {
     Group,
 }
 
+/// A cancellable fetch's registration: its id and its trigger.
+pub(crate) type Cancel = (u64, tokio::sync::oneshot::Sender<()>);
+
 /// Connection slots by lane and broker address; the inner async mutex makes concurrent
 /// callers share one connection attempt.
 type Slot = Arc<tokio::sync::Mutex<Option<Arc<Connection>>>>;
@@ -120,8 +123,8 @@ pub(crate) struct Inner {
     slots: Mutex<HashMap<(Lane, String), Slot>>,
     refreshing: tokio::sync::Mutex<()>,
     pub(crate) coordinators: Mutex<HashMap<(i8, String), i32>>,
-    /// Fetches that can be cancelled, by fetch lane: (registration id, trigger).
-    pub(crate) cancels: Mutex<HashMap<u32, Vec<(u64, tokio::sync::oneshot::Sender<()>)>>>,
+    /// Fetches that can be cancelled, by fetch lane.
+    pub(crate) cancels: Mutex<HashMap<u32, Vec<Cancel>>>,
     pub(crate) next_cancel: std::sync::atomic::AtomicU64,
     /// Cancels so far, by fetch lane (see `Lane::Fetch`).
     pub(crate) lane_epochs: Mutex<HashMap<u32, u32>>,
