@@ -134,14 +134,14 @@ export declare class RemoteClient {
   describeConfigs(resources: Array<RemoteConfigResource>, includeSynonyms: boolean): Promise<RemoteConfigResult[]>
   alterConfigs(resources: Array<RemoteAlterConfig>, validateOnly: boolean): Promise<RemoteNamedResult[]>
   joinGroup(args: RemoteJoinGroup): Promise<RemoteJoinResult>
-  syncGroup(groupId: string, generationId: number, memberId: string, groupInstanceId: string | undefined | null, protocolType: string, protocolName: string, assignments: Array<RemoteAssignment>): Promise<RemoteSyncResult>
+  syncGroup(groupId: string, generationId: number, memberId: string, groupInstanceId: string | undefined | null, protocolType: string, protocolName: string, assignments: Array<GroupAssignment>): Promise<RemoteSyncResult>
   /** Resolves with the Kafka error code (0: fine). */
   heartbeat(groupId: string, generationId: number, memberId: string, groupInstanceId?: string | undefined | null): Promise<number>
   leaveGroup(groupId: string, memberId: string, groupInstanceId?: string | undefined | null): Promise<number>
   offsetCommit(groupId: string, generationId: number, memberId: string, groupInstanceId: string | undefined | null, offsets: Array<RemoteCommitOffset>): Promise<RemoteCommittedOffset[]>
-  offsetFetch(groupId: string, topics?: Array<RemoteTopicPartitions> | undefined | null): Promise<RemoteCommittedOffset[]>
+  offsetFetch(groupId: string, topics?: Array<TopicPartitions> | undefined | null): Promise<RemoteCommittedOffset[]>
   describeGroups(groups: Array<string>): Promise<RemoteGroupDescription[]>
-  listGroups(): Promise<RemoteListedGroup[]>
+  listGroups(): Promise<ListedGroup[]>
   deleteGroups(groups: Array<string>): Promise<RemoteNamedResult[]>
   describeAcls(filter: NativeAclFilter): Promise<NativeAclBinding[]>
   createAcls(acls: Array<NativeAclBinding>): Promise<RemoteNamedResult[]>
@@ -150,14 +150,6 @@ export declare class RemoteClient {
   /** `topics` null: every partition being moved. */
   listPartitionReassignments(topics: Array<RemoteTopicPartitions> | undefined | null, timeoutMs: number): Promise<RemoteOngoingReassignment[]>
 }
-
-/**
- * Internal to the benchmark harness (bench/harness), not part of ferrolog's
- * API: the physical write limit (see `ferrolog_engine::physical`), `mode`
- * "write" or "mmap". Returns the seconds taken. Runs on the calling thread:
- * it exists to be measured, not to serve.
- */
-export declare function __benchPhysicalWrite(path: string, chunk: Uint8Array, totalBytes: number, mode: string, fsyncEachChunk: boolean): number
 
 /** Adds the valid bindings (one write); one result per binding, in order. */
 export declare function aclsCreate(log: NativeLog, acls: Array<NativeAclBinding>): Promise<NativeAclResult[]>
@@ -501,11 +493,6 @@ export interface RemoteAlterConfig {
   entries: Array<RemoteConfigValue>
 }
 
-export interface RemoteAssignment {
-  memberId: string
-  assignment: Buffer
-}
-
 export interface RemoteBroker {
   nodeId: number
   host: string
@@ -614,16 +601,7 @@ export interface RemoteGroupDescription {
   state: string
   protocolType: string
   protocol: string
-  members: Array<RemoteGroupMember>
-}
-
-export interface RemoteGroupMember {
-  memberId: string
-  groupInstanceId?: string
-  clientId: string
-  clientHost: string
-  memberMetadata: Buffer
-  memberAssignment: Buffer
+  members: Array<DescribedGroupMember>
 }
 
 export interface RemoteJoinGroup {
@@ -633,13 +611,7 @@ export interface RemoteJoinGroup {
   memberId: string
   groupInstanceId?: string
   protocolType: string
-  protocols: Array<RemoteProtocol>
-}
-
-export interface RemoteJoinMember {
-  memberId: string
-  groupInstanceId?: string
-  metadata: Buffer
+  protocols: Array<GroupProtocol>
 }
 
 export interface RemoteJoinResult {
@@ -648,13 +620,7 @@ export interface RemoteJoinResult {
   protocolName?: string
   leader: string
   memberId: string
-  members: Array<RemoteJoinMember>
-}
-
-export interface RemoteListedGroup {
-  groupId: string
-  protocolType: string
-  state: string
+  members: Array<JoinGroupMember>
 }
 
 export interface RemoteMetadata {
@@ -731,11 +697,6 @@ export interface RemoteProducerId {
   producerEpoch: number
 }
 
-export interface RemoteProtocol {
-  name: string
-  metadata: Buffer
-}
-
 export interface RemoteReassignment {
   topic: string
   partition: number
@@ -761,11 +722,6 @@ export interface RemoteTopic {
   errorCode: number
   isInternal: boolean
   partitions: Array<RemotePartition>
-}
-
-export interface RemoteTopicPartitions {
-  topic: string
-  partitions: Array<number>
 }
 
 export interface RemoteTopicPartitions {
