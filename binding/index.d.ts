@@ -109,7 +109,22 @@ export declare class RemoteClient {
   metadata(topics?: Array<string> | undefined | null): Promise<RemoteMetadata>
   /** Produces encoded RecordBatches as they are: one call for many partitions. */
   produce(acks: number, timeoutMs: number, batches: Array<RemoteProduceBatch>): Promise<RemoteProduceResult[]>
+  /**
+   * One Fetch per leader for `partitions`. Resolves to `[]` when `cancelFetch`
+   * cancels it first (a long poll cut short: nothing was fetched).
+   */
   fetch(partitions: Array<RemoteFetchPartition>, options: RemoteFetchOptions): Promise<RemoteFetchResult[]>
+  /**
+   * Cancels the fetches of `lane` in flight: they resolve to `[]` at once, and
+   * the lane's connections are closed (their long polls are never read). Returns
+   * how many were cancelled.
+   */
+  cancelFetch(lane: number): number
+  /**
+   * Cancels the fetches of `lane` and closes its connections: the caller is
+   * done with the lane.
+   */
+  releaseFetchLane(lane: number): void
   listOffsets(partitions: Array<RemotePartitionValue>, isolationLevel?: number | undefined | null): Promise<RemoteOffsetResult[]>
   deleteRecords(partitions: Array<RemotePartitionValue>, timeoutMs: number): Promise<RemoteOffsetResult[]>
   initProducerId(current?: RemoteProducerId | undefined | null): Promise<RemoteProducerId>
@@ -475,6 +490,11 @@ export interface RecoverySummary {
   reason: string
 }
 
+export interface RemoteAbortedTransaction {
+  producerId: number
+  firstOffset: number
+}
+
 export interface RemoteAlterConfig {
   resourceType: number
   name: string
@@ -563,6 +583,8 @@ export interface RemoteFetchOptions {
   minBytes: number
   maxBytes: number
   isolationLevel?: number
+  /** The caller's fetch lane (its own connections; `cancelFetch` cancels by lane). Default 0. */
+  lane?: number
 }
 
 export interface RemoteFetchPartition {
@@ -582,6 +604,8 @@ export interface RemoteFetchResult {
   logStartOffset: number
   /** The fetched batches as they came off the wire, without a copy. */
   records: Buffer
+  /** read_committed: the aborted transactions overlapping `records`. */
+  abortedTransactions: Array<RemoteAbortedTransaction>
 }
 
 export interface RemoteGroupDescription {

@@ -6,7 +6,6 @@
  */
 
 import * as F from '../codec/format';
-import { readVarint } from '../codec/varint';
 import { CorruptDataError } from '../errors';
 import { binding } from '../native';
 
@@ -106,28 +105,5 @@ export function restamp(
   return out;
 }
 
-/** Kafka's control record types (ControlRecordType): the key's second int16. */
-export const CONTROL_ABORT = 0;
-export const CONTROL_COMMIT = 1;
-
-/**
- * The type of a control batch's (single, uncompressed) record: its key is
- * int16 version, int16 type. -1 when the batch does not hold one.
- */
-export function controlType(chunk: Buffer, b: BatchRef): number {
-  const end = b.position + b.sizeBytes;
-  const cursor = [0];
-  try {
-    let pos = b.position + F.HEADER_BYTES;
-    readVarint(chunk, pos, end, cursor); // record length
-    pos = (cursor[0] as number) + 1; // attributes
-    readVarint(chunk, pos, end, cursor); // timestamp delta
-    readVarint(chunk, cursor[0] as number, end, cursor); // offset delta
-    const keyLength = readVarint(chunk, cursor[0] as number, end, cursor);
-    pos = cursor[0] as number;
-    if (keyLength < 4 || pos + 4 > end) return -1;
-    return chunk.readInt16BE(pos + 2);
-  } catch {
-    return -1;
-  }
-}
+// Control records (transaction markers) are read the same way by the remote consumer.
+export { CONTROL_ABORT, CONTROL_COMMIT, controlType } from '../transport/aborted';

@@ -8,12 +8,22 @@
  */
 import { partitionMetadata } from '../client/cluster';
 import type { RetryOptions } from '../client/retry';
+import {
+  ATTRIBUTES,
+  BATCH_LENGTH,
+  COMPRESSION_MASK,
+  HEADER_BYTES,
+  LAST_OFFSET_DELTA,
+  LOG_OVERHEAD_BYTES,
+  readInt64,
+} from '../codec/format';
 import { KafkaJSError, KafkaJSNotImplemented } from '../errors';
 import { GroupMember, type MemberHooks } from '../group/member';
 import type { CommittedOffset, DescribedGroup, GroupCalls } from '../group/types';
 import type { Cluster, ConsumerGroupState } from '../types/kafkajs';
+import { dropAborted } from './aborted';
 import { call, kafkaError } from './kafka-errors';
-import type { NativeRemoteClient } from './native-remote';
+import type { NativeRemoteClient, RemoteFetchResult } from './native-remote';
 import type { RemoteTransport } from './remote';
 import type { ConsumerTransport, FetchedPartition, FetchOptions, FetchPartition } from './types';
 
@@ -26,13 +36,42 @@ const TOPIC_ALREADY_EXISTS = 36;
  * the next fetch returns whole.
  */
 export function wholeBatches(buf: Buffer): Buffer {
+  return scan(buf).whole;
+}
+
+/**
+ * The whole batches of `buf`, the offset after the last of them (-1: none),
+ * and how many of their bytes are compressed batches.
+ */
+function scan(buf: Buffer): { whole: Buffer; nextOffset: number; compressedBytes: number } {
   let pos = 0;
-  while (buf.byteLength - pos >= 12) {
-    const size = 12 + buf.readInt32BE(pos + 8);
-    if (size < 12 || pos + size > buf.byteLength) break;
+  let nextOffset = -1;
+  let compressedBytes = 0;
+  while (buf.byteLength - pos >= LOG_OVERHEAD_BYTES) {
+    const size = LOG_OVERHEAD_BYTES + buf.readInt32BE(pos + BATCH_LENGTH);
+    if (size < LOG_OVERHEAD_BYTES || pos + size > buf.byteLength) break;
+    // A batch too short for its header is kept for the decoder to report.
+    if (size >= HEADER_BYTES) {
+      nextOffset = readInt64(buf, pos) + buf.readInt32BE(pos + LAST_OFFSET_DELTA) + 1;
+      if ((buf.readInt16BE(pos + ATTRIBUTES) & COMPRESSION_MASK) !== 0) compressedBytes += size;
+    }
     pos += size;
   }
-  return pos === buf.byteLength ? buf : buf.subarray(0, pos);
+  return { whole: pos === buf.byteLength ? buf : buf.subarray(0, pos), nextOffset, compressedBytes };
+}
+
+/**
+ * Fetch lanes: each consumer's fetches use connections of their own (see
+ * Lane::Fetch in crates/client), so cancelling one consumer's long poll,
+ * which closes the connection it waits on, leaves every other caller alone.
+ * Lane 0 is the default of other callers (the mirror).
+ */
+let lanes = 0;
+
+/** A request's identity: the same partitions at the same offsets, in any order, and the same options. */
+function fetchKey(partitions: FetchPartition[], o: FetchOptions): string {
+  const parts = partitions.map((p) => `${p.topic}\u0000${p.partition}\u0000${p.offset}\u0000${p.maxBytes}`);
+  return `${o.maxWaitMs}/${o.minBytes}/${o.maxBytes}/${o.readUncommitted}\u0001${parts.sort().join('\u0001')}`;
 }
 
 /** The group APIs of the native client in the shape the group client speaks. */
@@ -178,6 +217,15 @@ export class RemoteConsumerTransport implements ConsumerTransport {
   /** Partition counts by topic, from the last metadata that named the topic. */
   private readonly partitions = new Map<string, number>();
   private readonly internal = new Set<string>();
+  private readonly lane = ++lanes;
+  /**
+   * The next fetch, sent as soon as the previous one returned, while its
+   * records are decoded and handled: the consumer's next round usually asks
+   * for exactly this (same partitions, at the offsets after what came back)
+   * and then finds it arrived or on its way. Anything else cancels it. One
+   * at most, so at most one fetch response (maxBytes) is held ahead.
+   */
+  private ahead: { key: string; results: Promise<RemoteFetchResult[]> } | null = null;
 
   constructor(shared: RemoteTransport) {
     this.shared = shared;
@@ -196,6 +244,9 @@ export class RemoteConsumerTransport implements ConsumerTransport {
 
   async close(): Promise<void> {
     if (this.client_ === null) return;
+    this.ahead = null;
+    // The lane's connections go with the consumer (the client outlives it when shared).
+    this.client_.releaseFetchLane(this.lane);
     this.client_ = null;
     await this.shared.release();
   }
@@ -244,24 +295,93 @@ export class RemoteConsumerTransport implements ConsumerTransport {
     await this.refreshMetadata([topic]);
   }
 
+  private send(c: NativeRemoteClient, partitions: FetchPartition[], options: FetchOptions) {
+    return c.fetch(partitions, {
+      maxWaitMs: options.maxWaitMs,
+      minBytes: options.minBytes,
+      maxBytes: options.maxBytes,
+      isolationLevel: options.readUncommitted ? 0 : 1,
+      lane: this.lane,
+    });
+  }
+
+  /** Cancels the fetch sent ahead (its response, if any, is dropped). */
+  private dropAhead(c: NativeRemoteClient): void {
+    if (this.ahead === null) return;
+    this.ahead = null;
+    c.cancelFetch(this.lane);
+  }
+
+  /**
+   * One fetch. `options.signal` cuts a long poll short (seek, pause, stop):
+   * the native fetch is cancelled and this returns [] at once; the
+   * connection it waited on is closed rather than left owing a response.
+   */
   async fetch(partitions: FetchPartition[], options: FetchOptions): Promise<FetchedPartition[]> {
     const c = this.client;
-    const results = await call(() =>
-      c.fetch(partitions, {
-        maxWaitMs: options.maxWaitMs,
-        minBytes: options.minBytes,
-        maxBytes: options.maxBytes,
-        isolationLevel: options.readUncommitted ? 0 : 1,
-      }),
-    );
-    return results.map((r) => ({
-      topic: r.topic,
-      partition: r.partition,
-      errorCode: r.errorCode,
-      batches: wholeBatches(r.records),
-      highWatermark: r.highWatermark,
-      logStartOffset: r.logStartOffset,
-    }));
+    const signal = options.signal;
+    // A function: the abort happens while awaiting, which narrowing cannot see.
+    const aborted = () => signal?.aborted === true;
+    if (aborted()) return [];
+    const key = fetchKey(partitions, options);
+    let pending: Promise<RemoteFetchResult[]>;
+    if (this.ahead !== null && this.ahead.key === key) {
+      pending = this.ahead.results;
+      this.ahead = null;
+    } else {
+      // Cancelled before the new fetch is sent: the cancel is by lane.
+      this.dropAhead(c);
+      pending = this.send(c, partitions, options);
+    }
+    const cancel = () => c.cancelFetch(this.lane);
+    signal?.addEventListener('abort', cancel, { once: true });
+    let results: RemoteFetchResult[];
+    try {
+      results = await call(() => pending);
+    } finally {
+      signal?.removeEventListener('abort', cancel);
+    }
+    if (results.length === 0) return [];
+    const out: FetchedPartition[] = [];
+    const nextOffsets = new Map<string, number>();
+    const limits = new Map(partitions.map((p) => [`${p.topic}\u0000${p.partition}`, p.maxBytes]));
+    let clean = true;
+    for (const r of results) {
+      const { whole, nextOffset, compressedBytes } = scan(r.records);
+      if (r.errorCode !== 0) clean = false;
+      // The consumer stops decoding a partition's fetch once it inflated
+      // maxBytes (the partition's limit) and asks again from there: then
+      // the fetch sent ahead would be for the wrong offsets, and cancelling
+      // it costs a new connection. Compression rarely packs 10x.
+      if (compressedBytes * 10 > (limits.get(`${r.topic}\u0000${r.partition}`) ?? 0)) clean = false;
+      nextOffsets.set(`${r.topic}\u0000${r.partition}`, nextOffset);
+      out.push({
+        topic: r.topic,
+        partition: r.partition,
+        errorCode: r.errorCode,
+        batches: options.readUncommitted ? whole : dropAborted(whole, r.abortedTransactions),
+        highWatermark: r.highWatermark,
+        logStartOffset: r.logStartOffset,
+      });
+    }
+    if (clean && !aborted() && this.client_ === c) {
+      // The round after this one, as the consumer will ask for it: each
+      // partition from after its last whole batch, the first partition
+      // moved to the end (the consumer rotates the order per round so that
+      // each partition gets to be first, which is where Kafka returns a
+      // batch larger than the partition limit).
+      const next = partitions.map((p) => ({
+        ...p,
+        offset: Math.max(p.offset, nextOffsets.get(`${p.topic}\u0000${p.partition}`) ?? -1),
+      }));
+      const first = next.shift();
+      if (first !== undefined) next.push(first);
+      const results = this.send(c, next, options);
+      // A fetch sent ahead and never asked for must not become an unhandled rejection.
+      results.catch(() => undefined);
+      this.ahead = { key: fetchKey(next, options), results };
+    }
+    return out;
   }
 
   async listOffsets(

@@ -67,6 +67,8 @@ export interface RemoteFetchResult {
   lastStableOffset: number;
   logStartOffset: number;
   records: Buffer;
+  /** read_committed: the aborted transactions overlapping `records`. */
+  abortedTransactions: { producerId: number; firstOffset: number }[];
 }
 
 export interface RemoteOffsetResult {
@@ -130,10 +132,21 @@ export interface NativeRemoteClient {
     timeoutMs: number,
     batches: { topic: string; partition: number; records: Buffer }[],
   ): Promise<RemoteProduceResult[]>;
+  /** Resolves to [] when `cancelFetch(lane)` cancels it first. */
   fetch(
     partitions: { topic: string; partition: number; offset: number; maxBytes: number }[],
-    options: { maxWaitMs: number; minBytes: number; maxBytes: number; isolationLevel?: number },
+    options: {
+      maxWaitMs: number;
+      minBytes: number;
+      maxBytes: number;
+      isolationLevel?: number;
+      lane?: number;
+    },
   ): Promise<RemoteFetchResult[]>;
+  /** Cancels the fetches of `lane` in flight (closing that lane's connections); how many. */
+  cancelFetch(lane: number): number;
+  /** Cancels the fetches of `lane` and closes its connections (the caller is done with it). */
+  releaseFetchLane(lane: number): void;
   listOffsets(
     partitions: { topic: string; partition: number; value: number }[],
     isolationLevel?: number,

@@ -29,7 +29,7 @@ export interface FetchOptions {
   /** The response's byte limit across partitions. */
   maxBytes: number;
   readUncommitted: boolean;
-  /** Ends the wait early (the local transport; a remote fetch runs its course). */
+  /** Ends the wait early (a remote fetch is cancelled and returns [], its connection closed). */
   signal?: AbortSignal;
 }
 

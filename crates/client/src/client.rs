@@ -100,9 +100,17 @@ impl Metadata {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Lane {
     General,
-    Fetch,
+    /// Fetches of one caller (a consumer): each has its own connection per broker,
+    /// as each Java consumer does, so cancelling one's long poll (which closes the
+    /// connection it waits on) leaves the others' fetches alone. The second number
+    /// counts the lane's cancels: fetches after a cancel never share a connection
+    /// with the cancelled one (which may still be connecting when it is cancelled).
+    Fetch(u32, u32),
     Group,
 }
+
+/// A cancellable fetch's registration: its id and its trigger.
+pub(crate) type Cancel = (u64, tokio::sync::oneshot::Sender<()>);
 
 /// Connection slots by lane and broker address; the inner async mutex makes concurrent
 /// callers share one connection attempt.
@@ -115,6 +123,11 @@ pub(crate) struct Inner {
     slots: Mutex<HashMap<(Lane, String), Slot>>,
     refreshing: tokio::sync::Mutex<()>,
     pub(crate) coordinators: Mutex<HashMap<(i8, String), i32>>,
+    /// Fetches that can be cancelled, by fetch lane.
+    pub(crate) cancels: Mutex<HashMap<u32, Vec<Cancel>>>,
+    pub(crate) next_cancel: std::sync::atomic::AtomicU64,
+    /// Cancels so far, by fetch lane (see `Lane::Fetch`).
+    pub(crate) lane_epochs: Mutex<HashMap<u32, u32>>,
 }
 
 /// A Kafka client. Cheap to clone; all clones share connections and metadata.
@@ -128,7 +141,10 @@ pub struct Client {
 pub(crate) trait LeaderOp: Send + Sync + 'static {
     type Item: Clone + Send + Sync + 'static;
     type Out: Send + 'static;
-    const LANE: Lane = Lane::General;
+    /// The connection lane of this operation's requests.
+    fn lane(&self) -> Lane {
+        Lane::General
+    }
     fn locate(item: &Self::Item) -> (&str, i32);
     fn send(
         self: Arc<Self>,
@@ -169,6 +185,9 @@ impl Client {
                 slots: Mutex::new(HashMap::new()),
                 refreshing: tokio::sync::Mutex::new(()),
                 coordinators: Mutex::new(HashMap::new()),
+                cancels: Mutex::new(HashMap::new()),
+                next_cancel: std::sync::atomic::AtomicU64::new(0),
+                lane_epochs: Mutex::new(HashMap::new()),
             }),
         };
         client.refresh_metadata(&[]).await?;
@@ -203,6 +222,47 @@ impl Client {
         let c = Connection::connect(addr, &self.inner.cfg, self.inner.tls.as_ref()).await?;
         *g = Some(c.clone());
         Ok(c)
+    }
+
+    /// The current cancel count of fetch lane `lane`.
+    pub(crate) fn lane_epoch(&self, lane: u32) -> u32 {
+        poison(self.inner.lane_epochs.lock())
+            .get(&lane)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Starts a new epoch of fetch lane `lane`: later fetches connect afresh.
+    pub(crate) fn bump_lane(&self, lane: u32) {
+        let mut m = poison(self.inner.lane_epochs.lock());
+        let e = m.entry(lane).or_insert(0);
+        *e = e.wrapping_add(1);
+    }
+
+    /// Closes and forgets the connections of fetch lane `lane` from epochs before
+    /// the current one (a cancelled long poll: the broker would answer nothing
+    /// else on that connection until the poll's max wait). Responses still owed
+    /// on them are never read, so no correlation id is reused.
+    pub(crate) fn close_stale_lane(&self, lane: u32) {
+        let current = self.lane_epoch(lane);
+        let stale: Vec<Slot> = {
+            let mut slots = poison(self.inner.slots.lock());
+            let keys: Vec<(Lane, String)> = slots
+                .keys()
+                .filter(|(l, _)| matches!(l, Lane::Fetch(n, e) if *n == lane && *e != current))
+                .cloned()
+                .collect();
+            keys.iter().filter_map(|k| slots.remove(k)).collect()
+        };
+        for slot in stale {
+            // A slot locked now is being connected by a cancelled fetch; that fetch
+            // is dropped, and its connection with it.
+            if let Ok(mut g) = slot.try_lock() {
+                if let Some(c) = g.take() {
+                    c.close();
+                }
+            }
+        }
     }
 
     pub(crate) async fn conn_node(&self, node: i32) -> Result<Arc<Connection>> {
@@ -526,7 +586,7 @@ impl Client {
                 let op = op.clone();
                 set.spawn(async move {
                     let idx: Vec<usize> = batch.iter().map(|(i, _)| *i).collect();
-                    let res = match client.conn_node_lane(O::LANE, leader).await {
+                    let res = match client.conn_node_lane(op.lane(), leader).await {
                         Ok(conn) => op.send(client.clone(), conn, batch).await,
                         Err(e) => Err(e),
                     };

@@ -190,6 +190,20 @@ impl Connection {
         Ok(Arc::new(conn))
     }
 
+    /// Closes the connection now: requests waiting on it fail with a connection
+    /// error and the socket is dropped (so whatever the broker still sends is
+    /// never matched against a later request).
+    pub fn close(&self) {
+        fail_all(
+            &self.pending,
+            &self.closed,
+            Error::Connection(format!("{}: closed", self.addr)),
+        );
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
     }

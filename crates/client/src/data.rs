@@ -2,8 +2,11 @@
 //! routed to leaders.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::oneshot;
 
 use bytes::Bytes;
 use kafka_protocol::messages::delete_records_request::{
@@ -215,6 +218,9 @@ pub struct FetchOptions {
     pub max_bytes: i32,
     /// 0 read_uncommitted, 1 read_committed.
     pub isolation_level: i8,
+    /// The connection lane: fetches of different lanes use different connections
+    /// (one lane per consumer), so one can be cancelled without touching the others.
+    pub lane: u32,
 }
 
 impl Default for FetchOptions {
@@ -224,8 +230,17 @@ impl Default for FetchOptions {
             min_bytes: 1,
             max_bytes: 50 * 1024 * 1024,
             isolation_level: 0,
+            lane: 0,
         }
     }
+}
+
+/// A transaction aborted in a fetched range (read_committed): the batches of
+/// `producer_id` from `first_offset` up to its abort marker are not data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AbortedTransaction {
+    pub producer_id: i64,
+    pub first_offset: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -239,16 +254,23 @@ pub struct FetchResult {
     /// Raw RecordBatch bytes as the broker sent them (a slice of the response
     /// frame, no copy); the last batch may be truncated, as Kafka allows.
     pub records: Bytes,
+    /// read_committed only: the aborted transactions overlapping `records`.
+    pub aborted_transactions: Vec<AbortedTransaction>,
 }
 
 struct FetchOp {
     opts: FetchOptions,
+    /// The lane's epoch when the fetch was made (see `Lane::Fetch`).
+    epoch: u32,
 }
 
 impl LeaderOp for FetchOp {
     type Item = FetchPartitionRequest;
     type Out = FetchResult;
-    const LANE: Lane = Lane::Fetch;
+
+    fn lane(&self) -> Lane {
+        Lane::Fetch(self.opts.lane, self.epoch)
+    }
 
     fn locate(item: &FetchPartitionRequest) -> (&str, i32) {
         (&item.topic, item.partition)
@@ -267,6 +289,7 @@ impl LeaderOp for FetchOp {
             last_stable_offset: -1,
             log_start_offset: -1,
             records: Bytes::new(),
+            aborted_transactions: Vec::new(),
         }
     }
 
@@ -337,6 +360,15 @@ impl LeaderOp for FetchOp {
                             last_stable_offset: p.last_stable_offset,
                             log_start_offset: p.log_start_offset,
                             records: p.records.unwrap_or_default(),
+                            aborted_transactions: p
+                                .aborted_transactions
+                                .unwrap_or_default()
+                                .into_iter()
+                                .map(|a| AbortedTransaction {
+                                    producer_id: a.producer_id.0,
+                                    first_offset: a.first_offset,
+                                })
+                                .collect(),
                         },
                     );
                 }
@@ -550,6 +582,32 @@ impl LeaderOp for OffsetsOp {
     }
 }
 
+/// A fetch's registration for `Client::cancel_fetches`; deregisters on drop.
+pub struct FetchCancel {
+    client: Client,
+    lane: u32,
+    epoch: u32,
+    id: u64,
+    rx: Option<oneshot::Receiver<()>>,
+}
+
+impl Drop for FetchCancel {
+    fn drop(&mut self) {
+        let mut map = poison_lock(&self.client.inner.cancels);
+        if let Some(v) = map.get_mut(&self.lane) {
+            v.retain(|(id, _)| *id != self.id);
+            if v.is_empty() {
+                map.remove(&self.lane);
+            }
+        }
+    }
+}
+
+fn poison_lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The map is changed by single push/retain/remove calls, never left half-done.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ProducerIdAndEpoch {
     pub producer_id: i64,
@@ -601,6 +659,16 @@ impl Client {
         partitions: Vec<FetchPartitionRequest>,
         opts: FetchOptions,
     ) -> Result<Vec<FetchResult>> {
+        let epoch = self.lane_epoch(opts.lane);
+        self.fetch_at(partitions, opts, epoch).await
+    }
+
+    async fn fetch_at(
+        &self,
+        partitions: Vec<FetchPartitionRequest>,
+        opts: FetchOptions,
+        epoch: u32,
+    ) -> Result<Vec<FetchResult>> {
         for p in &partitions {
             if p.max_bytes < 0 || p.offset < 0 {
                 return Err(Error::Config(format!(
@@ -616,8 +684,79 @@ impl Client {
                 opts.max_bytes
             )));
         }
-        self.route_rounds(Arc::new(FetchOp { opts }), partitions)
+        self.route_rounds(Arc::new(FetchOp { opts, epoch }), partitions)
             .await
+    }
+
+    /// Registers a cancellable fetch on fetch lane `lane`, before it starts (so a
+    /// `cancel_fetches` that follows is never missed).
+    pub fn fetch_canceller(&self, lane: u32) -> FetchCancel {
+        let (tx, rx) = oneshot::channel();
+        let id = self.inner.next_cancel.fetch_add(1, Ordering::Relaxed);
+        let epoch = self.lane_epoch(lane);
+        poison_lock(&self.inner.cancels)
+            .entry(lane)
+            .or_default()
+            .push((id, tx));
+        FetchCancel {
+            client: self.clone(),
+            lane,
+            epoch,
+            id,
+            rx: Some(rx),
+        }
+    }
+
+    /// Cancels every fetch registered on `lane` and not finished: each returns
+    /// `None` at once, and the lane's connections are closed, since the broker
+    /// answers nothing else on a connection while a long poll waits there (a fetch
+    /// after a seek would wait the poll out); fetches made after this call connect
+    /// afresh. Returns how many were waiting.
+    pub fn cancel_fetches(&self, lane: u32) -> usize {
+        let waiting = poison_lock(&self.inner.cancels)
+            .remove(&lane)
+            .unwrap_or_default();
+        let n = waiting.len();
+        if n > 0 {
+            self.bump_lane(lane);
+            self.close_stale_lane(lane);
+        }
+        for (_, tx) in waiting {
+            let _ = tx.send(());
+        }
+        n
+    }
+
+    /// Cancels the fetches of `lane` and closes its connections, in use or not:
+    /// the caller is done with the lane (a consumer disconnecting).
+    pub fn release_fetch_lane(&self, lane: u32) {
+        self.cancel_fetches(lane);
+        self.bump_lane(lane);
+        self.close_stale_lane(lane);
+    }
+
+    /// As `fetch` on `cancel`'s lane, until cancelled by `cancel_fetches`: then
+    /// `None` (the poll's response is never read).
+    pub async fn fetch_or_cancel(
+        &self,
+        partitions: Vec<FetchPartitionRequest>,
+        mut opts: FetchOptions,
+        mut cancel: FetchCancel,
+    ) -> Result<Option<Vec<FetchResult>>> {
+        opts.lane = cancel.lane;
+        let Some(rx) = cancel.rx.take() else {
+            return Ok(None);
+        };
+        tokio::select! {
+            r = self.fetch_at(partitions, opts, cancel.epoch) => r.map(Some),
+            // Only cancel_fetches sends or drops the trigger while `cancel` lives.
+            _ = rx => {
+                // The fetch is dropped now; a connection it made after the cancel
+                // closed the lane's goes too.
+                self.close_stale_lane(opts.lane);
+                Ok(None)
+            }
+        }
     }
 
     /// ListOffsets: the offset for a timestamp, or LATEST (-1) / EARLIEST (-2).

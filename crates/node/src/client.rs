@@ -284,6 +284,14 @@ pub struct RemoteFetchOptions {
     pub min_bytes: i32,
     pub max_bytes: i32,
     pub isolation_level: Option<i32>,
+    /// The caller's fetch lane (its own connections; `cancelFetch` cancels by lane). Default 0.
+    pub lane: Option<u32>,
+}
+
+#[napi(object)]
+pub struct RemoteAbortedTransaction {
+    pub producer_id: f64,
+    pub first_offset: f64,
 }
 
 /// Only ever returned to JavaScript (its `records` cannot be read back in).
@@ -298,6 +306,8 @@ pub struct RemoteFetchResult {
     /// The fetched batches as they came off the wire, without a copy.
     #[napi(ts_type = "Buffer")]
     pub records: ExternalBytes,
+    /// read_committed: the aborted transactions overlapping `records`.
+    pub aborted_transactions: Vec<RemoteAbortedTransaction>,
 }
 
 #[napi(object)]
@@ -541,6 +551,8 @@ impl RemoteClient {
         )
     }
 
+    /// One Fetch per leader for `partitions`. Resolves to `[]` when `cancelFetch`
+    /// cancels it first (a long poll cut short: nothing was fetched).
     #[napi(ts_return_type = "Promise<RemoteFetchResult[]>")]
     pub fn fetch<'env>(
         &self,
@@ -560,25 +572,63 @@ impl RemoteClient {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        let lane = options.lane.unwrap_or(0);
         let opts = fc::FetchOptions {
             max_wait_ms: options.max_wait_ms,
             min_bytes: options.min_bytes,
             max_bytes: options.max_bytes,
             isolation_level: i8_arg("isolationLevel", options.isolation_level.unwrap_or(0))?,
+            lane,
         };
-        promise(env, async move { c.fetch(parts, opts).await }, |v| {
-            Ok(v.into_iter()
-                .map(|r| RemoteFetchResult {
-                    topic: r.topic,
-                    partition: r.partition,
-                    error_code: r.error_code.into(),
-                    high_watermark: r.high_watermark as f64,
-                    last_stable_offset: r.last_stable_offset as f64,
-                    log_start_offset: r.log_start_offset as f64,
-                    records: ExternalBytes(r.records),
-                })
-                .collect::<Vec<_>>())
-        })
+        // Registered now, on the JavaScript thread: a cancelFetch made after this
+        // call returns always finds it.
+        let cancel = c.fetch_canceller(lane);
+        promise(
+            env,
+            async move {
+                Ok(c.fetch_or_cancel(parts, opts, cancel)
+                    .await?
+                    .unwrap_or_default())
+            },
+            |v: Vec<fc::FetchResult>| {
+                Ok(v.into_iter()
+                    .map(|r| RemoteFetchResult {
+                        topic: r.topic,
+                        partition: r.partition,
+                        error_code: r.error_code.into(),
+                        high_watermark: r.high_watermark as f64,
+                        last_stable_offset: r.last_stable_offset as f64,
+                        log_start_offset: r.log_start_offset as f64,
+                        records: ExternalBytes(r.records),
+                        aborted_transactions: r
+                            .aborted_transactions
+                            .into_iter()
+                            .map(|a| RemoteAbortedTransaction {
+                                producer_id: a.producer_id as f64,
+                                first_offset: a.first_offset as f64,
+                            })
+                            .collect(),
+                    })
+                    .collect::<Vec<_>>())
+            },
+        )
+    }
+
+    /// Cancels the fetches of `lane` in flight: they resolve to `[]` at once, and
+    /// the lane's connections are closed (their long polls are never read). Returns
+    /// how many were cancelled.
+    #[napi]
+    pub fn cancel_fetch(&self, lane: u32) -> Result<u32> {
+        let c = self.get()?;
+        Ok(u32::try_from(c.cancel_fetches(lane)).unwrap_or(u32::MAX))
+    }
+
+    /// Cancels the fetches of `lane` and closes its connections: the caller is
+    /// done with the lane.
+    #[napi]
+    pub fn release_fetch_lane(&self, lane: u32) -> Result<()> {
+        self.get()?.release_fetch_lane(lane);
+        Ok(())
     }
 
     #[napi(ts_return_type = "Promise<RemoteOffsetResult[]>")]
