@@ -101,7 +101,7 @@ impl ClientConfig {
     /// A config for these `host:port` bootstrap brokers with the defaults:
     /// client id `ferrolog`, no TLS or SASL, connect timeout 10 s, request timeout
     /// 30 s, 5 requests in flight per connection, responses up to 100 MiB + 64 KiB,
-    /// 5 retries from 100 ms apart, no auto topic creation.
+    /// 5 retries with a 100 ms backoff, no auto topic creation.
     pub fn new(bootstrap: impl IntoIterator<Item = impl Into<String>>) -> Self {
         ClientConfig {
             bootstrap: bootstrap.into_iter().map(Into::into).collect(),

@@ -73,8 +73,8 @@ pub mod codes {
     /// JoinGroup without a member id (KIP-394): the answer carries one and the join is
     /// sent again with it.
     pub const MEMBER_ID_REQUIRED: i16 = 79;
-    /// A request by topic id (Fetch v13+) names an id the broker does not know:
-    /// refreshed and retried.
+    /// A request by topic id (Produce or Fetch v13+) names an id the broker does not
+    /// know: refreshed and retried.
     pub const UNKNOWN_TOPIC_ID: i16 = 100;
     /// The topic id does not match the topic's name on the broker (recreated topic):
     /// refreshed and retried.
@@ -119,8 +119,8 @@ pub fn is_coordinator_error(code: i16) -> bool {
 
 /// Why a client call failed. Per-partition and per-item outcomes are not errors:
 /// they come back as Kafka error codes in the results; this is for the call itself.
-/// [`Error::code`] gives the nearest Kafka code, [`Error::is_retriable`] whether the
-/// client's own retries could have helped (they are spent when it is returned).
+/// [`Error::code`] gives the nearest Kafka code, [`Error::is_retriable`] whether
+/// trying again may succeed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
     /// Bad configuration or arguments (never retried).
