@@ -21,56 +21,83 @@ use std::sync::Arc;
 #[path = "admin_ops.rs"]
 pub(crate) mod admin_ops;
 
+/// One topic for [`Client::create_topics`].
 #[derive(Clone, Debug, Default)]
 pub struct NewTopic {
+    /// The topic's name (Kafka's rules: at most 249 of `[a-zA-Z0-9._-]`; the
+    /// broker answers INVALID_TOPIC_EXCEPTION, 17, otherwise).
     pub name: String,
     /// -1: the broker's `num.partitions`.
     pub num_partitions: i32,
     /// -1: the broker's `default.replication.factor`.
     pub replication_factor: i16,
+    /// Topic configs to set at creation (`("retention.ms", "86400000")`); the
+    /// broker's defaults for the rest.
     pub configs: Vec<(String, String)>,
 }
 
 /// The outcome for one named thing (topic, resource, group).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NamedResult {
+    /// The topic, resource or group name the outcome is for.
     pub name: String,
+    /// Kafka's error code for it; 0 when it succeeded.
     pub error_code: i16,
+    /// The broker's message for the error, when it sent one.
     pub error_message: Option<String>,
 }
 
-/// Kafka's config resource types.
+/// Kafka's config resource type for a topic (the resource name is the topic's).
 pub const RESOURCE_TOPIC: i8 = 2;
+/// Kafka's config resource type for a broker: the name is the broker's node id
+/// (the request goes to that broker), or empty for the cluster-wide default.
 pub const RESOURCE_BROKER: i8 = 4;
 
+/// One resource for [`Client::describe_configs`].
 #[derive(Clone, Debug)]
 pub struct ConfigResource {
+    /// [`RESOURCE_TOPIC`] or [`RESOURCE_BROKER`] (Kafka's codes; 8 is a broker's loggers).
     pub resource_type: i8,
+    /// The topic's name, or the broker's node id in decimal.
     pub name: String,
     /// `None`: every key.
     pub keys: Option<Vec<String>>,
 }
 
+/// One config key of a described resource.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigEntry {
+    /// The config key (`retention.ms`).
     pub name: String,
+    /// Its value as text; `None` when the broker hides it (a sensitive key) or it
+    /// has none.
     pub value: Option<String>,
+    /// Whether it cannot be changed with AlterConfigs.
     pub read_only: bool,
     /// Kafka's ConfigSource (1 dynamic topic, 4 static broker, 5 default, ...).
     pub config_source: i8,
+    /// Whether the value is Kafka's default (`config_source` 5).
     pub is_default: bool,
+    /// Whether the key holds a secret (a password), whose value is not sent.
     pub is_sensitive: bool,
 }
 
 /// (resource type, resource name, [(key, value or None to remove)]).
 pub type AlterConfigsResourceInput = (i8, String, Vec<(String, Option<String>)>);
 
+/// One resource's answer to [`Client::describe_configs`].
 #[derive(Clone, Debug)]
 pub struct ConfigResourceResult {
+    /// The resource type asked for ([`RESOURCE_TOPIC`], [`RESOURCE_BROKER`]).
     pub resource_type: i8,
+    /// The resource's name as asked for.
     pub name: String,
+    /// Kafka's error code for the resource (e.g. UNKNOWN_TOPIC_OR_PARTITION, 3); 0
+    /// when described.
     pub error_code: i16,
+    /// The broker's message for the error, when it sent one.
     pub error_message: Option<String>,
+    /// The keys asked for (all of them when `keys` was `None`); empty on error.
     pub entries: Vec<ConfigEntry>,
 }
 
@@ -114,6 +141,11 @@ impl Client {
         Err(last)
     }
 
+    /// CreateTopics, sent to the controller (retried on NOT_CONTROLLER): one result
+    /// per topic, in the broker's order, with e.g. TOPIC_ALREADY_EXISTS (36),
+    /// INVALID_PARTITIONS (37) or INVALID_REPLICATION_FACTOR (38). `timeout_ms` is how
+    /// long the controller may wait for the topics to be created; `validate_only`
+    /// checks without creating. The metadata of the topics is refreshed after.
     pub async fn create_topics(
         &self,
         topics: Vec<NewTopic>,
@@ -166,6 +198,10 @@ impl Client {
             .collect())
     }
 
+    /// DeleteTopics by name, sent to the controller (retried on NOT_CONTROLLER): one
+    /// result per topic, e.g. UNKNOWN_TOPIC_OR_PARTITION (3) for a missing one.
+    /// `timeout_ms` is how long the controller may wait for the deletion to complete.
+    /// The cached metadata is refreshed after.
     pub async fn delete_topics(
         &self,
         topics: Vec<String>,
@@ -299,7 +335,8 @@ impl Client {
         Ok(out)
     }
 
-    /// AlterConfigs (replaces the resource's whole dynamic config, as Kafka's AlterConfigs does).
+    /// AlterConfigs (replaces the resource's whole dynamic config, as Kafka's AlterConfigs
+    /// does).
     pub async fn alter_configs(
         &self,
         resources: Vec<AlterConfigsResourceInput>,
@@ -387,12 +424,20 @@ fn split_by_broker<T>(items: &[T], key: impl Fn(&T) -> (i8, &String)) -> Vec<(Pi
 /// operation, permission type).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AclBinding {
+    /// 2 topic, 3 group, 4 cluster, 5 transactional id, 6 delegation token, 7 user.
     pub resource_type: i8,
+    /// The resource's name (`kafka-cluster` for the cluster), or its prefix.
     pub resource_name: String,
+    /// 3 literal (`*` is any name), 4 prefixed.
     pub pattern_type: i8,
+    /// Whom it applies to, as `User:alice` (`User:*` for anyone).
     pub principal: String,
+    /// The client host it applies to; `*` for any.
     pub host: String,
+    /// 2 all, 3 read, 4 write, 5 create, 6 delete, 7 alter, 8 describe, 9 cluster
+    /// action, 10 describe configs, 11 alter configs, 12 idempotent write.
     pub operation: i8,
+    /// 2 deny, 3 allow.
     pub permission_type: i8,
 }
 
@@ -400,20 +445,32 @@ pub struct AclBinding {
 /// codes take Kafka's ANY (1) and, for the pattern type, MATCH (2).
 #[derive(Clone, Debug, Default)]
 pub struct AclFilter {
+    /// An [`AclBinding::resource_type`], or 1 for any.
     pub resource_type: i8,
+    /// The resource name to match (as `pattern_type` says); `None` for any.
     pub resource_name: Option<String>,
+    /// An [`AclBinding::pattern_type`], 1 for any, or 2 (MATCH) for every binding
+    /// that applies to `resource_name` (literal, `*` and matching prefixes).
     pub pattern_type: i8,
+    /// The principal to match (`User:alice`); `None` for any.
     pub principal: Option<String>,
+    /// The host to match; `None` for any.
     pub host: Option<String>,
+    /// An [`AclBinding::operation`], or 1 for any.
     pub operation: i8,
+    /// An [`AclBinding::permission_type`], or 1 for any.
     pub permission_type: i8,
 }
 
 /// One DeleteAcls filter's outcome: its error, and the bindings it removed.
 #[derive(Clone, Debug)]
 pub struct DeleteAclsResult {
+    /// Kafka's error code for the filter (e.g. CLUSTER_AUTHORIZATION_FAILED, 31);
+    /// 0 when applied.
     pub error_code: i16,
+    /// The broker's message for the error, when it sent one.
     pub error_message: Option<String>,
+    /// The bindings the filter matched and removed.
     pub matching: Vec<AclBinding>,
 }
 

@@ -17,27 +17,41 @@ use crate::error::{codes, Error, Result};
 /// One partition's wanted replicas; `None` cancels a reassignment in progress.
 #[derive(Clone, Debug)]
 pub struct ReassignmentRequest {
+    /// The partition's topic.
     pub topic: String,
+    /// The partition's index.
     pub partition: i32,
+    /// The broker node ids to hold the partition, preferred leader first; `None`
+    /// cancels the partition's reassignment in progress.
     pub replicas: Option<Vec<i32>>,
 }
 
 /// The controller's answer for one partition of an AlterPartitionReassignments.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReassignmentResult {
+    /// The partition's topic.
     pub topic: String,
+    /// The partition's index.
     pub partition: i32,
+    /// Kafka's error code for the partition (e.g. NO_REASSIGNMENT_IN_PROGRESS, 85,
+    /// when cancelling; INVALID_REPLICA_ASSIGNMENT, 39); 0 when accepted.
     pub error_code: i16,
+    /// The controller's message for the error, when it sent one.
     pub error_message: Option<String>,
 }
 
 /// A reassignment in progress, as ListPartitionReassignments reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OngoingReassignment {
+    /// The partition's topic.
     pub topic: String,
+    /// The partition's index.
     pub partition: i32,
+    /// The broker node ids holding the partition now (old and new replicas).
     pub replicas: Vec<i32>,
+    /// The node ids being added (catching up).
     pub adding_replicas: Vec<i32>,
+    /// The node ids to be removed once the added ones are in sync.
     pub removing_replicas: Vec<i32>,
 }
 

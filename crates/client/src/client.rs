@@ -30,15 +30,22 @@ fn poison<T>(r: std::sync::LockResult<T>) -> T {
     r.unwrap_or_else(|e| e.into_inner())
 }
 
+/// A broker as Metadata (or FindCoordinator) describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BrokerMeta {
+    /// The broker's node id (`node.id`), as partitions name their leader and replicas.
     pub node_id: i32,
+    /// The host the broker advertises for this listener.
     pub host: String,
+    /// The port the broker advertises for this listener.
     pub port: i32,
+    /// The broker's `broker.rack`; `None` when unset, or when learned from
+    /// FindCoordinator.
     pub rack: Option<String>,
 }
 
 impl BrokerMeta {
+    /// The `host:port` to connect to (`[host]:port` for an IPv6 host).
     pub fn addr(&self) -> String {
         if self.host.contains(':') {
             format!("[{}]:{}", self.host, self.port)
@@ -48,36 +55,64 @@ impl BrokerMeta {
     }
 }
 
+/// One partition as Metadata describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartitionMeta {
+    /// The partition's index.
     pub partition: i32,
+    /// Kafka's error code for the partition (e.g. LEADER_NOT_AVAILABLE, 5, during an
+    /// election); 0 when described.
     pub error_code: i16,
+    /// The leader's node id; -1 when there is none.
     pub leader: i32,
+    /// The leader's epoch, which a new leader raises; -1 when the broker does not say
+    /// (Metadata before v7).
     pub leader_epoch: i32,
+    /// The node ids holding a replica, the preferred leader first.
     pub replicas: Vec<i32>,
+    /// The replicas in sync with the leader (acks -1 waits for these).
     pub isr: Vec<i32>,
+    /// The replicas whose log directory is offline.
     pub offline_replicas: Vec<i32>,
 }
 
+/// One topic as Metadata describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TopicMeta {
+    /// The topic's name.
     pub name: String,
+    /// The topic's id (Metadata v10+; the nil UUID when the broker gives none).
+    /// Produce v13+ and Fetch v13+ address the topic by it.
     pub topic_id: Uuid,
+    /// Kafka's error code for the topic (e.g. UNKNOWN_TOPIC_OR_PARTITION, 3, from
+    /// [`Client::metadata`] for a topic that does not exist; TOPIC_AUTHORIZATION_FAILED,
+    /// 29); 0 when described.
     pub error_code: i16,
+    /// Whether it is one of Kafka's internal topics (`__consumer_offsets`,
+    /// `__transaction_state`).
     pub is_internal: bool,
     /// Sorted by partition number.
     pub partitions: Vec<PartitionMeta>,
 }
 
+/// The cluster as Metadata describes it: brokers, controller and topics. The
+/// client caches one ([`Client::cached_metadata`]) and routes by it.
 #[derive(Clone, Debug, Default)]
 pub struct Metadata {
+    /// The cluster's id; `None` from a broker that does not say (Metadata before v2).
     pub cluster_id: Option<String>,
+    /// The controller's node id, where admin requests go; -1 when unknown.
     pub controller_id: i32,
+    /// The brokers, by node id: Metadata's live ones, plus coordinators learned
+    /// from FindCoordinator.
     pub brokers: BTreeMap<i32, BrokerMeta>,
+    /// The topics described, by name.
     pub topics: HashMap<String, TopicMeta>,
 }
 
 impl Metadata {
+    /// The node id of the partition's leader; `None` when the topic or partition is
+    /// not in this metadata or has no leader.
     pub fn leader(&self, topic: &str, partition: i32) -> Option<i32> {
         let t = self.topics.get(topic)?;
         let p = t.partitions.iter().find(|p| p.partition == partition)?;
@@ -194,7 +229,8 @@ impl Client {
         Ok(client)
     }
 
-    pub fn config(&self) -> &ClientConfig {
+    /// The configuration the client was made with.
+    pub(crate) fn config(&self) -> &ClientConfig {
         &self.inner.cfg
     }
 

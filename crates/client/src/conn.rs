@@ -45,7 +45,11 @@ fn fail_all(pending: &Pending, closed: &AtomicBool, err: Error) {
     }
 }
 
-pub fn tls_connector(cfg: &TlsConfig) -> Result<TlsConnector> {
+/// Builds the rustls connector for `cfg`, once per client: the roots from `ca_pem`
+/// (else the system bundle), and a client certificate when both `cert_pem` and
+/// `key_pem` are given. [`Error::Tls`] for a bad PEM, [`Error::Config`] for a
+/// certificate without its key or the reverse.
+pub(crate) fn tls_connector(cfg: &TlsConfig) -> Result<TlsConnector> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     let ca = match &cfg.ca_pem {
@@ -89,8 +93,14 @@ pub fn tls_connector(cfg: &TlsConfig) -> Result<TlsConnector> {
     Ok(TlsConnector::from(Arc::new(config)))
 }
 
-pub struct Connection {
-    pub addr: String,
+/// One connection to one broker, set up (TLS, ApiVersions, SASL) before use and
+/// shared by the client's callers: requests are pipelined, at most `max_in_flight`
+/// awaiting an answer, and matched to their responses by correlation id. Once closed
+/// (I/O error, a timed-out request, [`Connection::close`]) it stays closed; the
+/// client connects afresh.
+pub(crate) struct Connection {
+    /// The `host:port` it is connected to, for error messages.
+    addr: String,
     tx: mpsc::Sender<Bytes>,
     pending: Pending,
     closed: Arc<AtomicBool>,
@@ -111,7 +121,10 @@ impl Drop for Connection {
 }
 
 impl Connection {
-    pub async fn connect(
+    /// Connects to `addr` (`host:port`): TCP within `connect_timeout`, then TLS when
+    /// `tls` is given, ApiVersions, and SASL when configured, the whole within
+    /// `connect_timeout + request_timeout` (else [`Error::Timeout`]).
+    pub(crate) async fn connect(
         addr: &str,
         cfg: &ClientConfig,
         tls: Option<&TlsConnector>,
@@ -193,7 +206,7 @@ impl Connection {
     /// Closes the connection now: requests waiting on it fail with a connection
     /// error and the socket is dropped (so whatever the broker still sends is
     /// never matched against a later request).
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         fail_all(
             &self.pending,
             &self.closed,
@@ -204,12 +217,13 @@ impl Connection {
         }
     }
 
-    pub fn is_closed(&self) -> bool {
+    /// Whether the connection is closed (it then fails every request).
+    pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
     }
 
     /// (api key, min, max) for every API the broker offers.
-    pub fn api_versions(&self) -> Vec<(i16, i16, i16)> {
+    pub(crate) fn api_versions(&self) -> Vec<(i16, i16, i16)> {
         self.versions
             .get()
             .map(|m| m.iter().map(|(k, (a, b))| (*k, *a, *b)).collect())
@@ -218,7 +232,7 @@ impl Connection {
 
     /// The highest version both sides support, capped by `cap` (for features the
     /// caller cannot fill in at newer versions).
-    pub fn version<R: Request>(&self, cap: i16) -> Result<i16> {
+    pub(crate) fn version<R: Request>(&self, cap: i16) -> Result<i16> {
         let (bmin, bmax) = self
             .versions
             .get()
@@ -311,12 +325,16 @@ impl Connection {
             })
     }
 
-    pub async fn send<R: Request>(&self, req: &R, version: i16) -> Result<R::Response> {
+    /// Sends `req` at `version` and waits for its response, at most the request
+    /// timeout: past it the connection is closed and the call is [`Error::Timeout`];
+    /// a broken connection is [`Error::Connection`], an undecodable answer
+    /// [`Error::Protocol`].
+    pub(crate) async fn send<R: Request>(&self, req: &R, version: i16) -> Result<R::Response> {
         self.send_with_wait(req, version, Duration::ZERO).await
     }
 
     /// As `send`, allowing `extra` time on top of the request timeout (a fetch's max wait).
-    pub async fn send_with_wait<R: Request>(
+    pub(crate) async fn send_with_wait<R: Request>(
         &self,
         req: &R,
         version: i16,
@@ -327,7 +345,7 @@ impl Connection {
     }
 
     /// Sends a request the broker does not answer (Produce with acks=0).
-    pub async fn send_oneway<R: Request>(&self, req: &R, version: i16) -> Result<()> {
+    pub(crate) async fn send_oneway<R: Request>(&self, req: &R, version: i16) -> Result<()> {
         let corr = self.next_corr.fetch_add(1, Ordering::Relaxed) & i32::MAX;
         let frame = self.frame(req, version, corr)?;
         if self.is_closed() || self.tx.send(frame).await.is_err() {

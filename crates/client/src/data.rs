@@ -28,20 +28,37 @@ use crate::error::{codes, is_retriable_produce, Error, Result};
 /// One already-encoded RecordBatch (or several, back to back) for one partition.
 #[derive(Clone, Debug)]
 pub struct ProduceBatch {
+    /// The partition's topic.
     pub topic: String,
+    /// The partition's index.
     pub partition: i32,
+    /// RecordBatch v2 bytes, headers complete (CRC, and for an idempotent producer its
+    /// id, epoch and sequence); the broker assigns the offsets. Each batch at most the
+    /// topic's `max.message.bytes`, else MESSAGE_TOO_LARGE (10).
     pub records: Bytes,
 }
 
+/// One batch's outcome of [`Client::produce`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProduceResult {
+    /// The batch's topic.
     pub topic: String,
+    /// The batch's partition.
     pub partition: i32,
+    /// Kafka's error code, once the client's retries are spent (e.g.
+    /// NOT_LEADER_OR_FOLLOWER, 6; MESSAGE_TOO_LARGE, 10; OUT_OF_ORDER_SEQUENCE_NUMBER,
+    /// 45; INVALID_PRODUCER_EPOCH, 47); 0 when written, and for a batch the broker
+    /// already had (DUPLICATE_SEQUENCE_NUMBER, 46); 0 with acks 0.
     pub error_code: i16,
+    /// The broker's message for the error (or its first record error's), or the
+    /// client's for an error of its own.
     pub error_message: Option<String>,
     /// -1 with acks=0 (no answer) and when the broker reports none.
     pub base_offset: i64,
+    /// The broker's append time (epoch ms) when the topic's timestamps are
+    /// LogAppendTime; -1 for CreateTime, with acks 0 and on error.
     pub log_append_time_ms: i64,
+    /// The partition's log start offset after the append; -1 when unknown.
     pub log_start_offset: i64,
 }
 
@@ -201,20 +218,32 @@ impl LeaderOp for ProduceOp {
     }
 }
 
+/// One partition for [`Client::fetch`].
 #[derive(Clone, Debug)]
 pub struct FetchPartitionRequest {
+    /// The partition's topic.
     pub topic: String,
+    /// The partition's index.
     pub partition: i32,
+    /// The first offset wanted (at least 0, else [`Error::Config`]); the batch holding
+    /// it comes first, so records before it may be returned too.
     pub offset: i64,
     /// Per-partition byte limit (`max.partition.fetch.bytes`).
     pub max_bytes: i32,
 }
 
+/// The request-wide settings of one [`Client::fetch`] (Kafka's consumer settings of
+/// the same names).
 #[derive(Clone, Copy, Debug)]
 pub struct FetchOptions {
+    /// How long (ms) the broker may hold the fetch until `min_bytes` arrive (default
+    /// 500); the client waits this long on top of its request timeout.
     pub max_wait_ms: i32,
+    /// Bytes the broker waits to gather before answering, at most `max_wait_ms`
+    /// (default 1: answer as soon as there is any data).
     pub min_bytes: i32,
-    /// Response-wide byte limit (`fetch.max.bytes`); at least one batch is returned.
+    /// Response-wide byte limit (`fetch.max.bytes`, default 50 MiB); at least one
+    /// batch is returned. Over the client's `max_response_bytes`: [`Error::Config`].
     pub max_bytes: i32,
     /// 0 read_uncommitted, 1 read_committed.
     pub isolation_level: i8,
@@ -239,17 +268,31 @@ impl Default for FetchOptions {
 /// `producer_id` from `first_offset` up to its abort marker are not data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AbortedTransaction {
+    /// The producer id of the aborted transaction's batches.
     pub producer_id: i64,
+    /// The offset of the transaction's first batch.
     pub first_offset: i64,
 }
 
+/// One partition's answer to [`Client::fetch`].
 #[derive(Clone, Debug)]
 pub struct FetchResult {
+    /// The partition's topic.
     pub topic: String,
+    /// The partition's index.
     pub partition: i32,
+    /// Kafka's error code, once the client's retries are spent (e.g.
+    /// OFFSET_OUT_OF_RANGE, 1, never retried); 0 otherwise, also for a partition the
+    /// broker left out because the response was full (then `records` is empty).
     pub error_code: i16,
+    /// The offset after the last record replicated to every in-sync replica: where
+    /// read_uncommitted reading ends. -1 when unknown.
     pub high_watermark: i64,
+    /// The last stable offset: the first offset of the earliest transaction still
+    /// open, else the high watermark; where read_committed reading ends. -1 when
+    /// unknown.
     pub last_stable_offset: i64,
+    /// The partition's first offset still in the log; -1 when unknown.
     pub log_start_offset: i64,
     /// Raw RecordBatch bytes as the broker sent them (a slice of the response
     /// frame, no copy); the last batch may be truncated, as Kafka allows.
@@ -392,23 +435,36 @@ impl LeaderOp for FetchOp {
     }
 }
 
+/// One partition's outcome of [`Client::list_offsets`] or [`Client::delete_records`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OffsetResult {
+    /// The partition's topic.
     pub topic: String,
+    /// The partition's index.
     pub partition: i32,
+    /// Kafka's error code for the partition, once the client's retries are spent
+    /// (e.g. OFFSET_OUT_OF_RANGE, 1, for a DeleteRecords offset past the high
+    /// watermark); 0 on success.
     pub error_code: i16,
     /// ListOffsets: the offset found; DeleteRecords: the new low watermark.
     pub offset: i64,
+    /// ListOffsets by timestamp: the found record's timestamp (epoch ms); -1 for
+    /// [`LATEST`] and [`EARLIEST`], when nothing was found, and for DeleteRecords.
     pub timestamp: i64,
 }
 
-/// Timestamps with a special meaning in ListOffsets.
+/// ListOffsets' timestamp for the end of the log: the high watermark (the last stable
+/// offset for read_committed).
 pub const LATEST: i64 = -1;
+/// ListOffsets' timestamp for the start of the log: the log start offset.
 pub const EARLIEST: i64 = -2;
 
+/// One partition and a value for [`Client::list_offsets`] or [`Client::delete_records`].
 #[derive(Clone, Debug)]
 pub struct PartitionOffset {
+    /// The partition's topic.
     pub topic: String,
+    /// The partition's index.
     pub partition: i32,
     /// ListOffsets: a timestamp (or LATEST/EARLIEST); DeleteRecords: delete before this offset.
     pub value: i64,
@@ -608,9 +664,14 @@ fn poison_lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// An idempotent producer's identity from InitProducerId, written into the header
+/// of each of its batches; the broker deduplicates by it and the batch sequences.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ProducerIdAndEpoch {
+    /// The producer id the broker assigned.
     pub producer_id: i64,
+    /// Its epoch: a newer epoch of the same id fences the older ones
+    /// (INVALID_PRODUCER_EPOCH, 47).
     pub producer_epoch: i16,
 }
 
@@ -628,7 +689,9 @@ impl Client {
         self.produce_tx(batches, acks, timeout_ms, None).await
     }
 
-    pub async fn produce_tx(
+    /// [`Client::produce`] with Produce's `transactional_id` (the batches of a
+    /// transaction); `None` is a plain produce.
+    pub(crate) async fn produce_tx(
         &self,
         batches: Vec<ProduceBatch>,
         acks: i16,

@@ -28,78 +28,137 @@ fn gid(s: &str) -> GroupId {
     GroupId(sb(s))
 }
 
+/// One member of the group as JoinGroup tells its leader, for the assignment.
 #[derive(Clone, Debug)]
 pub struct JoinGroupMember {
+    /// The member's id, to key its assignment in [`Client::sync_group`].
     pub member_id: String,
+    /// The member's static id (KIP-345), when it has one.
     pub group_instance_id: Option<String>,
+    /// The member's subscription metadata for the chosen protocol, as it sent it
+    /// (for consumers, Kafka's ConsumerProtocolSubscription bytes).
     pub metadata: Bytes,
 }
 
+/// The coordinator's answer to [`Client::join_group`].
 #[derive(Clone, Debug)]
 pub struct JoinGroupResult {
+    /// Kafka's error code (e.g. UNKNOWN_MEMBER_ID, 25; INCONSISTENT_GROUP_PROTOCOL,
+    /// 23; FENCED_INSTANCE_ID, 82); 0 when joined, and the fields below are valid.
     pub error_code: i16,
+    /// The group's new generation, for SyncGroup, Heartbeat and OffsetCommit.
     pub generation_id: i32,
+    /// The protocol (assignor) the coordinator chose among the members' common ones.
     pub protocol_name: Option<String>,
+    /// The leader's member id: when it equals `member_id`, this member assigns.
     pub leader: String,
+    /// This member's id (the one the coordinator assigned on a first join).
     pub member_id: String,
     /// Filled for the leader only.
     pub members: Vec<JoinGroupMember>,
 }
 
+/// What [`Client::join_group`] sends.
 #[derive(Clone, Debug)]
 pub struct JoinGroupArgs {
+    /// The group to join.
     pub group_id: String,
+    /// How long (ms) the coordinator waits for a heartbeat before removing the
+    /// member; within the broker's group.min/max.session.timeout.ms, else
+    /// INVALID_SESSION_TIMEOUT (26).
     pub session_timeout_ms: i32,
+    /// How long (ms) the coordinator waits for every member to rejoin in a
+    /// rebalance; the client also waits this long, on top of the request timeout,
+    /// for the answer.
     pub rebalance_timeout_ms: i32,
+    /// Empty on a first join (the coordinator assigns one), else the member's id.
     pub member_id: String,
+    /// A static member's id (KIP-345, JoinGroup v5+); `None` for a dynamic member.
     pub group_instance_id: Option<String>,
+    /// The group's protocol type, `consumer` for consumers.
     pub protocol_type: String,
     /// (assignor name, subscription metadata)
     pub protocols: Vec<(String, Bytes)>,
 }
 
+/// One partition's offset for [`Client::offset_commit`].
 #[derive(Clone, Debug)]
 pub struct CommitOffset {
+    /// The partition's topic.
     pub topic: String,
+    /// The partition's index.
     pub partition: i32,
+    /// The next offset to consume (the last processed one plus one).
     pub offset: i64,
+    /// Free text kept with the offset (`None` is sent as empty); the broker limits
+    /// it to `offset.metadata.max.bytes` (4096 by default).
     pub metadata: Option<String>,
 }
 
+/// One partition's outcome of [`Client::offset_commit`] (the offset and metadata
+/// sent) or [`Client::offset_fetch`] (the ones the group has committed).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CommittedOffset {
+    /// The partition's topic.
     pub topic: String,
+    /// The partition's index.
     pub partition: i32,
     /// -1 when the group has no committed offset for the partition.
     pub offset: i64,
+    /// The metadata committed with the offset.
     pub metadata: Option<String>,
+    /// Kafka's error code for the partition (e.g. ILLEGAL_GENERATION, 22;
+    /// REBALANCE_IN_PROGRESS, 27, on commit); 0 on success.
     pub error_code: i16,
 }
 
+/// One member of a described group.
 #[derive(Clone, Debug)]
 pub struct GroupMemberDescription {
+    /// The member's id.
     pub member_id: String,
+    /// The member's static id (KIP-345), when it has one.
     pub group_instance_id: Option<String>,
+    /// The client id the member connected with.
     pub client_id: String,
+    /// The member's address as the coordinator saw it (`/10.0.0.5`).
     pub client_host: String,
+    /// Its subscription metadata, as sent in JoinGroup (empty unless the group is
+    /// Stable).
     pub member_metadata: Bytes,
+    /// Its assignment, as the leader sent it in SyncGroup (empty unless Stable).
     pub member_assignment: Bytes,
 }
 
+/// One group's answer to [`Client::describe_groups`].
 #[derive(Clone, Debug)]
 pub struct GroupDescription {
+    /// The group's id.
     pub group_id: String,
+    /// Kafka's error code for the group (e.g. GROUP_AUTHORIZATION_FAILED, 30); 0
+    /// when described.
     pub error_code: i16,
+    /// `Empty`, `PreparingRebalance`, `CompletingRebalance`, `Stable` or `Dead`.
     pub state: String,
+    /// The group's protocol type (`consumer`, or empty for a group that only
+    /// commits offsets).
     pub protocol_type: String,
+    /// The protocol (assignor) chosen when Stable, such as `range`; else empty.
     pub protocol: String,
+    /// The group's members.
     pub members: Vec<GroupMemberDescription>,
 }
 
+/// One group as ListGroups reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListedGroup {
+    /// The group's id.
     pub group_id: String,
+    /// The group's protocol type (`consumer`, or empty for a group that only
+    /// commits offsets).
     pub protocol_type: String,
+    /// The group's state, as in [`GroupDescription::state`]; empty from a broker
+    /// whose ListGroups is older than v4.
     pub state: String,
 }
 
@@ -351,6 +410,10 @@ impl Client {
         Ok((r.error_code, r.assignment))
     }
 
+    /// Heartbeat for a member of `generation_id`, keeping it in the group for
+    /// another session timeout. Returns Kafka's code: 0, or REBALANCE_IN_PROGRESS
+    /// (27: rejoin), ILLEGAL_GENERATION (22), UNKNOWN_MEMBER_ID (25),
+    /// FENCED_INSTANCE_ID (82).
     pub async fn heartbeat(
         &self,
         group_id: &str,
@@ -374,6 +437,9 @@ impl Client {
             .error_code)
     }
 
+    /// LeaveGroup for one member (by member id, or for a static member by instance
+    /// id too, v3+), so the group rebalances without waiting for its session to
+    /// expire. Returns Kafka's code: the group's, else the member's (0 when it left).
     pub async fn leave_group(
         &self,
         group_id: &str,
@@ -558,6 +624,8 @@ impl Client {
         Ok(out)
     }
 
+    /// DescribeGroups, one request per group to its coordinator: one description per
+    /// group, in order.
     pub async fn describe_groups(&self, groups: Vec<String>) -> Result<Vec<GroupDescription>> {
         let mut out = Vec::new();
         for g in &groups {
@@ -620,6 +688,8 @@ impl Client {
         Ok(out)
     }
 
+    /// DeleteGroups, one request per group to its coordinator: one result per group,
+    /// e.g. NON_EMPTY_GROUP (68) while it has members, GROUP_ID_NOT_FOUND (69).
     pub async fn delete_groups(&self, groups: Vec<String>) -> Result<Vec<NamedResult>> {
         let mut out = Vec::new();
         for g in &groups {

@@ -3,6 +3,10 @@
 //! negotiation, metadata and leader routing with retries, produce of already-encoded
 //! RecordBatch bytes, fetch returning raw batch bytes, admin and group APIs, SASL, TLS.
 
+// Every public item says what it is for, with its units and error codes: the
+// binding (crates/node) is written against these docs.
+#![deny(missing_docs)]
+
 mod admin;
 mod client;
 mod config;
