@@ -163,6 +163,8 @@ pub(crate) struct Inner {
     pub(crate) next_cancel: std::sync::atomic::AtomicU64,
     /// Cancels so far, by fetch lane (see `Lane::Fetch`).
     pub(crate) lane_epochs: Mutex<HashMap<u32, u32>>,
+    /// Produce calls queue their requests in the order they were made.
+    pub(crate) produce_order: Arc<crate::order::Turnstile>,
 }
 
 /// A Kafka client. Cheap to clone; all clones share connections and metadata.
@@ -189,6 +191,14 @@ pub(crate) trait LeaderOp: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<(usize, Self::Out)>>> + Send + 'static;
     fn error_code(out: &Self::Out) -> i16;
     fn failed(item: &Self::Item, code: i16, message: String) -> Self::Out;
+    /// Called before an attempt sends `requests` requests (one per leader);
+    /// an ordered operation waits here for its turn (see `order.rs`).
+    fn begin(&self, _attempt: u32, _requests: usize) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+    /// One request of the current attempt is in its connection's write queue,
+    /// or will never be (its connection failed).
+    fn queued(&self) {}
     fn retriable(code: i16) -> bool {
         is_metadata_error(code)
     }
@@ -223,6 +233,7 @@ impl Client {
                 cancels: Mutex::new(HashMap::new()),
                 next_cancel: std::sync::atomic::AtomicU64::new(0),
                 lane_epochs: Mutex::new(HashMap::new()),
+                produce_order: Arc::new(crate::order::Turnstile::default()),
             }),
         };
         client.refresh_metadata(&[]).await?;
@@ -616,6 +627,7 @@ impl Client {
                     }
                 }
             }
+            op.begin(attempt, by_leader.len()).await;
             let mut set = JoinSet::new();
             for (leader, batch) in by_leader {
                 let client = self.clone();
@@ -624,7 +636,10 @@ impl Client {
                     let idx: Vec<usize> = batch.iter().map(|(i, _)| *i).collect();
                     let res = match client.conn_node_lane(op.lane(), leader).await {
                         Ok(conn) => op.send(client.clone(), conn, batch).await,
-                        Err(e) => Err(e),
+                        Err(e) => {
+                            op.queued();
+                            Err(e)
+                        }
                     };
                     (idx, res)
                 });
@@ -687,6 +702,12 @@ impl Client {
         let mut v: Vec<(i16, i16, i16)> = conn.api_versions().into_iter().collect();
         v.sort();
         Ok(v)
+    }
+
+    /// A place in line for a produce call ([`Client::produce_ordered`]). Take it
+    /// when the call is made: calls then queue their requests in that order.
+    pub fn produce_ticket(&self) -> crate::order::Ticket {
+        self.inner.produce_order.ticket()
     }
 
     /// Adds a broker learned outside Metadata (FindCoordinator) to the cache.

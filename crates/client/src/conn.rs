@@ -274,6 +274,18 @@ impl Connection {
 
     /// Sends a request and returns the whole response frame (header included).
     async fn roundtrip<R: Request>(&self, req: &R, version: i16, extra: Duration) -> Result<Bytes> {
+        self.roundtrip_queued(req, version, extra, &mut || {}).await
+    }
+
+    /// As `roundtrip`, calling `queued` once the request is in the write queue
+    /// (before its answer is awaited), so a caller can let the next request go.
+    async fn roundtrip_queued<R: Request>(
+        &self,
+        req: &R,
+        version: i16,
+        extra: Duration,
+        queued: &mut (dyn FnMut() + Send),
+    ) -> Result<Bytes> {
         let permit = self
             .inflight
             .clone()
@@ -295,6 +307,7 @@ impl Connection {
             }
             return Err(Error::Connection(format!("{}: closed", self.addr)));
         }
+        queued();
         let res = tokio::time::timeout(self.request_timeout + extra, rx).await;
         drop(permit);
         match res {
@@ -331,6 +344,19 @@ impl Connection {
     /// [`Error::Protocol`].
     pub(crate) async fn send<R: Request>(&self, req: &R, version: i16) -> Result<R::Response> {
         self.send_with_wait(req, version, Duration::ZERO).await
+    }
+
+    /// As `send`, calling `queued` once the request is in the write queue.
+    pub(crate) async fn send_queued<R: Request>(
+        &self,
+        req: &R,
+        version: i16,
+        queued: &mut (dyn FnMut() + Send),
+    ) -> Result<R::Response> {
+        let frame = self
+            .roundtrip_queued(req, version, Duration::ZERO, queued)
+            .await?;
+        Self::decode::<R>(frame, version)
     }
 
     /// As `send`, allowing `extra` time on top of the request timeout (a fetch's max wait).

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
+use crate::order::{CallTurn, Ticket};
+
 use bytes::Bytes;
 use kafka_protocol::messages::delete_records_request::{
     DeleteRecordsPartition, DeleteRecordsTopic,
@@ -66,6 +68,30 @@ struct ProduceOp {
     acks: i16,
     timeout_ms: i32,
     transactional_id: Option<String>,
+    /// The call's place in line: requests are queued in call order.
+    turn: CallTurn,
+}
+
+/// Tells the call's turn that one request is queued, once: when the
+/// connection took it, or when the attempt gave up on it.
+struct QueuedOnce {
+    op: Arc<ProduceOp>,
+    fired: bool,
+}
+
+impl QueuedOnce {
+    fn fire(&mut self) {
+        if !self.fired {
+            self.fired = true;
+            self.op.turn.queued();
+        }
+    }
+}
+
+impl Drop for QueuedOnce {
+    fn drop(&mut self) {
+        self.fire();
+    }
 }
 
 fn topic_groups<T>(
@@ -99,6 +125,14 @@ impl LeaderOp for ProduceOp {
         is_retriable_produce(code)
     }
 
+    fn begin(&self, attempt: u32, requests: usize) -> impl std::future::Future<Output = ()> + Send {
+        self.turn.begin(attempt, requests)
+    }
+
+    fn queued(&self) {
+        self.turn.queued();
+    }
+
     fn failed(item: &ProduceBatch, code: i16, message: String) -> ProduceResult {
         ProduceResult {
             topic: item.topic.clone(),
@@ -121,6 +155,11 @@ impl LeaderOp for ProduceOp {
     ) -> impl std::future::Future<Output = Result<Vec<(usize, ProduceResult)>>> + Send + 'static
     {
         async move {
+            // Fired on every way out, so a failed attempt never holds later calls.
+            let mut queued = QueuedOnce {
+                op: self.clone(),
+                fired: false,
+            };
             let mut v = conn.version::<ProduceRequest>(i16::MAX)?;
             let groups = topic_groups(&items, Self::locate);
             if v >= 13 && groups.iter().any(|(t, _)| client.topic_id(t).is_nil()) {
@@ -150,6 +189,7 @@ impl LeaderOp for ProduceOp {
                 .with_topic_data(topic_data);
             if self.acks == 0 {
                 conn.send_oneway(&req, v).await?;
+                queued.fire();
                 return Ok(items
                     .into_iter()
                     .map(|(i, b)| {
@@ -159,7 +199,8 @@ impl LeaderOp for ProduceOp {
                     })
                     .collect());
             }
-            let resp = conn.send(&req, v).await?;
+            let resp = conn.send_queued(&req, v, &mut || queued.fire()).await?;
+            drop(queued);
             let mut by_key: HashMap<(String, i32), ProduceResult> = HashMap::new();
             for t in resp.responses {
                 let tname = if t.topic_id.is_nil() {
@@ -686,7 +727,25 @@ impl Client {
         acks: i16,
         timeout_ms: i32,
     ) -> Result<Vec<ProduceResult>> {
-        self.produce_tx(batches, acks, timeout_ms, None).await
+        let ticket = self.produce_ticket();
+        self.produce_tx(batches, acks, timeout_ms, None, ticket)
+            .await
+    }
+
+    /// [`Client::produce`] in the place of a ticket taken earlier with
+    /// [`Client::produce_ticket`]: its requests are queued on their connections
+    /// after those of every call whose ticket was taken before (the binding
+    /// takes the ticket when JavaScript makes the call, so calls made one after
+    /// the other reach the broker in that order).
+    pub async fn produce_ordered(
+        &self,
+        batches: Vec<ProduceBatch>,
+        acks: i16,
+        timeout_ms: i32,
+        ticket: Ticket,
+    ) -> Result<Vec<ProduceResult>> {
+        self.produce_tx(batches, acks, timeout_ms, None, ticket)
+            .await
     }
 
     /// [`Client::produce`] with Produce's `transactional_id` (the batches of a
@@ -697,17 +756,29 @@ impl Client {
         acks: i16,
         timeout_ms: i32,
         transactional_id: Option<String>,
+        ticket: Ticket,
     ) -> Result<Vec<ProduceResult>> {
         if !matches!(acks, -1..=1) {
             return Err(Error::Config(format!(
                 "acks must be -1, 0 or 1, not {acks}"
             )));
         }
+        // As many rounds as `route_rounds` makes: one per batch of the
+        // partition with the most batches in this call.
+        let mut per_partition: HashMap<(&str, i32), usize> = HashMap::new();
+        for b in &batches {
+            *per_partition
+                .entry((b.topic.as_str(), b.partition))
+                .or_insert(0) += 1;
+        }
+        let rounds = per_partition.values().copied().max().unwrap_or(1);
+        let turn = CallTurn::new(ticket, rounds);
         self.route_rounds(
             Arc::new(ProduceOp {
                 acks,
                 timeout_ms,
                 transactional_id,
+                turn,
             }),
             batches,
         )

@@ -14,6 +14,7 @@ mod conn;
 mod data;
 mod error;
 mod groups;
+mod order;
 mod scram;
 
 pub use admin::admin_ops::{OngoingReassignment, ReassignmentRequest, ReassignmentResult};
@@ -29,3 +30,4 @@ pub use error::{
 };
 pub use groups::*;
 pub use kafka_protocol;
+pub use order::Ticket;

@@ -532,9 +532,12 @@ impl RemoteClient {
                 records: buf(&b.records),
             })
             .collect();
+        // Taken here, on the JavaScript thread, so calls reach the broker in
+        // the order JavaScript made them (see crates/client/src/order.rs).
+        let ticket = c.produce_ticket();
         promise(
             env,
-            async move { c.produce(batches, acks, timeout_ms).await },
+            async move { c.produce_ordered(batches, acks, timeout_ms, ticket).await },
             |v| {
                 Ok(v.into_iter()
                     .map(|r| RemoteProduceResult {
