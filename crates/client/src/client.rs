@@ -191,11 +191,9 @@ pub(crate) trait LeaderOp: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<(usize, Self::Out)>>> + Send + 'static;
     fn error_code(out: &Self::Out) -> i16;
     fn failed(item: &Self::Item, code: i16, message: String) -> Self::Out;
-    /// Called before an attempt sends `requests` requests (one per leader);
-    /// an ordered operation waits here for its turn (see `order.rs`).
-    fn begin(&self, _attempt: u32, _requests: usize) -> impl Future<Output = ()> + Send {
-        async {}
-    }
+    /// Called before an attempt sends `requests` requests (one per leader),
+    /// for operations whose requests are queued in call order (`order.rs`).
+    fn begin(&self, _attempt: u32, _requests: usize) {}
     /// One request of the current attempt is in its connection's write queue,
     /// or will never be (its connection failed).
     fn queued(&self) {}
@@ -627,7 +625,7 @@ impl Client {
                     }
                 }
             }
-            op.begin(attempt, by_leader.len()).await;
+            op.begin(attempt, by_leader.len());
             let mut set = JoinSet::new();
             for (leader, batch) in by_leader {
                 let client = self.clone();

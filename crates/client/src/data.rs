@@ -125,8 +125,8 @@ impl LeaderOp for ProduceOp {
         is_retriable_produce(code)
     }
 
-    fn begin(&self, attempt: u32, requests: usize) -> impl std::future::Future<Output = ()> + Send {
-        self.turn.begin(attempt, requests)
+    fn begin(&self, attempt: u32, requests: usize) {
+        self.turn.begin(attempt, requests);
     }
 
     fn queued(&self) {
@@ -187,6 +187,7 @@ impl LeaderOp for ProduceOp {
                 .with_timeout_ms(self.timeout_ms)
                 .with_transactional_id(self.transactional_id.as_deref().map(|t| name(t).0.into()))
                 .with_topic_data(topic_data);
+            self.turn.wait().await;
             if self.acks == 0 {
                 conn.send_oneway(&req, v).await?;
                 queued.fire();

@@ -77,20 +77,18 @@ async fn wait_for(gate: &Turnstile, n: u64) {
         // Registered before the check, so a turn that moves between the
         // check and the await still wakes this waiter.
         notified.as_mut().enable();
-        {
-            let s = lock(&gate.state);
-            debug_assert!(s.serving <= n, "a ticket waits after its own turn passed");
-            if s.serving == n {
-                return;
-            }
+        // `>=`: a retry, which comes after its call's turn has passed, does
+        // not wait for it again.
+        if lock(&gate.state).serving >= n {
+            return;
         }
         notified.await;
     }
 }
 
-/// A produce call's turn, held from its first request until every request of
-/// the first attempt of each of its rounds (see `Client::route_rounds`) is
-/// queued. Retries are not ordered: an idempotent producer's sequences keep
+/// A produce call's turn: its requests wait for it before they are queued,
+/// and it passes to the next call once every request of the first attempt of
+/// each of the call's rounds (see `Client::route_rounds`) is queued or failed. Retries are not ordered: an idempotent producer's sequences keep
 /// their order, and Kafka's own clients reorder on retry without idempotence.
 pub(crate) struct CallTurn {
     n: u64,
@@ -118,9 +116,9 @@ impl CallTurn {
         self.ticket.lock().map(|t| t.is_some()).unwrap_or(false)
     }
 
-    /// Before an attempt of `requests` requests: the first attempt of a round
-    /// waits for the call's turn.
-    pub(crate) async fn begin(&self, attempt: u32, requests: usize) {
+    /// Before an attempt of `requests` requests (one per leader): counts the
+    /// first attempt's requests of each round, which hold the turn until queued.
+    pub(crate) fn begin(&self, attempt: u32, requests: usize) {
         if attempt > 0 || !self.held() {
             return;
         }
@@ -128,8 +126,14 @@ impl CallTurn {
             .rounds_left
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |r| r.checked_sub(1));
         self.pending.fetch_add(requests, Ordering::AcqRel);
-        wait_for(&self.gate, self.n).await;
         self.release_if_all_queued();
+    }
+
+    /// Returns once every earlier call has queued its requests: a request is
+    /// queued only after this. Connecting and building the request come
+    /// before, outside the turn.
+    pub(crate) async fn wait(&self) {
+        wait_for(&self.gate, self.n).await;
     }
 
     /// One request is queued, or will never be.
