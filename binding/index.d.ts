@@ -291,6 +291,12 @@ export interface GroupAssignment {
   assignment: Buffer
 }
 
+/**
+ * Checks group coordinator options without a directory, so that a bad
+ * value is refused before anything is opened (and nothing is written).
+ */
+export declare function groupCheckOptions(options: GroupCoordinatorOptions): void
+
 export declare function groupCommit(log: NativeLog, req: OffsetCommitRequest): Promise<PartitionsResult>
 
 /**

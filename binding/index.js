@@ -846,6 +846,7 @@ module.exports.connectRemote = nativeBinding.connectRemote
 module.exports.crc32c = nativeBinding.crc32c
 module.exports.decompress = nativeBinding.decompress
 module.exports.dumpSegment = nativeBinding.dumpSegment
+module.exports.groupCheckOptions = nativeBinding.groupCheckOptions
 module.exports.groupCommit = nativeBinding.groupCommit
 module.exports.groupConfigure = nativeBinding.groupConfigure
 module.exports.groupDelete = nativeBinding.groupDelete

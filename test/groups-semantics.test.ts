@@ -8,6 +8,8 @@
  * dynamic members outliving a restart are tested with a manual clock in
  * crates/coordinator/tests/semantics.rs.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Kafka as KafkaJS, logLevel as kjsLogLevel } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Consumer, Kafka } from '../ts';
@@ -113,11 +115,17 @@ describe('group coordinator settings', () => {
   }, 60_000);
 
   it('offsetsRetentionMinutes and initialRebalanceDelayMs are validated', () => {
-    const open = (groupCoordinator: Record<string, number>) =>
-      new Kafka({ dataDir: tempDir(), logLevel: 0, groupCoordinator }).openLog();
+    const dirs: string[] = [];
+    const open = (groupCoordinator: Record<string, number>) => {
+      const dataDir = join(tempDir(), 'data');
+      dirs.push(dataDir);
+      return new Kafka({ dataDir, logLevel: 0, groupCoordinator }).openLog();
+    };
     expect(() => open({ offsetsRetentionMinutes: 0 })).toThrow(/offsetsRetentionMinutes/);
     expect(() => open({ offsetsRetentionMinutes: 1.5 })).toThrow(/offsetsRetentionMinutes/);
     expect(() => open({ initialRebalanceDelayMs: -1 })).toThrow(/initialRebalanceDelayMs/);
+    // Refused before anything was opened: no directory made, nothing written.
+    for (const d of dirs) expect(existsSync(d)).toBe(false);
     const log = open({ offsetsRetentionMinutes: 1440, initialRebalanceDelayMs: 0 });
     return log.close();
   });

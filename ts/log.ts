@@ -192,6 +192,10 @@ export class Log {
       throw new InvalidArgumentError(`readOnly must be a boolean, not ${String(options.readOnly)}`);
     }
     try {
+      // Checked before the directory is opened: a bad value opens nothing and
+      // writes nothing (closing a half-configured log would finish in the
+      // background, after this throws).
+      if (options.groupCoordinator !== undefined) binding.groupCheckOptions(options.groupCoordinator);
       const native = binding.NativeLog.open(dataDir, {
         defaultConfig: entries(options.defaultTopicConfig, 'defaultTopicConfig'),
         readOnly: options.readOnly ?? false,

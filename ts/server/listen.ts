@@ -167,6 +167,13 @@ export async function listen(
   if (!Number.isInteger(numPartitions) || numPartitions < 1) {
     throw new InvalidArgumentError(`numPartitions must be a positive integer, not ${String(numPartitions)}`);
   }
+  if (defaults.groupCoordinator !== undefined) {
+    try {
+      binding.groupCheckOptions(defaults.groupCoordinator);
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
   let native: NativeLog;
   let broker: NativeBroker;
   try {

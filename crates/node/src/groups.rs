@@ -97,12 +97,9 @@ fn positive_integer(name: &str, v: f64, max: f64) -> Result<f64> {
     Ok(v)
 }
 
-/// Sets the options of `log`'s directory's coordinator before it loads.
-/// Returns false, changing nothing, when the coordinator is loaded or was
-/// configured already (the first opener of the directory wins).
-#[napi]
-pub fn group_configure(log: &NativeLog, options: GroupCoordinatorOptions) -> Result<bool> {
-    log.check()?;
+/// The coordinator config `options` describe, checked: every value a whole
+/// number in its range (the same rules whether the directory is open yet).
+fn parse_options(options: &GroupCoordinatorOptions) -> Result<coord::Config> {
     let mut c = default_config();
     if let Some(v) = options.initial_rebalance_delay_ms {
         c.initial_rebalance_delay_ms =
@@ -125,6 +122,23 @@ pub fn group_configure(log: &NativeLog, options: GroupCoordinatorOptions) -> Res
         }
         c.offsets_retention_check_interval_ms = v as i64;
     }
+    Ok(c)
+}
+
+/// Checks group coordinator options without a directory, so that a bad
+/// value is refused before anything is opened (and nothing is written).
+#[napi]
+pub fn group_check_options(options: GroupCoordinatorOptions) -> Result<()> {
+    parse_options(&options).map(|_| ())
+}
+
+/// Sets the options of `log`'s directory's coordinator before it loads.
+/// Returns false, changing nothing, when the coordinator is loaded or was
+/// configured already (the first opener of the directory wins).
+#[napi]
+pub fn group_configure(log: &NativeLog, options: GroupCoordinatorOptions) -> Result<bool> {
+    log.check()?;
+    let c = parse_options(&options)?;
     let engine = &log.engine;
     let _loading = LOADING.lock();
     if cached(engine).is_some() {
