@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -6,29 +6,55 @@ import { tempDir } from './helpers';
 
 const root = join(__dirname, '..');
 
+/**
+ * Runs a command to its end without blocking this worker's event loop: these
+ * take from seconds to minutes, and a worker blocked for over 60 s misses
+ * vitest's RPC deadline ("Timeout calling onTaskUpdate") even when every test
+ * passes. Killed after `timeoutMs`.
+ */
+function run(
+  cmd: string,
+  args: string[],
+  timeoutMs: number,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
 describe('npm start and the benchmark harness', () => {
   // The physical contestant is a Rust program the harness builds on first use
   // (bench/harness/physical.mjs); built here, a cold build does not count
   // against the quick run's time limit.
-  beforeAll(() => {
-    const r = spawnSync(
+  beforeAll(async () => {
+    const r = await run(
       'cargo',
       ['build', '--release', '--example', 'physical_write', '-p', 'ferrolog-engine'],
-      {
-        cwd: root,
-        encoding: 'utf8',
-      },
+      890_000,
     );
     expect(r.status, r.stderr).toBe(0);
   }, 900_000);
 
-  it('npm start produces, consumes with a 3-member group and reports offsets and lag', () => {
+  it('npm start produces, consumes with a 3-member group and reports offsets and lag', async () => {
     const dataDir = tempDir();
-    const r = spawnSync('npm', ['start', '--', '--data-dir', dataDir], {
-      cwd: root,
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
+    const r = await run('npm', ['start', '--', '--data-dir', dataDir], 115_000);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/produced\s+[\d,]+ msg\/s/);
     expect(r.stdout).toMatch(/consumed\s+[\d,]+ msg\/s \(\d+ ms\) by 3 members/);
@@ -39,15 +65,11 @@ describe('npm start and the benchmark harness', () => {
     expect(r.stdout).not.toMatch(/\r/);
   }, 120_000);
 
-  it('npm run bench -- --quick compares every contestant, prints the targets, and leaves the committed report alone', () => {
+  it('npm run bench -- --quick compares every contestant, prints the targets, and leaves the committed report alone', async () => {
     const committed = join(root, 'bench', 'results', 'latest.json');
     const before = existsSync(committed) ? readFileSync(committed) : null;
     const quickDir = join(root, 'bench', 'results', 'quick');
-    const r = spawnSync('npm', ['run', 'bench', '--', '--quick'], {
-      cwd: root,
-      encoding: 'utf8',
-      timeout: 170_000,
-    });
+    const r = await run('npm', ['run', 'bench', '--', '--quick'], 165_000);
     expect(r.status, r.stderr).toBe(0);
     // A quick run never overwrites the committed report; it writes bench/results/quick/.
     expect(existsSync(committed) ? readFileSync(committed) : null).toEqual(before);
