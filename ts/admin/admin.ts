@@ -125,6 +125,25 @@ const LATEST = -1;
 const EARLIEST = -2;
 const DEFAULT_TIMEOUT = 5000;
 
+/**
+ * kafkajs's checks of a list of per-topic entries, with its messages: an
+ * array, every entry naming a topic, no topic twice. `what` names the list
+ * in the messages ("topics", "topic partitions").
+ */
+function checkTopicEntries<T extends { topic: unknown }>(
+  list: T[] | null | undefined,
+  what: string,
+): asserts list is T[] {
+  if (!list || !Array.isArray(list))
+    throw new KafkaJSNonRetriableError(`Invalid ${what} array ${String(list)}`);
+  if (list.some((t) => typeof t?.topic !== 'string'))
+    throw new KafkaJSNonRetriableError(`Invalid ${what} array, the topic names have to be a valid string`);
+  if (new Set(list.map((t) => t.topic)).size < list.length)
+    throw new KafkaJSNonRetriableError(
+      `Invalid ${what} array, it cannot have multiple entries for the same topic`,
+    );
+}
+
 /** What a group with members answers a commit from outside it. */
 const REBALANCE_CODES: number[] = [
   kafkaCode('UNKNOWN_MEMBER_ID'),
@@ -271,14 +290,7 @@ export class Admin {
     timeout?: number;
   }): Promise<boolean> {
     const topics = options?.topics;
-    if (!topics || !Array.isArray(topics))
-      throw new KafkaJSNonRetriableError(`Invalid topics array ${String(topics)}`);
-    if (topics.some((t) => typeof t?.topic !== 'string'))
-      throw new KafkaJSNonRetriableError('Invalid topics array, the topic names have to be a valid string');
-    if (new Set(topics.map((t) => t.topic)).size < topics.length)
-      throw new KafkaJSNonRetriableError(
-        'Invalid topics array, it cannot have multiple entries for the same topic',
-      );
+    checkTopicEntries(topics, 'topics');
     for (const { topic, configEntries } of topics) {
       if (configEntries == null) continue;
       if (!Array.isArray(configEntries))
@@ -342,17 +354,9 @@ export class Admin {
     timeout?: number;
   }): Promise<boolean> {
     const tps = options?.topicPartitions;
-    if (!tps || !Array.isArray(tps))
-      throw new KafkaJSNonRetriableError(`Invalid topic partitions array ${String(tps)}`);
+    checkTopicEntries(tps, 'topic partitions');
+    // After the shared checks, which an empty array passes: kafkajs's message.
     if (tps.length === 0) throw new KafkaJSNonRetriableError('Empty topic partitions array');
-    if (tps.some((t) => typeof t?.topic !== 'string'))
-      throw new KafkaJSNonRetriableError(
-        'Invalid topic partitions array, the topic names have to be a valid string',
-      );
-    if (new Set(tps.map((t) => t.topic)).size < tps.length)
-      throw new KafkaJSNonRetriableError(
-        'Invalid topic partitions array, it cannot have multiple entries for the same topic',
-      );
     const timeout = options.timeout ?? DEFAULT_TIMEOUT;
     const validateOnly = options.validateOnly === true;
     const req = tps.map((t) => ({ topic: t.topic, count: t.count }));
@@ -530,14 +534,7 @@ export class Admin {
     timeout?: number;
   }): Promise<void> {
     const topics = request?.topics;
-    if (!topics || !Array.isArray(topics))
-      throw new KafkaJSNonRetriableError(`Invalid topics array ${String(topics)}`);
-    if (topics.some((t) => typeof t?.topic !== 'string'))
-      throw new KafkaJSNonRetriableError('Invalid topics array, the topic names have to be a valid string');
-    if (new Set(topics.map((t) => t.topic)).size < topics.length)
-      throw new KafkaJSNonRetriableError(
-        'Invalid topics array, it cannot have multiple entries for the same topic',
-      );
+    checkTopicEntries(topics, 'topics');
     for (const { topic, partitionAssignment } of topics) {
       if (!partitionAssignment || !Array.isArray(partitionAssignment))
         throw new KafkaJSNonRetriableError(
@@ -585,14 +582,7 @@ export class Admin {
   ): Promise<ListPartitionReassignmentsResponse> {
     const topics = request?.topics ?? null;
     if (topics) {
-      if (!Array.isArray(topics))
-        throw new KafkaJSNonRetriableError(`Invalid topics array ${String(topics)}`);
-      if (topics.some((t) => typeof t?.topic !== 'string'))
-        throw new KafkaJSNonRetriableError('Invalid topics array, the topic names have to be a valid string');
-      if (new Set(topics.map((t) => t.topic)).size < topics.length)
-        throw new KafkaJSNonRetriableError(
-          'Invalid topics array, it cannot have multiple entries for the same topic',
-        );
+      checkTopicEntries(topics, 'topics');
       for (const { topic, partitions } of topics) {
         if (!partitions || !Array.isArray(partitions))
           throw new KafkaJSNonRetriableError(
