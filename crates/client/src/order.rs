@@ -35,8 +35,9 @@ struct State {
     done_early: BTreeSet<u64>,
 }
 
-fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
-    // State changes are single inserts and increments, never left half-done.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Changes under these locks are single inserts, increments and takes,
+    // never left half-done.
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -113,7 +114,7 @@ impl CallTurn {
     }
 
     fn held(&self) -> bool {
-        self.ticket.lock().map(|t| t.is_some()).unwrap_or(false)
+        lock(&self.ticket).is_some()
     }
 
     /// Before an attempt of `requests` requests (one per leader): counts the
@@ -151,10 +152,7 @@ impl CallTurn {
         if self.pending.load(Ordering::Acquire) == 0
             && self.rounds_left.load(Ordering::Acquire) == 0
         {
-            let ticket = match self.ticket.lock() {
-                Ok(mut t) => t.take(),
-                Err(e) => e.into_inner().take(),
-            };
+            let ticket = lock(&self.ticket).take();
             drop(ticket);
         }
     }
