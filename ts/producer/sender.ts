@@ -15,7 +15,7 @@
 import type { Logger } from '../client/logger';
 import { type RetryOptions, withRetry } from '../client/retry';
 import { CompressionTypes, compressRecords } from '../codec/compression';
-import { type EncodedRecords, encodeColumns, writeHeaderFields } from '../codec/encoder';
+import { EncodeArena, type EncodedRecords, encodeColumns, writeHeaderFields } from '../codec/encoder';
 import { HEADER_BYTES } from '../codec/format';
 import { KafkaJSError, KafkaJSPartialSendError } from '../errors';
 import type { Part, Queue, SendOp } from './queue';
@@ -29,6 +29,8 @@ import {
 import type { RecordMetadata } from './types';
 
 const SEQUENCE_LIMIT = 2 ** 31;
+/** The most encoding memory the sender keeps between flushes (one flush may take more, then lets it go). */
+const ARENA_KEEP_BYTES_MAX = 4 << 20;
 const PRODUCE_TIMEOUT_MS = 30_000;
 
 /** One batch of a flush: records [from, to) of a queue. */
@@ -49,10 +51,12 @@ interface Batch {
 interface Dispatched {
   ordered: Promise<void> | null;
   done: Promise<void> | null;
+  /** Whether the transport answered at once, so it holds none of the frames' bytes now. */
+  copied: boolean;
 }
 
 /** A dispatch that left nothing pending (shared: never written to). */
-const NOTHING_PENDING: Dispatched = { ordered: null, done: null };
+const NOTHING_PENDING: Dispatched = { ordered: null, done: null, copied: true };
 
 export interface SenderOptions {
   transport: ProducerTransport;
@@ -74,6 +78,12 @@ export class Sender {
   private readonly sequences = new Map<string, number>();
   /** Settles when later flushes may be written; null when they may be at once. */
   private tail: Promise<void> | null = null;
+  /**
+   * Where uncompressed batches are encoded when the transport copies
+   * frames before it answers; null while a flush still holds its memory
+   * (a retry, a wait), and then the next flush starts a new one.
+   */
+  private arena: EncodeArena | null = null;
 
   constructor(options: SenderOptions) {
     this.o = options;
@@ -88,13 +98,21 @@ export class Sender {
   send(queues: Queue[]): Promise<void> | null {
     const batches: Batch[] = [];
     let encoding = false;
+    // Lent to this flush; given back below only when no batch outlives it.
+    const arena = this.tail === null && this.o.transport.copiesFrames ? (this.arena ?? new EncodeArena()) : null;
+    this.arena = null;
     for (const q of queues) {
-      if (this.split(q, batches)) encoding = true;
+      if (this.split(q, batches, arena)) encoding = true;
     }
-    if (batches.length === 0) return null;
+    if (batches.length === 0) {
+      this.giveBack(arena);
+      return null;
+    }
     if (this.tail === null && !encoding) {
       const r = this.dispatch(batches);
+      // A retry or a frame sent later keeps its bytes: the arena stays with them.
       if (r.ordered !== null) this.hold(r.ordered);
+      else if (r.copied) this.giveBack(arena);
       return r.done;
     }
     let done: Promise<void> | null = null;
@@ -120,6 +138,13 @@ export class Sender {
     return chained.then(() => done ?? undefined);
   }
 
+  /** The arena's batches are all dead: the next flush reuses it (or starts a new one). */
+  private giveBack(arena: EncodeArena | null): void {
+    if (arena === null) return;
+    arena.reset(ARENA_KEEP_BYTES_MAX);
+    this.arena = arena;
+  }
+
   /** Makes later flushes wait for `p` as well as for what they already waited for. */
   private hold(p: Promise<void>): void {
     const settled = p.then(
@@ -135,7 +160,7 @@ export class Sender {
   }
 
   /** Cuts a queue into batches of at most batch.size and encodes them; true when a codec is async. */
-  private split(q: Queue, out: Batch[]): boolean {
+  private split(q: Queue, out: Batch[], arena: EncodeArena | null): boolean {
     const limit = Math.max(1, Math.min(this.o.batchBytes, q.info.batchBytesMax - HEADER_BYTES));
     const parts = q.parts;
     let encoding = false;
@@ -157,7 +182,7 @@ export class Sender {
       let body: Buffer | Promise<Buffer>;
       try {
         if (q.compression === CompressionTypes.None) {
-          enc = encodeColumns(q.records, HEADER_BYTES, from, to);
+          enc = encodeColumns(q.records, HEADER_BYTES, from, to, arena);
           body = enc.buf;
         } else {
           enc = encodeColumns(q.records, 0, from, to);
@@ -232,7 +257,7 @@ export class Sender {
       // made; an idempotent producer's sequences also depend on what this
       // call's batches became. Meanwhile new sends gather into the next
       // flush, so waiting costs batches, not throughput.
-      return { ordered: done.then((r) => r?.ordered ?? undefined), done: settled };
+      return { ordered: done.then((r) => r?.ordered ?? undefined), done: settled, copied: false };
     }
     return this.answered(live, results, acks);
   }
@@ -347,6 +372,7 @@ export class Sender {
     return {
       ordered: ordered === null ? null : Promise.all(ordered).then(() => undefined),
       done: done === null ? null : Promise.all(done).then(() => undefined),
+      copied: true,
     };
   }
 

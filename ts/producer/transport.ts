@@ -67,6 +67,13 @@ export interface ProducerTransport {
    * retries a failed frame, the same bytes, per the producer's `retry`.
    */
   readonly retriesInside: boolean;
+  /**
+   * Whether a synchronous `produce` answer means every frame's bytes were
+   * copied (the local engine copies them into the segment): the sender may
+   * then reuse that memory for its next batches. A transport that keeps a
+   * frame after it returns (a request waiting for the socket) says false.
+   */
+  readonly copiesFrames: boolean;
   /** Opens what the transport needs; `retry` governs waiting for it. */
   connect(retry: RetryOptions | undefined): Promise<void>;
   /** Releases it; called once everything in flight settled. */

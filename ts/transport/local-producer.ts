@@ -20,6 +20,7 @@ import { KafkaJSTopicNotFound } from '../producer/types';
 export class LocalProducerTransport implements ProducerTransport {
   readonly broker = 'ferrolog';
   readonly retriesInside = false;
+  readonly copiesFrames = true;
   private readonly open: (retry: RetryOptions | undefined) => Promise<Log>;
   private readonly defaultNumPartitions: number;
   /** The engine handle while connected. */

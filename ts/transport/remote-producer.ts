@@ -32,6 +32,7 @@ const TOPIC_ALREADY_EXISTS = 36;
 export class RemoteProducerTransport implements ProducerTransport {
   readonly broker = 'remote';
   readonly retriesInside = true;
+  readonly copiesFrames = false;
   private readonly remote: RemoteTransport;
   private readonly defaultNumPartitions: number;
   private client: NativeRemoteClient | null = null;
