@@ -37,6 +37,8 @@ interface Call {
 class FakeTransport implements ProducerTransport {
   readonly broker = 'fake';
   retriesInside = true;
+  /** When true, `produce` answers synchronously, having decoded (copied) every frame, as the local engine does. */
+  copiesFrames = false;
   calls: Call[] = [];
   logs = new Map<string, string[]>();
   topics = new Map<string, number>([['t', 4]]);
@@ -71,7 +73,11 @@ class FakeTransport implements ProducerTransport {
     return Promise.resolve({ producerId: current.producerId, producerEpoch: current.producerEpoch + 1 });
   }
 
-  produce(acks: -1 | 0 | 1, _timeout: number, frames: ProduceFrame[]): Promise<ProduceResult[]> {
+  produce(
+    acks: -1 | 0 | 1,
+    _timeout: number,
+    frames: ProduceFrame[],
+  ): ProduceResult[] | Promise<ProduceResult[]> {
     const call: Call = {
       acks,
       frames: frames.map((f) => ({
@@ -85,19 +91,22 @@ class FakeTransport implements ProducerTransport {
     };
     const index = this.calls.length;
     this.calls.push(call);
-    return (this.gate ?? Promise.resolve()).then(() => {
-      const scripted = this.answer?.(call, index) ?? null;
-      if (scripted instanceof Error) throw scripted;
-      return frames.map((f, i) => {
-        const r = scripted?.[i];
-        if (r !== undefined && r !== null) return r;
-        const key = `${f.topic}-${f.partition}`;
-        const log = this.logs.get(key) ?? [];
-        this.logs.set(key, log);
-        const baseOffset = log.length;
-        log.push(...(call.frames[i]?.values ?? []));
-        return { baseOffset, logAppendTime: -1, logStartOffset: 0, durable: null, error: null };
-      });
+    if (this.copiesFrames) return this.answerCall(call, index, frames);
+    return (this.gate ?? Promise.resolve()).then(() => this.answerCall(call, index, frames));
+  }
+
+  private answerCall(call: Call, index: number, frames: ProduceFrame[]): ProduceResult[] {
+    const scripted = this.answer?.(call, index) ?? null;
+    if (scripted instanceof Error) throw scripted;
+    return frames.map((f, i) => {
+      const r = scripted?.[i];
+      if (r !== undefined && r !== null) return r;
+      const key = `${f.topic}-${f.partition}`;
+      const log = this.logs.get(key) ?? [];
+      this.logs.set(key, log);
+      const baseOffset = log.length;
+      log.push(...(call.frames[i]?.values ?? []));
+      return { baseOffset, logAppendTime: -1, logStartOffset: 0, durable: null, error: null };
     });
   }
 }
@@ -304,5 +313,57 @@ describe('the producer over its transport seam', () => {
       [0, 'p0-first', 0],
       [0, 'p0-second', 1],
     ]);
+  });
+
+  it('over a transport that copies frames, batches encoded into reused memory arrive intact, through growth and retries', async () => {
+    const transport = new FakeTransport();
+    transport.copiesFrames = true;
+    transport.retriesInside = false;
+    const logger = createLogger(logLevel.NOTHING);
+    // Small batches: one flush of many messages makes many batches, more
+    // bytes than the first arena holds, so it grows in the middle of a flush.
+    const producer = new Producer(
+      { clientId: 'seam', logger, retry: { retries: 3, initialRetryTime: 20 }, transport },
+      { idempotent: true, batch: { size: 2000 } },
+    );
+    await producer.connect();
+    // The third call fails retriably on its first frame: the retry sends that
+    // frame's bytes again after later flushes were encoded.
+    transport.answer = (call, index) =>
+      index === 2
+        ? call.frames.map((f, i) =>
+            i === 0
+              ? failed(new KafkaJSError('NOT_LEADER_OR_FOLLOWER', { retriable: true }))
+              : // As the transport contract says: later frames of the failed one's partition are not tried.
+                f.partition === call.frames[0]?.partition
+                ? failed(NOT_SENT)
+                : null,
+          )
+        : null;
+    const expected = new Map<number, string[]>();
+    const sends: Promise<unknown>[] = [];
+    for (let round = 0; round < 6; round++) {
+      const messages = [];
+      // Varying sizes, so each flush lays its batches out differently.
+      for (let i = 0; i < 40 + round * 37; i++) {
+        const partition = (i + round) % 4;
+        const value = `r${round}-m${i}-`.padEnd(
+          10 + ((i * 7 + round * 13) % 300),
+          String.fromCharCode(97 + (i % 26)),
+        );
+        messages.push({ value, partition });
+        expected.set(partition, [...(expected.get(partition) ?? []), value]);
+      }
+      sends.push(producer.send({ topic: 't', messages }));
+      // Rounds 0 and 1 are flushed on their own (the second reuses the
+      // arena); rounds 3-5 are sent while the retry of round 2's failed frame
+      // waits, and gather behind it.
+      if (round < 2) await Promise.all(sends);
+      else await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all(sends);
+    await producer.disconnect();
+    for (const [partition, values] of expected) expect(transport.logs.get(`t-${partition}`)).toEqual(values);
+    expect(transport.calls.length).toBeGreaterThan(3);
   });
 });

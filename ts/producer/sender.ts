@@ -99,7 +99,8 @@ export class Sender {
     const batches: Batch[] = [];
     let encoding = false;
     // Lent to this flush; given back below only when no batch outlives it.
-    const arena = this.tail === null && this.o.transport.copiesFrames ? (this.arena ?? new EncodeArena()) : null;
+    const arena =
+      this.tail === null && this.o.transport.copiesFrames ? (this.arena ?? new EncodeArena()) : null;
     this.arena = null;
     for (const q of queues) {
       if (this.split(q, batches, arena)) encoding = true;
