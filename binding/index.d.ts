@@ -59,10 +59,15 @@ export declare class NativeLog {
    */
   syncToMany(topics: Array<string>, partitions: Array<number>, offsets: Array<number>): Array<object>
   /**
-   * Appends one RecordBatch v2. Returns [baseOffset, lastOffset,
-   * logAppendTime, needsSync (0/1), logStartOffset, duplicate (0/1)].
+   * Appends one RecordBatch v2 and writes what the engine reports into
+   * the caller's `out`: `APPEND_REPORT_LEN` numbers in native byte order
+   * (JavaScript reads them through a Float64Array over the same memory):
+   * baseOffset, lastOffset, logAppendTime, needsSync (0/1),
+   * logStartOffset, duplicate (0/1). Reused memory rather than a new
+   * array per call: making that array was a measurable part of a
+   * one-record send (issue 17's profiles).
    */
-  append(topic: string, partition: number, batch: Uint8Array): Array<number>
+  append(topic: string, partition: number, batch: Uint8Array, out: Buffer): void
   /**
    * Resolves once everything below `offset` is fsynced (group commit on
    * the engine's flusher thread).

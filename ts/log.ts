@@ -121,6 +121,13 @@ export const groupCalls = Symbol('ferrolog.groupCalls');
 export const nativeHandle = Symbol('ferrolog.nativeHandle');
 
 const EMPTY = Buffer.alloc(0);
+/**
+ * Where the native append writes its report (baseOffset, lastOffset,
+ * logAppendTime, needsSync, logStartOffset, duplicate), read right after
+ * the call: one array for every append instead of a new one each.
+ */
+const appendReport = new Float64Array(6);
+const appendReportBytes = Buffer.from(appendReport.buffer);
 
 /**
  * Topic lifecycle in this process: `created` and `deleted`, with
@@ -400,9 +407,9 @@ export class Log {
       throw new InvalidArgumentError('batch must be a Buffer or Uint8Array holding one RecordBatch v2');
     }
     const native = this.openNative();
-    let r: number[];
+    const r = appendReport;
     try {
-      r = native.append(topic, partition, batch);
+      native.append(topic, partition, batch, appendReportBytes);
     } catch (e) {
       throw fromNative(e);
     }

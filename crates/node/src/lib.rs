@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use ferrolog_engine::{DataOutcome, Engine, EngineOptions, ReadMap, TopicConfig};
 use napi::bindgen_prelude::JsObjectValue;
-use napi::bindgen_prelude::{Buffer, JsError, Object, ToNapiValue, Unknown};
+use napi::bindgen_prelude::{Buffer, BufferSlice, JsError, Object, ToNapiValue, Unknown};
 use napi::Env;
 use napi_derive::napi;
 use parking_lot::Mutex;
@@ -46,6 +46,9 @@ pub(crate) fn coded(code: &str, message: impl Into<String>) -> Error {
 fn to_js(e: ferrolog_engine::Error) -> Error {
     coded(e.code(), e.to_string())
 }
+
+/// Numbers `append` reports (see `LogHandle::append`).
+const APPEND_REPORT_LEN: usize = 6;
 
 pub(crate) fn invalid(msg: impl Into<String>) -> Error {
     coded("ERR_INVALID_ARGUMENT", msg)
@@ -554,23 +557,45 @@ impl NativeLog {
         Ok(promises)
     }
 
-    /// Appends one RecordBatch v2. Returns [baseOffset, lastOffset,
-    /// logAppendTime, needsSync (0/1), logStartOffset, duplicate (0/1)].
+    /// Appends one RecordBatch v2 and writes what the engine reports into
+    /// the caller's `out`: `APPEND_REPORT_LEN` numbers in native byte order
+    /// (JavaScript reads them through a Float64Array over the same memory):
+    /// baseOffset, lastOffset, logAppendTime, needsSync (0/1),
+    /// logStartOffset, duplicate (0/1). Reused memory rather than a new
+    /// array per call: making that array was a measurable part of a
+    /// one-record send (issue 17's profiles).
     #[napi]
-    pub fn append(&self, topic: String, partition: i64, batch: &[u8]) -> Result<Vec<f64>> {
+    pub fn append(
+        &self,
+        topic: String,
+        partition: i64,
+        batch: &[u8],
+        out: BufferSlice,
+    ) -> Result<()> {
         self.check()?;
+        let mut out = out;
+        let report = out.get_mut(..APPEND_REPORT_LEN * 8).ok_or_else(|| {
+            invalid(format!(
+                "append needs {} bytes for its report",
+                APPEND_REPORT_LEN * 8
+            ))
+        })?;
         let o = self
             .engine
             .append(&topic, partition_arg(partition)?, batch)
             .map_err(to_js)?;
-        Ok(vec![
+        let values = [
             o.base_offset as f64,
             o.last_offset as f64,
             o.log_append_time_ms as f64,
             if o.needs_sync { 1.0 } else { 0.0 },
             o.log_start_offset as f64,
             if o.duplicate { 1.0 } else { 0.0 },
-        ])
+        ];
+        for (slot, v) in report.chunks_exact_mut(8).zip(values) {
+            slot.copy_from_slice(&v.to_ne_bytes());
+        }
+        Ok(())
     }
 
     /// Resolves once everything below `offset` is fsynced (group commit on
