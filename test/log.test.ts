@@ -177,6 +177,35 @@ describe('Log', () => {
     await log.close();
   });
 
+  it('appendWithMetadata reports each field the engine wrote (offsets, log-append time, log start, duplicates)', async () => {
+    const log = Log.open(tempDir());
+    log.createTopic('r', { config: { 'message.timestamp.type': 'LogAppendTime' } });
+    const before = Date.now();
+    const first = log.appendWithMetadata('r', 0, batchOf(['a', 'b', 'c']));
+    const second = log.appendWithMetadata('r', 0, batchOf(['d', 'e']));
+    expect([first.baseOffset, first.lastOffset, second.baseOffset, second.lastOffset]).toEqual([0, 2, 3, 4]);
+    expect(first.logAppendTime).toBeGreaterThanOrEqual(before);
+    expect(first.logAppendTime).toBeLessThanOrEqual(Date.now());
+    expect(first.duplicate || second.duplicate).toBe(false);
+    expect(log.deleteRecords('r', 0, 2)).toBe(2);
+    expect(log.appendWithMetadata('r', 0, batchOf(['f'])).logStartOffset).toBe(2);
+    // CreateTime (the default): no log-append time; an idempotent batch sent
+    // twice is the same append, reported as a duplicate at its own offsets.
+    log.createTopic('c');
+    const producerId = log.allocateProducerId();
+    const idempotent = encodeBatch(
+      ['x', 'y'].map((v) => ({ key: null, value: v, timestamp: 1000 })),
+      { producerId, producerEpoch: 0, baseSequence: 0 },
+    );
+    log.append('c', 0, batchOf(['z']));
+    const once = log.appendWithMetadata('c', 0, idempotent);
+    const again = log.appendWithMetadata('c', 0, idempotent);
+    expect([once.baseOffset, once.lastOffset, once.logAppendTime, once.duplicate]).toEqual([1, 2, -1, false]);
+    expect([again.baseOffset, again.lastOffset, again.duplicate]).toEqual([1, 2, true]);
+    expect(log.watermarks('c', 0).highWatermark).toBe(3);
+    await log.close();
+  });
+
   it('finds offsets by timestamp and keeps deleteRecords across reopen', async () => {
     const dir = tempDir();
     let log = Log.open(dir);
