@@ -17,6 +17,12 @@ export function addDigest(sum, v) {
   return (sum + digest(v)) % 2 ** 48;
 }
 
+/** `addDigest` of the `len` bytes at `start` of `buf`, read in place (the columnar reader's way). */
+export function addDigestAt(sum, buf, start, len) {
+  const d = (buf.readUInt32LE(start) * 31 + buf.readUInt32LE(start + len - 4) + len) % 2 ** 32;
+  return (sum + d) % 2 ** 48;
+}
+
 /** The values, as views of one buffer; each carries its index at both ends. */
 export function makeValues(messages, size) {
   const data = Buffer.alloc(messages * size, 0x61);
@@ -215,6 +221,38 @@ const ferrologEachMessage = ferrologVariant({
   },
 });
 
+const ferrologColumnar = ferrologVariant({
+  name: 'ferrolog (eachBatch records)',
+  describe:
+    'producer.send of 1000-message arrays; consumer eachBatch (group) over batch.records, the columnar view beyond kafkajs, touching every value in place',
+  onlyFor: isBaseline,
+  shows: ['consume'],
+  prepare: messageArrays,
+  send: sendArrays,
+  async consume(kafka, w) {
+    const consumer = kafka.consumer({ groupId: 'bench', maxBytesPerPartition: 4 << 20 });
+    await consumer.connect();
+    await consumer.subscribe({ topic: 't', fromBeginning: true });
+    let count = 0;
+    let sum = 0;
+    const start = performance.now();
+    await new Promise((resolve) =>
+      consumer.run({
+        eachBatch: async ({ batch }) => {
+          const r = batch.records;
+          for (let i = 0; i < r.length; i++)
+            sum = addDigestAt(sum, r.buffer, r.valueStarts[i], r.valueLengths[i]);
+          count += r.length;
+          if (count >= w.messages) resolve();
+        },
+      }),
+    );
+    const seconds = (performance.now() - start) / 1000;
+    await consumer.disconnect();
+    return { seconds, count, digest: sum };
+  },
+});
+
 function logContestant(name, broken) {
   return {
     name,
@@ -390,6 +428,7 @@ export const contestants = [
   ferrologSingle,
   ferrologConcurrent,
   ferrologEachMessage,
+  ferrologColumnar,
   logContestant('ferrolog (Log API)', false),
   lmdbContestant,
   sqliteContestant,

@@ -189,7 +189,7 @@ const targets = computeTargets(results);
 const targetTable = targets.map((t) => ({
   target: t.label,
   measured: t.kind === 'ratio' ? fmtRatio(t.value, t.range) : t.value === null ? '—' : `${fmtNum(t.value)}/s`,
-  goal: t.kind === 'ratio' ? `≥ ${t.goal}×` : `≥ ${fmtNum(t.goal)}/s`,
+  goal: t.goal === null ? '—' : t.kind === 'ratio' ? `≥ ${t.goal}×` : `≥ ${fmtNum(t.goal)}/s`,
   status: t.status,
 }));
 const latencyTable = latencies.map((l) => ({

@@ -20,7 +20,8 @@ function find(results, contestant, where) {
 /**
  * [label, numerator, denominator, goal]: numerator and denominator are
  * [contestant, 'produce'|'consume', workload overrides]. A denominator of
- * null makes the goal an absolute rate (messages a second).
+ * null makes the goal an absolute rate (messages a second); a goal of
+ * null is a figure reported without a target.
  */
 export const TARGETS = [
   [
@@ -64,7 +65,33 @@ export const TARGETS = [
     ['ferrolog', 'produce', { durability: 'strict' }],
     0.7,
   ],
+  // Beyond kafkajs: the columnar view the issue asks for, with no goal of
+  // its own; reported beside the kafkajs-shaped figures it is meant to pass.
+  [
+    'consumer eachBatch over batch.records (columnar) vs the Log API read',
+    ['ferrolog (eachBatch records)', 'consume'],
+    ['ferrolog (Log API)', 'consume'],
+    null,
+  ],
+  [
+    'consumer eachBatch over batch.records (columnar) vs lmdb-js reading',
+    ['ferrolog (eachBatch records)', 'consume'],
+    ['lmdb-js', 'consume'],
+    null,
+  ],
+  [
+    'consumer eachBatch over batch.records (columnar) vs better-sqlite3 reading',
+    ['ferrolog (eachBatch records)', 'consume'],
+    ['better-sqlite3', 'consume'],
+    null,
+  ],
 ];
+
+function statusOf(value, goal) {
+  if (value === null) return 'not measured';
+  if (goal === null) return 'no goal';
+  return value >= goal ? 'met' : 'missed';
+}
 
 /** The targets table's rows: label, kind, value, range, goal, status. */
 export function computeTargets(results) {
@@ -78,7 +105,7 @@ export function computeTargets(results) {
         value,
         range: a ? { low: a.min, high: a.max } : null,
         goal,
-        status: value === null ? 'not measured' : value >= goal ? 'met' : 'missed',
+        status: statusOf(value, goal),
       };
     }
     const b = find(results, den[0], den[2])?.[den[1]] ?? null;
@@ -89,7 +116,7 @@ export function computeTargets(results) {
       value,
       range: ratioRange(a, b),
       goal,
-      status: value === null ? 'not measured' : value >= goal ? 'met' : 'missed',
+      status: statusOf(value, goal),
     };
   });
 }
