@@ -485,8 +485,22 @@ function decodeSection(
   // longer ones call readVarint (which also bounds-checks).
   let b = 0;
   for (let i = 0; i < count; i++) {
-    const length = readVarint(buf, pos, end, cursor);
-    pos = cursor[0] as number;
+    // The record's length and its value's length take two bytes for values
+    // of 64 to 8191 bytes: that case is read inline too.
+    let length: number;
+    b = buf[pos] as number;
+    let b1 = buf[pos + 1] as number;
+    if (b < 0x80 && pos < end) {
+      length = (b >>> 1) ^ -(b & 1);
+      pos++;
+    } else if (b1 < 0x80 && pos + 1 < end) {
+      const u = (b & 0x7f) | (b1 << 7);
+      length = (u >>> 1) ^ -(u & 1);
+      pos += 2;
+    } else {
+      length = readVarint(buf, pos, end, cursor);
+      pos = cursor[0] as number;
+    }
     const recordEnd = pos + length;
     if (length < 1 || recordEnd > end)
       throw new CorruptDataError(`record ${i} of batch ${baseOffset} runs past its batch`);
@@ -522,9 +536,14 @@ function decodeSection(
     if (keyLen > 0) pos += keyLen;
     let valueLen: number;
     b = buf[pos] as number;
+    b1 = buf[pos + 1] as number;
     if (b < 0x80 && pos < recordEnd) {
       valueLen = (b >>> 1) ^ -(b & 1);
       pos++;
+    } else if (b1 < 0x80 && pos + 1 < recordEnd) {
+      const u = (b & 0x7f) | (b1 << 7);
+      valueLen = (u >>> 1) ^ -(u & 1);
+      pos += 2;
     } else {
       valueLen = readVarint(buf, pos, recordEnd, cursor);
       pos = cursor[0] as number;
