@@ -8,7 +8,18 @@ import assert from 'node:assert';
 import { inspect } from 'node:util';
 import { deserialize, serialize } from 'node:v8';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CompressionTypes, type Consumer, decodeColumns, decodeMessages, encodeBatch, Kafka } from '../ts';
+import {
+  CompressionTypes,
+  type Consumer,
+  compressRecords,
+  decodeColumns,
+  decodeMessages,
+  encodeBatch,
+  encodeRecords,
+  frameBatch,
+  Kafka,
+  type RecordInput,
+} from '../ts';
 import { bufferView } from '../ts/codec/view';
 import { tempDir } from './helpers';
 
@@ -16,8 +27,16 @@ const KEY = Buffer.from('key-1');
 const VALUE = Buffer.from('hello, views: 0123456789abcdef');
 const HEADER = Buffer.from('h-value');
 
+/** One batch of `records`, compressed with `compression` (none: plain). */
+function batchOf(records: RecordInput[], compression: CompressionTypes): Buffer {
+  if (compression === CompressionTypes.None) return encodeBatch(records);
+  const e = encodeRecords(records, 0);
+  const body = compressRecords(compression, e.buf.subarray(e.headroom)) as Buffer;
+  return frameBatch(body, e.count, e.baseTimestamp, e.maxTimestamp, { attributes: compression });
+}
+
 function decoded(compression = CompressionTypes.None) {
-  const chunk = encodeBatch(
+  const chunk = batchOf(
     [
       {
         key: KEY,
@@ -27,7 +46,7 @@ function decoded(compression = CompressionTypes.None) {
       },
       { key: null, value: null, timestamp: 2 },
     ],
-    { compression },
+    compression,
   );
   const [m, empty] = decodeMessages(chunk);
   if (m === undefined || empty === undefined) throw new Error('two messages expected');
@@ -134,6 +153,8 @@ describe('decoder views behave as Buffers', () => {
     for (const compression of [CompressionTypes.None, CompressionTypes.GZIP]) {
       const { chunk } = decoded(compression);
       const cols = decodeColumns(chunk);
+      // Compressed batches are inflated into memory of their own.
+      expect(cols.buffer.buffer === chunk.buffer).toBe(compression === CompressionTypes.None);
       expectBufferLike(cols.key(0), KEY);
       expectBufferLike(cols.value(0), VALUE);
       expectBufferLike(cols.headers(0).h as Buffer, HEADER);
