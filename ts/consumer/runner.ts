@@ -68,6 +68,16 @@ export interface PartitionState extends PartitionOffsets {
   done: Promise<void>;
 }
 
+/** A partition's fetched bytes, decoded when its handler's turn comes. */
+interface Fetched {
+  ps: PartitionState;
+  batches: Buffer;
+  /** The position the fetch asked for: records before it are left out. */
+  offset: number;
+  highWatermark: number;
+  epoch: number;
+}
+
 export const partitionStateKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
 /** What the runner needs from its consumer. */
@@ -254,7 +264,7 @@ export class Runner<K, V> {
     }
   }
 
-  /** One fetch round; true when it handed records to the handlers. */
+  /** One fetch round; true when it fetched bytes for the handlers (control records only count too). */
   private async round(token: number): Promise<boolean> {
     const host = this.host;
     const states = [...this.partitions.values()];
@@ -299,7 +309,7 @@ export class Runner<K, V> {
     }
     if (token !== this.token || !host.running()) return false;
     host.emit(EVENTS.FETCH, { numberOfBatches: results.length, duration: Date.now() - started });
-    const work: { ps: PartitionState; records: RecordColumns; highWatermark: number; epoch: number }[] = [];
+    const work: Fetched[] = [];
     const outOfRange: PartitionState[] = [];
     const logStart = new Map<PartitionState, number>();
     let failed = 0;
@@ -327,15 +337,8 @@ export class Runner<K, V> {
         failed++;
         continue;
       }
-      // Batch by batch past the budget: decompressed bytes held at once per
-      // partition stay near maxBytesPerPartition (at least one batch).
-      const records = decodeColumns(r.batches, q.offset, cfg.maxBytesPerPartition);
-      if (records.length === 0) {
-        // Only control records or offsets below the position: skip past them.
-        if (records.nextOffset > ps.position) ps.position = records.nextOffset;
-        continue;
-      }
-      work.push({ ps, records, highWatermark: r.highWatermark, epoch: q.epoch });
+      if (r.batches.byteLength === 0) continue;
+      work.push({ ps, batches: r.batches, offset: q.offset, highWatermark: r.highWatermark, epoch: q.epoch });
     }
     await this.reset(outOfRange, logStart);
     if (work.length === 0) {
@@ -343,21 +346,29 @@ export class Runner<K, V> {
       if (failed > 0) await new Promise((r) => setTimeout(r, 100));
       return false;
     }
-    await Promise.all(work.map((w) => this.dispatch(w.ps, w.records, w.highWatermark, w.epoch)));
+    await Promise.all(work.map((w) => this.dispatch(w)));
     return true;
   }
 
-  private dispatch(
-    ps: PartitionState,
-    records: RecordColumns,
-    highWatermark: number,
-    epoch: number,
-  ): Promise<void> {
+  private dispatch(w: Fetched): Promise<void> {
+    const { ps, epoch } = w;
     const run = (async () => {
       await this.acquireSlot();
       try {
         if (ps.stopped || ps.epoch !== epoch || !this.host.running()) return;
-        await this.process(ps, records, highWatermark, epoch);
+        // Decoded when the partition's turn comes, not with the whole fetch:
+        // the first handler starts once its own records are decoded (a fetch
+        // of 8 partitions decoded all of them first), and only the
+        // partitions in hand hold decoded or inflated records. Batch by
+        // batch past the budget: decompressed bytes held at once per
+        // partition stay near maxBytesPerPartition (at least one batch).
+        const records = decodeColumns(w.batches, w.offset, this.host.fetchConfig.maxBytesPerPartition);
+        if (records.length === 0) {
+          // Only control records or offsets below the position: skip past them.
+          if (records.nextOffset > ps.position) ps.position = records.nextOffset;
+          return;
+        }
+        await this.process(ps, records, w.highWatermark, epoch);
       } finally {
         this.releaseSlot();
       }
