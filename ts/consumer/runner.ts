@@ -26,6 +26,7 @@ import { ConsumedMessage } from './message';
 import type { OffsetTracker, PartitionOffsets } from './offsets';
 import type {
   ConsumerRunConfig,
+  EachMessagePayload,
   KafkaMessage,
   OffsetsByTopicPartition,
   TopicPartitionOffsetAndMetadata,
@@ -65,6 +66,16 @@ export interface PartitionState extends PartitionOffsets {
   watchedSince: number;
   /** Settles when the batch in hand is done (never rejects). */
   done: Promise<void>;
+}
+
+/** A partition's fetched bytes, decoded when its handler's turn comes. */
+interface Fetched {
+  ps: PartitionState;
+  batches: Buffer;
+  /** The position the fetch asked for: records before it are left out. */
+  offset: number;
+  highWatermark: number;
+  epoch: number;
 }
 
 export const partitionStateKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
@@ -253,7 +264,7 @@ export class Runner<K, V> {
     }
   }
 
-  /** One fetch round; true when it handed records to the handlers. */
+  /** One fetch round; true when it fetched bytes for the handlers (control records only count too). */
   private async round(token: number): Promise<boolean> {
     const host = this.host;
     const states = [...this.partitions.values()];
@@ -298,7 +309,7 @@ export class Runner<K, V> {
     }
     if (token !== this.token || !host.running()) return false;
     host.emit(EVENTS.FETCH, { numberOfBatches: results.length, duration: Date.now() - started });
-    const work: { ps: PartitionState; records: RecordColumns; highWatermark: number; epoch: number }[] = [];
+    const work: Fetched[] = [];
     const outOfRange: PartitionState[] = [];
     const logStart = new Map<PartitionState, number>();
     let failed = 0;
@@ -326,15 +337,8 @@ export class Runner<K, V> {
         failed++;
         continue;
       }
-      // Batch by batch past the budget: decompressed bytes held at once per
-      // partition stay near maxBytesPerPartition (at least one batch).
-      const records = decodeColumns(r.batches, q.offset, cfg.maxBytesPerPartition);
-      if (records.length === 0) {
-        // Only control records or offsets below the position: skip past them.
-        if (records.nextOffset > ps.position) ps.position = records.nextOffset;
-        continue;
-      }
-      work.push({ ps, records, highWatermark: r.highWatermark, epoch: q.epoch });
+      if (r.batches.byteLength === 0) continue;
+      work.push({ ps, batches: r.batches, offset: q.offset, highWatermark: r.highWatermark, epoch: q.epoch });
     }
     await this.reset(outOfRange, logStart);
     if (work.length === 0) {
@@ -342,21 +346,29 @@ export class Runner<K, V> {
       if (failed > 0) await new Promise((r) => setTimeout(r, 100));
       return false;
     }
-    await Promise.all(work.map((w) => this.dispatch(w.ps, w.records, w.highWatermark, w.epoch)));
+    await Promise.all(work.map((w) => this.dispatch(w)));
     return true;
   }
 
-  private dispatch(
-    ps: PartitionState,
-    records: RecordColumns,
-    highWatermark: number,
-    epoch: number,
-  ): Promise<void> {
+  private dispatch(w: Fetched): Promise<void> {
+    const { ps, epoch } = w;
     const run = (async () => {
       await this.acquireSlot();
       try {
         if (ps.stopped || ps.epoch !== epoch || !this.host.running()) return;
-        await this.process(ps, records, highWatermark, epoch);
+        // Decoded when the partition's turn comes, not with the whole fetch:
+        // the first handler starts once its own records are decoded (a fetch
+        // of 8 partitions decoded all of them first), and only the
+        // partitions in hand hold decoded or inflated records. Batch by
+        // batch past the budget: decompressed bytes held at once per
+        // partition stay near maxBytesPerPartition (at least one batch).
+        const records = decodeColumns(w.batches, w.offset, this.host.fetchConfig.maxBytesPerPartition);
+        if (records.length === 0) {
+          // Only control records or offsets below the position: skip past them.
+          if (records.nextOffset > ps.position) ps.position = records.nextOffset;
+          return;
+        }
+        await this.process(ps, records, w.highWatermark, epoch);
       } finally {
         this.releaseSlot();
       }
@@ -379,14 +391,21 @@ export class Runner<K, V> {
     else this.slotsFree++;
   }
 
-  private pauseFn(ps: PartitionState): () => () => void {
+  /** @internal */
+  hostOf(): RunnerHost<K, V> {
+    return this.host;
+  }
+
+  /** @internal The `pause` a handler of `ps` gets. */
+  pauseFor(ps: PartitionState): () => () => void {
     return () => {
       this.host.pause([{ topic: ps.topic, partitions: [ps.partition] }]);
       return () => this.host.resume([{ topic: ps.topic, partitions: [ps.partition] }]);
     };
   }
 
-  private heartbeatFn(ps: PartitionState): () => Promise<void> {
+  /** @internal The `heartbeat` a handler of `ps` gets. */
+  heartbeatFor(ps: PartitionState): () => Promise<void> {
     return async () => {
       // Calling heartbeat() is progress: the handler is alive.
       ps.progress++;
@@ -433,8 +452,8 @@ export class Runner<K, V> {
       const payload = {
         batch,
         resolveOffset,
-        heartbeat: this.heartbeatFn(ps),
-        pause: this.pauseFn(ps),
+        heartbeat: this.heartbeatFor(ps),
+        pause: this.pauseFor(ps),
         commitOffsetsIfNecessary: async (o?: OffsetsByTopicPartition) => {
           if (o !== undefined) await host.commitOffsets(flatten(o));
           else await offsets.afterBatch([ps]);
@@ -469,9 +488,16 @@ export class Runner<K, V> {
    * consumer crashed. This is the per-message hot path, so it allocates only
    * what kafkajs' contract hands over (the message and its payload, made
    * as each message's turn comes, so they die young instead of living for
-   * the whole batch) and awaits only what the handler returns that can be
-   * awaited: a synchronous handler runs the batch without a microtask per
-   * message; an async one is awaited, message by message, as kafkajs does.
+   * the whole batch) and waits only for what the handler returns that can
+   * be awaited: a synchronous handler runs the batch without a microtask per
+   * message; an async one is waited for, message by message, as kafkajs does.
+   *
+   * The messages are driven by `MessagePump` (below) rather than by an
+   * `await` per message in this async function: resuming an async function
+   * after each handler's promise costs about 15 ns more per message than a
+   * callback on that promise (measured in isolation on Node 20: 45-51 ns
+   * against 31-35 ns). What needs real waiting (a failed handler's retries,
+   * a threshold commit) leaves the pump and comes back here.
    */
   private async eachMessage(
     handler: NonNullable<ConsumerRunConfig<K, V>['eachMessage']>,
@@ -479,51 +505,32 @@ export class Runner<K, V> {
     records: RecordColumns,
     epoch: number,
   ): Promise<boolean> {
-    const host = this.host;
-    const offsets = host.offsets;
-    const des = host.deserializers;
-    const keyDes = des?.key;
-    const valueDes = des?.value;
-    const plain = keyDes === undefined && valueDes === undefined;
-    const { topic, partition } = ps;
-    // Made once per batch: they are the same for every message of it.
-    const heartbeat = this.heartbeatFn(ps);
-    const pause = this.pauseFn(ps);
-    const threshold = offsets.threshold;
-    const at = records.offsets;
-    const n = records.length;
-    for (let i = 0; i < n; i++) {
-      if (ps.epoch !== epoch || ps.stopped || !host.running()) break;
-      const raw = new DecodedMessage(records, i);
-      const message = (
-        plain ? raw : new ConsumedMessage<K, V>(raw, topic, partition, keyDes, valueDes)
-      ) as KafkaMessage<K, V>;
-      const payload = { topic, partition, message, heartbeat, pause };
-      let failure: unknown;
-      let failed = false;
-      this.handlersRunning++;
-      ps.busy++;
-      try {
-        const r = handler(payload) as unknown;
-        if (isThenable(r)) await r;
-      } catch (e) {
-        failed = true;
-        failure = e;
-      } finally {
-        this.handlersRunning--;
-        ps.busy--;
-        ps.progress++;
+    const pump = new MessagePump<K, V>(this, handler, ps, records, epoch);
+    for (;;) {
+      const step = await pump.run();
+      if (step === PumpStep.Done) return true;
+      if (step === PumpStep.Failed) {
+        const payload = pump.payload;
+        if (!(await this.retryHandler(ps, pump.failure, async () => handler(payload)))) return false;
+        // The retry succeeded: the message counts as handled.
+        if (pump.handled() === PumpStep.Done) return true;
       }
-      if (failed && !(await this.retryHandler(ps, failure, async () => handler(payload)))) return false;
-      // After a seek the message in hand no longer counts; after a stop it does.
-      if (ps.epoch !== epoch) break;
-      const next = (at[i] as number) + 1;
-      offsets.resolve(ps, next);
-      ps.position = next;
-      if (ps.paused || ps.stopped) break;
-      if (threshold > 0 && ps.uncommittedCount >= threshold) await offsets.commitResolved([ps]);
+      // A threshold commit (after the message that reached it, or after a retry).
+      if (pump.commitDue()) await this.host.offsets.commitResolved([ps]);
     }
-    return true;
+  }
+
+  /** @internal For `MessagePump`: a handler starts or ends. */
+  handlerStarted(ps: PartitionState): void {
+    this.handlersRunning++;
+    ps.busy++;
+  }
+
+  /** @internal */
+  handlerEnded(ps: PartitionState): void {
+    this.handlersRunning--;
+    ps.busy--;
+    ps.progress++;
   }
 
   /**
@@ -586,6 +593,154 @@ export class Runner<K, V> {
       this.host.crash(error instanceof Error ? error : new KafkaJSError(String(error)));
       return false;
     }
+  }
+}
+
+/** Why `MessagePump.run` stopped. */
+enum PumpStep {
+  /** The batch is over: every message handled, or stale, stopped, paused or not running. */
+  Done = 0,
+  /** (From `handled` only) the next message may be handed over. */
+  Continue = 3,
+  /** The handler of `payload` failed with `failure` (its retries are the runner's). */
+  Failed = 1,
+  /** The uncommitted count reached autoCommitThreshold: commit, then run again. */
+  Commit = 2,
+}
+
+/**
+ * One batch's eachMessage loop as callbacks: messages are handed over one
+ * at a time, synchronously while handlers return nothing to wait for, and
+ * from the callback of each returned promise otherwise, so each handler
+ * still finishes before the next message is handed over. Everything it
+ * needs per message is made once per batch (the callbacks, the state).
+ */
+class MessagePump<K, V> {
+  /** The payload in hand (the failed one when `run` gave Failed). */
+  payload!: EachMessagePayload<K, V>;
+  failure: unknown;
+  private i = 0;
+  private readonly n: number;
+  private readonly at: Float64Array;
+  private readonly plain: boolean;
+  private readonly keyDes: Deserializer<K> | undefined;
+  private readonly valueDes: Deserializer<V> | undefined;
+  private readonly threshold: number;
+  private readonly heartbeat: () => Promise<void>;
+  private readonly pause: () => () => void;
+  private resolveRun: (step: PumpStep) => void = () => undefined;
+  private rejectRun: (e: unknown) => void = () => undefined;
+  private readonly fulfilled: () => void;
+  private readonly rejected: (e: unknown) => void;
+  private readonly executor: (resolve: (step: PumpStep) => void, reject: (e: unknown) => void) => void;
+
+  constructor(
+    private readonly runner: Runner<K, V>,
+    private readonly handler: NonNullable<ConsumerRunConfig<K, V>['eachMessage']>,
+    private readonly ps: PartitionState,
+    private readonly records: RecordColumns,
+    private readonly epoch: number,
+  ) {
+    const host = runner.hostOf();
+    const des = host.deserializers;
+    this.keyDes = des?.key;
+    this.valueDes = des?.value;
+    this.plain = this.keyDes === undefined && this.valueDes === undefined;
+    this.threshold = host.offsets.threshold;
+    this.n = records.length;
+    this.at = records.offsets;
+    // Made once per batch: they are the same for every message of it.
+    this.heartbeat = runner.heartbeatFor(ps);
+    this.pause = runner.pauseFor(ps);
+    this.fulfilled = () => {
+      try {
+        this.runner.handlerEnded(this.ps);
+        if (this.handled() === PumpStep.Done) this.resolveRun(PumpStep.Done);
+        else if (this.commitDue()) this.resolveRun(PumpStep.Commit);
+        else this.pump();
+      } catch (e) {
+        this.rejectRun(e);
+      }
+    };
+    this.rejected = (e: unknown) => {
+      this.runner.handlerEnded(this.ps);
+      this.failure = e;
+      this.resolveRun(PumpStep.Failed);
+    };
+    this.executor = (resolve, reject) => {
+      this.resolveRun = resolve;
+      this.rejectRun = reject;
+      try {
+        this.pump();
+      } catch (e) {
+        reject(e);
+      }
+    };
+  }
+
+  /** Hands messages over from where it stopped; settles when it stops again. */
+  run(): Promise<PumpStep> {
+    return new Promise<PumpStep>(this.executor);
+  }
+
+  /**
+   * The message in hand was handled: it is resolved and the position moves
+   * past it. Done when the batch must end here (a seek discards the message
+   * in hand; a stop or pause keeps it, as kafkajs does).
+   */
+  handled(): PumpStep {
+    const ps = this.ps;
+    if (ps.epoch !== this.epoch) return PumpStep.Done;
+    const next = (this.at[this.i] as number) + 1;
+    this.runner.hostOf().offsets.resolve(ps, next);
+    ps.position = next;
+    this.i++;
+    if (ps.paused || ps.stopped) return PumpStep.Done;
+    return PumpStep.Continue;
+  }
+
+  /** Whether autoCommitThreshold asks for a commit now. */
+  commitDue(): boolean {
+    return this.threshold > 0 && this.ps.uncommittedCount >= this.threshold;
+  }
+
+  private pump(): void {
+    const ps = this.ps;
+    const runner = this.runner;
+    const host = runner.hostOf();
+    const { topic, partition } = ps;
+    while (this.i < this.n) {
+      if (ps.epoch !== this.epoch || ps.stopped || !host.running()) break;
+      const raw = new DecodedMessage(this.records, this.i);
+      const message = (
+        this.plain ? raw : new ConsumedMessage<K, V>(raw, topic, partition, this.keyDes, this.valueDes)
+      ) as KafkaMessage<K, V>;
+      const payload = { topic, partition, message, heartbeat: this.heartbeat, pause: this.pause };
+      this.payload = payload;
+      runner.handlerStarted(ps);
+      let r: unknown;
+      try {
+        r = this.handler(payload);
+      } catch (e) {
+        this.rejected(e);
+        return;
+      }
+      if (isThenable(r)) {
+        // kafkajs awaits whatever the handler returns. A native promise is
+        // used as it is; any other thenable is adopted by a promise first,
+        // which calls its `then` once, later, and takes one outcome only.
+        const p = r instanceof Promise ? r : Promise.resolve(r);
+        p.then(this.fulfilled, this.rejected);
+        return;
+      }
+      runner.handlerEnded(ps);
+      if (this.handled() === PumpStep.Done) break;
+      if (this.commitDue()) {
+        this.resolveRun(PumpStep.Commit);
+        return;
+      }
+    }
+    this.resolveRun(PumpStep.Done);
   }
 }
 
