@@ -1,6 +1,6 @@
 // The Buffer views the decoder hands out for keys, values and header values
-// (ts/codec/view.ts: a Uint8Array subclass that inherits Buffer's methods,
-// made for speed). Everything a kafkajs user does with `message.value`,
+// (ts/codec/view.ts: real Buffers over the fetched bytes, no copy; a faster
+// subclass failed Node's strict deep equality). Everything a kafkajs user does with `message.value`,
 // `message.key` and header values must behave as on a Buffer: these tests
 // compare each view with a Buffer of the same bytes, through the decoder's
 // object and columnar APIs and through a consumer.
@@ -89,6 +89,10 @@ function expectBufferLike(v: Buffer | null | undefined, expected: Buffer): void 
   expect(b).toStrictEqual(expected);
   expect({ value: b }).toStrictEqual({ value: expected });
   assert.deepEqual(b, expected);
+  // Node's strict deep equality compares prototypes: a kafkajs user's
+  // `assert.deepStrictEqual(message.value, Buffer.from('..'))` must hold.
+  assert.deepStrictEqual(b, expected);
+  expect(Object.getPrototypeOf(b)).toBe(Buffer.prototype);
   // Derived buffers are ordinary Buffers over the same memory, as on a Buffer.
   for (const d of [b.slice(1, 4), b.subarray(1, 4)]) {
     expect(Object.getPrototypeOf(d)).toBe(Buffer.prototype);
