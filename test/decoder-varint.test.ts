@@ -3,17 +3,9 @@
 // length around those boundaries decode as encoded, and a length that runs
 // past its record or batch is corruption, whichever path reads it.
 import { describe, expect, it } from 'vitest';
-import {
-  CompressionTypes,
-  compressRecords,
-  decodeColumns,
-  decodeMessages,
-  encodeBatch,
-  encodeRecords,
-  frameBatch,
-  type RecordInput,
-} from '../ts';
+import { CompressionTypes, decodeColumns, decodeMessages, encodeBatch, type RecordInput } from '../ts';
 import { CorruptDataError } from '../ts/errors';
+import { compressedBatch } from './helpers';
 
 // Zig-zag: 0-63 take one byte, 64-8191 two, 8192 and up three or more.
 const SIZES = [0, 1, 63, 64, 65, 100, 127, 128, 1000, 8191, 8192, 20_000];
@@ -22,14 +14,6 @@ function bytes(n: number, seed: number): Buffer {
   const b = Buffer.alloc(n);
   for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
   return b;
-}
-
-/** One batch of `records`, compressed with `compression` (none: plain). */
-function batchOf(records: RecordInput[], compression: CompressionTypes): Buffer {
-  if (compression === CompressionTypes.None) return encodeBatch(records);
-  const e = encodeRecords(records, 0);
-  const body = compressRecords(compression, e.buf.subarray(e.headroom)) as Buffer;
-  return frameBatch(body, e.count, e.baseTimestamp, e.maxTimestamp, { attributes: compression });
 }
 
 describe('decoder varints at one-, two- and three-byte lengths', () => {
@@ -44,7 +28,7 @@ describe('decoder varints at one-, two- and three-byte lengths', () => {
             timestamp: 1000 + records.length * 70,
             headers: v === 100 ? { h: bytes(70, 3) } : undefined,
           });
-      const chunk = batchOf(records, compression);
+      const chunk = compressedBatch(records, compression);
       // The compressed case really is compressed (its records are inflated first).
       expect(chunk.readInt16BE(21) & 7).toBe(compression);
       const msgs = decodeMessages(chunk);

@@ -2,7 +2,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
-import type { Consumer } from '../ts';
+import {
+  CompressionTypes,
+  type Consumer,
+  compressRecords,
+  encodeBatch,
+  encodeRecords,
+  frameBatch,
+  type RecordInput,
+} from '../ts';
 
 const dirs: string[] = [];
 
@@ -61,4 +69,15 @@ export async function eventually(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/**
+ * One RecordBatch v2 of `records`, its records compressed with
+ * `compression` (None: a plain batch), as a producer would send it.
+ */
+export function compressedBatch(records: RecordInput[], compression: CompressionTypes): Buffer {
+  if (compression === CompressionTypes.None) return encodeBatch(records);
+  const e = encodeRecords(records, 0);
+  const body = compressRecords(compression, e.buf.subarray(e.headroom)) as Buffer;
+  return frameBatch(body, e.count, e.baseTimestamp, e.maxTimestamp, { attributes: compression });
 }

@@ -8,35 +8,16 @@ import assert from 'node:assert';
 import { inspect } from 'node:util';
 import { deserialize, serialize } from 'node:v8';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  CompressionTypes,
-  type Consumer,
-  compressRecords,
-  decodeColumns,
-  decodeMessages,
-  encodeBatch,
-  encodeRecords,
-  frameBatch,
-  Kafka,
-  type RecordInput,
-} from '../ts';
+import { CompressionTypes, type Consumer, decodeColumns, decodeMessages, Kafka } from '../ts';
 import { bufferView } from '../ts/codec/view';
-import { tempDir } from './helpers';
+import { compressedBatch, tempDir } from './helpers';
 
 const KEY = Buffer.from('key-1');
 const VALUE = Buffer.from('hello, views: 0123456789abcdef');
 const HEADER = Buffer.from('h-value');
 
-/** One batch of `records`, compressed with `compression` (none: plain). */
-function batchOf(records: RecordInput[], compression: CompressionTypes): Buffer {
-  if (compression === CompressionTypes.None) return encodeBatch(records);
-  const e = encodeRecords(records, 0);
-  const body = compressRecords(compression, e.buf.subarray(e.headroom)) as Buffer;
-  return frameBatch(body, e.count, e.baseTimestamp, e.maxTimestamp, { attributes: compression });
-}
-
 function decoded(compression = CompressionTypes.None) {
-  const chunk = batchOf(
+  const chunk = compressedBatch(
     [
       {
         key: KEY,

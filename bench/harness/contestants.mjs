@@ -48,10 +48,10 @@ function batches(values, fn) {
  * Reads `messages` messages with a kafkajs-API consumer (ferrolog's or
  * kafkajs' itself) and eachBatch, digesting every value.
  */
-async function consumeWithGroup(consumer, topic, messages) {
+async function consumeWithGroup(consumer, topic, messages, handler = { eachBatch: onBatch }) {
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
-  return timedPass(messages, () => consumer.run({ eachBatch: onBatch }), consumer);
+  return timedPass(messages, () => consumer.run(handler), consumer);
 }
 
 /**
@@ -196,8 +196,16 @@ export async function sendArrays(producer, groups) {
   for (const messages of groups) await producer.send({ topic: 't', messages });
 }
 
-export const eachBatchConsume = (kafka, w) =>
-  consumeWithGroup(kafka.consumer({ groupId: 'bench', maxBytesPerPartition: 4 << 20 }), 't', w.messages);
+/** A ferrolog group consumer of the harness's topic, reading `w.messages` with `handler` (eachBatch over messages by default). */
+const groupConsume = (handler) => (kafka, w) =>
+  consumeWithGroup(
+    kafka.consumer({ groupId: 'bench', maxBytesPerPartition: 4 << 20 }),
+    't',
+    w.messages,
+    handler,
+  );
+
+export const eachBatchConsume = groupConsume({ eachBatch: onBatch });
 
 const ferrologClient = ferrologVariant({
   name: 'ferrolog',
@@ -240,12 +248,7 @@ const ferrologEachMessage = ferrologVariant({
   shows: ['consume'],
   prepare: messageArrays,
   send: sendArrays,
-  async consume(kafka, w) {
-    const consumer = kafka.consumer({ groupId: 'bench', maxBytesPerPartition: 4 << 20 });
-    await consumer.connect();
-    await consumer.subscribe({ topic: 't', fromBeginning: true });
-    return timedPass(w.messages, () => consumer.run({ eachMessage: onMessage }), consumer);
-  },
+  consume: groupConsume({ eachMessage: onMessage }),
 });
 
 const ferrologColumnar = ferrologVariant({
@@ -256,12 +259,7 @@ const ferrologColumnar = ferrologVariant({
   shows: ['consume'],
   prepare: messageArrays,
   send: sendArrays,
-  async consume(kafka, w) {
-    const consumer = kafka.consumer({ groupId: 'bench', maxBytesPerPartition: 4 << 20 });
-    await consumer.connect();
-    await consumer.subscribe({ topic: 't', fromBeginning: true });
-    return timedPass(w.messages, () => consumer.run({ eachBatch: onRecords }), consumer);
-  },
+  consume: groupConsume({ eachBatch: onRecords }),
 });
 
 function logContestant(name, broken) {
