@@ -13,9 +13,6 @@
  *   ferrolog's broker does not offer the API, so the call rejects with the
  *   typed UNSUPPORTED_VERSION error Kafka's protocol has for that.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AclOperationTypes,
@@ -25,92 +22,19 @@ import {
   AssignerProtocol,
   ConfigResourceTypes,
   ConfigSource,
-  Kafka,
+  type Kafka,
   KafkaJSAggregateError,
   KafkaJSAlterPartitionReassignmentsError,
   KafkaJSDeleteGroupsError,
   KafkaJSDeleteTopicRecordsError,
   KafkaJSNonRetriableError,
   KafkaJSProtocolError,
-  logLevel,
   ResourcePatternTypes,
 } from '../ts';
-import type { BrokerServer } from '../ts/server/listen';
 import { until } from './helpers';
-import { javaAvailable } from './kafka/jars.mjs';
-import { type SharedKafka, useKafka } from './kafka/shared.mjs';
+import { threeTargets } from './targets';
 
-const HAVE_JAVA = javaAvailable();
-
-type Kind = 'local' | 'broker' | 'kafka';
-
-interface Target {
-  name: string;
-  kind: Kind;
-  available: boolean;
-  setup(): Promise<void>;
-  teardown(): Promise<void>;
-  kafka(): Kafka;
-}
-
-let shared: SharedKafka | null = null;
-let server: BrokerServer | null = null;
-let localDir = '';
-let brokerDir = '';
-
-const targets: Target[] = [
-  {
-    name: 'in process',
-    kind: 'local',
-    available: true,
-    setup: async () => {
-      localDir = mkdtempSync(join(tmpdir(), 'ferrolog-admin-targets-'));
-    },
-    teardown: async () => {
-      rmSync(localDir, { recursive: true, force: true });
-    },
-    kafka: () => new Kafka({ clientId: 'admin-targets', dataDir: localDir, logLevel: logLevel.NOTHING }),
-  },
-  {
-    name: "ferrolog's broker",
-    kind: 'broker',
-    available: true,
-    setup: async () => {
-      brokerDir = mkdtempSync(join(tmpdir(), 'ferrolog-admin-targets-broker-'));
-      const owner = new Kafka({ clientId: 'owner', dataDir: brokerDir, logLevel: logLevel.NOTHING });
-      server = await owner.listen({ port: 0, host: '127.0.0.1' });
-    },
-    teardown: async () => {
-      await server?.close();
-      server = null;
-      rmSync(brokerDir, { recursive: true, force: true });
-    },
-    kafka: () =>
-      new Kafka({
-        clientId: 'admin-targets',
-        brokers: [`127.0.0.1:${(server as BrokerServer).address.port}`],
-        logLevel: logLevel.NOTHING,
-      }),
-  },
-  {
-    name: 'Apache Kafka 4.1',
-    kind: 'kafka',
-    available: HAVE_JAVA,
-    setup: async () => {
-      shared = await useKafka({ nodes: 1 });
-    },
-    teardown: async () => {
-      await shared?.release();
-      shared = null;
-    },
-    kafka: () =>
-      new Kafka({
-        clientId: 'admin-targets',
-        brokers: (shared as SharedKafka).bootstrap.split(','),
-        logLevel: logLevel.NOTHING,
-      }),
-  },
-];
+const targets = threeTargets('admin-targets');
 
 let n = 0;
 const unique = (p: string): string => `${p}-${process.pid}-${n++}`;

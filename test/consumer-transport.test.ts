@@ -7,72 +7,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CompressionTypes, Kafka, logLevel } from '../ts';
-import type { BrokerServer } from '../ts/server/listen';
+import { CompressionTypes, Kafka } from '../ts';
 import { until } from './helpers';
-import { javaAvailable } from './kafka/jars.mjs';
-import { type SharedKafka, useKafka } from './kafka/shared.mjs';
+import { threeTargets } from './targets';
 
-const HAVE_JAVA = javaAvailable();
-if (!HAVE_JAVA)
+const targets = threeTargets('ct');
+if (!targets.every((t) => t.available))
   console.warn('consumer-transport.test.ts: `java` not found, so the Apache Kafka target is SKIPPED');
-
-let cluster: SharedKafka | null = null;
-let owner: Kafka | null = null; // keeps the broker's directory open
-let server: BrokerServer | null = null;
-let ownerDir: string | null = null;
-let localDir: string | null = null;
-
-const targets = [
-  {
-    name: 'in process',
-    available: true,
-    setup: async () => {
-      localDir = mkdtempSync(join(tmpdir(), 'ferrolog-ct-'));
-    },
-    teardown: async () => {
-      if (localDir !== null) rmSync(localDir, { recursive: true, force: true });
-    },
-    kafka: () => new Kafka({ clientId: 'ct', dataDir: localDir as string, logLevel: logLevel.NOTHING }),
-  },
-  {
-    name: "ferrolog's broker",
-    available: true,
-    setup: async () => {
-      ownerDir = mkdtempSync(join(tmpdir(), 'ferrolog-ct-broker-'));
-      owner = new Kafka({ clientId: 'owner', dataDir: ownerDir, logLevel: logLevel.NOTHING });
-      server = await owner.listen({ port: 0, host: '127.0.0.1' });
-    },
-    teardown: async () => {
-      await server?.close();
-      server = null;
-      if (ownerDir !== null) rmSync(ownerDir, { recursive: true, force: true });
-    },
-    kafka: () =>
-      new Kafka({
-        clientId: 'ct',
-        brokers: [`127.0.0.1:${(server as BrokerServer).address.port}`],
-        logLevel: logLevel.NOTHING,
-      }),
-  },
-  {
-    name: 'Apache Kafka 4.1',
-    available: HAVE_JAVA,
-    setup: async () => {
-      cluster = await useKafka({ nodes: 1 });
-    },
-    teardown: async () => {
-      await cluster?.release();
-      cluster = null;
-    },
-    kafka: () =>
-      new Kafka({
-        clientId: 'ct',
-        brokers: (cluster as SharedKafka).bootstrap.split(','),
-        logLevel: logLevel.NOTHING,
-      }),
-  },
-];
 
 let n = 0;
 const unique = (p: string): string => `${p}-${process.pid}-${n++}`;

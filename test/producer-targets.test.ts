@@ -4,87 +4,11 @@
  * (the run's shared one, test/kafka/shared.mjs). Only the `Kafka` config
  * differs; the producer under it is the same code over another transport.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  Kafka,
-  KafkaJSNonRetriableError,
-  KafkaJSSerializationError,
-  KafkaJSTopicNotFound,
-  logLevel,
-} from '../ts';
-import type { BrokerServer } from '../ts/server/listen';
-import { javaAvailable } from './kafka/jars.mjs';
-import { type SharedKafka, useKafka } from './kafka/shared.mjs';
+import { KafkaJSNonRetriableError, KafkaJSSerializationError, KafkaJSTopicNotFound } from '../ts';
+import { threeTargets } from './targets';
 
-const HAVE_JAVA = javaAvailable();
-
-interface Target {
-  name: string;
-  available: boolean;
-  setup(): Promise<void>;
-  teardown(): Promise<void>;
-  kafka(): Kafka;
-}
-
-let shared: SharedKafka | null = null;
-let server: BrokerServer | null = null;
-/** Directories that live for a whole describe block (tempDir's go after each test). */
-let localDir = '';
-let brokerDir = '';
-
-const targets: Target[] = [
-  {
-    name: 'in process',
-    available: true,
-    setup: async () => {
-      localDir = mkdtempSync(join(tmpdir(), 'ferrolog-targets-'));
-    },
-    teardown: async () => {
-      rmSync(localDir, { recursive: true, force: true });
-    },
-    kafka: () => new Kafka({ clientId: 'targets', dataDir: localDir, logLevel: logLevel.NOTHING }),
-  },
-  {
-    name: "ferrolog's broker",
-    available: true,
-    setup: async () => {
-      brokerDir = mkdtempSync(join(tmpdir(), 'ferrolog-targets-broker-'));
-      const owner = new Kafka({ clientId: 'owner', dataDir: brokerDir, logLevel: logLevel.NOTHING });
-      server = await owner.listen({ port: 0, host: '127.0.0.1' });
-    },
-    teardown: async () => {
-      await server?.close();
-      server = null;
-      rmSync(brokerDir, { recursive: true, force: true });
-    },
-    kafka: () =>
-      new Kafka({
-        clientId: 'targets',
-        brokers: [`127.0.0.1:${(server as BrokerServer).address.port}`],
-        logLevel: logLevel.NOTHING,
-      }),
-  },
-  {
-    name: 'Apache Kafka 4.1',
-    available: HAVE_JAVA,
-    setup: async () => {
-      shared = await useKafka({ nodes: 1 });
-    },
-    teardown: async () => {
-      await shared?.release();
-      shared = null;
-    },
-    kafka: () =>
-      new Kafka({
-        clientId: 'targets',
-        brokers: (shared as SharedKafka).bootstrap.split(','),
-        logLevel: logLevel.NOTHING,
-      }),
-  },
-];
+const targets = threeTargets('targets');
 
 let n = 0;
 const unique = (p: string): string => `${p}-${process.pid}-${n++}`;
