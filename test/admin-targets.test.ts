@@ -120,6 +120,13 @@ for (const target of targets) {
             ],
           }),
         ).toBe(false);
+        // A call that answered TOPIC_ALREADY_EXISTS returns without waiting for
+        // the other topic's leader (as kafkajs's does): a Kafka broker may
+        // list it a moment later.
+        await eventually(async () => {
+          const names = await admin.listTopics();
+          return names.includes(a) && names.includes(b);
+        }, `${a} and ${b} listed`);
         const listed = await admin.listTopics();
         expect(listed).toEqual(expect.arrayContaining([a, b]));
         // Internal topics are not listed.
