@@ -9,6 +9,7 @@ import { LOCAL_NODE } from '../client/cluster';
 import type { RetryOptions } from '../client/retry';
 import { FerrologError, KafkaJSError } from '../errors';
 import { GroupCoordinator, OFFSETS_TOPIC } from '../group/coordinator';
+import { kafkajsGroup } from '../group/member';
 import { kafkaCode } from '../kafka-codes';
 import { type Log, nativeHandle } from '../log';
 import { ConfigResourceTypes } from '../types/kafkajs';
@@ -325,21 +326,7 @@ export class LocalAdminTransport implements AdminTransport {
 
   async describeGroups(groupIds: string[]): Promise<GroupAnswer[]> {
     const described = await this.groups().calls.describe(groupIds);
-    return described.map((d) => ({
-      groupId: d.groupId,
-      errorCode: 0,
-      state: d.state,
-      // A group known only by its offsets has no protocol type of its own; it is a consumer group here.
-      protocolType: d.protocolType || 'consumer',
-      protocol: d.protocol,
-      members: d.members.map((m) => ({
-        memberId: m.memberId,
-        clientId: m.clientId,
-        clientHost: m.clientHost,
-        memberMetadata: m.memberMetadata,
-        memberAssignment: m.memberAssignment,
-      })),
-    }));
+    return described.map(kafkajsGroup);
   }
 
   async listGroups(): Promise<{ groupId: string; protocolType: string }[]> {

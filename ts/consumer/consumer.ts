@@ -28,7 +28,7 @@ import type { RetryOptions } from '../client/retry';
 import { KafkaJSNonRetriableError } from '../errors';
 import { type Assigner, roundRobin } from '../group/assigners';
 import { KafkaJSRebalanceError } from '../group/errors';
-import { checkCommit, nativeOffset } from '../group/member';
+import { checkCommit, kafkajsGroup, nativeOffset } from '../group/member';
 import type { ConsumerTransport } from '../transport/types';
 import {
   type ConsumerEventMap,
@@ -541,20 +541,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     if (this.state === 'disconnected') throw new KafkaJSNonRetriableError('The consumer is not connected');
     const [d] = await this.transport.groups.describe([this.groupId]);
     if (d === undefined) throw new KafkaJSNonRetriableError(`no description of group "${this.groupId}"`);
-    return {
-      errorCode: 0,
-      groupId: d.groupId,
-      protocol: d.protocol,
-      protocolType: d.protocolType || 'consumer',
-      state: d.state,
-      members: d.members.map((m) => ({
-        memberId: m.memberId,
-        clientId: m.clientId,
-        clientHost: m.clientHost,
-        memberMetadata: m.memberMetadata,
-        memberAssignment: m.memberAssignment,
-      })),
-    };
+    return kafkajsGroup(d);
   }
 
   /** Stops consuming: finishes the messages in hand, commits, leaves the group. */

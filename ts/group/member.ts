@@ -20,7 +20,7 @@ import { KafkaJSError, KafkaJSNonRetriableError } from '../errors';
 import type { Assigner, GroupMemberAssignment } from './assigners';
 import { AssignerProtocol } from './assigners';
 import { ErrorCodes, groupError } from './errors';
-import type { GroupCalls } from './types';
+import type { DescribedGroup, GroupCalls } from './types';
 
 export type Assignment = Record<string, number[]>;
 
@@ -421,6 +421,30 @@ export class GroupMember {
     });
     checkCommit(r, this.groupId);
   }
+}
+
+/**
+ * A coordinator's group description as kafkajs describes a group (the
+ * consumer's `describeGroup`, the admin's `describeGroups`): the
+ * coordinator's own fields (generation, leader, instance ids) left out, and
+ * a group known only by its offsets, with no protocol type of its own,
+ * described as a consumer group.
+ */
+export function kafkajsGroup(d: DescribedGroup) {
+  return {
+    groupId: d.groupId,
+    errorCode: 0,
+    state: d.state,
+    protocolType: d.protocolType || 'consumer',
+    protocol: d.protocol,
+    members: d.members.map((m) => ({
+      memberId: m.memberId,
+      clientId: m.clientId,
+      clientHost: m.clientHost,
+      memberMetadata: m.memberMetadata,
+      memberAssignment: m.memberAssignment,
+    })),
+  };
 }
 
 /** The binding takes absent fields, not nulls. */
