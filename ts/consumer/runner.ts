@@ -346,7 +346,11 @@ export class Runner<K, V> {
       if (failed > 0) await new Promise((r) => setTimeout(r, 100));
       return false;
     }
-    await Promise.all(work.map((w) => this.dispatch(w)));
+    // Every partition's turn ends before the round does, even when one fails
+    // (its batch does not decode, say): the next round must not fetch a
+    // partition whose handler is still running. Then the first failure.
+    const settled = await Promise.allSettled(work.map((w) => this.dispatch(w)));
+    for (const s of settled) if (s.status === 'rejected') throw s.reason;
     return true;
   }
 
