@@ -111,6 +111,8 @@ describe('corruption of every file kind', () => {
         const outside = join(work, 'outside.txt');
         writeFileSync(outside, 'beside the data directory\n');
         const seedBase = Number(process.env.FERROLOG_CORRUPT_SEED ?? Date.now() % 1_000_000_000);
+        // Printed before the cases run, so a run that hangs or times out can be replayed.
+        console.log(`[reliability] corruption: ${CASES} cases from FERROLOG_CORRUPT_SEED=${seedBase}`);
         const job = {
           work,
           templates: {
