@@ -280,25 +280,24 @@ pub async fn leave_group(
     match c.leave(req.group_id.as_str(), &members) {
         Err(e) => LeaveGroupResponse::default().with_error_code(e.code()),
         Ok(results) => {
-            // Before v3 the one member's error is the response's.
-            let top = if version >= 3 {
-                0
-            } else {
-                results.first().map_or(0, |r| r.error.code())
-            };
-            LeaveGroupResponse::default()
-                .with_error_code(top)
-                .with_members(
-                    results
-                        .into_iter()
-                        .map(|r| {
-                            MemberResponse::default()
-                                .with_member_id(s(&r.member_id))
-                                .with_group_instance_id(r.group_instance_id.as_deref().map(s))
-                                .with_error_code(r.error.code())
-                        })
-                        .collect(),
-                )
+            // Before v3 the one member's error is the response's, and the
+            // response has no members list to carry it (setting one makes
+            // the answer unencodable, and the connection closes).
+            if version < 3 {
+                let top = results.first().map_or(0, |r| r.error.code());
+                return LeaveGroupResponse::default().with_error_code(top);
+            }
+            LeaveGroupResponse::default().with_members(
+                results
+                    .into_iter()
+                    .map(|r| {
+                        MemberResponse::default()
+                            .with_member_id(s(&r.member_id))
+                            .with_group_instance_id(r.group_instance_id.as_deref().map(s))
+                            .with_error_code(r.error.code())
+                    })
+                    .collect(),
+            )
         }
     }
 }
