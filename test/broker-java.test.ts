@@ -9,11 +9,11 @@
  * ConsumerPerformance tools run against it too.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type BrokerServer, Kafka } from '../ts';
-import { tempDir, until } from './helpers';
+import { jsonLines, tempDir, until } from './helpers';
 import { javaClasspath, kafkaJars } from './java-build';
 
 let server: BrokerServer | null = null;
@@ -197,13 +197,7 @@ describe('the Java client', () => {
         children.push(child);
       }
       type Rec = { k: string; p?: number; o?: number; parts?: number[] };
-      const recs = (n: string): Rec[] =>
-        existsSync(out(n))
-          ? readFileSync(out(n), 'utf8')
-              .split('\n')
-              .filter((l) => l.length > 0)
-              .map((l) => JSON.parse(l) as Rec)
-          : [];
+      const recs = (n: string): Rec[] => jsonLines<Rec>(out(n));
       const latest = (n: string) =>
         recs(n)
           .filter((r) => r.k === 'assign')

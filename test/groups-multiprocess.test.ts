@@ -27,7 +27,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka } from '../ts';
-import { tempDir, until } from './helpers';
+import { jsonLines, tempDir, until } from './helpers';
 import { javaClasspath } from './java-build';
 
 const here = join(__dirname, 'groups-mp');
@@ -136,12 +136,9 @@ type Rec =
   | { k: 'msg'; m: string; p: number; o: number; t0: number; t1: number }
   | { k: 'closed' | 'commit-error'; m: string; t: number; error?: string };
 
+/** A member's records so far. */
 function records(file: string): Rec[] {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.length > 0)
-    .map((l) => JSON.parse(l) as Rec);
+  return jsonLines<Rec>(file);
 }
 
 interface Interval {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
@@ -24,6 +24,19 @@ export function tempDir(): string {
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
+
+/**
+ * The complete JSON lines of a file another process appends to, one
+ * record per line. The text after the last newline is a record still
+ * being written, or cut short by a SIGKILL: it is not a record yet
+ * (parsing it failed one CI run).
+ */
+export function jsonLines<T>(file: string): T[] {
+  if (!existsSync(file)) return [];
+  const lines = readFileSync(file, 'utf8').split('\n');
+  lines.pop();
+  return lines.filter((l) => l.length > 0).map((l) => JSON.parse(l) as T);
+}
 
 /** Forces a full GC (vitest runs these workers with --expose-gc) and lets finalizers run. */
 export async function collectGarbage(): Promise<void> {

@@ -8,7 +8,7 @@
 // leaves), the broker and log close, exit 0.
 //
 // Usage: node owner.mjs '{"dataDir":..,"port":..,"topic":..,"partitions":..,"out":..,"member":{name,group}|null,"produce":bool}'
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka } from '../../dist/index.js';
 import { runMember } from './member.mjs';
@@ -52,7 +52,11 @@ if (o.produce) {
         await sleep(20);
       }
       await producer.disconnect();
-      writeFileSync(`${o.out}.produced`, String(seq));
+      // Written whole, then renamed: the test waits for the file to exist and
+      // reads it at once, and would read an empty count from a file that
+      // writeFileSync has created but not yet filled.
+      writeFileSync(`${o.out}.produced.tmp`, String(seq));
+      renameSync(`${o.out}.produced.tmp`, `${o.out}.produced`);
     })(),
   );
 }
