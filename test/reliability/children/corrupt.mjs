@@ -135,6 +135,9 @@ function typed(e) {
   return e instanceof FerrologError;
 }
 
+/** Where the case is, for the harness's watchdog to name if it hangs. */
+const phase = (name) => process.stdout.write(`phase ${name}\n`);
+
 async function runCase(c) {
   // A directory of its own per case: a handle left open by an earlier case
   // must not stand in for this case's damaged files.
@@ -152,6 +155,7 @@ async function runCase(c) {
     }
   };
   let log = null;
+  phase('open');
   try {
     log = Log.open(dir);
   } catch (e) {
@@ -188,6 +192,7 @@ async function runCase(c) {
       if (!typed(e)) throw e;
       r.readErrors.push(`topic:${e.code}`);
     }
+    phase('close');
     await log.close();
     // Consume with the group, from its committed offsets.
     const kafka = new Kafka({ dataDir: dir, logLevel: 0 });
@@ -201,8 +206,11 @@ async function runCase(c) {
         if (!(payload.error instanceof KafkaJSError))
           r.untypedCrash = String(payload.error?.stack ?? payload.error);
       });
+      phase('connect');
       await consumer.connect();
+      phase('subscribe');
       await consumer.subscribe({ topic: 't', fromBeginning: true });
+      phase('run');
       await consumer.run({
         eachMessage: async ({ partition, message }) => {
           r.consumed++;
@@ -212,12 +220,14 @@ async function runCase(c) {
         },
       });
       // Until every partition reaches its end, or nothing happens for 200 ms.
+      phase('consume');
       while (Date.now() - last < 200 && !high.every((h, p) => (reached.get(p) ?? 0) >= h)) await sleep(10);
     } catch (e) {
       // The kafkajs-compatible layer's errors (FerrologError is one of them).
       if (!(e instanceof KafkaJSError)) throw e;
       r.consumerError = `${e.name}:${e.code ?? ''}`;
     } finally {
+      phase('disconnect');
       await consumer.disconnect().catch(() => undefined);
     }
   }
@@ -248,6 +258,7 @@ async function runCase(c) {
   // Every handle of this case was closed, so the directory is gone for good:
   // an open now makes a new, empty log. Topic `t` in it means the engine
   // lived on (a handle was not released).
+  phase('probe');
   const probe = Log.open(dir);
   r.leaked = probe.partitionCount('t') >= 0;
   await probe.close();
