@@ -159,7 +159,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
       pause: (topics) => this.pause(topics),
       resume: (topics) => this.resume(topics),
       commitOffsets: (offsets) => this.commitOffsets(offsets),
-      crash: (error) => this.scheduleCrash(error),
+      crash: (error, retriesExhausted) => this.scheduleCrash(error, retriesExhausted),
     });
     this.membership = new Membership<K, V>({
       groupId: this.groupId,
@@ -341,9 +341,9 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   private crashing = false;
 
   /** Crashes outside the partition loop that failed, since halting waits for every loop. */
-  private scheduleCrash(error: Error): void {
+  private scheduleCrash(error: Error, retriesExhausted = false): void {
     setImmediate(() => {
-      void this.crash(error);
+      void this.crash(error, retriesExhausted);
     });
   }
 
@@ -351,11 +351,11 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
    * Nothing awaits a crash (it starts from a timer), so it must not reject:
    * whatever goes wrong in it, including the restart's join, is logged.
    */
-  private async crash(error: Error): Promise<void> {
+  private async crash(error: Error, retriesExhausted: boolean): Promise<void> {
     if (this.crashing) return;
     this.crashing = true;
     try {
-      await this.crashAndRestart(error);
+      await this.crashAndRestart(error, retriesExhausted);
     } catch (e) {
       if (this.state === 'running' || this.state === 'connected') {
         this.log.error('restart after a crash failed', { error: (e as Error).message });
@@ -365,18 +365,37 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     }
   }
 
-  private async crashAndRestart(error: Error): Promise<void> {
-    const restartOnFailure = this.retry.restartOnFailure ?? (async () => true);
+  /**
+   * kafkajs' crash: the consumer restarts only when trying again can help
+   * (retries ran out, or the error says it is retriable) and
+   * `restartOnFailure` agrees. An error that says it is not retriable
+   * (a corrupt batch on disk, an unrecoverable bug such as a TypeError)
+   * stops the consumer with `restart: false`: restarting would fail on the
+   * same offset forever, redelivering everything before it each time.
+   */
+  private async crashAndRestart(error: Error, retriesExhausted: boolean): Promise<void> {
     let restart = false;
-    try {
-      restart = await restartOnFailure(error);
-    } catch {
-      restart = false;
+    if (
+      retriesExhausted ||
+      error.name === 'KafkaJSNumberOfRetriesExceeded' ||
+      originalCause(error).retriable === true
+    ) {
+      const restartOnFailure = this.retry.restartOnFailure ?? (async () => true);
+      try {
+        restart = await restartOnFailure(error);
+      } catch (e) {
+        // As kafkajs does.
+        this.log.error('restartOnFailure threw; restarting', { error: (e as Error)?.message ?? String(e) });
+        restart = true;
+      }
     }
     this.emit(EVENTS.CRASH, { error, groupId: this.groupId, restart });
     this.log.error('consumer crashed', { error: error.message, restart });
-    // Leave without committing the failed message: it is redelivered.
-    await this.halt(false);
+    // What the handlers finished since the last commit is committed
+    // (kafkajs commits it when a handler fails): a restart, or the group's
+    // next member, goes on from there. The failed message was not finished
+    // and is redelivered.
+    await this.halt('progress');
     if (restart && this.state === 'connected') {
       await new Promise((r) => setTimeout(r, this.retry.initialRetryTime ?? 300));
       if (this.state === 'connected') await this.run(this.runConfig);
@@ -545,7 +564,13 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   }
 
   /** Stops consuming: finishes the messages in hand, commits, leaves the group. */
-  private async halt(commit: boolean): Promise<void> {
+  /**
+   * Stops the partition loops and leaves the group. `commit`: 'resolved'
+   * commits every partition's resolved offset (a stop), 'progress' only
+   * those of partitions whose handlers finished messages since the last
+   * commit (a crash: a partition that delivered nothing keeps its offset).
+   */
+  private async halt(commit: 'resolved' | 'progress'): Promise<void> {
     if (this.state !== 'running') return;
     this.state = 'stopping';
     this.kjsLog.stopping(this.groupId, this.membership.memberId);
@@ -561,9 +586,9 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     // A batch's commit may still be on its way: it lands before the member leaves.
     await this.offsets.settled();
     this.kjsLog.notRunning(this.groupId, this.membership.memberId);
-    if (commit && this.runConfig.autoCommit) {
+    if (this.runConfig.autoCommit) {
       await this.offsets
-        .commitResolved(states)
+        .commitResolved(commit === 'resolved' ? states : states.filter((ps) => ps.uncommittedCount > 0))
         .catch((e: Error) => this.log.warn('final commit failed', { error: e.message }));
     }
     this.runner.partitions.clear();
@@ -572,14 +597,14 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
   }
 
   async stop(): Promise<void> {
-    await this.halt(true);
+    await this.halt('resolved');
     this.emit(EVENTS.STOP, null);
     this.kjsLog.stopped(this.groupId);
   }
 
   async disconnect(): Promise<void> {
     if (this.state === 'disconnected') return;
-    await this.halt(true);
+    await this.halt('resolved');
     this.emit(EVENTS.STOP, null);
     this.kjsLog.stopped(this.groupId);
     this.kjsLog.disconnecting(this.groupId);
@@ -644,3 +669,14 @@ function groupByTopic(commits: { topic: string; partition: number; offset: strin
 }
 
 export { KafkaJSRebalanceError };
+
+/** The error at the end of an error's `cause` chain (kafkajs' getOriginalCause). */
+function originalCause(error: Error): { retriable?: unknown } {
+  let e: unknown = error;
+  for (let depth = 0; depth < 16; depth++) {
+    const cause = (e as { cause?: unknown } | null)?.cause;
+    if (cause === undefined || cause === null) break;
+    e = cause;
+  }
+  return (e ?? {}) as { retriable?: unknown };
+}

@@ -102,8 +102,12 @@ export interface RunnerHost<K, V> {
   pause(topics: { topic: string; partitions?: number[] }[]): void;
   resume(topics: { topic: string; partitions?: number[] }[]): void;
   commitOffsets(offsets: TopicPartitionOffsetAndMetadata[]): Promise<void>;
-  /** Crashes the consumer (from a timer: the crash waits for every partition). */
-  crash(error: Error): void;
+  /**
+   * Crashes the consumer (from a timer: the crash waits for every
+   * partition). `retriesExhausted`: the error was retried until `retry`
+   * ran out, so a restart may help (kafkajs' KafkaJSNumberOfRetriesExceeded).
+   */
+  crash(error: Error, retriesExhausted?: boolean): void;
 }
 
 export class Runner<K, V> {
@@ -565,9 +569,8 @@ export class Runner<K, V> {
       await withRetry(
         {
           ...this.host.retry,
-          // kafkajs retries a handler's error unless it says it is not retriable.
           isRetriable: (e) => {
-            const retriable = this.host.running() && (e as { retriable?: unknown })?.retriable !== false;
+            const retriable = this.host.running() && handlerErrorRetriable(e);
             if (retriable)
               this.host.logger.error('handler failed; retrying', {
                 error: (e as Error)?.message ?? String(e),
@@ -594,7 +597,10 @@ export class Runner<K, V> {
       // No more rounds: the message must not be fetched and failed again
       // before the crash (scheduled, not immediate) has stopped the consumer.
       this.end();
-      this.host.crash(error instanceof Error ? error : new KafkaJSError(String(error)));
+      this.host.crash(
+        error instanceof Error ? error : new KafkaJSError(String(error)),
+        handlerErrorRetriable(error),
+      );
       return false;
     }
   }
@@ -762,4 +768,16 @@ function flatten(o: OffsetsByTopicPartition): TopicPartitionOffsetAndMetadata[] 
   return o.topics.flatMap((t) =>
     t.partitions.map((p) => ({ topic: t.topic, partition: p.partition, offset: p.offset })),
   );
+}
+
+/** Errors kafkajs' retrier never retries: a bug in the handler, not a passing failure. */
+const UNRECOVERABLE_ERRORS = new Set(['RangeError', 'ReferenceError', 'SyntaxError', 'TypeError']);
+
+/**
+ * Whether kafkajs retries a handler's error: unless it says it is not
+ * retriable, or it is a programming error (kafkajs' retrier bails on those).
+ */
+function handlerErrorRetriable(e: unknown): boolean {
+  if ((e as { retriable?: unknown } | null)?.retriable === false) return false;
+  return !(e instanceof Error && UNRECOVERABLE_ERRORS.has(e.name));
 }
