@@ -757,7 +757,7 @@ impl Segment {
             let new_backed = end.max(backed + step).min(self.map_len as u64);
             storage
                 .allocate(&self.file, backed, new_backed - backed)
-                .map_err(|e| Error::io("allocate segment space", &path(), e))?;
+                .map_err(|e| Error::io("allocate segment space", path(), e))?;
             self.sizes.publish_backed(new_backed);
         }
         debug_assert!(
@@ -786,11 +786,11 @@ impl Segment {
             batch::set_header_max_timestamp(&mut header, records, log_append_time, ts)?;
         }
         let header_view = BatchHeader::parse_header_only(&header, bytes.len()).map_err(|e| {
-            Error::corrupt(&path(), pos, format!("patched header does not parse: {e}"))
+            Error::corrupt(path(), pos, format!("patched header does not parse: {e}"))
         })?;
         if header_view.base_offset != base_offset as i64 || header_view.size_bytes != bytes.len() {
             return Err(Error::corrupt(
-                &path(),
+                path(),
                 pos,
                 "patched header differs from the batch",
             ));
@@ -801,19 +801,19 @@ impl Segment {
         if bytes.len() >= PWRITE_BATCH_BYTES_MIN {
             storage
                 .write_vectored_at(&self.file, pos, &[&header, records])
-                .map_err(|e| Error::io("write segment", &path(), e))?;
+                .map_err(|e| Error::io("write segment", path(), e))?;
         } else {
             wm.write(pos as usize, &header)
                 .and_then(|()| wm.write(pos as usize + HEADER_BYTES, records))
-                .map_err(|e| Error::io("write segment", &path(), e))?;
+                .map_err(|e| Error::io("write segment", path(), e))?;
         }
         // Check after writing: the header in the map is the one we meant.
         let written = wm
             .slice_mut(pos as usize, HEADER_BYTES)
-            .map_err(|e| Error::io("write segment", &path(), e))?;
+            .map_err(|e| Error::io("write segment", path(), e))?;
         if written[..] != header[..] {
             return Err(Error::corrupt(
-                &path(),
+                path(),
                 pos,
                 "batch header differs right after writing",
             ));
