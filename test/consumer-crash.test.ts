@@ -37,6 +37,18 @@ async function committed(kafka: Kafka, groupId: string, topic: string): Promise<
   }
 }
 
+/** Topic `t` with ten messages, and a consumer of group `g` with `retries` whose crashes are watched. */
+async function tenMessages(retries: number) {
+  const kafka = new Kafka({ dataDir: tempDir(), logLevel: 0 });
+  const producer = kafka.producer();
+  await producer.connect();
+  await producer.send({ topic: 't', messages: Array.from({ length: 10 }, (_, i) => ({ value: `v${i}` })) });
+  await producer.disconnect();
+  const c = kafka.consumer({ groupId: 'g', retry: { retries, initialRetryTime: 10 } });
+  open.push(c);
+  return { kafka, c, seen: watch(c) };
+}
+
 /** Lets `ms` pass: long enough for a restart (10 ms backoff) to have happened many times over. */
 const pass = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -90,14 +102,7 @@ describe('consumer crashes', () => {
   });
 
   it('restarts after a failing handler from the failed message, not from the last commit', async () => {
-    const kafka = new Kafka({ dataDir: tempDir(), logLevel: 0 });
-    const producer = kafka.producer();
-    await producer.connect();
-    await producer.send({ topic: 't', messages: Array.from({ length: 10 }, (_, i) => ({ value: `v${i}` })) });
-    await producer.disconnect();
-    const c = kafka.consumer({ groupId: 'g', retry: { retries: 0, initialRetryTime: 10 } });
-    open.push(c);
-    const seen = watch(c);
+    const { c, seen } = await tenMessages(0);
     const offsets: string[] = [];
     let failed = false;
     await c.connect();
@@ -118,14 +123,7 @@ describe('consumer crashes', () => {
   });
 
   it('does not retry or restart a handler’s TypeError (kafkajs’ unrecoverable errors), and commits what came before', async () => {
-    const kafka = new Kafka({ dataDir: tempDir(), logLevel: 0 });
-    const producer = kafka.producer();
-    await producer.connect();
-    await producer.send({ topic: 't', messages: Array.from({ length: 10 }, (_, i) => ({ value: `v${i}` })) });
-    await producer.disconnect();
-    const c = kafka.consumer({ groupId: 'g', retry: { retries: 3, initialRetryTime: 10 } });
-    open.push(c);
-    const seen = watch(c);
+    const { kafka, c, seen } = await tenMessages(3);
     let calls = 0;
     await c.connect();
     await c.subscribe({ topic: 't', fromBeginning: true });
