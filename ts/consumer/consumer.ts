@@ -563,9 +563,9 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
     return kafkajsGroup(d);
   }
 
-  /** Stops consuming: finishes the messages in hand, commits, leaves the group. */
   /**
-   * Stops the partition loops and leaves the group. `commit`: 'resolved'
+   * Stops consuming: finishes the messages in hand, commits, leaves the
+   * group. `commit`: 'resolved'
    * commits every partition's resolved offset (a stop), 'progress' only
    * those of partitions whose handlers finished messages since the last
    * commit (a crash: a partition that delivered nothing keeps its offset).
