@@ -90,15 +90,38 @@ pub const SASL: &[(ApiKey, i16)] = &[(ApiKey::SaslHandshake, 0), (ApiKey::SaslAu
 /// implement the API (or it is a SASL API and SASL is off).
 pub fn supported(ctx: &Ctx, key: ApiKey) -> Option<VersionRange> {
     if IMPLEMENTED.contains(&key) {
-        return Some(key.valid_versions());
+        return Some(decodable(key));
     }
     let sasl = ctx.config.sasl_users.is_some();
     SASL.iter()
         .find(|(k, _)| sasl && *k == key)
         .map(|&(k, min)| VersionRange {
             min,
-            max: k.valid_versions().max,
+            max: decodable(k).max,
         })
+}
+
+/// The versions of `key` whose requests kafka-protocol can decode. Its
+/// `ApiKey::valid_versions` names a newer version than its request type
+/// decodes for three APIs Kafka 4.1 marks unstable (OffsetCommit v10,
+/// OffsetFetch v10, InitProducerId v6): advertising those made a client
+/// that picked them get a closed connection instead of an answer.
+fn decodable(key: ApiKey) -> VersionRange {
+    use kafka_protocol::messages::{
+        InitProducerIdRequest, OffsetCommitRequest, OffsetFetchRequest,
+    };
+    use kafka_protocol::protocol::Message;
+    let request = match key {
+        ApiKey::OffsetCommit => OffsetCommitRequest::VERSIONS,
+        ApiKey::OffsetFetch => OffsetFetchRequest::VERSIONS,
+        ApiKey::InitProducerId => InitProducerIdRequest::VERSIONS,
+        _ => return key.valid_versions(),
+    };
+    let known = key.valid_versions();
+    VersionRange {
+        min: known.min.max(request.min),
+        max: known.max.min(request.max),
+    }
 }
 
 /// Runs engine work that may write or fsync (topic metadata, checkpoints,
