@@ -26,6 +26,12 @@ pub struct Setup {
 }
 
 pub fn start(tune: impl FnOnce(&mut BrokerConfig)) -> Setup {
+    start_with(|config, _| tune(config))
+}
+
+/// `start`, with the engine at hand while tuning (for a group coordinator
+/// of the test's own on it).
+pub fn start_with(tune: impl FnOnce(&mut BrokerConfig, &Arc<Engine>)) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let engine = Arc::new(Engine::open(dir.path(), EngineOptions::default()).unwrap());
     let log_lines = Arc::new(AtomicUsize::new(0));
@@ -38,7 +44,7 @@ pub fn start(tune: impl FnOnce(&mut BrokerConfig)) -> Setup {
         }),
         ..BrokerConfig::default()
     };
-    tune(&mut config);
+    tune(&mut config, &engine);
     let broker = Broker::start(engine.clone(), config).unwrap();
     Setup {
         broker,
