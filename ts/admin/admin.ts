@@ -746,22 +746,8 @@ export class Admin {
     if (!Array.isArray(groupIds))
       throw new KafkaJSNonRetriableError(`Invalid groupIds array ${String(groupIds)}`);
     const described = await this.send((t) => t.describeGroups(groupIds));
-    return {
-      groups: described.map((d) => ({
-        groupId: d.groupId,
-        errorCode: d.errorCode,
-        state: d.state as ConsumerGroupState,
-        protocol: d.protocol,
-        protocolType: d.protocolType,
-        members: d.members.map((m) => ({
-          memberId: m.memberId,
-          clientId: m.clientId,
-          clientHost: m.clientHost,
-          memberMetadata: m.memberMetadata,
-          memberAssignment: m.memberAssignment,
-        })),
-      })),
-    };
+    // Each transport already answers in kafkajs' shape (GroupAnswer).
+    return { groups: described.map((d) => ({ ...d, state: d.state as ConsumerGroupState })) };
   }
 
   /** kafkajs' listGroups, sorted by group id. */
