@@ -1,92 +1,25 @@
 /**
- * One producer/admin suite, three targets: in process (`dataDir`), an Apache
- * Kafka 4.1 cluster (the run's shared one, see kafka/shared.mjs; SKIPPED, visibly, when
- * `java` is absent) through the remote transport, and (once the broker is on
- * main) ferrolog's own broker. The test code is the same for each: only the
+ * One producer/admin suite on the three targets of test/targets.ts (in
+ * process, ferrolog's broker, the shared Apache Kafka cluster, SKIPPED,
+ * visibly, when `java` is absent), plus any brokers named by
+ * FERROLOG_TEST_BROKERS. The test code is the same for each: only the
  * `Kafka` config differs.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CompressionTypes, Kafka, KafkaJSError, logLevel } from '../ts';
-import type { BrokerServer } from '../ts/server/listen';
-import { tempDir } from './helpers';
 import { javaAvailable } from './kafka/jars.mjs';
-import { type SharedKafka, useKafka } from './kafka/shared.mjs';
+import { type Target as PlaceTarget, threeTargets } from './targets';
 
-const HAVE_JAVA = javaAvailable();
-if (!HAVE_JAVA) console.warn('remote.test.ts: `java` not found, so the Apache Kafka target is SKIPPED');
+if (!javaAvailable()) console.warn('remote.test.ts: `java` not found, so the Apache Kafka target is SKIPPED');
 
-interface Target {
-  name: string;
-  available: boolean;
+interface Target extends Omit<PlaceTarget, 'kind'> {
   /** Whether the target serves the group APIs (FindCoordinator, JoinGroup, ...). */
   groups: boolean;
-  setup(): Promise<void>;
-  teardown(): Promise<void>;
-  kafka(): Kafka;
 }
 
-let cluster: SharedKafka | null = null;
-let owner: Kafka | null = null;
-let server: BrokerServer | null = null;
-let ownerDir: string | null = null;
-/** The broker's directory lives for the whole describe block, not one test. */
-function brokerDir(): string {
-  ownerDir = mkdtempSync(join(tmpdir(), 'ferrolog-broker-'));
-  return ownerDir;
-}
-
-const targets: Target[] = [
-  {
-    name: 'in process',
-    available: true,
-    groups: true,
-    setup: async () => {},
-    teardown: async () => {},
-    kafka: () => new Kafka({ clientId: 'suite', dataDir: tempDir(), logLevel: logLevel.NOTHING }),
-  },
-  {
-    name: 'Apache Kafka 4.1 (remote)',
-    available: HAVE_JAVA,
-    groups: true,
-    setup: async () => {
-      cluster = await useKafka({ nodes: 1 });
-    },
-    teardown: async () => {
-      await cluster?.release();
-      cluster = null;
-    },
-    kafka: () =>
-      new Kafka({
-        clientId: 'suite',
-        brokers: (cluster as SharedKafka).bootstrap.split(','),
-        logLevel: logLevel.NOTHING,
-      }),
-  },
-  {
-    // The broker serves the group APIs from the engine's coordinator.
-    name: "ferrolog's broker (remote, kafka.listen)",
-    available: true,
-    groups: true,
-    setup: async () => {
-      owner = new Kafka({ clientId: 'owner', dataDir: brokerDir(), logLevel: logLevel.NOTHING });
-      server = await owner.listen({ port: 0, host: '127.0.0.1' });
-    },
-    teardown: async () => {
-      await server?.close();
-      server = null;
-      if (ownerDir !== null) rmSync(ownerDir, { recursive: true, force: true });
-    },
-    kafka: () =>
-      new Kafka({
-        clientId: 'suite',
-        brokers: [`127.0.0.1:${(server as BrokerServer).address.port}`],
-        logLevel: logLevel.NOTHING,
-      }),
-  },
-];
+// In process, ferrolog's broker (it serves the group APIs from the engine's
+// coordinator) and the shared Kafka cluster all serve the group APIs.
+const targets: Target[] = threeTargets('suite').map((t) => ({ ...t, groups: true }));
 
 // Any other broker: FERROLOG_TEST_BROKERS=host:port[,...] (FERROLOG_TEST_GROUPS=0 when it has no group APIs).
 const external = process.env.FERROLOG_TEST_BROKERS;
